@@ -1,0 +1,1 @@
+"""The embedded COCO sample, shipped as package data (see ATTRIBUTION.md)."""

@@ -1,0 +1,22 @@
+"""Simulate human-like scribble annotations from instance masks.
+
+>>> import scribblesim
+>>> smap = scribblesim.simulate(masks, classes, seed=1, image_id=0)  # doctest: +SKIP
+"""
+
+from .config import SimConfig
+from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
+from .simulate import semantic_map, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKGROUND",
+    "UNLABELLED",
+    "ScribbleMap",
+    "SimConfig",
+    "Stroke",
+    "semantic_map",
+    "simulate",
+    "__version__",
+]

@@ -1,0 +1,53 @@
+"""Boundary-style strokes: the random affine transformation of paper Section IV-B."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from scipy import ndimage
+from skimage.measure import find_contours
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inflection points of the eroded mask's outer boundary, and its centroid.
+
+    The mask is eroded with a ``kernel`` x ``kernel`` square and reduced to its largest
+    component. Its outer contour is simplified to inflection points (shapely), and
+    straight runs longer than ``kernel`` get intermediate points so that the jitter acts
+    all along the boundary.
+
+    Returns
+    -------
+    (points, centroid) or None
+        ``points`` (M, 2) and ``centroid`` (2,) as (x, y) in the mask's pixel frame;
+        ``None`` when erosion leaves nothing.
+    """
+    eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=kernel, mode="constant", cval=0)
+    labels, count = ndimage.label(eroded, structure=_EIGHT_CONNECTED)
+    if count == 0:
+        return None
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    component = labels == int(np.argmax(sizes))
+    contours = find_contours(np.pad(component, 1).astype(np.float32), 0.5)
+    outer = max(contours, key=len)[:, ::-1] - 1.0
+    rows, cols = np.nonzero(component)
+    centroid = np.array([cols.mean(), rows.mean()])
+    if len(outer) < 4:
+        return outer, centroid
+    ring = shapely.LinearRing(outer).simplify(max(1.0, kernel / 4.0))
+    ring = shapely.segmentize(ring, max_segment_length=float(kernel))
+    points = np.asarray(ring.coords)[:-1]
+    return (points if len(points) else outer), centroid
+
+
+def radial_jitter(
+    points: np.ndarray, centroid: np.ndarray, amplitude: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Move each point along its ray from ``centroid`` by delta ~ U[-amplitude, amplitude] (Eq. 21)."""
+    offsets = points - centroid
+    angles = np.arctan2(offsets[:, 1], offsets[:, 0])
+    delta = rng.uniform(-amplitude, amplitude, size=len(points))
+    return points + delta[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)

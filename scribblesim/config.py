@@ -1,0 +1,80 @@
+"""Simulation parameters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+BackgroundSplit = Literal["none", "horizontal"]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of the scribble simulation (paper Section IV).
+
+    Parameters
+    ----------
+    erosion_kernel : int
+        Side ``k`` of the square kernel that erodes an object before its boundary
+        scribble is traced; the radial jitter ``delta`` of Eq. 21 is drawn from ``[-k, k]``.
+    width : int
+        Stroke width in pixels when strokes are rasterised.
+    min_area : int
+        Objects with this many visible pixels or fewer get no stroke (recorded as skipped).
+    boundary_min_ratio : float
+        Boundary style is possible only when the area ratio ``P`` (Eq. 20) reaches this
+        value and the object is one connected component; it is then chosen with
+        probability ``P``.
+    background : bool
+        Draw background scribbles.
+    background_split : {"none", "horizontal"}
+        ``"horizontal"`` cuts the image into an upper and a lower half and scribbles the
+        background of each (the paper's Cityscapes setting).
+    clip_to_mask : bool
+        Keep only stroke pixels that lie on their own object (or on background for
+        background strokes), so that scribbles are always correct.
+    bezier_degree : int
+        Highest degree of a Bezier piece; long strokes are smoothed piecewise.
+    control_spacing : float
+        Arc length in pixels between consecutive Bezier control points of a line stroke.
+    max_work_pixels : int or None
+        Masks whose bounding box holds more pixels than this are analysed (medial axis,
+        contour) on a proportionally coarser grid, and the resulting path is mapped
+        back to full resolution before smoothing, rasterising and clipping. ``None``
+        analyses every mask at full resolution (slow on large objects).
+    """
+
+    erosion_kernel: int = 20
+    width: int = 2
+    min_area: int = 5
+    boundary_min_ratio: float = 0.1
+    background: bool = True
+    background_split: BackgroundSplit = "none"
+    clip_to_mask: bool = True
+    bezier_degree: int = 5
+    control_spacing: float = 6.0
+    max_work_pixels: int | None = 4096
+
+    def __post_init__(self) -> None:
+        if self.erosion_kernel < 1:
+            raise ValueError(f"erosion_kernel must be >= 1, got {self.erosion_kernel}")
+        if self.width < 1:
+            raise ValueError(f"width must be >= 1, got {self.width}")
+        if self.min_area < 0:
+            raise ValueError(f"min_area must be >= 0, got {self.min_area}")
+        if not 0.0 <= self.boundary_min_ratio <= 1.0:
+            raise ValueError(f"boundary_min_ratio must lie in [0, 1], got {self.boundary_min_ratio}")
+        if self.background_split not in ("none", "horizontal"):
+            raise ValueError(
+                f"background_split must be 'none' or 'horizontal', got {self.background_split!r}"
+            )
+        if self.bezier_degree < 1:
+            raise ValueError(f"bezier_degree must be >= 1, got {self.bezier_degree}")
+        if self.control_spacing <= 0:
+            raise ValueError(f"control_spacing must be > 0, got {self.control_spacing}")
+        if self.max_work_pixels is not None and self.max_work_pixels < 64:
+            raise ValueError(f"max_work_pixels must be >= 64 or None, got {self.max_work_pixels}")
+
+    def to_dict(self) -> dict:
+        """Return the parameters as a JSON-serialisable dict."""
+        return asdict(self)

@@ -1,0 +1,62 @@
+"""Validation of the masks and class ids given to :func:`scribblesim.simulate`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+MIN_CLASS, MAX_CLASS = 1, 254
+
+
+def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """Return ``masks`` as an (N, H, W) boolean array.
+
+    Accepts an (N, H, W) array or a sequence of (H, W) arrays whose values are boolean
+    or exactly 0/1. Raises ``ValueError`` for anything else.
+    """
+    if isinstance(masks, np.ndarray):
+        stack = masks
+    else:
+        if len(masks) == 0:
+            raise ValueError(
+                "masks is empty, so the image size is unknown; pass an array of shape (0, H, W)"
+            )
+        shapes = {np.shape(m) for m in masks}
+        if len(shapes) != 1:
+            raise ValueError(f"all masks must have the same shape, got {sorted(shapes)}")
+        try:
+            stack = np.stack([np.asarray(m) for m in masks])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"masks could not be read as arrays: {error}") from None
+    if stack.ndim != 3:
+        raise ValueError(f"masks must have shape (N, H, W), got {stack.shape}")
+    if stack.shape[1] == 0 or stack.shape[2] == 0:
+        raise ValueError(f"masks must have a non-empty image size, got {stack.shape[1:]}")
+    if stack.dtype == bool:
+        return stack
+    if stack.dtype.kind not in "iuf":
+        raise ValueError(f"masks must be boolean, got dtype {stack.dtype}")
+    if stack.size and not np.isin(stack, (0, 1)).all():
+        raise ValueError("masks must be boolean or hold only 0 and 1")
+    return stack.astype(bool)
+
+
+def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
+    """Return ``classes`` as an int array of length ``count`` with values in 1..254."""
+    ids = np.asarray(classes)
+    if ids.ndim != 1 or len(ids) != count:
+        raise ValueError(f"classes must hold one id per mask ({count}), got shape {ids.shape}")
+    if count == 0:
+        return ids.astype(np.int64)
+    if ids.dtype.kind not in "iu":
+        if ids.dtype.kind != "f" or not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
+            raise ValueError(f"classes must be integers, got {ids.tolist()}")
+    ids = ids.astype(np.int64)
+    bad = ids[(ids < MIN_CLASS) | (ids > MAX_CLASS)]
+    if bad.size:
+        raise ValueError(
+            f"class ids must lie in {MIN_CLASS}..{MAX_CLASS} (0 is background, 255 unlabelled), "
+            f"got {bad.tolist()}"
+        )
+    return ids
