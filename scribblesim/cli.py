@@ -1,0 +1,180 @@
+"""The ``scribblesim`` command line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from .build import BuildSpec, build
+from .config import SimConfig
+from .datasets.base import DatasetError
+from .sample import COCO_SAMPLE_SPLIT, coco_sample_root
+
+DEFAULT_OUT = Path("scribbles-out")
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def build_options(function):
+    """Options shared by every ``build`` subcommand."""
+
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True, help="Output folder.")
+    @click.option("--seeds", "seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Seeds (annotators): --seeds 1 2 3. Default: 1.")
+    @click.argument("more_seeds", nargs=-1, type=int, metavar="")
+    @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
+    @click.option("--backend", default="loky", show_default=True, help="joblib backend: loky, threading or dask.")
+    @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
+    @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")
+    @click.option("--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split).")
+    @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke width in pixels.")
+    @click.option("--erosion-kernel", type=int, default=SimConfig.erosion_kernel, show_default=True, help="Erosion kernel k of boundary scribbles.")
+    @click.option("--no-background", is_flag=True, help="Do not scribble the background.")
+    @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+    @functools.wraps(function)
+    def wrapper(**kwargs):
+        return function(**kwargs)
+
+    return wrapper
+
+
+def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", **options) -> None:
+    seeds = tuple(options["seeds"]) + tuple(options["more_seeds"])
+    if options["more_seeds"] and not options["seeds"]:
+        _fail(f"unexpected arguments {' '.join(map(str, options['more_seeds']))}; seeds go after --seeds")
+    if any(s < 0 for s in seeds):
+        _fail(f"--seeds: seeds must be non-negative, got {list(seeds)}")
+    if options["jobs"] == 0 or options["jobs"] < -1:
+        _fail(f"--jobs: must be a positive number of workers or -1, got {options['jobs']}")
+    try:
+        config = SimConfig(
+            width=options["width"], erosion_kernel=options["erosion_kernel"],
+            background=not options["no_background"], background_split=background_split,
+        )
+    except ValueError as error:
+        _fail(str(error))
+    spec = BuildSpec(
+        out=options["out"], split=split, prefix=options["prefix"] or default_prefix,
+        seeds=tuple(dict.fromkeys(seeds or (1,))), config=config, copy_images=options["copy_images"],
+    )
+    backend = "dask" if options["scheduler"] else options["backend"]
+    warnings.showwarning = _one_line_warning
+    with ExitStack() as stack:
+        if backend == "dask":
+            stack.enter_context(_dask_client(options["scheduler"], options["jobs"]))
+        try:
+            summary = build(
+                samples, spec, dataset=dataset, class_names=class_names, jobs=options["jobs"],
+                backend=backend, progress=not options["no_progress"], total=len(samples),
+            )
+        except DatasetError as error:
+            _fail(str(error))
+        except OSError as error:
+            _fail(f"{error.filename or spec.out}: {error.strerror or error}")
+    click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
+
+
+def _dask_client(address: str | None, jobs: int):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        _fail("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'")
+    if address:
+        return Client(address)
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
+
+
+@click.group()
+@click.version_option(package_name="scribblesim")
+def main() -> None:
+    """Simulate human-like scribble annotations from instance segmentation datasets."""
+
+
+@main.group("build")
+def build_group() -> None:
+    """Build a scribble dataset (one scribble folder per seed)."""
+
+
+@build_group.command("coco")
+@click.option("--root", type=click.Path(path_type=Path), default=None, help="COCO root (annotations/instances_SPLIT.json, SPLIT/). Default: the embedded sample.")
+@click.option("--split", default=None, help="Split, e.g. train2014. Default: train2017 for the embedded sample.")
+@build_options
+def build_coco(root, split, **options) -> None:
+    """Build ScribbleCOCO from COCO instance annotations."""
+    from .datasets.coco import coco_class_names, coco_samples
+
+    if root is None:
+        root, split = coco_sample_root(), split or COCO_SAMPLE_SPLIT
+    split = split or "train2014"
+    try:
+        samples = coco_samples(root, split)
+        names = coco_class_names(root / "annotations" / f"instances_{split}.json")
+    except DatasetError as error:
+        _fail(str(error))
+    if not (root / split).is_dir():
+        _fail(f"{root / split}: image folder not found")
+    year = "".join(ch for ch in split if ch.isdigit())
+    prefix = f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
+    _run_build(samples, dataset="coco", split=split, default_prefix=prefix, class_names=names, **options)
+
+
+@build_group.command("cityscapes")
+@click.option("--root", type=click.Path(path_type=Path), required=True, help="Cityscapes root (gtFine/, leftImg8bit/).")
+@click.option("--split", default="train", show_default=True)
+@build_options
+def build_cityscapes(root, split, **options) -> None:
+    """Build ScribbleCityscapes (8 instance classes, background split horizontally)."""
+    from .datasets.cityscapes import CLASS_NAMES, cityscapes_samples
+
+    try:
+        samples = cityscapes_samples(root, split)
+    except DatasetError as error:
+        _fail(str(error))
+    _run_build(samples, dataset="cityscapes", split=split, default_prefix=f"cityscapes_{split}",
+               class_names=CLASS_NAMES, background_split="horizontal", **options)
+
+
+@build_group.command("voc")
+@click.option("--root", type=click.Path(path_type=Path), required=True, help="VOC root, e.g. VOCdevkit/VOC2012.")
+@click.option("--split", default="train", show_default=True)
+@build_options
+def build_voc(root, split, **options) -> None:
+    """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
+    from .datasets.voc import CLASS_NAMES, voc_samples
+
+    try:
+        samples = voc_samples(root, split)
+    except DatasetError as error:
+        _fail(str(error))
+    _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, **options)
+
+
+@build_group.command("folder")
+@click.option("--instances", type=click.Path(path_type=Path), required=True, help="Folder of instance-id PNGs (0 = background).")
+@click.option("--classes", "classes_file", type=click.Path(path_type=Path), required=True, help="JSON class table (see README).")
+@click.option("--images", type=click.Path(path_type=Path), default=None, help="Folder of images named like the PNGs.")
+@click.option("--split", default="train", show_default=True)
+@build_options
+def build_folder(instances, classes_file, images, split, **options) -> None:
+    """Build scribbles from a folder of instance-id PNGs and a class table."""
+    from .datasets.folder import folder_samples, read_class_table
+
+    try:
+        table = read_class_table(classes_file)
+        samples = folder_samples(instances, table, images)
+    except DatasetError as error:
+        _fail(str(error))
+    _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)

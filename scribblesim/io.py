@@ -1,0 +1,75 @@
+"""Atomic file output: a killed run never leaves a partial file under a final name."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .palette import PALETTE
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    temp = _temp_path(path)
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write atomically unless ``path`` already holds exactly ``data``; return whether it wrote."""
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    write_bytes_atomic(path, data)
+    return True
+
+
+def json_bytes(value) -> bytes:
+    """Canonical JSON encoding (sorted keys, one trailing newline)."""
+    return (json.dumps(value, sort_keys=True, indent=1) + "\n").encode()
+
+
+def label_png_bytes(label_map: np.ndarray) -> bytes:
+    """A single-channel palette PNG of a uint8 label map."""
+    image = Image.fromarray(label_map.astype(np.uint8), mode="P")
+    image.putpalette(PALETTE.ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def read_label_png(path: Path) -> np.ndarray:
+    """Read a label PNG as its indices (uint8)."""
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+def link_or_copy_atomic(source: Path, target: Path, copy: bool) -> None:
+    """Make ``target`` a symlink to (or a copy of) ``source``, atomically."""
+    temp = _temp_path(target)
+    if copy:
+        shutil.copyfile(source, temp)
+    else:
+        os.symlink(os.path.abspath(source), temp)
+    os.replace(temp, target)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete temporary files a killed run left in ``folder``."""
+    if folder.is_dir():
+        for temp in folder.glob(f".*{TEMP_SUFFIX}"):
+            temp.unlink(missing_ok=True)
