@@ -110,7 +110,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     """
     report = ImageReport(sample.name)
     name = sample.name
-    if sample.image_path is None or not Path(sample.image_path).is_file():
+    if sample.image_path is not None and not Path(sample.image_path).is_file():
         report.error = f"{sample.image_path}: image file not found"
         return report
     gt_path = spec.out / "SegmentationClassAug" / f"{name}.png"
@@ -134,9 +134,10 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record(name, result))
             write_bytes_atomic(spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map))
             report.computed += 1
-    image_link = spec.out / "JPEGImages" / f"{name}{Path(sample.image_path).suffix}"
-    if not (image_link.is_file() or image_link.is_symlink()):
-        link_or_copy_atomic(Path(sample.image_path), image_link, spec.copy_images)
+    if sample.image_path is not None:
+        image_link = spec.out / "JPEGImages" / f"{name}{Path(sample.image_path).suffix}"
+        if not (image_link.is_file() or image_link.is_symlink()):
+            link_or_copy_atomic(Path(sample.image_path), image_link, spec.copy_images)
     for seed in spec.seeds:
         record = json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
         report.strokes.update(f"{seed}:{s['style']}" for s in record["strokes"])

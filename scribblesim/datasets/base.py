@@ -41,3 +41,23 @@ class LoadedSample:
     ignore: np.ndarray
     semantic: np.ndarray
     image_path: Path | None
+
+
+def read_png(path: Path) -> np.ndarray:
+    """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DatasetError(f"{path}: unreadable PNG ({error})") from None
+
+
+def masks_from_ids(ids: np.ndarray, values: list[int]) -> np.ndarray:
+    """(N, H, W) boolean masks ``ids == value`` for each value."""
+    if not values:
+        return np.zeros((0, *ids.shape), dtype=bool)
+    return ids[None, :, :] == np.asarray(values)[:, None, None]

@@ -1,0 +1,188 @@
+"""scribblesim build coco: layout, determinism, resume after SIGKILL, bad input, dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from dask.distributed import LocalCluster
+from PIL import Image
+
+from scribblesim.cli import main
+from scribblesim.sample import coco_sample_root
+
+SAMPLE_IMAGES = 33
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(main, [*args, "--no-progress"], catch_exceptions=True)
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (symlinks by target) with its bytes."""
+    return {
+        str(p.relative_to(root)): (os.readlink(p).encode() if p.is_symlink() else p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def final_files(tree: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in tree.items() if not k.startswith(".scribblesim")}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("coco") / "out"
+    result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_layout(built: Path) -> None:
+    ids = (built / "ImageSets/SegmentationAug/train2017.txt").read_text().split()
+    assert len(ids) == SAMPLE_IMAGES and ids == sorted(ids)
+    for name in ids:
+        assert (built / "JPEGImages" / f"{name}.jpg").is_symlink()
+        for folder in ("SegmentationClassAug", "coco2017_train_scribble_r1", "coco2017_train_scribble_r2"):
+            with Image.open(built / folder / f"{name}.png") as image:
+                assert image.mode == "P"
+    meta = json.loads((built / "meta.json").read_text())
+    assert meta["classes"][0] == "background" and len(meta["classes"]) == 81
+    assert meta["seeds"] == [1, 2] and meta["prefix"] == "coco2017_train"
+    assert meta["splits"]["train2017"]["images"] == SAMPLE_IMAGES
+    for seed in (1, 2):
+        records = [json.loads(line) for line in (built / f"strokes_r{seed}.jsonl").read_text().splitlines()]
+        assert [r["image"] for r in records] == ids
+        assert sum(len(r["strokes"]) for r in records) == sum(meta["splits"]["train2017"]["strokes"][str(seed)].values())
+
+
+def test_scribbles_match_ground_truth(built: Path) -> None:
+    for png in (built / "coco2017_train_scribble_r1").glob("*.png"):
+        scribble = np.asarray(Image.open(png))
+        truth = np.asarray(Image.open(built / "SegmentationClassAug" / png.name))
+        labelled = scribble != 255
+        assert np.array_equal(scribble[labelled], truth[labelled]), png.name
+
+
+def test_seeds_differ(built: Path) -> None:
+    differ = sum(
+        not np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(built / "coco2017_train_scribble_r2" / p.name)))
+        for p in (built / "coco2017_train_scribble_r1").glob("*.png")
+    )
+    assert differ >= 0.8 * SAMPLE_IMAGES
+
+
+def test_two_jobs_byte_identical(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+
+
+def test_rerun_is_noop(built: Path) -> None:
+    before = {p: p.lstat().st_mtime_ns for p in built.rglob("*")}
+    result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(built), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert "(0 simulated)" in result.output
+    assert {p: p.lstat().st_mtime_ns for p in built.rglob("*")} == before
+
+
+def test_summary_line(built: Path) -> None:
+    result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(built), "--jobs", "1")
+    line = result.stdout.strip().splitlines()[-1]
+    assert f"{SAMPLE_IMAGES} images x 2 seeds" in line and "strokes" in line and "skipped objects" in line
+
+
+def test_killed_build_resumes_to_identical_output(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2",
+               "--out", str(out), "--jobs", "1", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scribbles = out / "coco2017_train_scribble_r2"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(scribbles.glob("*.png"))) < 5:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(list(scribbles.glob("*.png"))) < SAMPLE_IMAGES, "build finished before it was killed"
+    for png in out.rglob("*.png"):  # whatever is under a final name is complete
+        Image.open(png).load()
+    subprocess.run(command, check=True, capture_output=True)
+    assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_missing_image_is_a_recorded_skip(tmp_path: Path) -> None:
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    source = coco_sample_root()
+    data = json.loads((source / "annotations/instances_train2017.json").read_text())
+    data["images"] = data["images"][:3]
+    (root / "annotations/instances_val.json").write_text(json.dumps(data))
+    (root / "val").mkdir()
+    for image in data["images"][1:]:
+        (root / "val" / image["file_name"]).symlink_to(source / "train2017" / image["file_name"])
+    result = run_cli("build", "coco", "--root", str(root), "--split", "val", "--out", str(tmp_path / "out"), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    missing = Path(data["images"][0]["file_name"]).stem
+    assert f"warning: skipped image {missing}" in result.stderr
+    meta = json.loads((tmp_path / "out/meta.json").read_text())
+    assert meta["splits"]["val"]["skipped_images"][0]["image"] == missing
+    assert meta["splits"]["val"]["images"] == 2
+
+
+def _coco_root(tmp_path: Path, annotations: str | None) -> Path:
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "val").mkdir()
+    if annotations is not None:
+        (root / "annotations/instances_val.json").write_text(annotations)
+    return root
+
+
+@pytest.mark.parametrize(
+    "annotations, message",
+    [
+        (None, "annotation file not found"),
+        ("{not json", "not valid JSON"),
+        ('{"images": []}', "missing the 'annotations' list"),
+        ('{"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}], "categories": [{"id": 1, "name": "x"}],'
+         ' "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": [[0,0,3,0,3,3]], "iscrowd": 0}]}',
+         "unknown category ids [7]"),
+    ],
+)
+def test_bad_annotations_give_one_line_error(tmp_path: Path, annotations, message) -> None:
+    root = _coco_root(tmp_path, annotations)
+    result = run_cli("build", "coco", "--root", str(root), "--split", "val", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "instances_val.json" in lines[0]
+
+
+def test_missing_root_and_bad_arguments(tmp_path: Path) -> None:
+    result = run_cli("build", "coco", "--root", str(tmp_path / "nowhere"), "--split", "val")
+    assert result.exit_code == 2 and "nowhere: COCO root not found" in result.stderr
+    result = run_cli("build", "coco", "--seeds", "-3", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "--seeds" in result.stderr
+    result = run_cli("build", "coco", "--width", "0", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "width" in result.stderr
+
+
+def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        out = tmp_path / "out"
+        result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--scheduler", cluster.scheduler_address)
+        assert result.exit_code == 0, result.output
+    assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
