@@ -1,0 +1,163 @@
+"""Stage-2 data: images, scribbles and pseudo-labels from a ``scribblesim build`` folder.
+
+Augmentation (random scale, flip, crop with mean/255 padding) is applied jointly to the
+image and both label maps; the DPM distance maps are then computed on the augmented
+labels with an exact EDT, so they follow the same geometry and are never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .distance import pseudo_boundary_distance_map, scribble_distance_map
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+IGNORE = 255
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class DataError(Exception):
+    """A user-facing problem with the training data; the message names the path."""
+
+
+def read_split(data: Path, split: str) -> list[str]:
+    """Image ids of ``data/ImageSets/SegmentationAug/{split}.txt``."""
+    listing = Path(data) / "ImageSets" / "SegmentationAug" / f"{split}.txt"
+    if not listing.is_file():
+        raise DataError(f"{listing}: split file not found")
+    ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise DataError(f"{listing}: no image ids")
+    return ids
+
+
+def find_image(data: Path, name: str) -> Path:
+    """``data/JPEGImages/{name}`` with any usual image extension."""
+    for suffix in _IMAGE_SUFFIXES:
+        path = Path(data) / "JPEGImages" / f"{name}{suffix}"
+        if path.exists():
+            return path
+    raise DataError(f"{Path(data) / 'JPEGImages' / name}.jpg: image not found")
+
+
+def read_label(path: Path) -> np.ndarray:
+    """A uint8 label PNG; DataError names the file if it is missing or unreadable."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: label PNG not found") from None
+    except OSError as error:
+        raise DataError(f"{path}: unreadable label PNG ({error})") from None
+
+
+def read_image(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as error:
+        raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+def normalise(image: np.ndarray) -> torch.Tensor:
+    """uint8 HWC RGB -> float CHW with ImageNet normalisation."""
+    array = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def _resize(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
+    image = Image.fromarray(array)
+    return np.asarray(image.resize(size[::-1], Image.NEAREST if nearest else Image.BILINEAR))
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random scale, horizontal flip and crop (padding the image by its mean, labels by 255)."""
+
+    crop_size: int
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+
+    def __call__(self, image, labels, rng: np.random.Generator):
+        scale = rng.uniform(self.scale_min, self.scale_max)
+        size = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+        image = _resize(image, size, nearest=False)
+        labels = [_resize(label, size, nearest=True) for label in labels]
+        valid = np.ones(size, dtype=bool)
+        if rng.random() < 0.5:
+            image, labels, valid = image[:, ::-1], [label[:, ::-1] for label in labels], valid[:, ::-1]
+        pad = (max(0, self.crop_size - size[0]), max(0, self.crop_size - size[1]))
+        if any(pad):
+            fill = (IMAGENET_MEAN * 255).round().astype(np.uint8)
+            padded = np.empty((size[0] + pad[0], size[1] + pad[1], 3), dtype=np.uint8)
+            padded[:] = fill
+            padded[: size[0], : size[1]] = image
+            image = padded
+            labels = [np.pad(label, ((0, pad[0]), (0, pad[1])), constant_values=IGNORE) for label in labels]
+            valid = np.pad(valid, ((0, pad[0]), (0, pad[1])), constant_values=False)
+        top = int(rng.integers(0, image.shape[0] - self.crop_size + 1))
+        left = int(rng.integers(0, image.shape[1] - self.crop_size + 1))
+        window = (slice(top, top + self.crop_size), slice(left, left + self.crop_size))
+        return image[window], [label[window] for label in labels], valid[window]
+
+
+class ScribbleDataset(Dataset):
+    """Training samples: image, scribble, pseudo-label and the two DPM distance maps.
+
+    Parameters
+    ----------
+    data : path
+        A ``scribblesim build`` output (or any folder with the same layout).
+    split : str
+        Split file name under ``ImageSets/SegmentationAug``.
+    scribbles : str
+        Scribble folder under ``data`` (e.g. ``coco2014_train_scribble_r1``).
+    pseudo : path or None
+        Folder of pseudo-label PNGs (255 = uncertain); ``None`` uses no pseudo-labels.
+    augment : Augment
+    lambda_s, lambda_c : float
+        Scopes of the distance maps (Eqs. 15, 17).
+    seed : int
+        Augmentation randomness comes from (seed, epoch, index): runs are reproducible and
+        resume exactly.
+    """
+
+    def __init__(self, data: Path, split: str, scribbles: str, pseudo: Path | None, augment: Augment,
+                 lambda_s: float, lambda_c: float, seed: int = 0) -> None:
+        self.data, self.scribbles, self.pseudo = Path(data), Path(data) / scribbles, pseudo
+        if not self.scribbles.is_dir():
+            raise DataError(f"{self.scribbles}: scribble folder not found")
+        if pseudo is not None and not Path(pseudo).is_dir():
+            raise DataError(f"{pseudo}: pseudo-label folder not found")
+        self.ids = read_split(data, split)
+        self.augment, self.lambda_s, self.lambda_c, self.seed = augment, lambda_s, lambda_c, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        name = self.ids[index]
+        image = read_image(find_image(self.data, name))
+        scribble = read_label(self.scribbles / f"{name}.png")
+        pseudo = read_label(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
+        if scribble.shape != image.shape[:2] or pseudo.shape != image.shape[:2]:
+            raise DataError(f"{self.scribbles / name}.png: label size {scribble.shape} differs from the image {image.shape[:2]}")
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        image, (scribble, pseudo), valid = self.augment(image, [scribble, pseudo], rng)
+        d_s = scribble_distance_map(scribble, self.lambda_s) * valid
+        d_c = pseudo_boundary_distance_map(pseudo, self.lambda_c) * valid
+        return {
+            "image": normalise(image),
+            "scribble": torch.from_numpy(scribble.astype(np.int64)),
+            "pseudo": torch.from_numpy(pseudo.astype(np.int64)),
+            "d_s": torch.from_numpy(d_s.astype(np.float32)),
+            "d_c": torch.from_numpy(d_c.astype(np.float32)),
+        }

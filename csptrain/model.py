@@ -1,0 +1,86 @@
+"""DeepLabV3+ on a torchvision ResNet at output stride 8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.segmentation.deeplabv3 import ASPP
+
+_BACKBONES = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
+              "resnet101": torchvision.models.resnet101}
+_ATROUS_RATES = (12, 24, 36)  # DeepLabV3+'s rates at output stride 8
+
+
+class DeepLabV3Plus(nn.Module):
+    """DeepLabV3+: ASPP on layer4, a decoder with the 48-channel layer1 skip.
+
+    ``forward`` returns ``{"out": logits at input size, "features": layer4 features}``;
+    LoRM works on the latter.
+    """
+
+    def __init__(self, backbone: nn.Module, low_channels: int, high_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.backbone = IntermediateLayerGetter(backbone, {"layer1": "low", "layer4": "high"})
+        self.aspp = ASPP(high_channels, list(_ATROUS_RATES), out_channels=256)
+        self.skip = nn.Sequential(nn.Conv2d(low_channels, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU(inplace=True))
+        self.decoder = nn.Sequential(
+            nn.Conv2d(256 + 48, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Conv2d(256, num_classes, 1)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        levels = self.backbone(images)
+        context = self.aspp(levels["high"])
+        low = self.skip(levels["low"])
+        context = F.interpolate(context, size=low.shape[-2:], mode="bilinear", align_corners=False)
+        logits = self.classifier(self.decoder(torch.cat([context, low], dim=1)))
+        logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        return {"out": logits, "features": levels["high"]}
+
+
+def _dilate_basic_layer(layer: nn.Sequential, dilation: int) -> None:
+    """Turn a BasicBlock layer's stride 2 into dilation, as torchvision does for Bottlenecks."""
+    for index, block in enumerate(layer):
+        if index == 0:
+            block.conv1.stride = (1, 1)
+            if block.downsample is not None:
+                block.downsample[0].stride = (1, 1)
+        for conv in (block.conv1, block.conv2):
+            conv.dilation, conv.padding = (dilation, dilation), (dilation, dilation)
+
+
+def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained: Path | None = None) -> DeepLabV3Plus:
+    """Build DeepLabV3+ (output stride 8: layer3 dilation 2, layer4 dilation 4).
+
+    Parameters
+    ----------
+    backbone : {"resnet18", "resnet50", "resnet101"}
+    num_classes : int
+        Including background.
+    pretrained : path, optional
+        ImageNet weights of the ResNet as a torchvision state dict file; never downloaded.
+    """
+    if backbone not in _BACKBONES:
+        raise ValueError(f"backbone must be one of {', '.join(_BACKBONES)}, got {backbone!r}")
+    bottleneck = backbone != "resnet18"
+    if bottleneck:
+        resnet = _BACKBONES[backbone](weights=None, replace_stride_with_dilation=[False, True, True])
+    else:  # torchvision's BasicBlock refuses dilation
+        resnet = _BACKBONES[backbone](weights=None)
+        _dilate_basic_layer(resnet.layer3, 2)
+        _dilate_basic_layer(resnet.layer4, 4)
+    if pretrained is not None:
+        state = torch.load(pretrained, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        missing, unexpected = resnet.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if not k.startswith("fc.")]:
+            raise ValueError(f"{pretrained}: not a torchvision {backbone} state dict "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    low, high = (64, 512) if not bottleneck else (256, 2048)
+    return DeepLabV3Plus(resnet, low, high, num_classes)

@@ -1,0 +1,93 @@
+"""Stage-2 hyper-parameters: defaults, per-dataset presets (Table A5) and overrides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+LOSS_TERMS = ("segs", "segc", "ds", "dc", "lorm")
+
+#: Table A5 of the paper: lr, lambda_segc, lambda_lorm, lambda_s, lambda_c per dataset.
+PRESETS: dict[str, dict[str, float]] = {
+    "scribblesup": dict(lr=2e-3, lambda_segc=0.8, lambda_lorm=0.5, lambda_s=1.0, lambda_c=7.0),
+    "coco": dict(lr=2e-3, lambda_segc=0.8, lambda_lorm=0.5, lambda_s=1.0, lambda_c=7.0),
+    "cityscapes": dict(lr=1e-2, lambda_segc=0.4, lambda_lorm=0.5, lambda_s=2.0, lambda_c=7.0),
+    "acdc": dict(lr=5e-2, lambda_segc=0.1, lambda_lorm=0.5, lambda_s=1.0, lambda_c=6.0),
+}
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """Everything that defines a stage-2 run (paper III-A, III-C, III-D, V-A)."""
+
+    lr: float = 2e-3
+    lambda_segc: float = 0.8
+    lambda_lorm: float = 0.5
+    lambda_s: float = 1.0
+    lambda_c: float = 7.0
+    label_smoothing: float = 0.2
+    losses: tuple[str, ...] = LOSS_TERMS
+    backbone: str = "resnet101"
+    epochs: int = 50
+    warmup_epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 16
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    crop_size: int = 465
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    seed: int = 0
+    workers: int = 4
+    device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        unknown = set(self.losses) - set(LOSS_TERMS)
+        if unknown or not self.losses:
+            raise ValueError(f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}")
+        if self.backbone not in ("resnet18", "resnet50", "resnet101"):
+            raise ValueError(f"backbone must be resnet18, resnet50 or resnet101, got {self.backbone!r}")
+        for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+
+    def to_dict(self) -> dict:
+        """JSON/YAML-serialisable form."""
+        values = asdict(self)
+        values["losses"] = list(self.losses)
+        return values
+
+
+def make_config(preset: str | None = None, yaml_file: Path | None = None, **overrides) -> Stage2Config:
+    """Defaults, then the preset, then a YAML file, then explicit overrides (``None`` = unset)."""
+    values: dict = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        values.update(PRESETS[preset])
+    if yaml_file is not None:
+        try:
+            loaded = yaml.safe_load(Path(yaml_file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"{yaml_file}: cannot read YAML config ({error})") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{yaml_file}: expected a mapping of config keys")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(Stage2Config)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+    if isinstance(values.get("losses"), str):
+        values["losses"] = tuple(t.strip() for t in values["losses"].split(",") if t.strip())
+    elif "losses" in values:
+        values["losses"] = tuple(values["losses"])
+    return replace(Stage2Config(), **values)
