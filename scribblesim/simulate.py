@@ -23,6 +23,7 @@ from .styles import (
 )
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+_IGNORED = -2
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -128,11 +129,11 @@ def _plan(stack, ids, seed, image_id, config, ignore, result) -> list[_Region]:
     """Regions to scribble, background parts first; skipped objects are recorded in ``result``."""
     shape = stack.shape[1:]
     owner = owner_map(stack)
+    if ignore is not None:
+        owner[ignore] = _IGNORED  # neither background nor any object's
     regions = []
     if config.background:
-        background = owner < 0
-        if ignore is not None:
-            background &= ~ignore
+        background = owner == -1
         for part, rows in enumerate(_background_parts(shape, config.background_split)):
             allowed = background[rows]
             if not allowed.any():
@@ -150,7 +151,7 @@ def _plan(stack, ids, seed, image_id, config, ignore, result) -> list[_Region]:
         visible = owner[box] == index
         area = int(visible.sum())
         if area == 0:
-            result.skipped.append((index, "hidden by later objects"))
+            result.skipped.append((index, "hidden by later objects or ignored pixels"))
             continue
         if area <= config.min_area:
             result.skipped.append((index, f"too small ({area} px <= min_area {config.min_area})"))
@@ -186,8 +187,8 @@ def simulate(
     config : SimConfig, optional
         Simulation parameters; ``SimConfig()`` (the paper's COCO setting) by default.
     ignore : (H, W) bool array, optional
-        Pixels that are neither background nor any object (e.g. COCO crowd regions):
-        no scribble is drawn there.
+        Pixels that get no scribble at all and do not count as background (e.g. COCO
+        crowd regions), even where a mask covers them.
 
     Returns
     -------

@@ -1,0 +1,39 @@
+"""Shared fixtures: the embedded COCO sample, loaded and simulated once per session."""
+
+import pytest
+
+import scribblesim
+from scribblesim.datasets.coco import coco_samples
+from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+
+
+def simulate_sample(sample, seed, config=None):
+    """Simulate one loaded COCO sample the way the dataset builder does."""
+    return scribblesim.simulate(
+        sample.masks, sample.classes, seed=seed, image_id=sample.image_id,
+        config=config, ignore=sample.ignore,
+    )
+
+
+@pytest.fixture(scope="session")
+def simulate_coco():
+    """The function that simulates one loaded sample: ``simulate_coco(sample, seed, config=None)``."""
+    return simulate_sample
+
+
+@pytest.fixture(scope="session")
+def coco_loaded():
+    """All images of the embedded COCO sample, decoded (masks, classes, ignore, semantic)."""
+    return [s.load() for s in coco_samples(coco_sample_root(), COCO_SAMPLE_SPLIT)]
+
+
+@pytest.fixture(scope="session")
+def coco_maps(coco_loaded):
+    """Seed-1 scribble maps of every sample image with the default SimConfig."""
+    return [simulate_sample(s, seed=1) for s in coco_loaded]
+
+
+@pytest.fixture(scope="session")
+def coco_maps_seed2(coco_loaded):
+    """Seed-2 scribble maps of every sample image with the default SimConfig."""
+    return [simulate_sample(s, seed=2) for s in coco_loaded]

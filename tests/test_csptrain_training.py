@@ -1,0 +1,141 @@
+"""Stage-2 training on a tiny dataset built by scribblesim from the embedded COCO sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from csptrain.cli import main
+from csptrain.data import Augment, ScribbleDataset
+from csptrain.presets import make_config
+from csptrain.train import Stage2Model, stage2_losses, train_stage2
+from scribblesim.build import BuildSpec, build
+from scribblesim.config import SimConfig
+from scribblesim.datasets.coco import coco_class_names, coco_samples
+from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+
+TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny")
+    root = coco_sample_root()
+    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
+    samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:8]
+    build(samples, BuildSpec(out, "train", "tiny", (1,), SimConfig()), dataset="coco", class_names=names, jobs=1, progress=False)
+    (out / "ImageSets/SegmentationAug/val.txt").write_text("".join(f"{s.name}\n" for s in samples[:2]))
+    return out
+
+
+def dataset(data: Path, **kw) -> ScribbleDataset:
+    return ScribbleDataset(data, "train", "tiny_scribble_r1", data / "SegmentationClassAug", Augment(64), 1.0, 7.0, **kw)
+
+
+def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
+    torch.manual_seed(0)
+    config = make_config("coco", **TINY, losses="segs")
+    items = [dataset(data)[i] for i in range(8)]
+    items = sorted(items, key=lambda b: -int((b["scribble"] != 255).sum()))[:2]
+    batch = {k: torch.stack([b[k] for b in items]) for k in items[0]}
+    model = Stage2Model(config, 81, None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(60):
+        loss = sum(stage2_losses(model(batch["image"]), batch, config, None).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        prediction = model(batch["image"])["out"].argmax(1)
+    labelled = batch["scribble"] != 255
+    assert labelled.sum() > 50
+    assert (prediction[labelled] == batch["scribble"][labelled]).float().mean() > 0.97
+
+
+def test_all_loss_terms_are_finite_and_lorm_has_parameters(data: Path) -> None:
+    config = make_config("coco", **TINY)
+    batch = {k: torch.stack([dataset(data)[i][k] for i in range(2)]) for k in dataset(data)[0]}
+    model = Stage2Model(config, 81, None)
+    terms = stage2_losses(model(batch["image"]), batch, config, model.lorm)
+    assert set(terms) == {"segs", "segc", "ds", "dc", "lorm"}
+    assert all(torch.isfinite(v) and v >= 0 for v in terms.values())
+    assert model.lorm.delta.item() == 1.0
+
+
+def test_distance_maps_follow_the_augmentation(data: Path) -> None:
+    item = dataset(data)[0]
+    foreground = (item["scribble"] != 0) & (item["scribble"] != 255)
+    assert torch.all(item["d_s"][foreground] == 1.0)
+    assert item["image"].shape == (3, 64, 64) and item["d_c"].shape == (64, 64)
+    again = dataset(data)[0]
+    assert all(torch.equal(item[k], again[k]) for k in item)
+
+
+def fixed_batch_loss(model: Stage2Model, batch: dict, config) -> float:
+    torch.manual_seed(0)  # same dropout draw for every evaluation
+    with torch.no_grad():
+        return float(sum(stage2_losses(model(batch["image"]), batch, config, model.lorm).values()))
+
+
+def test_loss_decreases(data: Path, tmp_path: Path) -> None:
+    config = make_config("coco", **{**TINY, "epochs": 4}, losses="segs,segc", lr=0.05, warmup_epochs=1)
+    batch = {k: torch.stack([dataset(data)[i][k] for i in range(4)]) for k in dataset(data)[0]}
+    torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
+    model = Stage2Model(config, 81, None)
+    before = fixed_batch_loss(model, batch, config)
+    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, progress=False)
+    model.load_state_dict(torch.load(tmp_path / "run/last.pt", weights_only=False)["model"])
+    assert fixed_batch_loss(model, batch, config) < 0.8 * before
+
+
+def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
+    settings = {**TINY, "epochs": 2, "losses": "segs,segc,ds,dc,lorm", "max_steps": 4, "checkpoint_every": 1}
+    straight = train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "a",
+                            make_config("coco", **settings), progress=False)
+    # an interrupted run: stopped after step 2 (its last checkpoint), then the same command again
+    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "b",
+                 make_config("coco", **{**settings, "max_steps": 2}), progress=False)
+    state = torch.load(tmp_path / "b/last.pt", weights_only=False)
+    assert state["step"] == 2
+    resumed = train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "b",
+                           make_config("coco", **settings), progress=False)
+    assert resumed["step"] == straight["step"] == 4
+    assert resumed["lr"] == straight["lr"]
+    assert resumed["loss"] == pytest.approx(straight["loss"], rel=1e-5)
+    a = torch.load(tmp_path / "a/last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b/last.pt", weights_only=False)["model"]
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+
+
+def test_cli_stage2_eval_report(data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    run = tmp_path / "seed1"
+    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--pseudo",
+                                  str(data / "SegmentationClassAug"), "--out", str(run), "--preset", "coco",
+                                  "--backbone", "resnet18", "--crop-size", "64", "--batch-size", "2", "--epochs", "1",
+                                  "--max-steps", "2", "--device", "cpu", "--workers", "0", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert (run / "last.pt").is_file() and any((run / "tensorboard").iterdir())
+    result = runner.invoke(main, ["eval", "--data", str(data), "--checkpoint", str(run / "last.pt"), "--device", "cpu",
+                                  "--flip", "--scales", "1.0", "--scales", "0.75", "--save-predictions", str(tmp_path / "pred"),
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "mIoU" in result.output and len(list((tmp_path / "pred").glob("*.png"))) == 2
+    result = runner.invoke(main, ["report", str(run), str(run)])
+    assert result.exit_code == 0 and "mean ± std" in result.output and "± 0.00" in result.output
+
+
+def test_cli_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "nope", "--out", str(tmp_path / "r"),
+                                  "--device", "cpu"])
+    assert result.exit_code == 2 and result.stderr.strip() == f"error: {data / 'nope'}: scribble folder not found"
+    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out",
+                                  str(tmp_path / "r"), "--losses", "segs,wat"])
+    assert result.exit_code == 2 and "losses must be" in result.stderr
+    result = runner.invoke(main, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "eval.json: no evaluation" in result.stderr

@@ -1,0 +1,428 @@
+"""Unit tests of the geometry helpers: packing, medial axes, Bezier smoothing, rasters, skeleton trees."""
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+from skimage.morphology import medial_axis
+
+from scribblesim.boundary import radial_jitter
+from scribblesim.grid import coarsen, to_fine, work_factor
+from scribblesim.mosaic import medial_axes, shelf_pack
+from scribblesim.raster import stroke_pixels
+from scribblesim.skeleton import largest_component, longest_path, random_path, skeleton_tree
+from scribblesim.smoothing import bezier_smooth, resample
+
+EIGHT = np.ones((3, 3), dtype=bool)
+SETTINGS = settings(max_examples=100, deadline=None)
+MEDIAL_SETTINGS = settings(max_examples=60, deadline=None)
+
+
+def _masks(max_side=24):
+    shapes = st.tuples(st.integers(1, max_side), st.integers(1, max_side))
+    return shapes.flatmap(lambda shape: arrays(np.bool_, shape))
+
+
+# --- shelf_pack ---------------------------------------------------------------------
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), max_size=25), st.integers(0, 3))
+def test_shelf_pack_keeps_gaps_between_rectangles_and_to_the_edge(shapes, gap):
+    corners, (height, width) = shelf_pack(shapes, gap=gap)
+    assert len(corners) == len(shapes)
+    boxes = [(top, left, top + h, left + w) for (top, left), (h, w) in zip(corners, shapes)]
+    for top, left, bottom, right in boxes:
+        assert top >= gap and left >= gap
+        assert bottom + gap <= height and right + gap <= width
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
+            )
+            assert apart, (a, b)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), min_size=1, max_size=25))
+def test_shelf_pack_default_gap_leaves_one_empty_pixel(shapes):
+    corners, canvas = shelf_pack(shapes)
+    labels = np.zeros(canvas, dtype=np.int64)
+    for k, ((top, left), (h, w)) in enumerate(zip(corners, shapes), start=1):
+        assert (labels[top : top + h, left : left + w] == 0).all()
+        labels[top : top + h, left : left + w] = k
+    # No two rectangles touch, even diagonally; none touches the edge.
+    for k in range(1, len(shapes) + 1):
+        assert (ndimage.binary_dilation(labels == k, EIGHT) & (labels != k) & (labels != 0)).sum() == 0
+    assert not labels[[0, -1], :].any() and not labels[:, [0, -1]].any()
+
+
+def test_shelf_pack_of_nothing():
+    assert shelf_pack([]) == ([], (0, 0))
+
+
+# --- medial_axes ----------------------------------------------------------------------
+
+@MEDIAL_SETTINGS
+@given(_masks(), st.integers(0, 2**32 - 1))
+def test_medial_axes_of_one_mask_equals_skimage_on_the_padded_mask(mask, seed):
+    (skeleton,) = medial_axes([mask], np.random.default_rng(seed))
+    expected = medial_axis(np.pad(mask, 1), rng=np.random.default_rng(seed))[1:-1, 1:-1]
+    np.testing.assert_array_equal(skeleton, expected)
+
+
+@MEDIAL_SETTINGS
+@given(st.lists(_masks(), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_medial_axes_lie_inside_their_masks(masks, seed):
+    skeletons = medial_axes(masks, np.random.default_rng(seed))
+    assert len(skeletons) == len(masks)
+    for mask, skeleton in zip(masks, skeletons):
+        assert skeleton.shape == mask.shape and skeleton.dtype == bool
+        assert not (skeleton & ~mask).any()
+        assert skeleton.any() == mask.any()
+    again = medial_axes(masks, np.random.default_rng(seed))
+    for a, b in zip(skeletons, again):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_medial_axes_of_nothing():
+    assert medial_axes([], np.random.default_rng(0)) == []
+
+
+def test_medial_axis_of_a_bar_is_its_centre_line():
+    mask = np.zeros((7, 30), dtype=bool)
+    mask[2:5, 3:27] = True
+    (skeleton,) = medial_axes([mask], np.random.default_rng(0))
+    assert skeleton[3, 4:26].all()
+    assert skeleton[:, 4:26].sum() == 22  # away from the corners: only the centre row
+    assert not (skeleton & ~mask).any()
+
+
+# --- smoothing ------------------------------------------------------------------------
+
+def _points(min_size=1, max_size=30):
+    # Pixel coordinates in 1/100 steps (shapely's hull distance breaks on 1e-244 offsets).
+    coords = st.integers(-10_000, 10_000).map(lambda v: v / 100.0)
+    return st.integers(min_size, max_size).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coords))
+
+
+@SETTINGS
+@given(_points(), st.integers(1, 7))
+def test_open_bezier_keeps_end_points_and_stays_in_the_hull(control, degree):
+    curve = bezier_smooth(control, degree)
+    assert curve.ndim == 2 and curve.shape[1] == 2 and len(curve) >= 1
+    assert np.isfinite(curve).all()
+    np.testing.assert_allclose(curve[0], control[0], atol=1e-7)
+    np.testing.assert_allclose(curve[-1], control[-1], atol=1e-7)
+    tol = 1e-6 * (1 + np.abs(control).max())
+    assert (curve >= control.min(axis=0) - tol).all() and (curve <= control.max(axis=0) + tol).all()
+    hull = shapely.MultiPoint(control).convex_hull
+    assert max(hull.distance(shapely.Point(p)) for p in curve) <= tol
+
+
+@SETTINGS
+@given(_points(min_size=3), st.integers(1, 7))
+def test_closed_bezier_returns_to_its_start(control, degree):
+    curve = bezier_smooth(control, degree, closed=True)
+    tol = 1e-6 * (1 + np.abs(control).max())
+    np.testing.assert_allclose(curve[0], control[0], atol=tol)
+    np.testing.assert_allclose(curve[-1], control[0], atol=tol)
+    assert (curve >= control.min(axis=0) - tol).all() and (curve <= control.max(axis=0) + tol).all()
+
+
+@SETTINGS
+@given(_points(min_size=2))
+def test_degree_one_bezier_passes_through_every_control_point(control):
+    curve = bezier_smooth(control, 1)
+    for point in control:
+        assert np.min(np.linalg.norm(curve - point, axis=1)) <= 1e-7 * (1 + np.abs(point).max())
+
+
+def test_bezier_pieces_are_sampled_about_once_per_pixel():
+    control = np.array([[0.0, 0.0], [30.0, 0.0], [60.0, 0.0], [90.0, 0.0]])
+    curve = bezier_smooth(control, 3)
+    assert np.all(np.diff(curve[:, 0]) > 0)
+    assert np.abs(np.diff(curve, axis=0)).max() <= 1.0 + 1e-9
+    np.testing.assert_allclose(curve[:, 1], 0.0)
+
+
+@SETTINGS
+@given(_points(min_size=2), st.floats(0.5, 20))
+def test_resample_keeps_ends_and_spacing(points, spacing):
+    out = resample(points, spacing)
+    length = np.linalg.norm(np.diff(points, axis=0), axis=1).sum()
+    np.testing.assert_allclose(out[0], points[0])
+    if length == 0:
+        assert len(out) == 1
+        return
+    tol = 1e-7 * (1 + np.abs(points).max())
+    np.testing.assert_allclose(out[-1], points[-1], atol=tol)
+    # Consecutive points at most ``spacing`` apart, and no more points than that needs.
+    assert len(out) >= 2
+    assert np.linalg.norm(np.diff(out, axis=0), axis=1).max() <= spacing + tol
+    assert (len(out) - 2) * spacing < length + tol
+
+
+# --- raster -----------------------------------------------------------------------------
+
+def _polylines(low, high, max_size=20):
+    coords = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    return st.integers(1, max_size).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coords))
+
+
+@SETTINGS
+@given(_polylines(-10.0, 60.0), st.integers(1, 4))
+def test_stroke_pixels_are_unique_in_bounds_and_cover_the_vertices(points, width):
+    shape = (50, 50)
+    rows, cols = stroke_pixels(points, shape, width)
+    assert rows.shape == cols.shape and rows.dtype.kind == "i"
+    flat = rows * shape[1] + cols
+    assert len(np.unique(flat)) == len(flat)
+    assert np.all(np.diff(flat) > 0)  # row-major order
+    assert ((rows >= 0) & (rows < 50) & (cols >= 0) & (cols < 50)).all()
+    covered = set(zip(rows.tolist(), cols.tolist()))
+    offsets = np.arange(width) - (width - 1) // 2
+    for x, y in np.rint(points).astype(int):
+        for dr in offsets:
+            for dc in offsets:
+                r, c = y + dr, x + dc
+                if 0 <= r < 50 and 0 <= c < 50:
+                    assert (r, c) in covered
+
+
+@SETTINGS
+@given(_polylines(0.0, 49.0), st.integers(1, 3))
+def test_stroke_pixels_of_an_in_bounds_polyline_are_8_connected(points, width):
+    rows, cols = stroke_pixels(points, (50, 50), width)
+    image = np.zeros((50, 50), dtype=bool)
+    image[rows, cols] = True
+    assert ndimage.label(image, structure=EIGHT)[1] == 1
+
+
+def test_stroke_pixels_of_a_diagonal_segment():
+    rows, cols = stroke_pixels(np.array([[0.0, 0.0], [9.0, 9.0]]), (10, 10), 1)
+    assert rows.tolist() == list(range(10)) and cols.tolist() == list(range(10))
+
+
+def test_stroke_pixels_entirely_outside_are_empty():
+    rows, cols = stroke_pixels(np.array([[-20.0, -20.0], [-5.0, -30.0]]), (10, 10), 2)
+    assert rows.size == 0 and cols.size == 0
+
+
+# --- skeleton trees ----------------------------------------------------------------------
+
+def _tree_graph(tree):
+    """The tree's parent edges as a weighted networkx graph."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(tree.pixels)))
+    for child, parent in tree.parent.items():
+        step = tree.pixels[child] - tree.pixels[parent]
+        assert np.abs(step).max() == 1  # parent edges join 8-neighbours
+        graph.add_edge(child, parent, weight=float(np.hypot(*step)))
+    return graph
+
+
+def _path_length(path):
+    return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
+
+
+def _is_leaf_path(tree, path):
+    leaves = {tuple(tree.pixels[i]) for i in tree.leaves}
+    return tuple(path[0]) == tuple(tree.pixels[tree.root]) and tuple(path[-1]) in leaves
+
+
+def test_empty_skeleton_has_no_tree():
+    assert skeleton_tree(np.zeros((5, 5), dtype=bool)) is None
+
+
+def test_single_pixel_tree():
+    skeleton = np.zeros((5, 5), dtype=bool)
+    skeleton[2, 3] = True
+    tree = skeleton_tree(skeleton)
+    assert tree.leaves.tolist() == [tree.root]
+    assert longest_path(tree).tolist() == [[2, 3]]
+    assert random_path(tree, np.random.default_rng(0)).tolist() == [[2, 3]]
+
+
+@pytest.mark.parametrize("length", [2, 5, 23])
+@pytest.mark.parametrize("direction", ["horizontal", "vertical", "diagonal"])
+def test_straight_line_tree_has_one_leaf_and_its_length_as_depth(length, direction):
+    skeleton = np.zeros((30, 30), dtype=bool)
+    index = np.arange(length) + 3
+    if direction == "horizontal":
+        skeleton[10, index] = True
+    elif direction == "vertical":
+        skeleton[index, 10] = True
+    else:
+        skeleton[index, index] = True
+    step = math.sqrt(2) if direction == "diagonal" else 1.0
+    tree = skeleton_tree(skeleton)
+    assert len(tree.leaves) == 1
+    ends = {tuple(tree.pixels[tree.root]), tuple(tree.pixels[tree.leaves[0]])}
+    assert ends == {tuple(p) for p in np.argwhere(skeleton)[[0, -1]]}
+    assert tree.depth[tree.leaves[0]] == pytest.approx((length - 1) * step)
+    assert tree.depth.max() == pytest.approx((length - 1) * step)
+    assert _path_length(longest_path(tree)) == pytest.approx((length - 1) * step)
+
+
+def _l_shape():
+    skeleton = np.zeros((20, 20), dtype=bool)
+    skeleton[2:15, 3] = True
+    skeleton[14, 3:16] = True
+    return skeleton
+
+
+def _square_ring():
+    skeleton = np.zeros((14, 14), dtype=bool)
+    skeleton[2:12, 2:12] = True
+    skeleton[3:11, 3:11] = False
+    return skeleton
+
+
+def _t_shape():
+    skeleton = np.zeros((25, 25), dtype=bool)
+    skeleton[1, 2:23] = True  # bar, 21 px
+    skeleton[2:18, 12] = True  # stem, 16 px below the bar's middle
+    return skeleton
+
+
+@pytest.mark.parametrize("make", [_l_shape, _square_ring, _t_shape], ids=["L", "ring", "T"])
+def test_tree_spans_the_skeleton_without_cycles(make):
+    skeleton = make()
+    tree = skeleton_tree(skeleton)
+    n = int(skeleton.sum())
+    assert len(tree.pixels) == n and len(tree.parent) == n - 1
+    assert tree.root not in tree.parent
+    graph = _tree_graph(tree)
+    assert graph.number_of_edges() == n - 1 and nx.is_tree(graph)
+    # depth is the path length along the tree from the root
+    lengths = nx.single_source_dijkstra_path_length(graph, tree.root)
+    for node, length in lengths.items():
+        assert tree.depth[node] == pytest.approx(length)
+
+
+def test_l_shape_tree_is_a_path_between_its_ends():
+    tree = skeleton_tree(_l_shape())
+    assert len(tree.leaves) == 1
+    ends = {tuple(tree.pixels[tree.root]), tuple(tree.pixels[tree.leaves[0]])}
+    assert ends == {(2, 3), (14, 15)}
+    assert tree.depth.max() == pytest.approx(24.0)
+
+
+def test_ring_tree_cuts_the_cycle_once():
+    skeleton = _square_ring()
+    tree = skeleton_tree(skeleton)
+    # MST of a 36-pixel ring: the 36-edge cycle loses one edge and becomes a 35-long path.
+    assert len(tree.leaves) == 1
+    assert tree.depth.max() == pytest.approx(int(skeleton.sum()) - 1)
+
+
+def test_longest_path_of_a_t_shape_is_its_diameter():
+    tree = skeleton_tree(_t_shape())
+    path = longest_path(tree)
+    graph = _tree_graph(tree)
+    diameter = max(
+        max(lengths.values()) for _, lengths in nx.all_pairs_dijkstra_path_length(graph)
+    )
+    # from a bar end to the middle (10), down to the stem's end (16)
+    assert diameter == pytest.approx(26.0)
+    assert _path_length(path) == pytest.approx(diameter)
+    assert _is_leaf_path(tree, path)
+    assert {tuple(path[0]), tuple(path[-1])} & {(17, 12)}
+    assert np.abs(np.diff(path, axis=0)).max() == 1
+
+
+def test_random_path_picks_only_root_to_leaf_paths():
+    tree = skeleton_tree(_t_shape())
+    assert len(tree.leaves) == 2
+    chosen = set()
+    for seed in range(200):
+        path = random_path(tree, np.random.default_rng(seed))
+        assert _is_leaf_path(tree, path)
+        assert np.abs(np.diff(path, axis=0)).max() == 1
+        assert len({tuple(p) for p in path}) == len(path)
+        leaf = next(i for i in tree.leaves if tuple(tree.pixels[i]) == tuple(path[-1]))
+        np.testing.assert_array_equal(path, tree.path_to(leaf))
+        chosen.add(int(leaf))
+    assert chosen == set(tree.leaves.tolist())
+
+
+def test_random_path_prefers_longer_paths_in_proportion():
+    tree = skeleton_tree(_t_shape())
+    lengths = tree.depth[tree.leaves]
+    expected = lengths / lengths.sum()
+    rng = np.random.default_rng(0)
+    counts = np.zeros(len(tree.leaves))
+    for _ in range(4000):
+        end = tuple(random_path(tree, rng)[-1])
+        counts[[tuple(tree.pixels[i]) for i in tree.leaves].index(end)] += 1
+    sigma = np.sqrt(4000 * expected * (1 - expected))
+    assert (np.abs(counts - 4000 * expected) <= 4 * sigma).all()
+
+
+@SETTINGS
+@given(arrays(np.bool_, st.tuples(st.integers(1, 20), st.integers(1, 20))), st.integers(0, 1000))
+def test_random_skeletons_give_valid_trees(skeleton, seed):
+    component = largest_component(skeleton)
+    if not skeleton.any():
+        assert skeleton_tree(component) is None
+        return
+    assert ndimage.label(component, structure=EIGHT)[1] == 1
+    assert not (component & ~skeleton).any()
+    tree = skeleton_tree(component)
+    graph = _tree_graph(tree)
+    assert nx.is_tree(graph) and graph.number_of_nodes() == int(component.sum())
+    for path in (random_path(tree, np.random.default_rng(seed)), longest_path(tree)):
+        assert _is_leaf_path(tree, path)
+        assert component[path[:, 0], path[:, 1]].all()
+    assert _path_length(longest_path(tree)) == pytest.approx(tree.depth[tree.leaves].max())
+
+
+def test_largest_component_keeps_the_biggest_piece():
+    skeleton = np.zeros((10, 20), dtype=bool)
+    skeleton[1, 1:4] = True
+    skeleton[5, 2:15] = True
+    skeleton[8, 18] = True
+    kept = largest_component(skeleton)
+    assert kept.sum() == 13 and kept[5, 2:15].all()
+
+
+# --- boundary jitter and analysis grids ------------------------------------------------
+
+@SETTINGS
+@given(_points(min_size=1), st.floats(0, 30), st.integers(0, 1000))
+def test_radial_jitter_moves_points_along_their_rays(points, amplitude, seed):
+    centroid = np.array([1.5, -2.5])
+    moved = radial_jitter(points, centroid, amplitude, np.random.default_rng(seed))
+    shift = np.linalg.norm(moved - points, axis=1)
+    assert (shift <= amplitude + 1e-9).all()
+    before, after = points - centroid, moved - centroid
+    cross = before[:, 0] * after[:, 1] - before[:, 1] * after[:, 0]
+    assert np.allclose(cross, 0.0, atol=1e-6 * (1 + np.abs(points).max()) ** 2)
+
+
+@pytest.mark.parametrize(
+    "shape, cap, factor", [((10, 10), 4096, 1), ((64, 64), 4096, 1), ((65, 64), 4096, 2),
+                           ((480, 640), 4096, 9), ((480, 640), None, 1)]
+)
+def test_work_factor_is_the_smallest_that_fits_the_cap(shape, cap, factor):
+    assert work_factor(shape, cap) == factor
+    if cap is not None:
+        area = shape[0] * shape[1]
+        assert area / factor**2 <= cap
+        assert factor == 1 or area / (factor - 1) ** 2 > cap
+
+
+def test_coarsen_modes_and_to_fine():
+    mask = np.zeros((6, 6), dtype=bool)
+    mask[0:3, 0:3] = True
+    mask[4, 4] = True
+    np.testing.assert_array_equal(coarsen(mask, 3, conservative=True), [[True, False], [False, False]])
+    np.testing.assert_array_equal(coarsen(mask, 3, conservative=False), [[True, False], [False, True]])
+    assert coarsen(mask, 1, conservative=True) is mask
+    np.testing.assert_allclose(to_fine(np.array([[0.0, 1.0]]), 3), [[1.0, 4.0]])
