@@ -68,7 +68,8 @@ class _Region:
     instance: int | None
     rng: np.random.Generator
     candidates: list[tuple[np.ndarray, str]]
-    work: tuple[np.ndarray, int] | None = None
+    work: tuple[np.ndarray, int] | None = None  # (mask to skeletonise, its down-sampling factor)
+    skeleton: np.ndarray | None = None
 
 
 def _pixels(points: np.ndarray, region: _Region, config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -97,13 +98,13 @@ def _plan_object(visible: np.ndarray, image_area: int, config: SimConfig, region
     region.work = line_work_mask(visible, config)
 
 
-def _add_skeleton_paths(region: _Region, skeleton: np.ndarray, config: SimConfig) -> None:
+def _add_skeleton_paths(region: _Region, config: SimConfig) -> None:
     factor = region.work[1]
     if region.instance is None:
-        path = background_paths(skeleton, factor)
+        path = background_paths(region.skeleton, factor)
         region.candidates += [] if path is None else [(path, "background")]
     else:
-        found = line_paths(skeleton, factor, config, region.rng)
+        found = line_paths(region.skeleton, factor, config, region.rng)
         region.candidates += [] if found is None else [(found[0], "line"), (found[1], "line")]
 
 
@@ -125,7 +126,10 @@ def _background_parts(shape: tuple[int, int], split: str) -> list[slice]:
     return [slice(0, shape[0])]
 
 
-def _plan(stack, ids, seed, image_id, config, ignore, result) -> list[_Region]:
+def _plan(
+    stack: np.ndarray, ids: np.ndarray, seed: int, image_id: int | str, config: SimConfig,
+    ignore: np.ndarray | None, result: ScribbleMap,
+) -> list[_Region]:
     """Regions to scribble, background parts first; skipped objects are recorded in ``result``."""
     shape = stack.shape[1:]
     owner = owner_map(stack)
@@ -220,11 +224,12 @@ def simulate(
     skeletons = medial_axes(
         [r.work[0] for r in needs_skeleton], stream(seed, image_id, MEDIAL_AXIS_STREAM, 0)
     )
-    skeleton_of = {id(r): s for r, s in zip(needs_skeleton, skeletons)}
+    for region, skeleton in zip(needs_skeleton, skeletons):
+        region.skeleton = skeleton
 
     for region in regions:
-        if id(region) in skeleton_of:
-            _add_skeleton_paths(region, skeleton_of[id(region)], config)
+        if region.skeleton is not None:
+            _add_skeleton_paths(region, config)
         if _draw_first_fitting(region, config, result):
             continue
         if region.instance is None:
