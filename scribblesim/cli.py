@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
+import joblib
 
 from .build import BuildSpec, build
 from .config import SimConfig
@@ -17,6 +18,7 @@ from .datasets.base import DatasetError
 from .sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 DEFAULT_OUT = Path("scribbles-out")
+JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -35,7 +37,7 @@ def build_options(function):
     @click.option("--seeds", "seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Seeds (annotators): --seeds 1 2 3. Default: 1.")
     @click.argument("more_seeds", nargs=-1, type=int, metavar="")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
-    @click.option("--backend", default="loky", show_default=True, help="joblib backend: loky, threading or dask.")
+    @click.option("--backend", type=click.Choice(JOBLIB_BACKENDS), default="loky", show_default=True, help="joblib backend.")
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
     @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")
     @click.option("--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split).")
