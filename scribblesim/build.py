@@ -183,7 +183,7 @@ def _split_summary(reports: Sequence[ImageReport], spec: BuildSpec) -> dict:
     }
 
 
-def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict) -> None:
+def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict, source: dict | None) -> None:
     meta_path = spec.out / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     splits = dict(meta.get("splits", {}))
@@ -201,6 +201,8 @@ def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summa
         "versions": _versions(),
         "splits": splits,
     }
+    if source is not None:
+        meta["source"] = source
     write_if_changed(meta_path, json_bytes(meta))
 
 
@@ -240,6 +242,7 @@ def build(
     backend: str = "loky",
     progress: bool = True,
     total: int | None = None,
+    source: dict | None = None,
 ) -> BuildSummary:
     """Simulate and write scribbles for every sample and seed.
 
@@ -262,6 +265,9 @@ def build(
         Show a progress bar on stderr.
     total : int, optional
         Number of samples, for the progress bar.
+    source : dict, optional
+        Where the annotations came from (``{"root": ..., "split": ...}``), recorded in
+        ``meta.json`` so that ``scribblesim stats`` can re-read the true instances.
 
     Returns
     -------
@@ -286,7 +292,7 @@ def build(
     names = [r.name for r in reports if r.error is None]
     write_if_changed(spec.out / "ImageSets" / "SegmentationAug" / f"{spec.split}.txt", "".join(f"{n}\n" for n in names).encode())
     _write_strokes(spec)
-    _write_meta(spec, dataset, class_names, _split_summary(reports, spec))
+    _write_meta(spec, dataset, class_names, _split_summary(reports, spec), source)
     strokes, skipped = Counter(), Counter()
     for report in reports:
         strokes.update(report.strokes)

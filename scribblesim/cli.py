@@ -52,7 +52,7 @@ def build_options(function):
     return wrapper
 
 
-def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", **options) -> None:
+def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None, **options) -> None:
     seeds = tuple(options["seeds"]) + tuple(options["more_seeds"])
     if options["more_seeds"] and not options["seeds"]:
         _fail(f"unexpected arguments {' '.join(map(str, options['more_seeds']))}; seeds go after --seeds")
@@ -80,6 +80,7 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
             summary = build(
                 samples, spec, dataset=dataset, class_names=class_names, jobs=options["jobs"],
                 backend=backend, progress=not options["no_progress"], total=len(samples),
+                source=None if root is None else {"root": str(Path(root).resolve()), "split": split},
             )
         except DatasetError as error:
             _fail(str(error))
@@ -130,7 +131,7 @@ def build_coco(root, split, **options) -> None:
         _fail(f"{root / split}: image folder not found")
     year = "".join(ch for ch in split if ch.isdigit())
     prefix = f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
-    _run_build(samples, dataset="coco", split=split, default_prefix=prefix, class_names=names, **options)
+    _run_build(samples, dataset="coco", split=split, default_prefix=prefix, class_names=names, root=root, **options)
 
 
 @build_group.command("cityscapes")
@@ -146,7 +147,7 @@ def build_cityscapes(root, split, **options) -> None:
     except DatasetError as error:
         _fail(str(error))
     _run_build(samples, dataset="cityscapes", split=split, default_prefix=f"cityscapes_{split}",
-               class_names=CLASS_NAMES, background_split="horizontal", **options)
+               class_names=CLASS_NAMES, background_split="horizontal", root=root, **options)
 
 
 @build_group.command("voc")
@@ -161,7 +162,7 @@ def build_voc(root, split, **options) -> None:
         samples = voc_samples(root, split)
     except DatasetError as error:
         _fail(str(error))
-    _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, **options)
+    _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, root=root, **options)
 
 
 @build_group.command("folder")
@@ -180,3 +181,9 @@ def build_folder(instances, classes_file, images, split, **options) -> None:
     except DatasetError as error:
         _fail(str(error))
     _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)
+
+
+from .cli_analysis import degrade_command, import_group, preview_command, stats_command  # noqa: E402
+
+for _command in (preview_command, stats_command, degrade_command, import_group):
+    main.add_command(_command)

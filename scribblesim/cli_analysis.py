@@ -1,0 +1,206 @@
+"""``scribblesim preview | stats | degrade | import``: look at, measure, degrade and import scribble sets.
+
+A scribble set is named by ``OUT`` and ``--seed``: a seed (``1``), a degraded set
+(``1_shrink0.5``) or an imported annotator (``0``); see :mod:`scribblesim.importers`.
+User errors print one ``error:`` line naming the path or argument and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from .datasets.base import DatasetError
+from .scribble_set import ScribbleSet, open_set
+
+_PATH = click.Path(path_type=Path)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _ratio(value: float | None, option: str) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        _fail(f"{option}: must lie in [0, 1], got {value:g}")
+
+
+def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
+    if not tag or "/" in tag or "\\" in tag:
+        _fail(f"{option}: not a seed or set tag: {tag!r}")
+    try:
+        return open_set(out, tag)
+    except DatasetError as error:
+        _fail(str(error))
+
+
+def _split_list(values: Sequence[str]) -> list[str]:
+    return [item for value in values for item in value.split(",") if item]
+
+
+def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[float, ...]:
+    if text is None:
+        return tuple(default)
+    try:
+        edges = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        _fail(f"{option}: expected comma-separated percentages, got {text!r}")
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 100:
+        _fail(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
+    return edges
+
+
+@click.command("preview", short_help="Overlay images, ground truth and scribbles; contact sheet.")
+@click.argument("out", type=_PATH)
+@click.option("--seed", "seeds", multiple=True, required=True, metavar="SEED", help="Scribble set to show; repeat for several side by side.")
+@click.option("-n", "count", type=int, default=16, show_default=True, help="Number of images (the first ones) when --ids is not given.")
+@click.option("--ids", multiple=True, metavar="ID[,ID...]", help="Image ids to preview (repeatable or comma-separated).")
+@click.option("--out", "dest", type=_PATH, required=True, help="Folder for {id}.png and contact_sheet.png.")
+def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[str, ...], dest: Path) -> None:
+    """Write per-image overlays (image, ground truth, scribbles of each seed) and a contact sheet."""
+    from .preview import write_previews
+
+    if count < 1:
+        _fail(f"-n: must be at least 1, got {count}")
+    sets = [_open(out, tag) for tag in dict.fromkeys(seeds)]
+    try:
+        written = write_previews(out, sets, dest, ids=_split_list(ids) or None, count=count)
+    except DatasetError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"{error.filename or dest}: {error.strerror or error}")
+    click.echo(f"{dest}: {len(written) - 1} previews and {written[-1].name}")
+
+
+@click.command("stats", short_help="Per-object scribble statistics, heatmap, agreement.")
+@click.argument("out", type=_PATH)
+@click.option("--seed", required=True, metavar="SEED", help="Scribble set to measure.")
+@click.option("--out", "dest", type=_PATH, required=True, help="Folder for objects.csv, summary.json and fig18_heatmap.png.")
+@click.option("--compare", "compare_out", type=_PATH, default=None, help="Build output holding the set to compare with (default: OUT).")
+@click.option("--compare-seed", default=None, metavar="SEED", help="Set to compare with (default: --seed).")
+@click.option("--root", type=_PATH, default=None, help="Dataset root to re-read instances from (default: meta.json 'source'; else ground-truth components).")
+@click.option("--split", default=None, help="Dataset split for --root (default: the build's only split).")
+@click.option("--radius", type=int, default=3, show_default=True, help="Dilation radius (pixels) of the agreement IoU.")
+@click.option("--area-bins", default=None, metavar="E0,E1,...", help="Fig. 18 mask-ratio bin edges in %.")
+@click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
+def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins) -> None:
+    """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set."""
+    from .stats import AREA_EDGES, SCRIBBLE_EDGES, stats_report
+
+    if radius < 0:
+        _fail(f"--radius: must be >= 0, got {radius}")
+    area_edges = _edges(area_bins, "--area-bins", AREA_EDGES)
+    scribble_edges = _edges(scribble_bins, "--scribble-bins", SCRIBBLE_EDGES)
+    scribbles = _open(out, seed)
+    compare = None
+    if compare_out is not None or compare_seed is not None:
+        compare = _open(compare_out or out, compare_seed or seed, "--compare-seed")
+        if compare.folder.resolve() == scribbles.folder.resolve():
+            _fail(f"--compare: {compare.folder} is the measured set itself")
+    if root is not None and not root.is_dir():
+        _fail(f"--root: {root}: folder not found")
+    try:
+        report = stats_report(scribbles, dest, compare=compare, root=root, split=split, radius=radius,
+                              area_edges=area_edges, scribble_edges=scribble_edges)
+    except DatasetError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"{error.filename or dest}: {error.strerror or error}")
+    summary = report.summary
+    line = (f"{scribbles.folder.name}: {summary['objects']} objects ({summary['objects_from']}), "
+            f"median scribble ratio {summary['scribble_ratio']['median']:.3g}")
+    if compare is not None:
+        line += f"; vs {compare.folder.name}: median dilated IoU {summary['compare']['dilated_iou']['median']:.3g}"
+    click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
+
+
+@click.command("degrade", short_help="Scribble-shrink and scribble-drop a scribble set.")
+@click.argument("out", type=_PATH)
+@click.option("--seed", required=True, metavar="SEED", help="Scribble set to degrade.")
+@click.option("--shrink", type=float, default=None, help="Scribble-shrink ratio r in [0, 1]: keep the centred (1 - r) of each stroke.")
+@click.option("--drop", type=float, default=None, help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.")
+@click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the drop decisions.")
+def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int) -> None:
+    """Write a degraded copy of a scribble set (e.g. {prefix}_scribble_r1_shrink0.5)."""
+    from .degrade import degrade_set
+
+    if shrink is None and drop is None:
+        _fail("give --shrink, --drop or both")
+    _ratio(shrink, "--shrink")
+    _ratio(drop, "--drop")
+    if rng_seed < 0:
+        _fail(f"--rng-seed: must be non-negative, got {rng_seed}")
+    source = _open(out, seed)
+    try:
+        written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed)
+    except DatasetError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"{error.filename or out}: {error.strerror or error}")
+    click.echo(f"{written.folder}: {len(written.names())} images; strokes in {written.strokes_path.name}")
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import human scribbles as a scribble set."""
+
+
+def _import_options(function):
+    function = click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")(function)
+    function = click.option("--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix).")(function)
+    function = click.option("--seed", type=int, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}.")(function)
+    function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(function)
+    return function
+
+
+def _run_import(run, *args, seed: int, **kwargs) -> None:
+    if seed < 0:
+        _fail(f"--seed: must be non-negative, got {seed}")
+    try:
+        summary = run(*args, seed=seed, **kwargs)
+    except DatasetError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"{error.filename or kwargs.get('out')}: {error.strerror or error}")
+    click.echo(summary.line())
+
+
+@import_group.command("scribblesup")
+@click.argument("xml_dir", type=_PATH)
+@_import_options
+@click.option("--width", type=int, default=3, show_default=True, help="Brush width in pixels.")
+@click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
+def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, width, skip_unknown) -> None:
+    """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
+    from .importers import import_scribblesup
+
+    if width < 1:
+        _fail(f"--width: must be >= 1, got {width}")
+    _run_import(import_scribblesup, xml_dir, out, seed=seed, prefix=prefix, width=width,
+                skip_unknown=skip_unknown, overwrite=overwrite)
+
+
+@import_group.command("png")
+@click.argument("png_dir", type=_PATH)
+@_import_options
+@click.option("--classes", "classes_file", type=_PATH, default=None, help="JSON list of class names (index = class id) for a new OUT.")
+def import_png_command(png_dir, out, seed, prefix, overwrite, classes_file) -> None:
+    """Import scribble label PNGs (255 = unlabelled); strokes are recovered from the pixels."""
+    from .importers import import_png
+
+    classes = None
+    if classes_file is not None:
+        try:
+            classes = json.loads(classes_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            _fail(f"{classes_file}: class list not found")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            _fail(f"{classes_file}: not valid JSON ({error})")
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            _fail(f"{classes_file}: expected a JSON list of class names")
+    _run_import(import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite)

@@ -1,0 +1,187 @@
+"""Preview scribble sets: per-image overlays and a contact sheet.
+
+One preview is a strip of captioned panels: the image, the dense ground truth in the
+class palette, then one panel per scribble set (seed) with its scribbles drawn over the
+dimmed image in the class palette (background scribbles white, as
+:func:`scribblesim.palette.overlay` draws them). A missing image or ground truth becomes
+a grey panel, so imported sets without images preview too. When a preview is shrunk (the
+contact sheet), strokes are thickened first so that they stay visible.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from .datasets.base import DatasetError
+from .scribble_set import ScribbleSet, read_label_map
+from .io import write_bytes_atomic
+from .palette import colorize, overlay
+from .result import UNLABELLED
+
+#: Grey of panels whose picture is missing.
+MISSING_GREY = 128
+#: Height (pixels) of each row of the contact sheet.
+SHEET_ROW_HEIGHT = 160
+_CAPTION = 18
+_GAP = 4
+
+
+def _font() -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=13)
+    except TypeError:  # Pillow without FreeType support
+        return ImageFont.load_default()
+
+
+def find_image(out: Path, name: str) -> Path | None:
+    """``OUT/JPEGImages/{name}.*`` if one exists (any extension)."""
+    for path in sorted((Path(out) / "JPEGImages").glob(f"{name}.*")):
+        if path.exists():
+            return path
+    return None
+
+
+def _read_rgb(path: Path | None) -> np.ndarray | None:
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError:
+        return None
+
+
+def thicken(label_map: np.ndarray, size: int) -> np.ndarray:
+    """Grow labelled pixels into a ``size`` x ``size`` neighbourhood (unlabelled pixels only)."""
+    if size <= 1:
+        return label_map
+    grown = np.where(label_map == UNLABELLED, -1, label_map.astype(np.int16))
+    grown = ndimage.maximum_filter(grown, size=size)
+    return np.where(label_map != UNLABELLED, label_map, np.where(grown < 0, UNLABELLED, grown)).astype(np.uint8)
+
+
+def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
+    canvas = Image.new("RGB", (panel.shape[1], panel.shape[0] + _CAPTION), "white")
+    canvas.paste(Image.fromarray(panel), (0, _CAPTION))
+    ImageDraw.Draw(canvas).text((3, 2), caption, fill="black", font=_font())
+    return np.asarray(canvas)
+
+
+def _resize(array: np.ndarray, height: int, resample) -> np.ndarray:
+    width = max(1, round(array.shape[1] * height / array.shape[0]))
+    return np.asarray(Image.fromarray(array).resize((width, height), resample))
+
+
+def preview_image(
+    out: Path, name: str, sets: Sequence[ScribbleSet], *, height: int | None = None,
+) -> np.ndarray:
+    """The preview strip of one image: image, ground truth, then each set's scribbles.
+
+    Parameters
+    ----------
+    out : Path
+        Build output holding ``JPEGImages/`` and ``SegmentationClassAug/``.
+    name : str
+        Image id.
+    sets : sequence of ScribbleSet
+        Scribble sets to show side by side (e.g. ``open_set(out, 1)``, ``open_set(out, 2)``).
+    height : int, optional
+        Panel height in pixels (default: the image's own).
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3)
+        RGB strip.
+    """
+    maps = {}
+    for scribbles in sets:
+        try:
+            maps[scribbles.tag] = scribbles.label_map(name)
+        except DatasetError:
+            maps[scribbles.tag] = None
+    image = _read_rgb(find_image(out, name))
+    gt_path = Path(out) / "SegmentationClassAug" / f"{name}.png"
+    truth = read_label_map(gt_path) if gt_path.is_file() else None
+    shape = next((a.shape[:2] for a in (image, truth, *maps.values()) if a is not None), None)
+    if shape is None:
+        raise DatasetError(f"{out}: nothing to preview for image {name!r}")
+    scale = 1.0 if height is None else height / shape[0]
+    blank = np.full((*shape, 3), MISSING_GREY, dtype=np.uint8)
+    base = image if image is not None and image.shape[:2] == shape else blank
+    panels = [(base, f"{name}" if image is not None else f"{name} (no image)")]
+    panels.append((colorize(truth) if truth is not None and truth.shape == shape else blank,
+                   "ground truth" if truth is not None else "no ground truth"))
+    for scribbles in sets:
+        label_map = maps[scribbles.tag]
+        if label_map is None or label_map.shape != shape:
+            panels.append((blank, f"seed {scribbles.tag}: missing"))
+            continue
+        pixels = int((label_map != UNLABELLED).sum())
+        shown = thicken(label_map, math.ceil(1.0 / scale)) if scale < 1 else label_map
+        panels.append((overlay(base, shown), f"seed {scribbles.tag} ({pixels} px)"))
+    strips = []
+    for panel, caption in panels:
+        if height is not None and panel.shape[0] != height:
+            panel = _resize(panel, height, Image.Resampling.LANCZOS)
+        strips.append(_captioned(panel, caption))
+        strips.append(np.full((strips[-1].shape[0], _GAP, 3), 255, dtype=np.uint8))
+    return np.concatenate(strips[:-1], axis=1)
+
+
+def contact_sheet(strips: Sequence[np.ndarray], background: int = 255) -> np.ndarray:
+    """Stack preview strips vertically, left-aligned, on a white canvas."""
+    if not strips:
+        raise ValueError("no preview strips to put on a contact sheet")
+    width = max(s.shape[1] for s in strips)
+    rows = []
+    for strip in strips:
+        row = np.full((strip.shape[0] + _GAP, width, 3), background, dtype=np.uint8)
+        row[: strip.shape[0], : strip.shape[1]] = strip
+        rows.append(row)
+    return np.concatenate(rows, axis=0)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG encoding of an RGB array."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def choose_names(first: ScribbleSet, ids: Sequence[str] | None, count: int) -> list[str]:
+    """The given ids (each must be in ``first``), or the first ``count`` ids of ``first``."""
+    available = first.names()
+    if ids:
+        missing = [i for i in ids if i not in set(available)]
+        if missing:
+            raise DatasetError(f"{first.folder}: no scribbles for --ids {', '.join(missing)}")
+        return list(ids)
+    return available[:count]
+
+
+def write_previews(
+    out: Path, sets: Sequence[ScribbleSet], dest: Path, *, ids: Sequence[str] | None = None, count: int = 16,
+    sheet_height: int = SHEET_ROW_HEIGHT,
+) -> list[Path]:
+    """Write ``dest/{id}.png`` for each chosen image and ``dest/contact_sheet.png``; return the paths."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    names = choose_names(sets[0], ids, count)
+    if not names:
+        raise DatasetError(f"{sets[0].folder}: no scribble PNGs to preview")
+    written, rows = [], []
+    for name in names:
+        path = dest / f"{name}.png"
+        write_bytes_atomic(path, png_bytes(preview_image(out, name, sets)))
+        written.append(path)
+        rows.append(preview_image(out, name, sets, height=sheet_height))
+    sheet = dest / "contact_sheet.png"
+    write_bytes_atomic(sheet, png_bytes(contact_sheet(rows)))
+    return written + [sheet]

@@ -1,0 +1,225 @@
+"""ScribbleSup XML and label-PNG import into the scribble-set layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from scribblesim.cli import main
+from scribblesim.datasets.base import DatasetError
+from scribblesim.importers import draw_polylines, parse_scribblesup_xml
+from scribblesim.scribble_set import open_set
+from scribblesim.vectorise import skeleton_chains, vectorise
+from scribblesim.io import label_png_bytes
+from scribblesim.stats import object_stats
+
+U = 255
+
+XML = """<?xml version="1.0"?>
+<annotation>
+  <folder>VOC2012</folder>
+  <filename>2007_000032.jpg</filename>
+  <size><width>12</width><height>8</height><depth>3</depth></size>
+  <segmented>1</segmented>
+  <polygon>
+    <tag>background</tag>
+    <point><X>1</X><Y>6</Y></point>
+    <point><X>10</X><Y>6</Y></point>
+  </polygon>
+  <polygon>
+    <tag>aeroplane</tag>
+    <point><X>2</X><Y>2</Y></point>
+    <point><X>4</X><Y>2</Y></point>
+    <point><X>6</X><Y>2</Y></point>
+  </polygon>
+  <polygon>
+    <tag>person</tag>
+    <point><X>6</X><Y>1</Y></point>
+    <point><X>6</X><Y>4</Y></point>
+  </polygon>
+</annotation>
+"""
+
+
+def expected_map() -> np.ndarray:
+    """XML above drawn 3 px wide in file order (later polylines win), by hand."""
+    label_map = np.full((8, 12), U, np.uint8)
+    label_map[5:8, 0:12] = 0  # background: row 6 +- 1, columns 1..10 +- 1
+    label_map[1:4, 1:8] = 1  # aeroplane: row 2 +- 1, columns 2..6 +- 1
+    label_map[0:6, 5:8] = 15  # person: rows 1..4 +- 1, column 6 +- 1
+    return label_map
+
+
+def write_xml(folder: Path, text: str = XML, name: str = "2007_000032.xml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_parse_scribblesup_xml(tmp_path: Path) -> None:
+    parsed = parse_scribblesup_xml(write_xml(tmp_path))
+    assert (parsed.name, parsed.height, parsed.width) == ("2007_000032", 8, 12)
+    assert [label for label, _ in parsed.polylines] == [0, 1, 15]
+    np.testing.assert_array_equal(parsed.polylines[1][1], [[2, 2], [4, 2], [6, 2]])
+
+
+def test_draw_polylines_three_pixels_wide(tmp_path: Path) -> None:
+    parsed = parse_scribblesup_xml(write_xml(tmp_path))
+    label_map, strokes = draw_polylines(parsed.polylines, (8, 12))
+    np.testing.assert_array_equal(label_map, expected_map())
+    assert [(s.label, s.style, s.instance) for s in strokes] == [(0, "human", None), (1, "human", None), (15, "human", None)]
+
+
+def test_points_outside_the_image_are_clipped() -> None:
+    label_map, strokes = draw_polylines([(3, np.array([[10.0, 1.0], [20.0, 1.0]]))], (4, 12))
+    assert np.argwhere(label_map == 3)[:, 1].max() == 11 and len(strokes) == 1
+    _, none = draw_polylines([(3, np.array([[30.0, 1.0], [40.0, 1.0]]))], (4, 12))
+    assert none == []
+
+
+def test_tag_aliases_and_unknown_tags(tmp_path: Path) -> None:
+    aliased = XML.replace("aeroplane", "Plane").replace("person", "potted plant")
+    parsed = parse_scribblesup_xml(write_xml(tmp_path / "a", aliased))
+    assert [label for label, _ in parsed.polylines] == [0, 1, 16]
+    unknown = write_xml(tmp_path / "b", XML.replace("person", "sky"))
+    with pytest.raises(DatasetError, match="unknown tag 'sky'"):
+        parse_scribblesup_xml(unknown)
+    assert [label for label, _ in parse_scribblesup_xml(unknown, skip_unknown=True).polylines] == [0, 1]
+
+
+def test_import_scribblesup_cli(tmp_path: Path) -> None:
+    out = tmp_path / "human"
+    result = run("import", "scribblesup", write_xml(tmp_path / "xml").parent, "--out", out)
+    assert result.exit_code == 0, result.output
+    human = open_set(out, 0)
+    assert human.folder == out / "scribblesup_scribble_r0"
+    with Image.open(human.folder / "2007_000032.png") as image:
+        assert image.mode == "P"
+    np.testing.assert_array_equal(human.label_map("2007_000032"), expected_map())
+    record = human.records()["2007_000032"]
+    assert [s["label"] for s in record["strokes"]] == [0, 1, 15]
+    assert record["strokes"][2]["points"] == [[6.0, 1.0], [6.0, 4.0]] and record["source"] == "scribblesup"
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["prefix"] == "scribblesup" and meta["classes"][15] == "person" and len(meta["classes"]) == 21
+    # The same set again is refused, unless --overwrite; another seed is a second annotator.
+    again = run("import", "scribblesup", tmp_path / "xml", "--out", out)
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert run("import", "scribblesup", tmp_path / "xml", "--out", out, "--overwrite").exit_code == 0
+    assert run("import", "scribblesup", tmp_path / "xml", "--out", out, "--seed", 1).exit_code == 0
+    assert (out / "scribblesup_scribble_r1" / "2007_000032.png").is_file()
+
+
+def test_imported_scribbles_are_measured_like_simulated_ones(tmp_path: Path) -> None:
+    run("import", "scribblesup", write_xml(tmp_path / "xml").parent, "--out", tmp_path / "h")
+    scribbles = open_set(tmp_path / "h", 0).label_map("2007_000032")
+    person = np.zeros((8, 12), bool)
+    person[0:8, 4:9] = True  # 8 x 5 = 40 pixels
+    (s,) = object_stats([person], [15], scribbles)
+    # person: rows 0..5 x columns 5..7 = 18; foreign: aeroplane rows 1..3 at column 4 (3)
+    # + background row 5 at columns 4 and 8 (2) + rows 6..7 x columns 4..8 (10) = 15.
+    assert (s.area, s.scribble_pixels, s.foreign_pixels) == (40, 18, 15)
+
+
+def test_import_into_a_build_folder_uses_its_prefix(tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / "meta.json").write_text(json.dumps({"prefix": "voc_train", "classes": ["background"]}))
+    before = (out / "meta.json").read_bytes()
+    assert run("import", "scribblesup", write_xml(tmp_path / "xml").parent, "--out", out).exit_code == 0
+    assert (out / "voc_train_scribble_r0" / "2007_000032.png").is_file()
+    assert (out / "meta.json").read_bytes() == before
+    clash = run("import", "scribblesup", tmp_path / "xml", "--out", out, "--prefix", "other", "--seed", 3)
+    assert clash.exit_code == 2 and "prefix is 'voc_train'" in clash.output
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("<annotation><size><width>4", "unparsable XML"),
+        (XML.replace("<size><width>12</width><height>8</height><depth>3</depth></size>", ""), "missing <size>"),
+        (XML.replace("<X>4</X>", "<X>four</X>"), "<X> is not a number"),
+        (XML.replace("person", "sky"), "unknown tag 'sky'"),
+    ],
+)
+def test_import_scribblesup_bad_xml(tmp_path: Path, text: str, needle: str) -> None:
+    path = write_xml(tmp_path / "xml", text)
+    result = run("import", "scribblesup", tmp_path / "xml", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {path}: ") and needle in result.output
+    assert result.output.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_import_missing_folder(tmp_path: Path) -> None:
+    result = run("import", "scribblesup", tmp_path / "none", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.output == f"error: {tmp_path / 'none'}: XML folder not found\n"
+
+
+# --- label PNGs ------------------------------------------------------------------------
+
+
+def test_skeleton_chains_of_a_t_junction_and_a_loop() -> None:
+    tee = np.zeros((5, 5), bool)
+    tee[2, :] = True
+    tee[3:5, 2] = True
+    chains = sorted(c.tolist() for c in skeleton_chains(tee))
+    assert chains == [
+        [[0, 2], [1, 2], [2, 2]],
+        [[2, 2], [2, 3], [2, 4]],
+        [[2, 2], [3, 2], [4, 2]],
+    ]
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    (loop,) = skeleton_chains(ring)
+    assert len(loop) == 9 and loop[0].tolist() == loop[-1].tolist()
+
+
+def test_vectorise_recovers_strokes() -> None:
+    label_map = np.full((6, 10), U, np.uint8)
+    label_map[1, 1:6] = 2
+    label_map[4, 8] = 0
+    strokes = vectorise(label_map)
+    assert [(s.label, s.points.tolist()) for s in strokes] == [
+        (0, [[8.0, 4.0]]),
+        (2, [[1.0, 1.0], [2.0, 1.0], [3.0, 1.0], [4.0, 1.0], [5.0, 1.0]]),
+    ]
+
+
+def test_import_png_cli(tmp_path: Path) -> None:
+    source = tmp_path / "pngs"
+    source.mkdir()
+    label_map = np.full((6, 10), U, np.uint8)
+    label_map[1, 1:6] = 2
+    label_map[3:5, 0:10] = 0
+    (source / "a.png").write_bytes(label_png_bytes(label_map))
+    Image.fromarray(label_map, mode="L").save(source / "b.png")
+    classes = tmp_path / "classes.json"
+    classes.write_text(json.dumps(["background", "cat", "dog"]))
+    out = tmp_path / "out"
+    result = run("import", "png", source, "--out", out, "--seed", 5, "--classes", classes)
+    assert result.exit_code == 0, result.output
+    imported = open_set(out, 5)
+    assert imported.folder == out / "imported_scribble_r5" and imported.names() == ["a", "b"]
+    np.testing.assert_array_equal(imported.label_map("b"), label_map)
+    assert json.loads((out / "meta.json").read_text())["classes"] == ["background", "cat", "dog"]
+    labels = sorted(s["label"] for s in imported.records()["a"]["strokes"])
+    assert labels[-1] == 2 and set(labels) == {0, 2}
+
+
+def test_import_png_rejects_colour_images(tmp_path: Path) -> None:
+    source = tmp_path / "pngs"
+    source.mkdir()
+    Image.new("RGB", (4, 4)).save(source / "c.png")
+    result = run("import", "png", source, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output == f"error: {source / 'c.png'}: expected a single-channel (P or L) label PNG, got mode RGB\n"
