@@ -104,3 +104,16 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
     table_path = root / "classes.json"
     table_path.write_text(json.dumps(table))
     return instances, images, table_path
+
+
+def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT) -> Path:
+    """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``)."""
+    from scribblesim.build import BuildSpec, build
+    from scribblesim.config import SimConfig
+    from scribblesim.datasets.coco import coco_class_names
+
+    root = coco_sample_root()
+    samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:count]
+    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
+    build(samples, BuildSpec(out, split, "tiny", seeds, SimConfig()), dataset="coco", class_names=names, jobs=1, progress=False)
+    return out

@@ -7,27 +7,21 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
 from csptrain.data import Augment, ScribbleDataset
 from csptrain.presets import make_config
 from csptrain.train import Stage2Model, stage2_losses, train_stage2
-from scribblesim.build import BuildSpec, build
-from scribblesim.config import SimConfig
-from scribblesim.datasets.coco import coco_class_names, coco_samples
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tiny")
-    root = coco_sample_root()
-    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
-    samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:8]
-    build(samples, BuildSpec(out, "train", "tiny", (1,), SimConfig()), dataset="coco", class_names=names, jobs=1, progress=False)
-    (out / "ImageSets/SegmentationAug/val.txt").write_text("".join(f"{s.name}\n" for s in samples[:2]))
+    out = build_tiny(tmp_path_factory.mktemp("tiny"), count=8, split="train")
+    train_ids = (out / "ImageSets/SegmentationAug/train.txt").read_text().split()
+    (out / "ImageSets/SegmentationAug/val.txt").write_text("".join(f"{name}\n" for name in train_ids[:2]))
     return out
 
 

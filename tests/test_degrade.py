@@ -8,37 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset_fixtures import build_tiny
 from click.testing import CliRunner
 from PIL import Image
 
-from scribblesim.build import BuildSpec, build
 from scribblesim.cli import main
-from scribblesim.config import SimConfig
-from scribblesim.datasets.coco import coco_class_names, coco_samples
-from scribblesim.degrade import (
-    assign_pixels,
-    degrade_map,
-    degrade_record,
-    degrade_set,
-    degraded_tag,
-    drop_decisions,
-    shrink_points,
-)
+from scribblesim.degrade import assign_pixels, degrade_map, degrade_record, degrade_set, degraded_tag, drop_decisions, shrink_points
 from scribblesim.scribble_set import open_set
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 U = 255
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("degrade") / "out"
-    root = coco_sample_root()
-    samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:3]
-    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
-    spec = BuildSpec(out=out, split=COCO_SAMPLE_SPLIT, prefix="tiny", seeds=(1,), config=SimConfig())
-    build(samples, spec, dataset="coco", class_names=names, jobs=1, progress=False)
-    return out
+    return build_tiny(tmp_path_factory.mktemp("degrade") / "out", seeds=(1,))
 
 
 def horizontal_stroke() -> tuple[np.ndarray, list[dict]]:

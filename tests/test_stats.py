@@ -9,28 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset_fixtures import build_tiny
 from click.testing import CliRunner
 from PIL import Image
 
-from scribblesim.build import BuildSpec, build
 from scribblesim.cli import main
-from scribblesim.config import SimConfig
-from scribblesim.datasets.coco import coco_class_names, coco_samples
+from scribblesim.datasets.coco import coco_samples
 from scribblesim.vectorise import skeleton_length
 from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.stats import (
-    agreement,
-    chamfer_distance,
-    components_as_objects,
-    dilated_iou,
-    distribution_distances,
-    heatmap_counts,
-    object_stats,
-    object_styles,
-    summarize,
-    total_variation,
-    visible_owner,
-)
+from scribblesim.stats import agreement, chamfer_distance, components_as_objects, dilated_iou, distribution_distances, heatmap_counts, object_stats, object_styles, summarize, total_variation, visible_owner
 
 U = 255
 
@@ -217,13 +204,7 @@ def test_styles_follow_the_owning_strokes() -> None:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stats") / "out"
-    root = coco_sample_root()
-    samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:3]
-    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
-    spec = BuildSpec(out=out, split=COCO_SAMPLE_SPLIT, prefix="tiny", seeds=(1, 2), config=SimConfig())
-    build(samples, spec, dataset="coco", class_names=names, jobs=1, progress=False)
-    return out
+    return build_tiny(tmp_path_factory.mktemp("stats") / "out", seeds=(1, 2))
 
 
 def run(*args: str):
