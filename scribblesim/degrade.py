@@ -28,10 +28,10 @@ import numpy as np
 import shapely
 from shapely.ops import substring
 
-from .scribble_set import ScribbleSet, stroke_record, write_set
-from .vectorise import vectorise
 from .result import BACKGROUND, UNLABELLED
+from .scribble_set import ScribbleSet, stroke_record, write_set
 from .seeding import image_key
+from .vectorise import vectorise
 
 #: Stream tag of scribble-drop decisions (simulation streams use 0..2).
 DROP_STREAM = 3

@@ -20,10 +20,10 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from .datasets.base import DatasetError
-from .scribble_set import ScribbleSet, read_label_map
 from .io import write_bytes_atomic
 from .palette import colorize, overlay
 from .result import UNLABELLED
+from .scribble_set import ScribbleSet, read_label_map
 
 #: Grey of panels whose picture is missing.
 MISSING_GREY = 128

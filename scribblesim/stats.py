@@ -57,12 +57,12 @@ from scipy import ndimage, stats as scipy_stats
 from skimage.morphology import disk, skeletonize
 
 from .datasets.base import DatasetError
-from .scribble_set import ScribbleSet, read_label_map, read_meta
-from .vectorise import skeleton_length
 from .inputs import as_class_ids, as_mask_stack
 from .io import json_bytes, write_bytes_atomic
 from .result import UNLABELLED
+from .scribble_set import ScribbleSet, read_label_map, read_meta
 from .simulate import owner_map
+from .vectorise import skeleton_length
 
 #: Default Fig. 18 bin edges (%): object area ratio (x) and scribble ratio (y).
 AREA_EDGES = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
