@@ -15,16 +15,19 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from scribblesim.datasets.base import DatasetError
+from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.scribble_set import read_label_map
+
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-IGNORE = 255
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-class DataError(Exception):
-    """A user-facing problem with the training data; the message names the path."""
+#: A user-facing problem with the training data; the message names the path.
+DataError = DatasetError
 
 
 def read_split(data: Path, split: str) -> list[str]:
@@ -45,17 +48,6 @@ def find_image(data: Path, name: str) -> Path:
         if path.exists():
             return path
     raise DataError(f"{Path(data) / 'JPEGImages' / name}.jpg: image not found")
-
-
-def read_label(path: Path) -> np.ndarray:
-    """A uint8 label PNG; DataError names the file if it is missing or unreadable."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image, dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(f"{path}: label PNG not found") from None
-    except OSError as error:
-        raise DataError(f"{path}: unreadable label PNG ({error})") from None
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -146,8 +138,8 @@ class ScribbleDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         name = self.ids[index]
         image = read_image(find_image(self.data, name))
-        scribble = read_label(self.scribbles / f"{name}.png")
-        pseudo = read_label(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
+        scribble = read_label_map(self.scribbles / f"{name}.png")
+        pseudo = read_label_map(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
         if scribble.shape != image.shape[:2] or pseudo.shape != image.shape[:2]:
             raise DataError(f"{self.scribbles / name}.png: label size {scribble.shape} differs from the image {image.shape[:2]}")
         rng = np.random.default_rng([self.seed, self.epoch, index])

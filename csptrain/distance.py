@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-IGNORE = 255
-BACKGROUND = 0
+from scribblesim.result import BACKGROUND, UNLABELLED as IGNORE
 
 
 def _truncated(distance: np.ndarray, lam: float) -> np.ndarray:

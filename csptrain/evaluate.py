@@ -10,9 +10,10 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .data import find_image, normalise, read_image, read_label, read_split
+from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.scribble_set import read_label_map
 
-IGNORE = 255
+from .data import find_image, normalise, read_image, read_split
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
@@ -75,7 +76,7 @@ def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, *
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     for name in tqdm(read_split(data, split), desc=f"eval {split}", unit="img", disable=not progress):
         image = normalise(read_image(find_image(data, name))).to(device)
-        truth = read_label(Path(data) / "SegmentationClassAug" / f"{name}.png")
+        truth = read_label_map(Path(data) / "SegmentationClassAug" / f"{name}.png")
         prediction = predict(model, image, scales, flip).argmax(0).cpu().numpy().astype(np.uint8)
         confusion += confusion_matrix(prediction, truth, num_classes)
         if save_dir is not None:

@@ -13,6 +13,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from scribblesim.result import UNLABELLED as IGNORE
+
 from .data import Augment, ScribbleDataset
 from .lorm import LoRM
 from .losses import partial_cross_entropy, weighted_entropy
@@ -22,7 +24,6 @@ from .sampler import EpochSampler
 from .schedule import lr_at, warmup_steps_for
 
 CHECKPOINT = "last.pt"
-IGNORE = 255
 
 
 def pick_device(name: str) -> torch.device:

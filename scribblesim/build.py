@@ -93,12 +93,15 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" (")[0]
 
 
-def _record(image_name: str, result) -> bytes:
-    record = {
+def _record(image_name: str, result) -> dict:
+    return {
         "image": image_name,
         "strokes": [s.to_dict() for s in result.strokes],
         "skipped": [{"instance": i, "reason": r} for i, r in result.skipped],
     }
+
+
+def _record_bytes(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
@@ -118,6 +121,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
         s for s in spec.seeds
         if not ((spec.scribble_dir(s) / f"{name}.png").is_file() and (spec.part_dir(s) / f"{name}.json").is_file())
     ]
+    records = {}
     if todo or not gt_path.is_file():
         try:
             loaded = sample.load()
@@ -131,7 +135,8 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
                 loaded.masks, loaded.classes, seed=seed, image_id=loaded.image_id,
                 config=spec.config, ignore=loaded.ignore,
             )
-            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record(name, result))
+            records[seed] = _record(name, result)
+            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]))
             write_bytes_atomic(spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map))
             report.computed += 1
     if sample.image_path is not None:
@@ -139,7 +144,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
         if not (image_link.is_file() or image_link.is_symlink()):
             link_or_copy_atomic(Path(sample.image_path), image_link, spec.copy_images)
     for seed in spec.seeds:
-        record = json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
+        record = records.get(seed) or json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
         report.strokes.update(f"{seed}:{s['style']}" for s in record["strokes"])
         report.skipped.update(f"{seed}:{_reason_kind(s['reason'])}" for s in record["skipped"])
     return report
@@ -162,12 +167,7 @@ def _write_strokes(spec: BuildSpec) -> None:
         write_if_changed(spec.out / f"strokes_r{seed}.jsonl", b"".join(p.read_bytes() for p in parts))
 
 
-def _split_summary(reports: Sequence[ImageReport], spec: BuildSpec) -> dict:
-    strokes, skipped = Counter(), Counter()
-    for report in reports:
-        strokes.update(report.strokes)
-        skipped.update(report.skipped)
-
+def _split_summary(reports: Sequence[ImageReport], strokes: Counter, skipped: Counter) -> dict:
     def per_seed(counts: Counter) -> dict:
         table: dict[str, dict[str, int]] = {}
         for key, count in sorted(counts.items()):
@@ -292,11 +292,11 @@ def build(
     names = [r.name for r in reports if r.error is None]
     write_if_changed(spec.out / "ImageSets" / "SegmentationAug" / f"{spec.split}.txt", "".join(f"{n}\n" for n in names).encode())
     _write_strokes(spec)
-    _write_meta(spec, dataset, class_names, _split_summary(reports, spec), source)
     strokes, skipped = Counter(), Counter()
     for report in reports:
         strokes.update(report.strokes)
         skipped.update(report.skipped)
+    _write_meta(spec, dataset, class_names, _split_summary(reports, strokes, skipped), source)
     return BuildSummary(
         images=len(names),
         computed=sum(r.computed for r in reports),

@@ -52,12 +52,6 @@ def label_png_bytes(label_map: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def read_label_png(path: Path) -> np.ndarray:
-    """Read a label PNG as its indices (uint8)."""
-    with Image.open(path) as image:
-        return np.asarray(image)
-
-
 def link_or_copy_atomic(source: Path, target: Path, copy: bool) -> None:
     """Make ``target`` a symlink to (or a copy of) ``source``, atomically."""
     temp = _temp_path(target)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from .datasets.base import DatasetError
+from .datasets.base import DatasetError, read_json, read_png
 from .io import json_bytes, label_png_bytes, write_bytes_atomic
 from .palette import PALETTE
 from .result import UNLABELLED, Stroke
@@ -30,12 +29,7 @@ def read_meta(out: Path) -> dict:
     if not out.is_dir():
         raise DatasetError(f"{out}: output folder not found")
     path = out / "meta.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: not found (not a scribblesim output folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    meta = read_json(path, "not found (not a scribblesim output folder)")
     if not isinstance(meta, dict) or not isinstance(meta.get("prefix"), str):
         raise DatasetError(f"{path}: missing the 'prefix' string")
     return meta
@@ -99,15 +93,7 @@ def open_set(out: Path, tag: str | int) -> ScribbleSet:
 
 def read_label_map(path: Path) -> np.ndarray:
     """Read a single-channel label PNG as uint8; :class:`DatasetError` names the file if unusable."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                raise DatasetError(f"{path}: expected a single-channel (P or L) label PNG, got mode {image.mode}")
-            return np.asarray(image).astype(np.uint8)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise DatasetError(f"{path}: unreadable PNG ({error})") from None
+    return read_png(path, modes=("P", "L")).astype(np.uint8)
 
 
 def stroke_record(name: str, strokes: Sequence[Stroke | dict], skipped: Sequence[dict] = (), **extra) -> dict:

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from scribblesim.cli import main
-from scribblesim.scribble_set import open_set
-from scribblesim.io import label_png_bytes, read_label_png
+from scribblesim.scribble_set import open_set, read_label_map
+from scribblesim.io import label_png_bytes
 from scribblesim.palette import PALETTE, colorize
 from scribblesim.preview import MISSING_GREY, contact_sheet, preview_image, thicken
 
@@ -43,7 +43,7 @@ def test_preview_panels(tiny: Path) -> None:
         return strip[CAPTION:, left : left + width]
 
     np.testing.assert_array_equal(panel(0), rgb)
-    truth = read_label_png(tiny / "SegmentationClassAug" / f"{name}.png")
+    truth = read_label_map(tiny / "SegmentationClassAug" / f"{name}.png")
     np.testing.assert_array_equal(panel(1), colorize(truth))
     for k, scribbles in enumerate(sets, start=2):
         label_map = scribbles.label_map(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +44,28 @@ class LoadedSample:
     image_path: Path | None
 
 
-def read_png(path: Path) -> np.ndarray:
-    """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unreadable."""
+def read_json(path: Path, missing: str) -> object:
+    """Parse a JSON file; :class:`DatasetError` says ``"{path}: {missing}"`` if it is absent."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: {missing}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+
+
+def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
+    """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unreadable.
+
+    ``modes`` restricts the accepted PIL image modes (e.g. ``("P", "L")`` for label maps).
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            if modes is not None and image.mode not in modes:
+                raise DatasetError(f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG, got mode {image.mode}")
             return np.asarray(image)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from ..simulate import semantic_map
-from .base import DatasetError, LoadedSample
+from .base import DatasetError, LoadedSample, read_json
 
 
 @dataclass(frozen=True)
@@ -69,13 +68,7 @@ def coco_class_names(annotation_file: Path) -> list[str]:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: annotation file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    data = read_json(path, "annotation file not found")
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a COCO json object")
     return data

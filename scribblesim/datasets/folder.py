@@ -9,14 +9,13 @@ Each PNG holds one integer id per pixel, 0 = background. The class table is::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..simulate import semantic_map
-from .base import DatasetError, LoadedSample, masks_from_ids, read_png
+from .base import DatasetError, LoadedSample, masks_from_ids, read_json, read_png
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -47,12 +46,7 @@ def _int_table(raw, path: Path, what: str) -> dict[int, int]:
 def read_class_table(path: Path) -> ClassTable:
     """Read and check a class table (see the module docstring)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: class table not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    data = read_json(path, "class table not found")
     if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
         raise DatasetError(f"{path}: expected an object with a 'classes' table")
     try:
