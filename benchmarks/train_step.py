@@ -1,11 +1,13 @@
-"""Images/s of one stage-2 training step (all five losses) on whatever device is present.
+"""Training throughput of both stages on whatever device is present, through the real train steps.
 
-On CUDA it compares fp32 / bf16, with and without channels_last and torch.compile, and
-reports LoRM's peak memory at the crop size. Inputs are synthetic (random images, random
-scribbles and pseudo-labels, distance maps computed by the same EDT code as training), so
-only the model step is timed, not data loading.
+Stage 1: iterations/s of ``csptrain.stage1.train.train_step`` (all ToCo terms + L_segs,
+multi-scale CAM, PAR and local crops included) at 448^2. Stage 2: images/s of
+``csptrain.stage2.train.train_step`` (all five losses) at 465^2; on CUDA it compares fp32 /
+bf16, with and without channels_last and torch.compile, and reports LoRM's peak memory.
+Inputs are synthetic (random images, a scribble stripe, a pseudo-label square, distance
+maps from the training EDT code), so data loading is not timed.
 
-    python benchmarks/train_step.py [--backbone resnet101] [--crop 465] [--batch 16] [--steps 10]
+    python benchmarks/train_step.py [--stage 1 2] [--backbone resnet101] [--vit vit_base_patch16_224]
 """
 
 from __future__ import annotations
@@ -17,78 +19,99 @@ import time
 import numpy as np
 import torch
 
-from csptrain.distance import pseudo_boundary_distance_map, scribble_distance_map
-from csptrain.lorm import LoRM
-from csptrain.presets import make_config
-from csptrain.train import Stage2Model, stage2_losses
+from csptrain.data.distance import pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.models.lorm import LoRM
+from csptrain.stage1.config import make_stage1_config
+from csptrain.stage1.par import PAR
+from csptrain.stage1.train import build_stage1
+from csptrain.stage1.train import train_step as stage1_step
+from csptrain.stage2.config import make_stage2_config
+from csptrain.stage2.train import build_stage2
+from csptrain.stage2.train import train_step as stage2_step
 
 
-def synthetic_batch(batch: int, crop: int, classes: int, device: torch.device) -> dict:
+def labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     scribble = np.full((batch, crop, crop), 255, np.uint8)
-    scribble[:, crop // 2 - 2 : crop // 2 + 2, crop // 4 : 3 * crop // 4] = rng.integers(1, classes)
+    scribble[:, crop // 2 - 2: crop // 2 + 2, crop // 4: 3 * crop // 4] = rng.integers(1, classes)
+    scribble[:, 4:8, 4: crop - 4] = 0
     pseudo = np.zeros((batch, crop, crop), np.uint8)
-    pseudo[:, crop // 4 : 3 * crop // 4, crop // 4 : 3 * crop // 4] = 1
-    return {
-        "image": torch.randn(batch, 3, crop, crop, device=device),
+    pseudo[:, crop // 4: 3 * crop // 4, crop // 4: 3 * crop // 4] = 1
+    return scribble, pseudo
+
+
+def timed(step, steps: int, warmup: int, device: torch.device) -> float:
+    """Seconds per step after ``warmup`` untimed steps."""
+    for k in range(warmup):
+        step(k)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for k in range(steps):
+        step(warmup + k)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def stage1_rate(args, device: torch.device, bf16: bool) -> float:
+    config = make_stage1_config("coco", backbone=args.vit, crop_size=args.crop1, batch_size=args.batch1,
+                                seg_start=0.0, contrast_start=0.0, device=str(device))
+    model, optimizer = build_stage1(config, args.classes, None, device)
+    par = PAR(config.par_dilations, config.par_iterations).to(device)
+    scribble, _ = labels(args.batch1, args.crop1, args.classes)
+    image_labels = torch.zeros(args.batch1, args.classes - 1, device=device)
+    image_labels[:, 0] = 1
+    batch = {name: torch.randn(args.batch1, 3, args.crop1, args.crop1, device=device)
+             for name in ("image", "global_view", "local_source")}
+    batch.update(scribble=torch.from_numpy(scribble.astype(np.int64)).to(device), image_labels=image_labels,
+                 box=torch.tensor([[0, args.crop1, 0, args.crop1]] * args.batch1, device=device))
+    model.train()
+    return 1.0 / timed(lambda k: stage1_step(model, model, optimizer, batch, config, k, par, bf16),
+                       args.steps, args.warmup, device)
+
+
+def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, compile_: bool) -> float:
+    config = make_stage2_config("coco", backbone=args.backbone, crop_size=args.crop2, batch_size=args.batch2,
+                                channels_last=channels_last)
+    model, optimizer = build_stage2(config, args.classes, None, device)
+    forward = torch.compile(model) if compile_ else model
+    scribble, pseudo = labels(args.batch2, args.crop2, args.classes)
+    batch = {
+        "image": torch.randn(args.batch2, 3, args.crop2, args.crop2, device=device),
         "scribble": torch.from_numpy(scribble.astype(np.int64)).to(device),
         "pseudo": torch.from_numpy(pseudo.astype(np.int64)).to(device),
         "d_s": torch.from_numpy(np.stack([scribble_distance_map(s, 1.0) for s in scribble])).to(device),
         "d_c": torch.from_numpy(np.stack([pseudo_boundary_distance_map(p, 7.0) for p in pseudo])).to(device),
     }
+    return args.batch2 / timed(lambda k: stage2_step(model, forward, optimizer, batch, config, 1e-3, bf16),
+                               args.steps, args.warmup, device)
 
 
-def images_per_second(args, device, bf16: bool, channels_last: bool, compile_: bool) -> float:
-    config = make_config("coco", backbone=args.backbone, crop_size=args.crop, batch_size=args.batch)
-    model = Stage2Model(config, args.classes, None).to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    forward = torch.compile(model) if compile_ else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    batch = synthetic_batch(args.batch, args.crop, args.classes, device)
-    if channels_last:
-        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            terms = stage2_losses(forward(batch["image"]), batch, config, model.lorm)
-        optimizer.zero_grad(set_to_none=True)
-        sum(terms.values()).backward()
-        optimizer.step()
-
-    for _ in range(args.warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return args.batch * args.steps / (time.perf_counter() - start)
-
-
-def lorm_memory(args, device) -> str:
+def lorm_memory(args, device: torch.device) -> str:
+    grid = -(-args.crop2 // 8)
     if device.type != "cuda":
-        grid = -(-args.crop // 8)
-        return f"LoRM attention at {args.crop}^2: HW = {grid * grid}, {grid**4 * 4 / 2**20:.0f} MB fp32 per image (computed, CPU)"
-    grid = -(-args.crop // 8)
+        return f"LoRM attention at {args.crop2}^2: HW = {grid * grid}, {grid**4 * 4 / 2**20:.0f} MB fp32 per image (computed, CPU)"
     lorm = LoRM(2048).to(device)
-    features = torch.randn(args.batch, 2048, grid, grid, device=device, requires_grad=True)
-    foreground = torch.ones(args.batch, grid, grid, device=device)
+    features = torch.randn(args.batch2, 2048, grid, grid, device=device, requires_grad=True)
+    foreground = torch.ones(args.batch2, grid, grid, device=device)
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         lorm(features, foreground).backward()
     peak = torch.cuda.max_memory_allocated() - base
-    return f"LoRM at {args.crop}^2 (HW = {grid * grid}), batch {args.batch}: peak {peak / 2**30:.2f} GiB forward+backward (bf16)"
+    return f"LoRM at {args.crop2}^2 (HW = {grid * grid}), batch {args.batch2}: peak {peak / 2**30:.2f} GiB forward+backward (bf16)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    parser.add_argument("--vit", default="vit_base_patch16_224")
+    parser.add_argument("--crop1", type=int, default=448)
+    parser.add_argument("--batch1", type=int, default=2, help="Stage-1 samples per step (Table A4's SPG).")
     parser.add_argument("--backbone", default="resnet101")
-    parser.add_argument("--crop", type=int, default=465)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--crop2", type=int, default=465)
+    parser.add_argument("--batch2", type=int, default=16)
     parser.add_argument("--classes", type=int, default=81)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -96,13 +119,22 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"{name}: {args.backbone}, {args.crop}^2 crops, batch {args.batch}, all five losses\n")
-    print(f"{'precision':>9} {'channels_last':>13} {'compile':>7} {'images/s':>9}")
-    options = itertools.product((False, True), (False, True), (False, True)) if device.type == "cuda" else [(False, False, False)]
-    for bf16, channels_last, compile_ in options:
-        rate = images_per_second(args, device, bf16, channels_last, compile_)
-        print(f"{'bf16' if bf16 else 'fp32':>9} {str(channels_last):>13} {str(compile_):>7} {rate:9.1f}")
-    print("\n" + lorm_memory(args, device))
+    cuda = device.type == "cuda"
+    if 1 in args.stage:
+        print(f"{name}: stage 1, {args.vit}, {args.crop1}^2 crops, batch {args.batch1}, all ToCo terms + L_segs\n")
+        print(f"{'precision':>9} {'iterations/s':>12} {'images/s':>9}")
+        for bf16 in ((False, True) if cuda else (False,)):
+            rate = stage1_rate(args, device, bf16)
+            print(f"{'bf16' if bf16 else 'fp32':>9} {rate:12.2f} {rate * args.batch1:9.1f}")
+        print()
+    if 2 in args.stage:
+        print(f"{name}: stage 2, {args.backbone}, {args.crop2}^2 crops, batch {args.batch2}, all five losses\n")
+        print(f"{'precision':>9} {'channels_last':>13} {'compile':>7} {'images/s':>9}")
+        options = itertools.product((False, True), (False, True), (False, True)) if cuda else [(False, False, False)]
+        for bf16, channels_last, compile_ in options:
+            rate = stage2_rate(args, device, bf16, channels_last, compile_)
+            print(f"{'bf16' if bf16 else 'fp32':>9} {str(channels_last):>13} {str(compile_):>7} {rate:9.1f}")
+        print("\n" + lorm_memory(args, device))
 
 
 if __name__ == "__main__":

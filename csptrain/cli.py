@@ -1,15 +1,19 @@
-"""The ``csptrain`` command line: stage2, eval, report."""
+"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, report and run."""
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from .data import DataError
-from .presets import LOSS_TERMS, PRESETS, make_config
+from .config import PRESET_CLASSES
+from .data.layout import DataError, class_names_of
+from .models import BACKBONES
+
+PRESET = click.Choice(sorted(PRESET_CLASSES))
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _fail(message: str) -> None:
@@ -17,10 +21,113 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group()
+def _options(specs: list[tuple], prefix: str = "") -> Callable:
+    """Click options from (flag, kwargs) pairs, each flag optionally prefixed (``--stage1-...``)."""
+    def decorate(command: Callable) -> Callable:
+        for flag, kwargs in reversed(specs):
+            names = [f"--{prefix}{name.lstrip('-')}" for name in flag.split("/")]
+            if len(names) == 2:  # a --x/--no-x switch
+                names = [f"{names[0]}/--{prefix}{flag.split('/')[1].lstrip('-')}"]
+            command = click.option(*names, **kwargs)(command)
+        return command
+    return decorate
+
+
+def _take(values: dict, prefix: str) -> dict:
+    """Pop the ``prefix``-ed entries of ``values`` and return them without the prefix."""
+    return {key[len(prefix):]: values.pop(key) for key in [k for k in values if k.startswith(prefix)]}
+
+
+#: Flags shared by the two trainers; in ``run`` they apply to both stages.
+COMMON = [
+    ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
+    ("--seed", dict(type=int, default=None)),
+    ("--workers", dict(type=int, default=None, help="Data-loading processes.")),
+    ("--device", dict(default=None, help="auto, cpu, cuda, cuda:1 ...")),
+    ("--bf16/--no-bf16", dict(default=None, help="bf16 autocast on CUDA.")),
+    ("--checkpoint-every", dict(type=int, default=None)),
+]
+STAGE1 = [
+    ("--backbone", dict(default=None, help="Any timm ViT name (default vit_base_patch16_224).")),
+    ("--iterations", dict(type=int, default=None, help="Schedule length (Table A4).")),
+    ("--batch-size", dict(type=int, default=None, help="Samples per process (Table A4's SPG).")),
+    ("--crop-size", dict(type=int, default=None)),
+    ("--local-crop-size", dict(type=int, default=None)),
+    ("--lr", dict(type=float, default=None)),
+    ("--lambda-cls", dict(type=float, default=None)),
+    ("--lambda-segs", dict(type=float, default=None)),
+    ("--segs-head", dict(type=click.Choice(["separate", "shared"]), default=None,
+                         help="A second LargeFOV head for L_segs (our choice), or ToCo's seg head.")),
+    ("--segs-from", dict(type=int, default=None, help="Iteration from which L_segs is on.")),
+    ("--w-reg", dict(type=float, default=None, help="Weight of the dense energy regulariser (0 = off).")),
+]
+STAGE2 = [
+    ("--backbone", dict(type=click.Choice(list(BACKBONES)), default=None)),
+    ("--losses", dict(default=None, help="Comma-separated subset of segs,segc,ds,dc,lorm.")),
+    ("--lr", dict(type=float, default=None)),
+    ("--lambda-segc", dict(type=float, default=None)),
+    ("--lambda-lorm", dict(type=float, default=None)),
+    ("--lambda-s", dict(type=float, default=None)),
+    ("--lambda-c", dict(type=float, default=None)),
+    ("--epochs", dict(type=int, default=None)),
+    ("--batch-size", dict(type=int, default=None)),
+    ("--crop-size", dict(type=int, default=None)),
+    ("--channels-last/--no-channels-last", dict(default=None)),
+    ("--compile/--no-compile", dict(default=None)),
+]
+
+
+@click.group(context_settings=CONTEXT)
 @click.version_option(package_name="scribblesim")
 def main() -> None:
     """Train CSPNet on scribbles and evaluate it."""
+
+
+@main.command("stage1")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
+@click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
+@click.option("--preset", type=PRESET, default=None, help="Table A4 hyper-parameters.")
+@click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Local timm ViT weights file.")
+@_options(STAGE1 + COMMON)
+@click.option("--no-progress", is_flag=True)
+def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, no_progress, **overrides) -> None:
+    """Train stage 1 (scribble-promoted ToCo); rerun the same command to resume."""
+    from .stage1.config import make_stage1_config
+    from .stage1.train import train_stage1
+
+    try:
+        config = make_stage1_config(preset, yaml_file, **overrides)
+        last = train_stage1(data, scribbles, out, config, split=train_split, pretrained=pretrained,
+                            progress=not no_progress)
+    except (DataError, ValueError) as error:
+        _fail(str(error))
+    click.echo(f"{out}: step {last['step']}, loss {last.get('loss', float('nan')):.4f}")
+
+
+@main.command("pseudo")
+@click.option("--data", type=click.Path(path_type=Path), required=True)
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-1 run's last.pt.")
+@click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
+@click.option("--split", default="train", show_default=True)
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--no-progress", is_flag=True)
+def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_progress) -> None:
+    """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
+    from .stage1.pseudo import generate_pseudo_labels
+
+    try:
+        summary = generate_pseudo_labels(data, checkpoint, out, split=split, scribbles=scribbles, device=device,
+                                         batch_size=batch_size, use_par=par, progress=not no_progress)
+    except (DataError, ValueError) as error:
+        _fail(str(error))
+    click.echo(f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
+               f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)")
 
 
 @main.command("stage2")
@@ -28,36 +135,21 @@ def main() -> None:
 @click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
 @click.option("--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
-@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None, help="Table A5 hyper-parameters.")
+@click.option("--preset", type=PRESET, default=None, help="Table A5 hyper-parameters.")
 @click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
 @click.option("--train-split", default="train", show_default=True)
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet).")
-@click.option("--losses", default=None, help=f"Comma-separated subset of {','.join(LOSS_TERMS)}.")
-@click.option("--backbone", type=click.Choice(["resnet18", "resnet50", "resnet101"]), default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--lambda-segc", type=float, default=None)
-@click.option("--lambda-lorm", type=float, default=None)
-@click.option("--lambda-s", type=float, default=None)
-@click.option("--lambda-c", type=float, default=None)
-@click.option("--epochs", type=int, default=None)
-@click.option("--max-steps", type=int, default=None)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--crop-size", type=int, default=None)
-@click.option("--seed", type=int, default=None)
-@click.option("--workers", type=int, default=None)
-@click.option("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
-@click.option("--bf16/--no-bf16", default=None)
-@click.option("--channels-last/--no-channels-last", default=None)
-@click.option("--compile/--no-compile", "compile_", default=None)
-@click.option("--checkpoint-every", type=int, default=None)
+@_options(STAGE2 + COMMON)
 @click.option("--no-progress", is_flag=True)
-def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_classes, pretrained, no_progress, compile_, **overrides) -> None:
+def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_classes, pretrained, no_progress,
+           **overrides) -> None:
     """Train stage 2 (DeepLabV3+ with LoRM and DPM); rerun the same command to resume."""
-    from .train import train_stage2
+    from .stage2.config import make_stage2_config
+    from .stage2.train import train_stage2
 
     try:
-        config = make_config(preset, yaml_file, compile=compile_, **overrides)
+        config = make_stage2_config(preset, yaml_file, **overrides)
         last = train_stage2(data, scribbles, pseudo, out, config, split=train_split, num_classes=num_classes,
                             pretrained=pretrained, progress=not no_progress)
     except (DataError, ValueError) as error:
@@ -67,51 +159,27 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 
 @main.command("eval")
 @click.option("--data", type=click.Path(path_type=Path), required=True)
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A run's last.pt.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-2 run's last.pt.")
 @click.option("--val-split", default="val", show_default=True)
 @click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Repeat for multi-scale.")
 @click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
-@click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for palette PNGs.")
+@click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True)
 def eval_command(data, checkpoint, val_split, scales, flip, save_predictions, device, no_progress) -> None:
     """mIoU of a checkpoint; writes eval.json next to it and prints per-class IoU."""
-    import torch
-
-    from .evaluate import evaluate
-    from .presets import Stage2Config
-    from .train import Stage2Model, pick_device
+    from .stage2.evaluate import evaluate_checkpoint
 
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        _fail(f"{checkpoint}: checkpoint not found")
-    except Exception as error:  # torch raises many types for corrupt files
-        _fail(f"{checkpoint}: unreadable checkpoint ({type(error).__name__})")
-    config_values = dict(state["config"])
-    config_values["losses"] = tuple(config_values["losses"])
-    config = Stage2Config(**config_values)
-    model = Stage2Model(config, state["num_classes"], None)
-    model.load_state_dict(state["model"])
-    target = pick_device(device)
-    try:
-        scores = evaluate(model.to(target), data, val_split, state["num_classes"], scales=scales, flip=flip,
-                          device=target, save_dir=save_predictions, progress=not no_progress)
+        scores = evaluate_checkpoint(data, checkpoint, val_split, scales=scales, flip=flip, device=device,
+                                     save_dir=save_predictions, progress=not no_progress)
+        names = class_names_of(data)
     except (DataError, ValueError) as error:
         _fail(str(error))
-    (Path(checkpoint).parent / "eval.json").write_text(json.dumps(scores, indent=1))
-    names = _class_names(data, state["num_classes"])
+    names += [f"class {k}" for k in range(len(names), len(scores["iou"]))]
     for name, iou in zip(names, scores["iou"]):
         click.echo(f"{name:>20}  {100 * iou:6.2f}" if iou == iou else f"{name:>20}     n/a")
     click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f})")
-
-
-def _class_names(data: Path, count: int) -> list[str]:
-    try:
-        names = json.loads((Path(data) / "meta.json").read_text())["classes"]
-    except (OSError, ValueError, KeyError):
-        names = []
-    return [names[k] if k < len(names) else f"class {k}" for k in range(count)]
 
 
 @main.command("report")
@@ -123,4 +191,50 @@ def report(run_dirs) -> None:
     try:
         click.echo(format_report(read_runs(run_dirs)))
     except ValueError as error:
+        _fail(str(error))
+
+
+@main.command("run")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
+@click.option("--seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Scribble seeds: --seeds 1 2 3.")
+@click.argument("more_seeds", nargs=-1, type=int, metavar="")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of all runs and the report.")
+@click.option("--preset", type=PRESET, default=None, help="Tables A4 (stage 1) and A5 (stage 2).")
+@click.option("--train-split", default="train", show_default=True)
+@click.option("--val-split", default="val", show_default=True)
+@click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Stage-2 ResNet state dict.")
+@click.option("--stage1-pretrained", type=click.Path(path_type=Path), default=None, help="Stage-1 timm ViT weights.")
+@click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
+@click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
+@click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
+@click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Eval scales.")
+@click.option("--flip", is_flag=True, help="Eval with flips.")
+@_options(STAGE2 + COMMON)
+@_options(STAGE1 + COMMON, prefix="stage1-")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option("--no-progress", is_flag=True)
+def run(data, seeds, more_seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,
+        par, scales, flip, dry_run, no_progress, **flags) -> None:
+    """Stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report; reruns resume."""
+    from .pipeline import PipelineSpec, run_pipeline
+    from .stage1.config import make_stage1_config
+    from .stage2.config import make_stage2_config
+
+    if more_seeds and not seeds:
+        _fail(f"unexpected arguments {' '.join(map(str, more_seeds))}; seeds go after --seeds")
+    seeds = tuple(dict.fromkeys(seeds + more_seeds))
+    stage1_flags = _take(flags, "stage1_")
+    common = {name.lstrip("-").split("/")[0].replace("-", "_") for name, _ in COMMON}
+    for name in common:  # a shared flag applies to stage 1 unless --stage1-NAME overrides it
+        if stage1_flags.get(name) is None:
+            stage1_flags[name] = flags.get(name)
+    try:
+        spec = PipelineSpec(
+            data=data, seeds=seeds, out=out, preset=preset, train_split=train_split, val_split=val_split,
+            stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
+            stage2=make_stage2_config(preset, stage2_config, **flags),
+            stage1_pretrained=stage1_pretrained, stage2_pretrained=pretrained, use_par=par,
+            eval_scales=tuple(scales), eval_flip=flip)
+        run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)
+    except (DataError, ValueError) as error:
         _fail(str(error))

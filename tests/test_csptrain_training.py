@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
-from csptrain.data import Augment, ScribbleDataset
-from csptrain.presets import make_config
-from csptrain.train import Stage2Model, stage2_losses, train_stage2
+from csptrain.data.stage2 import Augment, ScribbleDataset
+from csptrain.stage2.config import make_stage2_config as make_config
+from csptrain.stage2.train import Stage2Model, stage2_losses, train_stage2
 
 TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
 

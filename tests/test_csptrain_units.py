@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from csptrain.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
-from csptrain.evaluate import confusion_matrix, iou_scores
-from csptrain.lorm import LoRM
-from csptrain.losses import partial_cross_entropy, weighted_entropy
-from csptrain.model import deeplabv3plus
-from csptrain.presets import PRESETS, make_config
+from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.losses.partial import partial_cross_entropy, weighted_entropy
+from csptrain.metrics import confusion_matrix, iou_scores
+from csptrain.models import LoRM, deeplabv3plus
 from csptrain.schedule import lr_at, warmup_steps_for
+from csptrain.stage2.config import PRESETS
+from csptrain.stage2.config import make_stage2_config as make_config
 
 
 def test_partial_ce_ignores_unlabelled() -> None:

@@ -8,11 +8,12 @@ import torch
 import torchvision
 from torch import nn
 from torch.nn import functional as F
-from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
-_BACKBONES = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
-              "resnet101": torchvision.models.resnet101}
+#: The ResNets stage 2 builds on, by name.
+BACKBONES = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
+             "resnet101": torchvision.models.resnet101}
 _ATROUS_RATES = (12, 24, 36)  # DeepLabV3+'s rates at output stride 8
 
 
@@ -25,7 +26,7 @@ class DeepLabV3Plus(nn.Module):
 
     def __init__(self, backbone: nn.Module, low_channels: int, high_channels: int, num_classes: int) -> None:
         super().__init__()
-        self.backbone = IntermediateLayerGetter(backbone, {"layer1": "low", "layer4": "high"})
+        self.backbone = create_feature_extractor(backbone, {"layer1": "low", "layer4": "high"})
         self.aspp = ASPP(high_channels, list(_ATROUS_RATES), out_channels=256)
         self.skip = nn.Sequential(nn.Conv2d(low_channels, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
@@ -66,13 +67,13 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
     pretrained : path, optional
         ImageNet weights of the ResNet as a torchvision state dict file; never downloaded.
     """
-    if backbone not in _BACKBONES:
-        raise ValueError(f"backbone must be one of {', '.join(_BACKBONES)}, got {backbone!r}")
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
     bottleneck = backbone != "resnet18"
     if bottleneck:
-        resnet = _BACKBONES[backbone](weights=None, replace_stride_with_dilation=[False, True, True])
+        resnet = BACKBONES[backbone](weights=None, replace_stride_with_dilation=[False, True, True])
     else:  # torchvision's BasicBlock refuses dilation
-        resnet = _BACKBONES[backbone](weights=None)
+        resnet = BACKBONES[backbone](weights=None)
         _dilate_basic_layer(resnet.layer3, 2)
         _dilate_basic_layer(resnet.layer4, 4)
     if pretrained is not None:
@@ -84,3 +85,18 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     low, high = (64, 512) if not bottleneck else (256, 2048)
     return DeepLabV3Plus(resnet, low, high, num_classes)
+
+
+def deeplabv3plus_resnet18(num_classes: int = 21, weights_backbone: Path | None = None) -> DeepLabV3Plus:
+    """DeepLabV3+ on ResNet-18 (tests and CPU runs); see :func:`deeplabv3plus`."""
+    return deeplabv3plus("resnet18", num_classes, weights_backbone)
+
+
+def deeplabv3plus_resnet50(num_classes: int = 21, weights_backbone: Path | None = None) -> DeepLabV3Plus:
+    """DeepLabV3+ on ResNet-50; see :func:`deeplabv3plus`."""
+    return deeplabv3plus("resnet50", num_classes, weights_backbone)
+
+
+def deeplabv3plus_resnet101(num_classes: int = 21, weights_backbone: Path | None = None) -> DeepLabV3Plus:
+    """DeepLabV3+ on ResNet-101, the paper's stage-2 model; see :func:`deeplabv3plus`."""
+    return deeplabv3plus("resnet101", num_classes, weights_backbone)

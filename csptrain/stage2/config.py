@@ -1,11 +1,12 @@
-"""Stage-2 hyper-parameters: defaults, per-dataset presets (Table A5) and overrides."""
+"""Stage-2 hyper-parameters: defaults and per-dataset presets (Table A5)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from ..config import config_to_dict, make_config
+from ..models import BACKBONES
 
 LOSS_TERMS = ("segs", "segc", "ds", "dc", "lorm")
 
@@ -51,8 +52,8 @@ class Stage2Config:
         unknown = set(self.losses) - set(LOSS_TERMS)
         if unknown or not self.losses:
             raise ValueError(f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}")
-        if self.backbone not in ("resnet18", "resnet50", "resnet101"):
-            raise ValueError(f"backbone must be resnet18, resnet50 or resnet101, got {self.backbone!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -61,33 +62,9 @@ class Stage2Config:
 
     def to_dict(self) -> dict:
         """JSON/YAML-serialisable form."""
-        values = asdict(self)
-        values["losses"] = list(self.losses)
-        return values
+        return config_to_dict(self)
 
 
-def make_config(preset: str | None = None, yaml_file: Path | None = None, **overrides) -> Stage2Config:
-    """Defaults, then the preset, then a YAML file, then explicit overrides (``None`` = unset)."""
-    values: dict = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        values.update(PRESETS[preset])
-    if yaml_file is not None:
-        try:
-            loaded = yaml.safe_load(Path(yaml_file).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ValueError(f"{yaml_file}: cannot read YAML config ({error})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{yaml_file}: expected a mapping of config keys")
-        values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(Stage2Config)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-    if isinstance(values.get("losses"), str):
-        values["losses"] = tuple(t.strip() for t in values["losses"].split(",") if t.strip())
-    elif "losses" in values:
-        values["losses"] = tuple(values["losses"])
-    return replace(Stage2Config(), **values)
+def make_stage2_config(preset: str | None = None, yaml_file: Path | None = None, **overrides) -> Stage2Config:
+    """Defaults, then the Table A5 preset, then a YAML file, then explicit overrides (``None`` = unset)."""
+    return make_config(Stage2Config, PRESETS, preset, yaml_file, **overrides)

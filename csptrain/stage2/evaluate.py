@@ -1,4 +1,4 @@
-"""Evaluation: mIoU from an int64 confusion matrix over pixels whose ground truth is not 255."""
+"""Stage-2 evaluation: predictions on a split, scored against ``SegmentationClassAug``."""
 
 from __future__ import annotations
 
@@ -10,40 +10,12 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from scribblesim.result import UNLABELLED as IGNORE
 from scribblesim.scribble_set import read_label_map
 
-from .data import find_image, normalise, read_image, read_split
-
-
-def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
-    """(K, K) int64 counts, rows = ground truth, columns = prediction; GT 255 is skipped."""
-    valid = truth != IGNORE
-    if np.any(truth[valid] >= num_classes):
-        raise ValueError(f"ground truth holds class {int(truth[valid].max())} >= num_classes {num_classes}")
-    index = num_classes * truth[valid].astype(np.int64) + prediction[valid].astype(np.int64)
-    return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def iou_scores(confusion: np.ndarray) -> dict:
-    """Per-class IoU and the two means.
-
-    ``miou`` averages over all classes that occur in the ground truth or the prediction
-    (a class with an empty union has no IoU); ``miou_present`` only over classes present
-    in the ground truth.
-    """
-    confusion = confusion.astype(np.float64)
-    true_positive = np.diag(confusion)
-    union = confusion.sum(0) + confusion.sum(1) - true_positive
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, true_positive / union, np.nan)
-    present = confusion.sum(1) > 0
-    return {
-        "iou": iou.tolist(),
-        "miou": float(np.nanmean(iou)) if np.any(union > 0) else float("nan"),
-        "miou_present": float(np.mean(iou[present])) if present.any() else float("nan"),
-        "pixel_accuracy": float(true_positive.sum() / confusion.sum()) if confusion.sum() else float("nan"),
-    }
+from ..data.layout import find_image, normalise, read_image, read_split
+from ..metrics import confusion_matrix, iou_scores
+from ..runtime import load_checkpoint, pick_device, write_json_atomic
+from .config import make_stage2_config
 
 
 @torch.no_grad()
@@ -74,11 +46,36 @@ def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, *
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
-    for name in tqdm(read_split(data, split), desc=f"eval {split}", unit="img", disable=not progress):
+    ids = read_split(data, split)
+    for name in tqdm(ids, desc=f"eval {split}", unit="img", disable=not progress):
         image = normalise(read_image(find_image(data, name))).to(device)
         truth = read_label_map(Path(data) / "SegmentationClassAug" / f"{name}.png")
         prediction = predict(model, image, scales, flip).argmax(0).cpu().numpy().astype(np.uint8)
         confusion += confusion_matrix(prediction, truth, num_classes)
         if save_dir is not None:
             write_bytes_atomic(Path(save_dir) / f"{name}.png", label_png_bytes(prediction))
-    return {**iou_scores(confusion), "confusion": confusion.tolist(), "split": split, "images": len(read_split(data, split))}
+    return {**iou_scores(confusion), "confusion": confusion.tolist(), "split": split, "images": len(ids)}
+
+
+def load_stage2_model(checkpoint: Path) -> tuple[torch.nn.Module, int, int]:
+    """The segmentor of a stage-2 checkpoint (on the CPU), its class count and step."""
+    from .train import Stage2Model
+
+    state = load_checkpoint(checkpoint)
+    config = make_stage2_config(None, None, **state["config"])
+    model = Stage2Model(config, state["num_classes"])
+    model.load_state_dict(state["model"])
+    return model, state["num_classes"], state["step"]
+
+
+def evaluate_checkpoint(data: Path, checkpoint: Path, split: str, *, scales: Sequence[float] = (1.0,),
+                        flip: bool = False, device: str = "auto", save_dir: Path | None = None,
+                        progress: bool = True) -> dict:
+    """Evaluate a stage-2 checkpoint; write ``eval.json`` next to it (atomically) and return it."""
+    model, num_classes, step = load_stage2_model(checkpoint)
+    target = pick_device(device)
+    scores = evaluate(model.to(target), data, split, num_classes, scales=scales, flip=flip, device=target,
+                      save_dir=save_dir, progress=progress)
+    scores.update(checkpoint=str(checkpoint), checkpoint_step=step, scales=list(scales), flip=flip)
+    write_json_atomic(Path(checkpoint).parent / "eval.json", scores)
+    return scores

@@ -12,61 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
-from scribblesim.datasets.base import DatasetError
 from scribblesim.result import UNLABELLED as IGNORE
 from scribblesim.scribble_set import read_label_map
 
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-#: A user-facing problem with the training data; the message names the path.
-DataError = DatasetError
-
-
-def read_split(data: Path, split: str) -> list[str]:
-    """Image ids of ``data/ImageSets/SegmentationAug/{split}.txt``."""
-    listing = Path(data) / "ImageSets" / "SegmentationAug" / f"{split}.txt"
-    if not listing.is_file():
-        raise DataError(f"{listing}: split file not found")
-    ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
-    if not ids:
-        raise DataError(f"{listing}: no image ids")
-    return ids
-
-
-def find_image(data: Path, name: str) -> Path:
-    """``data/JPEGImages/{name}`` with any usual image extension."""
-    for suffix in _IMAGE_SUFFIXES:
-        path = Path(data) / "JPEGImages" / f"{name}{suffix}"
-        if path.exists():
-            return path
-    raise DataError(f"{Path(data) / 'JPEGImages' / name}.jpg: image not found")
-
-
-def read_image(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except OSError as error:
-        raise DataError(f"{path}: unreadable image ({error})") from None
-
-
-def normalise(image: np.ndarray) -> torch.Tensor:
-    """uint8 HWC RGB -> float CHW with ImageNet normalisation."""
-    array = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
-
-
-def _resize(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
-    image = Image.fromarray(array)
-    return np.asarray(image.resize(size[::-1], Image.NEAREST if nearest else Image.BILINEAR))
+from .layout import IMAGENET_MEAN, DataError, find_image, normalise, read_image, read_split, resize_array
 
 
 @dataclass(frozen=True)
@@ -80,8 +32,8 @@ class Augment:
     def __call__(self, image, labels, rng: np.random.Generator):
         scale = rng.uniform(self.scale_min, self.scale_max)
         size = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
-        image = _resize(image, size, nearest=False)
-        labels = [_resize(label, size, nearest=True) for label in labels]
+        image = resize_array(image, size, nearest=False)
+        labels = [resize_array(label, size, nearest=True) for label in labels]
         valid = np.ones(size, dtype=bool)
         if rng.random() < 0.5:
             image, labels, valid = image[:, ::-1], [label[:, ::-1] for label in labels], valid[:, ::-1]

@@ -1,0 +1,1 @@
+"""Training data read from a ``scribblesim build`` folder, for both stages."""

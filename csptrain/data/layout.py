@@ -1,0 +1,99 @@
+"""Reading a ``scribblesim build`` folder: split lists, images, classes, scribble folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from scribblesim.datasets.base import DatasetError
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+#: A user-facing problem with the training data; the message names the path.
+DataError = DatasetError
+
+
+def read_split(data: Path, split: str) -> list[str]:
+    """Image ids of ``data/ImageSets/SegmentationAug/{split}.txt``."""
+    listing = Path(data) / "ImageSets" / "SegmentationAug" / f"{split}.txt"
+    if not listing.is_file():
+        raise DataError(f"{listing}: split file not found")
+    ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise DataError(f"{listing}: no image ids")
+    return ids
+
+
+def find_image(data: Path, name: str) -> Path:
+    """``data/JPEGImages/{name}`` with any usual image extension."""
+    for suffix in _IMAGE_SUFFIXES:
+        path = Path(data) / "JPEGImages" / f"{name}{suffix}"
+        if path.exists():
+            return path
+    raise DataError(f"{Path(data) / 'JPEGImages' / name}.jpg: image not found")
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file as uint8 HWC RGB."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as error:
+        raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+def normalise(image: np.ndarray) -> torch.Tensor:
+    """uint8 HWC RGB -> float CHW with ImageNet normalisation."""
+    array = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def resize_array(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
+    """Resize an image (bilinear) or a label map (``nearest``) to ``size`` = (height, width)."""
+    image = Image.fromarray(array)
+    return np.asarray(image.resize(size[::-1], Image.NEAREST if nearest else Image.BILINEAR))
+
+
+def denormalise(images: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`normalise` for a (B, 3, H, W) batch: RGB in [0, 1]."""
+    mean = torch.as_tensor(IMAGENET_MEAN, device=images.device)[:, None, None]
+    std = torch.as_tensor(IMAGENET_STD, device=images.device)[:, None, None]
+    return images.float() * std + mean
+
+
+def class_names_of(data: Path) -> list[str]:
+    """The class list of the build's ``meta.json`` (index = class id, 0 = background)."""
+    meta = Path(data) / "meta.json"
+    try:
+        names = json.loads(meta.read_text())["classes"]
+    except FileNotFoundError:
+        raise DataError(f"{meta}: not found; is {data} a scribblesim build?") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{meta}: cannot read the class list ({error})") from None
+    if not isinstance(names, list) or not names:
+        raise DataError(f"{meta}: 'classes' must be a non-empty list")
+    return [str(name) for name in names]
+
+
+def scribble_folder(data: Path, split: str, seed: int | str) -> str:
+    """Name of the folder ``{prefix}_scribble_r{seed}`` under ``data`` that covers ``split``.
+
+    A build output may hold several splits (one prefix each); the folder is the one that
+    has a scribble for every image of the split.
+    """
+    ids = read_split(data, split)
+    candidates = sorted(p for p in Path(data).glob(f"*_scribble_r{seed}") if p.is_dir())
+    covering = [p.name for p in candidates if all((p / f"{name}.png").is_file() for name in ids)]
+    if len(covering) == 1:
+        return covering[0]
+    if not covering:
+        found = ", ".join(p.name for p in candidates) or "none"
+        raise DataError(f"{Path(data)}: no scribble folder *_scribble_r{seed} covers split {split!r} (found: {found})")
+    raise DataError(f"{Path(data)}: several scribble folders cover split {split!r} ({', '.join(covering)}); "
+                    "pass the folder name explicitly")

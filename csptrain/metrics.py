@@ -1,0 +1,37 @@
+"""mIoU from an int64 confusion matrix over pixels whose ground truth is not 255."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scribblesim.result import UNLABELLED as IGNORE
+
+
+def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K, K) int64 counts, rows = ground truth, columns = prediction; GT 255 is skipped."""
+    valid = truth != IGNORE
+    if np.any(truth[valid] >= num_classes):
+        raise ValueError(f"ground truth holds class {int(truth[valid].max())} >= num_classes {num_classes}")
+    index = num_classes * truth[valid].astype(np.int64) + prediction[valid].astype(np.int64)
+    return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def iou_scores(confusion: np.ndarray) -> dict:
+    """Per-class IoU and the two means.
+
+    ``miou`` averages over all classes that occur in the ground truth or the prediction
+    (a class with an empty union has no IoU); ``miou_present`` only over classes present
+    in the ground truth.
+    """
+    confusion = confusion.astype(np.float64)
+    true_positive = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - true_positive
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, true_positive / union, np.nan)
+    present = confusion.sum(1) > 0
+    return {
+        "iou": iou.tolist(),
+        "miou": float(np.nanmean(iou)) if np.any(union > 0) else float("nan"),
+        "miou_present": float(np.mean(iou[present])) if present.any() else float("nan"),
+        "pixel_accuracy": float(true_positive.sum() / confusion.sum()) if confusion.sum() else float("nan"),
+    }

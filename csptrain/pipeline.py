@@ -1,0 +1,186 @@
+"""``csptrain run``: stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report.
+
+Layout of ``OUT`` (one folder per seed's scribbles)::
+
+    OUT/r{seed}/stage1/      last.pt, progress.json, config.json, tensorboard/
+    OUT/r{seed}/pseudo/      {id}.png (255 = uncertain), eval.json (pseudo-label mIoU), source.json
+    OUT/r{seed}/stage2/      last.pt, progress.json, config.json, inputs.json, tensorboard/,
+                             eval.json, predictions/{id}.png
+    OUT/report.txt, OUT/report.json
+
+A step is done when its output records the input it was made from; a rerun skips done
+steps, resumes an interrupted one, and redoes a step whose input changed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import PRESET_CLASSES
+from .data.layout import DataError, class_names_of, read_split, scribble_folder
+from .report import RunResult, format_report, report_json
+from .runtime import read_json_or_none, read_progress, write_json_atomic
+from .stage1.config import Stage1Config
+from .stage2.config import Stage2Config
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything ``csptrain run`` needs."""
+
+    data: Path
+    seeds: tuple[int, ...]
+    out: Path
+    stage1: Stage1Config
+    stage2: Stage2Config
+    preset: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    stage1_pretrained: Path | None = None
+    stage2_pretrained: Path | None = None
+    use_par: bool = True
+    eval_scales: tuple[float, ...] = (1.0,)
+    eval_flip: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one seed: where it writes, and the checkpoint step it must reach or read."""
+
+    seed: int
+    name: str
+    folder: Path
+    target: int
+    done: bool
+
+
+def check_inputs(spec: PipelineSpec) -> dict[int, str]:
+    """Validate the build, splits, preset and seeds; return each seed's scribble folder.
+
+    Raises :class:`DataError` or ``ValueError`` with a one-line message.
+    """
+    if not Path(spec.data).is_dir():
+        raise DataError(f"{spec.data}: build folder not found")
+    classes = class_names_of(spec.data)
+    if spec.preset is not None and PRESET_CLASSES[spec.preset] != len(classes):
+        raise ValueError(f"preset {spec.preset!r} is for {PRESET_CLASSES[spec.preset]} classes, but "
+                         f"{Path(spec.data) / 'meta.json'} lists {len(classes)}")
+    if not spec.seeds:
+        raise ValueError("--seeds: give at least one seed")
+    read_split(spec.data, spec.val_split)
+    return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
+
+
+def stage2_stop(spec: PipelineSpec) -> int:
+    """The last step of each stage-2 run (single process)."""
+    per_epoch = len(read_split(spec.data, spec.train_split)) // spec.stage2.batch_size
+    if per_epoch == 0:
+        raise ValueError(f"{spec.train_split}: fewer images than one stage-2 batch of {spec.stage2.batch_size}")
+    total = spec.stage2.epochs * per_epoch
+    return min(total, spec.stage2.max_steps or total)
+
+
+def seed_folder(spec: PipelineSpec, seed: int) -> Path:
+    return Path(spec.out) / f"r{seed}"
+
+
+def plan(spec: PipelineSpec) -> list[Step]:
+    """The steps of every seed, in order, each marked done or not."""
+    stop1, stop2 = spec.stage1.stop, stage2_stop(spec)
+    steps = []
+    for seed in spec.seeds:
+        root = seed_folder(spec, seed)
+        pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
+        inputs = read_json_or_none(root / "stage2" / "inputs.json") or {}
+        evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
+        stage2_done = read_progress(root / "stage2").get("step", 0) >= stop2 and inputs.get("pseudo_step") == stop1
+        steps += [
+            Step(seed, "stage1", root / "stage1", stop1, read_progress(root / "stage1").get("step", 0) >= stop1),
+            Step(seed, "pseudo", root / "pseudo", stop1,
+                 pseudo.get("checkpoint_step") == stop1 and pseudo.get("par") == spec.use_par),
+            Step(seed, "stage2", root / "stage2", stop2, stage2_done),
+            Step(seed, "eval", root / "stage2", stop2, stage2_done and evaluation.get("checkpoint_step") == stop2),
+        ]
+    return steps
+
+
+def describe(step: Step, scribbles: str) -> str:
+    """One line of the plan."""
+    what = {"stage1": f"train stage 1 on {scribbles} to step {step.target}",
+            "pseudo": f"pseudo-labels from stage-1 step {step.target}",
+            "stage2": f"train stage 2 to step {step.target}",
+            "eval": "evaluate stage 2"}[step.name]
+    return f"r{step.seed} {step.name:<6}  {'done' if step.done else 'todo'}  {what}  -> {step.folder}"
+
+
+def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) -> None:
+    root = seed_folder(spec, step.seed)
+    if step.name == "stage1":
+        from .stage1.train import train_stage1
+
+        train_stage1(spec.data, scribbles, step.folder, spec.stage1, split=spec.train_split,
+                     pretrained=spec.stage1_pretrained, progress=progress)
+    elif step.name == "pseudo":
+        from .stage1.pseudo import generate_pseudo_labels
+
+        source = read_json_or_none(step.folder / "source.json") or {}
+        if source.get("checkpoint_step") != step.target or source.get("par") != spec.use_par:
+            shutil.rmtree(step.folder, ignore_errors=True)  # labels of another checkpoint
+        generate_pseudo_labels(spec.data, root / "stage1" / "last.pt", step.folder, split=spec.train_split,
+                               scribbles=scribbles, device=spec.stage1.device, use_par=spec.use_par, progress=progress)
+    elif step.name == "stage2":
+        from .stage2.train import train_stage2
+
+        inputs = {"pseudo_step": spec.stage1.stop}
+        if read_json_or_none(step.folder / "inputs.json") != inputs:
+            shutil.rmtree(step.folder, ignore_errors=True)  # trained on other pseudo-labels
+            step.folder.mkdir(parents=True)
+            write_json_atomic(step.folder / "inputs.json", inputs)
+        train_stage2(spec.data, scribbles, root / "pseudo", step.folder, spec.stage2, split=spec.train_split,
+                     pretrained=spec.stage2_pretrained, progress=progress)
+    else:
+        from .stage2.evaluate import evaluate_checkpoint
+
+        evaluate_checkpoint(spec.data, step.folder / "last.pt", spec.val_split, scales=spec.eval_scales,
+                            flip=spec.eval_flip, device=spec.stage2.device,
+                            save_dir=step.folder / "predictions", progress=progress)
+
+
+def collect(spec: PipelineSpec) -> list[RunResult]:
+    """Each seed's stage-2 mIoU and pseudo-label mIoU, read from the run folders."""
+    results = []
+    for seed in spec.seeds:
+        root = seed_folder(spec, seed)
+        evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
+        pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
+        results.append(RunResult(f"r{seed}", 100 * evaluation.get("miou", float("nan")),
+                                 100 * pseudo.get("miou", float("nan")), 100 * pseudo.get("uncertain_share", float("nan"))))
+    return results
+
+
+def run_pipeline(spec: PipelineSpec, *, dry_run: bool = False, progress: bool = True,
+                 echo: Callable[[str], None] = print) -> list[RunResult]:
+    """Run (or resume) every step not yet done, then write and print the report.
+
+    With ``dry_run`` only the plan is printed.
+    """
+    scribbles = check_inputs(spec)
+    steps = plan(spec)
+    for step in steps:
+        echo(describe(step, scribbles[step.seed]))
+    if dry_run:
+        return []
+    for step in steps:
+        if not step.done:
+            echo(f"r{step.seed}: {step.name}")
+            _run_step(spec, step, scribbles[step.seed], progress)
+    results = collect(spec)
+    table = format_report(results)
+    Path(spec.out).mkdir(parents=True, exist_ok=True)
+    (Path(spec.out) / "report.txt").write_text(table + "\n")
+    write_json_atomic(Path(spec.out) / "report.json", report_json(results, spec.val_split))
+    echo(table)
+    return results
+

@@ -1,0 +1,143 @@
+"""What both trainers share: device and DDP setup, atomic checkpoints, logging."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+CHECKPOINT = "last.pt"
+PROGRESS = "progress.json"
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device: unknown device {name!r}") from None
+
+
+@dataclass(frozen=True)
+class Process:
+    """This process's place in a (possibly single-process) DDP job."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 autocast is used on CUDA only."""
+        return self.device.type == "cuda"
+
+
+def start_process(device_name: str) -> Process:
+    """Join the torchrun job when ``WORLD_SIZE`` > 1; otherwise a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(device_name)
+    if world > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    return Process(device, rank, world)
+
+
+def end_process(process: Process) -> None:
+    if process.world > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def save_atomic(state: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a killed run never leaves half a file."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, temp)
+    os.replace(temp, path)
+
+
+def write_json_atomic(path: Path, value) -> None:
+    """JSON to a temporary file, then rename."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(value, indent=1))
+    os.replace(temp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by csptrain; one-line ``ValueError`` if it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for corrupt files
+        raise ValueError(f"{path}: unreadable checkpoint ({type(error).__name__})") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise ValueError(f"{path}: not a csptrain checkpoint")
+    return state
+
+
+def load_weights(path: Path) -> dict:
+    """A state dict file (e.g. ImageNet weights); one-line ``ValueError`` if unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: weights file not found") from None
+    except Exception as error:
+        raise ValueError(f"{path}: unreadable weights file ({type(error).__name__})") from None
+
+
+def read_json_or_none(path: Path):
+    """The JSON in ``path``, or None if it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_progress(run: Path) -> dict:
+    """``{"step": .., "stop": ..}`` of a run folder, or ``{}`` before its first checkpoint.
+
+    A small sidecar of ``last.pt``, so that a pipeline can tell a finished step without
+    loading a checkpoint of hundreds of megabytes.
+    """
+    return read_json_or_none(Path(run) / PROGRESS) or {}
+
+
+class TrainLog:
+    """TensorBoard scalars and a progress bar, on the main process only."""
+
+    def __init__(self, out: Path, process: Process, total: int, initial: int, desc: str, progress: bool) -> None:
+        self.writer = None
+        if process.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(Path(out) / "tensorboard")
+        self.bar = tqdm(total=total, initial=initial, unit="step", desc=desc, disable=not progress or not process.is_main)
+
+    def step(self, step: int, values: dict[str, float], **postfix: float) -> None:
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"train/{key}", value, step)
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in postfix.items()})
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()

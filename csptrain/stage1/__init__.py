@@ -1,0 +1,1 @@
+"""Stage 1: scribble-promoted ToCo and its pseudo-labels."""

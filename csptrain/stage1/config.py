@@ -1,0 +1,102 @@
+"""Stage-1 hyper-parameters: ToCo's defaults, Table A4 presets, our choices as switches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import config_to_dict, make_config
+from ..models.toco import SEGS_HEADS
+
+#: ToCo's VOC schedule: seg + reg from 10 % of the iterations, PTC + CTC from the start.
+_VOC_SCHEDULE = dict(seg_start=0.1, contrast_start=0.0)
+#: ToCo's COCO run (80k): cls only to 8k, seg + reg from 8k (aux-CAM target), PTC + CTC and
+#: the final-CAM target from 12k; thresholds 0.65 / 0.45, CTC temperature 1.
+_COCO_TOCO = dict(seg_start=0.1, contrast_start=0.15, high_threshold=0.65, bkg_threshold=0.45, ctc_temperature=1.0)
+
+#: Table A4 (batch = samples per GPU; iterations; lambda_cls; lambda_segs) with ToCo's settings.
+PRESETS: dict[str, dict] = {
+    "scribblesup": dict(batch_size=2, iterations=20000, lambda_cls=1.0, lambda_segs=0.03, **_VOC_SCHEDULE),
+    "coco": dict(batch_size=2, iterations=80000, lambda_cls=1.0, lambda_segs=0.05, **_COCO_TOCO),
+    "cityscapes": dict(batch_size=4, iterations=20000, lambda_cls=1.0, lambda_segs=0.5, **_VOC_SCHEDULE),
+    "acdc": dict(batch_size=2, iterations=9000, lambda_cls=0.1, lambda_segs=0.9, **_VOC_SCHEDULE),
+}
+#: GPUs of each Table A4 run: the batch per step is GPUs x batch_size.
+PRESET_GPUS = {"scribblesup": 2, "coco": 4, "cityscapes": 2, "acdc": 2}
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    """Everything that defines a stage-1 run (paper III-B, Eq. 9, Table A4; ToCo)."""
+
+    backbone: str = "vit_base_patch16_224"
+    iterations: int = 20000
+    max_steps: int | None = None
+    batch_size: int = 2
+    lambda_cls: float = 1.0
+    lambda_segs: float = 0.03
+    segs_head: str = "separate"
+    segs_from: int = 0
+    lr: float = 6e-5
+    head_lr_multiplier: float = 10.0
+    weight_decay: float = 0.01
+    betas: tuple[float, ...] = (0.9, 0.999)
+    warmup_iters: int = 1500
+    warmup_ratio: float = 1e-6
+    power: float = 0.9
+    crop_size: int = 448
+    local_crop_size: int = 96
+    local_crops: int = 8
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    cam_scales: tuple[float, ...] = (1.0, 0.5, 1.5)
+    high_threshold: float = 0.7
+    low_threshold: float = 0.25
+    bkg_threshold: float = 0.5
+    w_ptc: float = 0.2
+    w_ctc: float = 0.5
+    w_seg: float = 0.1
+    w_reg: float = 0.05
+    ctc_temperature: float = 0.5
+    ema_momentum: float = 0.9
+    seg_start: float = 0.1
+    contrast_start: float = 0.0
+    par_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
+    par_iterations: int = 10
+    seed: int = 0
+    workers: int = 4
+    device: str = "auto"
+    bf16: bool = True
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "checkpoint_every", "par_iterations"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.segs_head not in SEGS_HEADS:
+            raise ValueError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {self.segs_head!r}")
+        if self.local_crop_size >= self.crop_size:
+            raise ValueError(f"local_crop_size ({self.local_crop_size}) must be smaller than crop_size ({self.crop_size})")
+        if not 0 <= self.low_threshold < self.high_threshold <= 1:
+            raise ValueError(f"need 0 <= low_threshold < high_threshold <= 1, got {self.low_threshold}, "
+                             f"{self.high_threshold}")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+        if not self.cam_scales or min(self.cam_scales) <= 0:
+            raise ValueError(f"cam_scales must be positive, got {self.cam_scales}")
+
+    @property
+    def stop(self) -> int:
+        """The step this run ends at."""
+        return min(self.iterations, self.max_steps or self.iterations)
+
+    def to_dict(self) -> dict:
+        """JSON/YAML-serialisable form."""
+        return config_to_dict(self)
+
+
+def make_stage1_config(preset: str | None = None, yaml_file: Path | None = None, **overrides) -> Stage1Config:
+    """Defaults, then the Table A4 preset, then a YAML file, then explicit overrides (``None`` = unset)."""
+    return make_config(Stage1Config, PRESETS, preset, yaml_file, **overrides)

@@ -1,0 +1,121 @@
+"""Pseudo-labels from a stage-1 checkpoint (ToCo's ``tools/infer_cam.py`` + PAR) and their mIoU.
+
+Per image: resize to the training crop size, multi-scale + flip CAM (Eq. 10), keep the
+classes of the image's scribble, bilinear back to the image size, then two thresholds and
+PAR give background (0), a class, or 255 = uncertain. The labels are written as
+single-channel PNGs named like the images, which ``csptrain stage2 --pseudo`` reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from scribblesim.io import label_png_bytes, remove_stale_temporaries, write_bytes_atomic
+from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.scribble_set import read_label_map
+
+from ..data.layout import DataError, denormalise, find_image, normalise, read_image, read_split
+from ..data.stage1 import image_labels
+from ..metrics import confusion_matrix, iou_scores
+from ..runtime import pick_device, read_json_or_none, write_json_atomic
+from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels
+from .config import Stage1Config
+from .par import PAR
+from .train import load_stage1_model
+
+SUMMARY = "eval.json"
+SOURCE = "source.json"
+
+
+@torch.no_grad()
+def pseudo_labels(model, par: PAR | None, images: list[torch.Tensor], labels: torch.Tensor, config: Stage1Config
+                  ) -> list[torch.Tensor]:
+    """Pseudo-labels (H, W) of normalised images (3, H, W) with multi-hot ``labels`` (N, C-1).
+
+    ``par`` = None gives the plain two-threshold labels.
+    """
+    size = (config.crop_size, config.crop_size)
+    batch = torch.stack([F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
+                         for image in images])
+    cams, _ = multi_scale_cams(model, batch, config.cam_scales)
+    results = []
+    for image, cam, label in zip(images, cams, labels):
+        height, width = image.shape[-2:]
+        cam = masked_cams(F.interpolate(cam[None], size=(height, width), mode="bilinear", align_corners=False), label[None])
+        box = torch.tensor([[0, height, 0, width]], device=cam.device)
+        if par is None:
+            results.append(cams_to_labels(cam, label[None], config.high_threshold, config.low_threshold, box)[0])
+        else:
+            results.append(refine_labels(par, denormalise(image[None]), cam, label[None], config.high_threshold,
+                                         config.low_threshold, box)[0])
+    return results
+
+
+def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: int) -> dict:
+    """Table VII's measure: mIoU of the pseudo-labels against the dense ground truth.
+
+    Pixels the pseudo-label leaves uncertain (255) are excluded, as are GT-ignore pixels;
+    ``uncertain_share`` is the share of GT-labelled pixels left uncertain.
+    """
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    uncertain = labelled = 0
+    for name in ids:
+        truth = read_label_map(Path(data) / "SegmentationClassAug" / f"{name}.png")
+        pseudo = read_label_map(Path(folder) / f"{name}.png")
+        if pseudo.shape != truth.shape:
+            raise DataError(f"{Path(folder) / name}.png: size {pseudo.shape} differs from the ground truth {truth.shape}")
+        certain = pseudo != IGNORE
+        confusion += confusion_matrix(pseudo[certain], truth[certain], num_classes)
+        labelled += int((truth != IGNORE).sum())
+        uncertain += int(((truth != IGNORE) & ~certain).sum())
+    scores = iou_scores(confusion)
+    return {**scores, "uncertain_share": uncertain / labelled if labelled else float("nan"), "images": len(ids)}
+
+
+def generate_pseudo_labels(data: Path, checkpoint: Path, out: Path, *, split: str, scribbles: str,
+                           device: str = "auto", batch_size: int = 4, use_par: bool = True,
+                           progress: bool = True) -> dict:
+    """Write the missing pseudo-label PNGs of ``split`` into ``out``, then score them all.
+
+    Resumable: images whose PNG exists are skipped (files are written atomically). The
+    scores go to ``out/eval.json`` and are returned, with the checkpoint's step.
+    Labels already in ``out`` from another checkpoint step are refused, never mixed.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    model, config, num_classes, step = load_stage1_model(checkpoint)
+    target = pick_device(device)
+    model = model.to(target).eval()
+    par = PAR(config.par_dilations, config.par_iterations).to(target) if use_par else None
+    ids = read_split(data, split)
+    scribble_dir = Path(data) / scribbles
+    if not scribble_dir.is_dir():
+        raise DataError(f"{scribble_dir}: scribble folder not found")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    source = {"checkpoint_step": step, "par": use_par, "split": split, "scribbles": scribbles}
+    recorded = read_json_or_none(out / SOURCE)
+    if recorded is not None and recorded != source:
+        raise ValueError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
+    write_json_atomic(out / SOURCE, source)
+    missing = [name for name in ids if not (out / f"{name}.png").is_file()]
+    bar = tqdm(total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img", disable=not progress)
+    for start in range(0, len(missing), batch_size):
+        names = missing[start:start + batch_size]
+        images = [normalise(read_image(find_image(data, name))).to(target) for name in names]
+        labels = torch.stack([torch.from_numpy(image_labels(read_label_map(scribble_dir / f"{name}.png"), num_classes))
+                              for name in names]).to(target)
+        for name, label in zip(names, pseudo_labels(model, par, images, labels, config)):
+            write_bytes_atomic(out / f"{name}.png", label_png_bytes(label.cpu().numpy().astype(np.uint8)))
+        bar.update(len(names))
+    bar.close()
+    summary = {**score_pseudo_labels(data, out, ids, num_classes), "split": split, "checkpoint": str(checkpoint),
+               "checkpoint_step": step, "par": use_par}
+    write_json_atomic(out / SUMMARY, summary)
+    return summary

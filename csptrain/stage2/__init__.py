@@ -1,0 +1,1 @@
+"""Stage 2: DeepLabV3+ trained on scribbles and pseudo-labels with LoRM and DPM."""

@@ -1,0 +1,178 @@
+"""Stage-2 training: DeepLabV3+ with LoRM and DPM on scribbles + pseudo-labels."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+
+from scribblesim.result import UNLABELLED as IGNORE
+
+from ..data.layout import class_names_of
+from ..data.sampler import EpochSampler
+from ..data.stage2 import Augment, ScribbleDataset
+from ..losses.partial import partial_cross_entropy, weighted_entropy
+from ..models.deeplabv3plus import deeplabv3plus
+from ..models.lorm import LoRM
+from ..runtime import (CHECKPOINT, PROGRESS, Process, TrainLog, end_process, load_checkpoint, save_atomic, start_process,
+                       write_json_atomic)
+from ..schedule import lr_at, warmup_steps_for
+from .config import Stage2Config
+
+
+class Stage2Model(torch.nn.Module):
+    """The segmentor and, when enabled, LoRM (a loss module with parameters of its own).
+
+    ``forward`` runs the segmentor only; LoRM is applied by :func:`stage2_losses`.
+    """
+
+    def __init__(self, config: Stage2Config, num_classes: int, pretrained: Path | None = None) -> None:
+        super().__init__()
+        self.segmentor = deeplabv3plus(config.backbone, num_classes, pretrained)
+        channels = self.segmentor.aspp.convs[0][0].in_channels
+        self.lorm = LoRM(channels) if "lorm" in config.losses else None
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.segmentor(images)
+
+
+def stage2_losses(outputs: dict, batch: dict, config: Stage2Config, lorm: LoRM | None) -> dict[str, torch.Tensor]:
+    """The enabled loss terms, each already weighted (Eqs. 5-8, 14, 16, 18, 19)."""
+    logits, terms = outputs["out"], {}
+    if "segs" in config.losses:
+        terms["segs"] = partial_cross_entropy(logits, batch["scribble"])
+    if "segc" in config.losses:
+        terms["segc"] = config.lambda_segc * partial_cross_entropy(logits, batch["pseudo"], config.label_smoothing)
+    if "ds" in config.losses:
+        terms["ds"] = weighted_entropy(logits, batch["d_s"])
+    if "dc" in config.losses:
+        terms["dc"] = weighted_entropy(logits, batch["d_c"])
+    if lorm is not None:
+        features = outputs["features"]
+        pseudo = batch["pseudo"]
+        foreground = ((pseudo != 0) & (pseudo != IGNORE)).float()[:, None]
+        foreground = F.interpolate(foreground, size=features.shape[-2:], mode="nearest")[:, 0]
+        terms["lorm"] = config.lambda_lorm * lorm(features, foreground)
+    return terms
+
+
+def train_step(model: Stage2Model, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
+               config: Stage2Config, lr: float, bf16: bool) -> dict[str, torch.Tensor]:
+    """One optimisation step on a batch already on the device; returns the loss terms.
+
+    ``forward`` is ``model`` itself or its compiled / DDP wrapper.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    images = batch["image"]
+    if config.channels_last and images.is_cuda:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        terms = stage2_losses(forward(images), batch, config, model.lorm)
+    loss = sum(terms.values())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return terms
+
+
+def build_stage2(config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device
+                 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
+    """The model on ``device`` and its SGD optimiser."""
+    model = Stage2Model(config, num_classes, pretrained).to(device)
+    if config.channels_last and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    return model, optimizer
+
+
+def _save(out: Path, model, optimizer, step: int, stop: int, config: Stage2Config, num_classes: int) -> None:
+    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
+                out / CHECKPOINT)
+    write_json_atomic(out / PROGRESS, {"step": step, "stop": stop})
+
+
+def _wrap(model: torch.nn.Module, config: Stage2Config, process: Process) -> torch.nn.Module:
+    forward = torch.compile(model) if config.compile else model
+    if process.world > 1:
+        ids = [process.device.index] if process.device.type == "cuda" else None
+        forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=ids)
+    return forward
+
+
+def train_stage2(
+    data: Path, scribbles: str, pseudo: Path | None, out: Path, config: Stage2Config, *,
+    split: str = "train", num_classes: int | None = None, pretrained: Path | None = None, progress: bool = True,
+) -> dict:
+    """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
+
+    The run resumes from ``out/last.pt`` when it exists: same step, same learning rate,
+    same data order.
+    """
+    process = start_process(config.device)
+    torch.manual_seed(config.seed + process.rank)
+    num_classes = num_classes or len(class_names_of(data))
+    dataset = ScribbleDataset(data, split, scribbles, pseudo, Augment(config.crop_size, config.scale_min, config.scale_max),
+                              config.lambda_s, config.lambda_c, config.seed)
+    steps_per_epoch = len(dataset) // (config.batch_size * process.world)
+    if steps_per_epoch == 0:
+        raise ValueError(f"{split}: {len(dataset)} images are fewer than one batch of "
+                         f"{config.batch_size} x {process.world} ranks")
+    total_steps = config.epochs * steps_per_epoch
+    stop = min(total_steps, config.max_steps or total_steps)
+    warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
+
+    model, optimizer = build_stage2(config, num_classes, pretrained, process.device)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    step = 0
+    if (out / CHECKPOINT).is_file():
+        state = load_checkpoint(out / CHECKPOINT)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+    elif process.is_main:
+        (out / "config.json").write_text(json.dumps({**config.to_dict(), "data": str(data), "scribbles": scribbles,
+                                                     "pseudo": str(pseudo), "num_classes": num_classes}, indent=1))
+    forward = _wrap(model, config, process)
+    sampler = EpochSampler(len(dataset), config.seed, process.rank, process.world)
+    log = TrainLog(out, process, stop, step, "stage2", progress)
+    bf16 = config.bf16 and process.bf16
+    last: dict = {"step": step}
+    model.train()
+    while step < stop:
+        epoch, offset = divmod(step, steps_per_epoch)
+        dataset.epoch = epoch
+        sampler.set_position(epoch, offset * config.batch_size)
+        # Its own generator: a DataLoader iterator otherwise draws from the global RNG, which
+        # would shift the dropout stream of a resumed run.
+        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
+                            drop_last=True, pin_memory=process.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(epoch))
+        for batch in loader:
+            started = time.perf_counter()
+            lr = lr_at(step, config.lr, total_steps, warmup)
+            batch = {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
+            terms = train_step(model, forward, optimizer, batch, config, lr, bf16)
+            step += 1
+            rate = batch["image"].shape[0] * process.world / (time.perf_counter() - started)
+            values = {k: float(v.detach()) for k, v in terms.items()}
+            last = {"step": step, "lr": lr, "loss": sum(values.values()), **values}
+            log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
+                     loss=last["loss"], img_s=rate)
+            if process.is_main and (step % config.checkpoint_every == 0 or step % steps_per_epoch == 0 or step >= stop):
+                _save(out, model, optimizer, step, stop, config, num_classes)
+            if step >= stop:
+                break
+    if process.is_main:
+        _save(out, model, optimizer, step, stop, config, num_classes)
+    log.close()
+    end_process(process)
+    return last
