@@ -1,0 +1,134 @@
+"""Stage 1, pseudo-labels and ``csptrain run`` on a tiny build of the embedded COCO sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from dataset_fixtures import build_tiny
+
+from csptrain.cli import main
+from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
+from csptrain.stage1.config import make_stage1_config
+from csptrain.stage1.pseudo import generate_pseudo_labels
+from csptrain.stage1.train import train_stage1
+from scribblesim.scribble_set import read_label_map
+
+TINY_VIT = dict(backbone="vit_tiny_patch16_224", crop_size=64, local_crop_size=32, batch_size=2, iterations=4,
+                warmup_iters=1, seg_start=0.0, contrast_start=0.0, device="cpu", workers=0)
+#: Flags of a tiny CPU ``csptrain run`` with every stage-1 term active from the first step.
+RUN_FLAGS = ["--preset", "coco", "--device", "cpu", "--workers", "0", "--stage1-backbone", "vit_tiny_patch16_224",
+             "--stage1-crop-size", "64", "--stage1-local-crop-size", "32", "--backbone", "resnet18", "--crop-size", "64",
+             "--batch-size", "2", "--max-steps", "2", "--train-split", "val2017", "--val-split", "val2017",
+             "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Four sample images built as split ``val2017`` with seeds 1 and 2."""
+    return build_tiny(tmp_path_factory.mktemp("tiny1"), count=4, seeds=(1, 2), split="val2017")
+
+
+def test_dataset_views_and_labels(data: Path) -> None:
+    dataset = Stage1Dataset(data, "val2017", "tiny_scribble_r1", 81, ToCoAugment(64), seed=3)
+    item = dataset[0]
+    assert item["image"].shape == item["global_view"].shape == item["local_source"].shape == (3, 64, 64)
+    image, scribble = dataset.load(0)
+    present = sorted(set(np.unique(scribble).tolist()) - {0, 255})
+    assert (torch.nonzero(item["image_labels"])[:, 0] + 1).tolist() == present
+    crop, (expected,), box = dataset.augment(image, [scribble], np.random.default_rng([3, 0, 0]))
+    assert np.array_equal(item["scribble"].numpy(), expected) and item["box"].tolist() == box.tolist()
+    again = Stage1Dataset(data, "val2017", "tiny_scribble_r1", 81, ToCoAugment(64), seed=3)[0]
+    assert all(torch.equal(item[k], again[k]) for k in item)  # photometric draws are seeded too
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    settings = dict(TINY_VIT, checkpoint_every=1)
+    straight = train_stage1(data, "tiny_scribble_r1", tmp_path / "a", make_stage1_config("coco", **settings),
+                            split="val2017", progress=False)
+    assert {"cls", "aux", "ptc", "ctc", "seg", "reg", "segs"} <= set(straight)
+    train_stage1(data, "tiny_scribble_r1", tmp_path / "b", make_stage1_config("coco", **settings, max_steps=2),
+                 split="val2017", progress=False)
+    assert json.loads((tmp_path / "b/progress.json").read_text()) == {"step": 2, "stop": 2}
+    resumed = train_stage1(data, "tiny_scribble_r1", tmp_path / "b", make_stage1_config("coco", **settings),
+                           split="val2017", progress=False)
+    assert resumed["step"] == straight["step"] == 4 and resumed["lr"] == straight["lr"]
+    a = torch.load(tmp_path / "a/last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b/last.pt", weights_only=False)["model"]
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> None:
+    train_stage1(data, "tiny_scribble_r1", tmp_path / "s1", make_stage1_config("coco", **TINY_VIT, max_steps=1),
+                 split="val2017", progress=False)
+    out = tmp_path / "pseudo"
+    summary = generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
+                                     device="cpu", progress=False)
+    assert summary["images"] == 4 and 0 <= summary["miou"] <= 1 and 0 <= summary["uncertain_share"] <= 1
+    assert json.loads((out / "eval.json").read_text())["checkpoint_step"] == 1
+    for name in (data / "ImageSets/SegmentationAug/val2017.txt").read_text().split():
+        label = read_label_map(out / f"{name}.png")
+        scribble = read_label_map(data / "tiny_scribble_r1" / f"{name}.png")
+        assert label.shape == scribble.shape
+        assert set(np.unique(label)) <= set(np.unique(scribble)) | {0, 255}
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
+                           device="cpu", progress=False)
+    assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    with pytest.raises(ValueError, match="holds pseudo-labels of"):
+        generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
+                               device="cpu", use_par=False, progress=False)
+
+
+def test_run_end_to_end_then_rerun_skips_everything(data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    runs = tmp_path / "runs"
+    command = ["run", "--data", str(data), "--seeds", "1", "2", "--out", str(runs), *RUN_FLAGS]
+    result = runner.invoke(main, command)
+    assert result.exit_code == 0, result.output
+    for seed in (1, 2):
+        root = runs / f"r{seed}"
+        assert (root / "stage1/last.pt").is_file() and (root / "stage2/last.pt").is_file()
+        assert len(list((root / "pseudo").glob("*.png"))) == 4
+        assert len(list((root / "stage2/predictions").glob("*.png"))) == 4
+        assert json.loads((root / "stage2/eval.json").read_text())["checkpoint_step"] == 2
+    report = json.loads((runs / "report.json").read_text())
+    assert [r["name"] for r in report["runs"]] == ["r1", "r2"]
+    assert all(0 <= r["pseudo_miou"] <= 100 for r in report["runs"])
+    assert "mean ± std" in result.output and "pseudo mIoU" in (runs / "report.txt").read_text()
+
+    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file() and "report" not in p.name}
+    again = runner.invoke(main, command)
+    assert again.exit_code == 0, again.output
+    assert again.output.count(" done ") == 8 and "todo" not in again.output
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+
+    plan = runner.invoke(main, [*command[:-1], "--max-steps", "3", "--dry-run"])
+    assert plan.exit_code == 0 and plan.output.count(" todo ") == 8  # more steps: every step resumes
+
+
+def test_run_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+
+    def error(*args: str) -> str:
+        result = runner.invoke(main, ["run", *args, "--out", str(tmp_path / "runs"), *RUN_FLAGS])
+        assert result.exit_code == 2, result.output
+        assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
+        return result.stderr
+
+    assert "build folder not found" in error("--data", str(tmp_path / "nope"), "--seeds", "1")
+    assert "*_scribble_r7" in error("--data", str(data), "--seeds", "7")
+    result = runner.invoke(main, ["run", "--data", str(data), "--seeds", "1", "--out", str(tmp_path / "r"),
+                                  *RUN_FLAGS, "--preset", "cityscapes"])
+    assert result.exit_code == 2 and "preset 'cityscapes' is for 9 classes" in result.stderr
+    broken = tmp_path / "runs/r1/stage1"
+    broken.mkdir(parents=True)
+    (broken / "last.pt").write_bytes(b"garbage")
+    assert "last.pt: unreadable checkpoint" in error("--data", str(data), "--seeds", "1")
+    shutil.rmtree(tmp_path / "runs")
+    assert "--seeds" in error("--data", str(data))
