@@ -9,7 +9,10 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
+
+from .data.sampler import EpochSampler
 
 CHECKPOINT = "last.pt"
 PROGRESS = "progress.json"
@@ -100,6 +103,58 @@ def load_weights(path: Path) -> dict:
         raise ValueError(f"{path}: weights file not found") from None
     except Exception as error:
         raise ValueError(f"{path}: unreadable weights file ({type(error).__name__})") from None
+
+
+def save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, stop: int,
+                    config, num_classes: int) -> None:
+    """``out/last.pt`` (weights, optimiser, step, RNG, config) and its ``progress.json`` sidecar."""
+    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
+                Path(out) / CHECKPOINT)
+    write_json_atomic(Path(out) / PROGRESS, {"step": step, "stop": stop})
+
+
+def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Load ``out/last.pt`` into the model, optimiser and torch RNG; return its step (0 without one)."""
+    if not (Path(out) / CHECKPOINT).is_file():
+        return 0
+    state = load_checkpoint(Path(out) / CHECKPOINT)
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        raise ValueError(f"{Path(out) / CHECKPOINT}: does not fit this model; use another --out") from None
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"]
+
+
+def steps_per_epoch(size: int, batch_size: int, process: Process, split: str) -> int:
+    """Full batches per epoch over all ranks; one-line error if there is not even one."""
+    steps = size // (batch_size * process.world)
+    if steps == 0:
+        raise ValueError(f"{split}: {size} images are fewer than one batch of {batch_size} x {process.world} ranks")
+    return steps
+
+
+def batches_from(step: int, dataset: Dataset, batch_size: int, per_epoch: int, workers: int, seed: int,
+                 process: Process):
+    """Batches on the device from ``step`` on, in the order an uninterrupted run sees them.
+
+    The order depends on (seed, epoch) only and ``dataset.epoch`` is set for each epoch,
+    so a resumed run continues exactly.
+    """
+    sampler = EpochSampler(len(dataset), seed, process.rank, process.world)
+    while True:
+        epoch, offset = divmod(step, per_epoch)
+        dataset.epoch = epoch
+        sampler.set_position(epoch, offset * batch_size)
+        # Its own generator: a DataLoader iterator otherwise draws from the global RNG, which
+        # would shift the random stream of a resumed run.
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
+                            pin_memory=process.device.type == "cuda", generator=torch.Generator().manual_seed(epoch))
+        for batch in loader:
+            yield {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
+            step += 1
 
 
 def read_json_or_none(path: Path):

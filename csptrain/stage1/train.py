@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
 
 from ..data.layout import class_names_of, denormalise
-from ..data.sampler import EpochSampler
 from ..data.stage1 import Stage1Dataset, ToCoAugment
 from ..losses.energy import dense_energy_loss
 from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from ..models.toco import ToCoNet, toco_vit
-from ..runtime import (CHECKPOINT, PROGRESS, Process, TrainLog, end_process, load_checkpoint, save_atomic,
-                       start_process, write_json_atomic)
+from ..runtime import (TrainLog, batches_from, end_process, load_checkpoint, resume, save_checkpoint, start_process,
+                       steps_per_epoch, write_json_atomic)
 from ..schedule import poly_warmup_multiplier
 from .cam import box_mask, cams_to_labels, local_crops, masked_cams, multi_scale_cams, refine_labels, roi_mask, scale_boxes
 from .config import Stage1Config, make_stage1_config
@@ -116,13 +115,6 @@ def train_step(model: ToCoNet, forward: torch.nn.Module, optimizer: torch.optim.
     return terms
 
 
-def _save(out: Path, model: ToCoNet, optimizer, step: int, config: Stage1Config, num_classes: int) -> None:
-    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
-                out / CHECKPOINT)
-    write_json_atomic(out / PROGRESS, {"step": step, "stop": config.stop})
-
-
 def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *, split: str = "train",
                  pretrained: Path | None = None, progress: bool = True) -> dict:
     """Train (or resume) a stage-1 run in ``out``; return the last step's numbers.
@@ -135,57 +127,38 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
     num_classes = len(class_names_of(data))
     dataset = Stage1Dataset(data, split, scribbles, num_classes,
                             ToCoAugment(config.crop_size, config.scale_min, config.scale_max), config.seed)
-    steps_per_epoch = len(dataset) // (config.batch_size * process.world)
-    if steps_per_epoch == 0:
-        raise ValueError(f"{split}: {len(dataset)} images are fewer than one batch of "
-                         f"{config.batch_size} x {process.world} ranks")
+    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process, split)
     model, optimizer = build_stage1(config, num_classes, pretrained, process.device)
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    step = 0
-    if (out / CHECKPOINT).is_file():
-        state = load_checkpoint(out / CHECKPOINT)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
-        torch.set_rng_state(state["torch_rng"])
-    elif process.is_main:
+    step = resume(out, model, optimizer)
+    if step == 0 and process.is_main:
         write_json_atomic(out / "config.json", {**config.to_dict(), "data": str(data), "scribbles": scribbles,
                                                 "split": split, "num_classes": num_classes})
     forward = model
     if process.world > 1:
         ids = [process.device.index] if process.device.type == "cuda" else None
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-    sampler = EpochSampler(len(dataset), config.seed, process.rank, process.world)
     log = TrainLog(out, process, config.stop, step, "stage1", progress)
     bf16 = config.bf16 and process.bf16
     last: dict = {"step": step}
     model.train()
-    while step < config.stop:
-        epoch, offset = divmod(step, steps_per_epoch)
-        dataset.epoch = epoch
-        sampler.set_position(epoch, offset * config.batch_size)
-        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
-                            drop_last=True, pin_memory=process.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(epoch))
-        for batch in loader:
-            started = time.perf_counter()
-            batch = {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
-            terms = train_step(model, forward, optimizer, batch, config, step, par, bf16)
-            lr = optimizer.param_groups[0]["lr"]
-            step += 1
-            rate = process.world / (time.perf_counter() - started)
-            values = {k: float(v.detach()) for k, v in terms.items()}
-            last = {"step": step, "lr": lr, "loss": sum(values.values()), **values}
-            log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
-                     loss=last["loss"], it_s=rate)
-            if process.is_main and (step % config.checkpoint_every == 0 or step >= config.stop):
-                _save(out, model, optimizer, step, config, num_classes)
-            if step >= config.stop:
-                break
+    started = time.perf_counter()
+    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
+    for batch in itertools.islice(batches, max(0, config.stop - step)):
+        terms = train_step(model, forward, optimizer, batch, config, step, par, bf16)
+        step += 1
+        rate = process.world / (time.perf_counter() - started)
+        started = time.perf_counter()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        last = {"step": step, "lr": optimizer.param_groups[0]["lr"], "loss": sum(values.values()), **values}
+        log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
+                 loss=last["loss"], it_s=rate)
+        if process.is_main and (step % config.checkpoint_every == 0 or step >= config.stop):
+            save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes)
     if process.is_main:
-        _save(out, model, optimizer, step, config, num_classes)
+        save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes)
     log.close()
     end_process(process)
     return last

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
 
 from scribblesim.result import UNLABELLED as IGNORE
 
 from ..data.layout import class_names_of
-from ..data.sampler import EpochSampler
 from ..data.stage2 import Augment, ScribbleDataset
 from ..losses.partial import partial_cross_entropy, weighted_entropy
 from ..models.deeplabv3plus import deeplabv3plus
 from ..models.lorm import LoRM
-from ..runtime import (CHECKPOINT, PROGRESS, Process, TrainLog, end_process, load_checkpoint, save_atomic, start_process,
-                       write_json_atomic)
+from ..runtime import (Process, TrainLog, batches_from, end_process, resume, save_checkpoint, start_process,
+                       steps_per_epoch, write_json_atomic)
 from ..schedule import lr_at, warmup_steps_for
 from .config import Stage2Config
 
@@ -91,13 +89,6 @@ def build_stage2(config: Stage2Config, num_classes: int, pretrained: Path | None
     return model, optimizer
 
 
-def _save(out: Path, model, optimizer, step: int, stop: int, config: Stage2Config, num_classes: int) -> None:
-    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
-                out / CHECKPOINT)
-    write_json_atomic(out / PROGRESS, {"step": step, "stop": stop})
-
-
 def _wrap(model: torch.nn.Module, config: Stage2Config, process: Process) -> torch.nn.Module:
     forward = torch.compile(model) if config.compile else model
     if process.world > 1:
@@ -120,59 +111,39 @@ def train_stage2(
     num_classes = num_classes or len(class_names_of(data))
     dataset = ScribbleDataset(data, split, scribbles, pseudo, Augment(config.crop_size, config.scale_min, config.scale_max),
                               config.lambda_s, config.lambda_c, config.seed)
-    steps_per_epoch = len(dataset) // (config.batch_size * process.world)
-    if steps_per_epoch == 0:
-        raise ValueError(f"{split}: {len(dataset)} images are fewer than one batch of "
-                         f"{config.batch_size} x {process.world} ranks")
-    total_steps = config.epochs * steps_per_epoch
+    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process, split)
+    total_steps = config.epochs * per_epoch
     stop = min(total_steps, config.max_steps or total_steps)
     warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
 
     model, optimizer = build_stage2(config, num_classes, pretrained, process.device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    step = 0
-    if (out / CHECKPOINT).is_file():
-        state = load_checkpoint(out / CHECKPOINT)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
-        torch.set_rng_state(state["torch_rng"])
-    elif process.is_main:
-        (out / "config.json").write_text(json.dumps({**config.to_dict(), "data": str(data), "scribbles": scribbles,
-                                                     "pseudo": str(pseudo), "num_classes": num_classes}, indent=1))
+    step = resume(out, model, optimizer)
+    if step == 0 and process.is_main:
+        write_json_atomic(out / "config.json", {**config.to_dict(), "data": str(data), "scribbles": scribbles,
+                                                "pseudo": str(pseudo), "num_classes": num_classes})
     forward = _wrap(model, config, process)
-    sampler = EpochSampler(len(dataset), config.seed, process.rank, process.world)
     log = TrainLog(out, process, stop, step, "stage2", progress)
     bf16 = config.bf16 and process.bf16
     last: dict = {"step": step}
     model.train()
-    while step < stop:
-        epoch, offset = divmod(step, steps_per_epoch)
-        dataset.epoch = epoch
-        sampler.set_position(epoch, offset * config.batch_size)
-        # Its own generator: a DataLoader iterator otherwise draws from the global RNG, which
-        # would shift the dropout stream of a resumed run.
-        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
-                            drop_last=True, pin_memory=process.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(epoch))
-        for batch in loader:
-            started = time.perf_counter()
-            lr = lr_at(step, config.lr, total_steps, warmup)
-            batch = {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
-            terms = train_step(model, forward, optimizer, batch, config, lr, bf16)
-            step += 1
-            rate = batch["image"].shape[0] * process.world / (time.perf_counter() - started)
-            values = {k: float(v.detach()) for k, v in terms.items()}
-            last = {"step": step, "lr": lr, "loss": sum(values.values()), **values}
-            log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
-                     loss=last["loss"], img_s=rate)
-            if process.is_main and (step % config.checkpoint_every == 0 or step % steps_per_epoch == 0 or step >= stop):
-                _save(out, model, optimizer, step, stop, config, num_classes)
-            if step >= stop:
-                break
+    started = time.perf_counter()
+    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
+    for batch in itertools.islice(batches, max(0, stop - step)):
+        lr = lr_at(step, config.lr, total_steps, warmup)
+        terms = train_step(model, forward, optimizer, batch, config, lr, bf16)
+        step += 1
+        rate = batch["image"].shape[0] * process.world / (time.perf_counter() - started)
+        started = time.perf_counter()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        last = {"step": step, "lr": lr, "loss": sum(values.values()), **values}
+        log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
+                 loss=last["loss"], img_s=rate)
+        if process.is_main and (step % config.checkpoint_every == 0 or step % per_epoch == 0 or step >= stop):
+            save_checkpoint(out, model, optimizer, step, stop, config, num_classes)
     if process.is_main:
-        _save(out, model, optimizer, step, stop, config, num_classes)
+        save_checkpoint(out, model, optimizer, step, stop, config, num_classes)
     log.close()
     end_process(process)
     return last
