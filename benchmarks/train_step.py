@@ -56,6 +56,7 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
 
 def stage1_rate(args, device: torch.device, bf16: bool) -> float:
     config = make_stage1_config("coco", backbone=args.vit, crop_size=args.crop1, batch_size=args.batch1,
+                                local_crop_size=min(96, args.crop1 // 2),
                                 seg_start=0.0, contrast_start=0.0, device=str(device))
     model, optimizer = build_stage1(config, args.classes, None, device)
     par = PAR(config.par_dilations, config.par_iterations).to(device)

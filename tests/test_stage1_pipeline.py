@@ -132,3 +132,25 @@ def test_run_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
     assert "last.pt: unreadable checkpoint" in error("--data", str(data), "--seeds", "1")
     shutil.rmtree(tmp_path / "runs")
     assert "--seeds" in error("--data", str(data))
+
+
+def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    run = tmp_path / "s1"
+    result = runner.invoke(main, ["stage1", "--data", str(data), "--scribbles", "tiny_scribble_r2", "--out", str(run),
+                                  "--train-split", "val2017", "--backbone", "vit_tiny_patch16_224", "--crop-size", "64",
+                                  "--local-crop-size", "32", "--max-steps", "1", "--device", "cpu", "--workers", "0",
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "step 1" in result.output and any((run / "tensorboard").iterdir())
+    result = runner.invoke(main, ["pseudo", "--data", str(data), "--checkpoint", str(run / "last.pt"), "--scribbles",
+                                  "tiny_scribble_r2", "--out", str(tmp_path / "p"), "--split", "val2017", "--no-par",
+                                  "--device", "cpu", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "pseudo-label mIoU" in result.output and len(list((tmp_path / "p").glob("*.png"))) == 4
+    result = runner.invoke(main, ["stage1", "--data", str(data), "--scribbles", "tiny_scribble_r2", "--out", str(run),
+                                  "--train-split", "val2017", "--backbone", "vit_nonexistent"])
+    assert result.exit_code == 2 and result.stderr == "error: unknown timm model 'vit_nonexistent'\n"
+    result = runner.invoke(main, ["pseudo", "--data", str(data), "--checkpoint", str(tmp_path / "none.pt"),
+                                  "--scribbles", "tiny_scribble_r2", "--out", str(tmp_path / "q")])
+    assert result.exit_code == 2 and result.stderr.strip().endswith("none.pt: checkpoint not found")
