@@ -128,19 +128,18 @@ def refine_labels(par: PAR, images: torch.Tensor, cams: torch.Tensor, image_labe
     small = (height // down_scale, width // down_scale)
     small_images = F.interpolate(images.float(), size=small, mode="bilinear", align_corners=False)
     present = torch.cat([torch.ones_like(image_labels[:, :1]), image_labels], dim=1) > 0
-    labellings = []
-    for threshold in (high, low):
-        background = torch.full_like(cams[:, :1], threshold)
-        scores = F.interpolate(torch.cat([background, cams.float()], 1), size=small, mode="bilinear",
-                               align_corners=False)
-        labels = torch.empty(batch, height, width, dtype=torch.int64, device=cams.device)
-        for b in range(batch):
-            keys = present[b].nonzero()[:, 0]
-            refined = par(small_images[b:b + 1], scores[b:b + 1, keys].softmax(dim=1))
-            refined = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
-            labels[b] = keys[refined[0].argmax(0)]
-        labellings.append(labels)
-    high_labels, low_labels = labellings
+    scores = [F.interpolate(torch.cat([torch.full_like(cams[:, :1], threshold), cams.float()], 1), size=small,
+                            mode="bilinear", align_corners=False) for threshold in (high, low)]
+    high_labels = torch.empty(batch, height, width, dtype=torch.int64, device=cams.device)
+    low_labels = torch.empty_like(high_labels)
+    for b in range(batch):
+        keys = present[b].nonzero()[:, 0]
+        # PAR refines each channel alike with one affinity, so both labellings share a call
+        both = torch.cat([scores[0][b:b + 1, keys].softmax(dim=1), scores[1][b:b + 1, keys].softmax(dim=1)], dim=1)
+        refined = F.interpolate(par(small_images[b:b + 1], both), size=(height, width), mode="bilinear",
+                                align_corners=False)[0]
+        high_labels[b] = keys[refined[:len(keys)].argmax(0)]
+        low_labels[b] = keys[refined[len(keys):].argmax(0)]
     labels = high_labels.clone()
     labels[high_labels == 0] = IGNORE
     labels[(high_labels == 0) & (low_labels == 0)] = 0
