@@ -11,6 +11,8 @@ from torch.nn import functional as F
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
+from ..runtime import load_weights
+
 #: The ResNets stage 2 builds on, by name.
 BACKBONES = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
              "resnet101": torchvision.models.resnet101}
@@ -77,7 +79,7 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
         _dilate_basic_layer(resnet.layer3, 2)
         _dilate_basic_layer(resnet.layer4, 4)
     if pretrained is not None:
-        state = torch.load(pretrained, map_location="cpu", weights_only=True)
+        state = load_weights(pretrained)
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         missing, unexpected = resnet.load_state_dict(state, strict=False)
         if unexpected or [k for k in missing if not k.startswith("fc.")]:
