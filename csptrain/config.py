@@ -43,8 +43,7 @@ def make_config(cls: type[Config], presets: dict[str, dict], preset: str | None 
     if yaml_file is not None:
         values.update(read_yaml(yaml_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"unknown config keys: {', '.join(unknown)}")
     defaults = cls()
@@ -61,7 +60,3 @@ def config_to_dict(config) -> dict:
     """JSON/YAML-serialisable form of a config dataclass (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
-
-def config_from_dict(cls: type[Config], values: dict) -> Config:
-    """Inverse of :func:`config_to_dict`; keys this version does not know are an error."""
-    return make_config(cls, {}, None, None, **values)

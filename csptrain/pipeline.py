@@ -22,7 +22,7 @@ from pathlib import Path
 from .config import PRESET_CLASSES
 from .data.layout import DataError, class_names_of, read_split, scribble_folder
 from .report import RunResult, format_report, report_json
-from .runtime import read_json_or_none, read_progress, write_json_atomic
+from .runtime import read_json_or_none, read_progress, steps_per_epoch, write_json_atomic
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 
@@ -75,11 +75,8 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
 
 def stage2_stop(spec: PipelineSpec) -> int:
     """The last step of each stage-2 run (single process)."""
-    per_epoch = len(read_split(spec.data, spec.train_split)) // spec.stage2.batch_size
-    if per_epoch == 0:
-        raise ValueError(f"{spec.train_split}: fewer images than one stage-2 batch of {spec.stage2.batch_size}")
-    total = spec.stage2.epochs * per_epoch
-    return min(total, spec.stage2.max_steps or total)
+    size = len(read_split(spec.data, spec.train_split))
+    return spec.stage2.steps(steps_per_epoch(size, spec.stage2.batch_size, 1, spec.train_split))[1]
 
 
 def seed_folder(spec: PipelineSpec, seed: int) -> Path:

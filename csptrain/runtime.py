@@ -12,6 +12,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from scribblesim.io import json_bytes, write_bytes_atomic
+
 from .data.sampler import EpochSampler
 
 CHECKPOINT = "last.pt"
@@ -74,11 +76,8 @@ def save_atomic(state: dict, path: Path) -> None:
 
 
 def write_json_atomic(path: Path, value) -> None:
-    """JSON to a temporary file, then rename."""
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(value, indent=1))
-    os.replace(temp, path)
+    """JSON to a temporary file, then rename (scribblesim's canonical JSON)."""
+    write_bytes_atomic(Path(path), json_bytes(value))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -128,11 +127,11 @@ def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) 
     return state["step"]
 
 
-def steps_per_epoch(size: int, batch_size: int, process: Process, split: str) -> int:
-    """Full batches per epoch over all ranks; one-line error if there is not even one."""
-    steps = size // (batch_size * process.world)
+def steps_per_epoch(size: int, batch_size: int, world: int, split: str) -> int:
+    """Full batches per epoch over ``world`` ranks; one-line error if there is not even one."""
+    steps = size // (batch_size * world)
     if steps == 0:
-        raise ValueError(f"{split}: {size} images are fewer than one batch of {batch_size} x {process.world} ranks")
+        raise ValueError(f"{split}: {size} images are fewer than one batch of {batch_size} x {world} ranks")
     return steps
 
 

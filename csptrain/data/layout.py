@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from PIL import Image
 
 from scribblesim.datasets.base import DatasetError
+from scribblesim.scribble_set import read_meta
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -69,15 +69,9 @@ def denormalise(images: torch.Tensor) -> torch.Tensor:
 
 def class_names_of(data: Path) -> list[str]:
     """The class list of the build's ``meta.json`` (index = class id, 0 = background)."""
-    meta = Path(data) / "meta.json"
-    try:
-        names = json.loads(meta.read_text())["classes"]
-    except FileNotFoundError:
-        raise DataError(f"{meta}: not found; is {data} a scribblesim build?") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{meta}: cannot read the class list ({error})") from None
+    names = read_meta(data).get("classes")
     if not isinstance(names, list) or not names:
-        raise DataError(f"{meta}: 'classes' must be a non-empty list")
+        raise DataError(f"{Path(data) / 'meta.json'}: 'classes' must be a non-empty list")
     return [str(name) for name in names]
 
 

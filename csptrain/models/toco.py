@@ -133,7 +133,9 @@ class ToCoNet(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """ToCo's optimiser groups: backbone, backbone norms (base lr), heads and decoders (10x lr)."""
-        trainable = lambda module: [p for p in module.parameters() if p.requires_grad]  # noqa: E731
+        def trainable(module: nn.Module) -> list[nn.Parameter]:
+            return [p for p in module.parameters() if p.requires_grad]
+
         norms = [p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" in n]
         backbone = [p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" not in n]
         heads = [self.classifier.weight, self.aux_classifier.weight, *trainable(self.proj_head)]

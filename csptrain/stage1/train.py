@@ -127,7 +127,7 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
     num_classes = len(class_names_of(data))
     dataset = Stage1Dataset(data, split, scribbles, num_classes,
                             ToCoAugment(config.crop_size, config.scale_min, config.scale_max), config.seed)
-    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process, split)
+    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     model, optimizer = build_stage1(config, num_classes, pretrained, process.device)
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
     out = Path(out)

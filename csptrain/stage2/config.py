@@ -60,6 +60,11 @@ class Stage2Config:
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
 
+    def steps(self, per_epoch: int) -> tuple[int, int]:
+        """(schedule length, step the run ends at) for ``per_epoch`` steps per epoch."""
+        total = self.epochs * per_epoch
+        return total, min(total, self.max_steps or total)
+
     def to_dict(self) -> dict:
         """JSON/YAML-serialisable form."""
         return config_to_dict(self)

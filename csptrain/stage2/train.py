@@ -111,9 +111,8 @@ def train_stage2(
     num_classes = num_classes or len(class_names_of(data))
     dataset = ScribbleDataset(data, split, scribbles, pseudo, Augment(config.crop_size, config.scale_min, config.scale_max),
                               config.lambda_s, config.lambda_c, config.seed)
-    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process, split)
-    total_steps = config.epochs * per_epoch
-    stop = min(total_steps, config.max_steps or total_steps)
+    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
+    total_steps, stop = config.steps(per_epoch)
     warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
 
     model, optimizer = build_stage2(config, num_classes, pretrained, process.device)
