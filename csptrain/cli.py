@@ -14,6 +14,7 @@ from .models import BACKBONES
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+_SPLIT_HELP = "Split list of the build: its real name (train2017) or its role name (train, val)."
 
 
 def _fail(message: str) -> None:
@@ -89,7 +90,7 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
 @click.option("--preset", type=PRESET, default=None, help="Table A4 hyper-parameters.")
 @click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
-@click.option("--train-split", default="train", show_default=True)
+@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Local timm ViT weights file.")
 @_options(STAGE1 + COMMON)
 @click.option("--no-progress", is_flag=True)
@@ -112,7 +113,7 @@ def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, no_
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-1 run's last.pt.")
 @click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
-@click.option("--split", default="train", show_default=True)
+@click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
 @click.option("--device", default="auto", show_default=True)
@@ -137,7 +138,7 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
 @click.option("--preset", type=PRESET, default=None, help="Table A5 hyper-parameters.")
 @click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
-@click.option("--train-split", default="train", show_default=True)
+@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet).")
 @_options(STAGE2 + COMMON)
@@ -160,7 +161,7 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 @main.command("eval")
 @click.option("--data", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-2 run's last.pt.")
-@click.option("--val-split", default="val", show_default=True)
+@click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
 @click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Repeat for multi-scale.")
 @click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
@@ -200,8 +201,8 @@ def report(run_dirs) -> None:
 @click.argument("more_seeds", nargs=-1, type=int, metavar="")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of all runs and the report.")
 @click.option("--preset", type=PRESET, default=None, help="Tables A4 (stage 1) and A5 (stage 2).")
-@click.option("--train-split", default="train", show_default=True)
-@click.option("--val-split", default="val", show_default=True)
+@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
+@click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Stage-2 ResNet state dict.")
 @click.option("--stage1-pretrained", type=click.Path(path_type=Path), default=None, help="Stage-1 timm ViT weights.")
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")

@@ -2,12 +2,17 @@
 
 Layout of ``out`` (the published ScribbleCOCO layout)::
 
-    ImageSets/SegmentationAug/{split}.txt   image names, no extension
+    ImageSets/SegmentationAug/{list}.txt    image names, no extension: train.txt for a split
+                                            named train*, val.txt for val*, else {split}.txt
     JPEGImages/{name}{ext}                  symlink to (or copy of) the image
     SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore
     {prefix}_scribble_r{seed}/{name}.png    scribbles, 255 = unlabelled
     strokes_r{seed}.jsonl                   vector strokes, one JSON object per image
     meta.json                               classes, palette, config, seeds, counts, skips
+
+Label PNGs are 8-bit grayscale class ids by default (``label_png="palette"`` adds the
+class palette). Images without annotations (see :func:`left_out_reason`) are left out,
+listed with their reason in ``meta.json``, unless ``keep_empty``.
 
 Every image is processed independently (see :func:`process_image`) and every file is
 written atomically, so the output does not depend on the worker count or order, and a
@@ -32,6 +37,7 @@ from tqdm.auto import tqdm
 from .config import SimConfig
 from .datasets.base import DatasetError, LoadedSample
 from .io import (
+    DEFAULT_LABEL_PNG,
     json_bytes,
     label_png_bytes,
     link_or_copy_atomic,
@@ -40,6 +46,7 @@ from .io import (
     write_if_changed,
 )
 from .palette import PALETTE
+from .scribble_set import SPLIT_LIST_DIR, recorded_label_png, split_list_name
 from .simulate import simulate
 
 STATE_DIR = ".scribblesim"
@@ -47,7 +54,11 @@ _VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezi
 
 
 class Sample(Protocol):
-    """One image's own annotations, light enough to ship to a worker."""
+    """One image's own annotations, light enough to ship to a worker.
+
+    A sample may also have a boolean ``annotated`` attribute when its dataset decides
+    without decoding whether the image counts as annotated (COCO); see :func:`left_out_reason`.
+    """
 
     name: str
     image_path: Path | None
@@ -66,6 +77,13 @@ class BuildSpec:
     seeds: tuple[int, ...]
     config: SimConfig
     copy_images: bool = False
+    label_png: str = DEFAULT_LABEL_PNG
+    keep_empty: bool = False
+
+    @property
+    def list_file(self) -> str:
+        """Name of the split list under ``ImageSets/SegmentationAug`` (see :func:`split_list_name`)."""
+        return split_list_name(self.split)
 
     def scribble_dir(self, seed: int) -> Path:
         return self.out / f"{self.prefix}_scribble_r{seed}"
@@ -74,7 +92,7 @@ class BuildSpec:
         return self.out / STATE_DIR / f"strokes_r{seed}"
 
     def folders(self) -> list[Path]:
-        fixed = [self.out / "ImageSets" / "SegmentationAug", self.out / "JPEGImages", self.out / "SegmentationClassAug"]
+        fixed = [self.out / SPLIT_LIST_DIR, self.out / "JPEGImages", self.out / "SegmentationClassAug"]
         return fixed + [self.scribble_dir(s) for s in self.seeds] + [self.part_dir(s) for s in self.seeds]
 
 
@@ -84,6 +102,7 @@ class ImageReport:
 
     name: str
     error: str | None = None
+    left_out: str | None = None
     computed: int = 0
     strokes: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
@@ -105,14 +124,40 @@ def _record_bytes(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
+#: Reasons an image is left out of a build (unless ``keep_empty``).
+NO_ANNOTATIONS = "no annotations"
+NO_INSTANCES = "no object instances"
+
+
+def left_out_reason(sample: Sample, loaded: LoadedSample | None = None) -> str | None:
+    """Why ``sample`` is left out of a build without ``keep_empty``, or None if it is built.
+
+    A sample with an ``annotated`` attribute decides itself before decoding: COCO leaves
+    out an image with no annotation record at all (as the paper's counts and the reference
+    simulator do) and keeps one with only crowd annotations. Any other sample is left out
+    once ``loaded`` shows no object instance (Cityscapes, VOC, folder).
+    """
+    annotated = getattr(sample, "annotated", None)
+    if annotated is not None:
+        return None if annotated else NO_ANNOTATIONS
+    if loaded is not None and len(loaded.masks) == 0:
+        return NO_INSTANCES
+    return None
+
+
 def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     """Write one image's ground truth, image link and scribbles for every seed.
 
     Seeds whose scribble PNG and stroke record both exist are not recomputed, which is
-    what makes a rerun resume (and a finished rerun a no-op).
+    what makes a rerun resume (and a finished rerun a no-op). An image left out (see
+    :func:`left_out_reason`) gets no file.
     """
     report = ImageReport(sample.name)
     name = sample.name
+    if not spec.keep_empty:
+        report.left_out = left_out_reason(sample)
+        if report.left_out:
+            return report
     if sample.image_path is not None and not Path(sample.image_path).is_file():
         report.error = f"{sample.image_path}: image file not found"
         return report
@@ -128,8 +173,12 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
         except DatasetError as error:
             report.error = str(error)
             return report
+        if not spec.keep_empty:
+            report.left_out = left_out_reason(sample, loaded)
+            if report.left_out:
+                return report
         if not gt_path.is_file():
-            write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic))
+            write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png))
         for seed in todo:
             result = simulate(
                 loaded.masks, loaded.classes, seed=seed, image_id=loaded.image_id,
@@ -137,7 +186,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             )
             records[seed] = _record(name, result)
             write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]))
-            write_bytes_atomic(spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map))
+            write_bytes_atomic(spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png))
             report.computed += 1
     if sample.image_path is not None:
         image_link = spec.out / "JPEGImages" / f"{name}{Path(sample.image_path).suffix}"
@@ -167,7 +216,7 @@ def _write_strokes(spec: BuildSpec) -> None:
         write_if_changed(spec.out / f"strokes_r{seed}.jsonl", b"".join(p.read_bytes() for p in parts))
 
 
-def _split_summary(reports: Sequence[ImageReport], strokes: Counter, skipped: Counter) -> dict:
+def _split_summary(spec: BuildSpec, reports: Sequence[ImageReport], strokes: Counter, skipped: Counter) -> dict:
     def per_seed(counts: Counter) -> dict:
         table: dict[str, dict[str, int]] = {}
         for key, count in sorted(counts.items()):
@@ -175,10 +224,16 @@ def _split_summary(reports: Sequence[ImageReport], strokes: Counter, skipped: Co
             table.setdefault(seed, {})[kind] = count
         return table
 
+    left_out = [{"image": r.name, "reason": r.left_out} for r in reports if r.left_out]
     return {
-        "images": sum(r.error is None for r in reports),
+        "images": sum(r.error is None and r.left_out is None for r in reports),
+        "images_left_out": len(left_out),
+        "images_skipped": sum(r.error is not None for r in reports),
+        "list_file": spec.list_file,
+        "keep_empty": spec.keep_empty,
         "strokes": per_seed(strokes),
         "skipped_objects": per_seed(skipped),
+        "left_out_images": left_out,
         "skipped_images": [{"image": r.name, "reason": r.error} for r in reports if r.error],
     }
 
@@ -196,6 +251,7 @@ def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summa
         "classes": list(class_names),
         "palette": PALETTE[: len(class_names)].tolist(),
         "ignore_index": 255,
+        "label_png": spec.label_png,
         "config": spec.config.to_dict(),
         "seeds": seeds,
         "versions": _versions(),
@@ -216,6 +272,7 @@ class BuildSummary:
     skipped_objects: Counter
     skipped_images: list[tuple[str, str]]
     seconds: float
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self, seeds: Sequence[int]) -> str:
         styles = Counter()
@@ -225,11 +282,51 @@ class BuildSummary:
         for key, count in self.skipped_objects.items():
             reasons[key.split(":", 1)[1]] += count
         fmt = lambda c: ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"  # noqa: E731
+        left_out = f"left-out images: {len(self.left_out)}"
+        if self.left_out:
+            left_out += f" ({fmt(Counter(reason for _, reason in self.left_out))}; --keep-empty keeps them)"
         return (
             f"{self.images} images x {len(seeds)} seeds ({self.computed} simulated): "
             f"{sum(styles.values())} strokes ({fmt(styles)}); skipped objects: {fmt(reasons)}; "
-            f"skipped images: {len(self.skipped_images)}; {self.seconds:.1f} s"
+            f"{left_out}; skipped images: {len(self.skipped_images)}; {self.seconds:.1f} s"
         )
+
+
+def check_rerun(spec: BuildSpec) -> None:
+    """Refuse a build that would mix with what ``spec.out`` already holds.
+
+    One output holds one label PNG mode; two splits may not write the same split list
+    (``train2014`` and ``train2017`` both write ``train.txt``); a split built with
+    ``keep_empty`` keeps it (otherwise its empty images' files would linger unlisted).
+
+    Raises
+    ------
+    DatasetError
+        One line naming the output folder and the option to change.
+    """
+    meta_path = spec.out / "meta.json"
+    if not meta_path.is_file():
+        return
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{meta_path}: not valid JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{meta_path}: expected a JSON object")
+    existing = recorded_label_png(meta)
+    if existing is not None and existing != spec.label_png:
+        raise DatasetError(f"{spec.out}: holds {existing} label PNGs; rerun with --label-png {existing} "
+                           "or build into another --out")
+    splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
+    for other, info in splits.items():
+        info = info if isinstance(info, dict) else {}
+        if other != spec.split and (info.get("list_file") or split_list_name(other)) == spec.list_file:
+            raise DatasetError(f"{spec.out}: split {other!r} already writes {SPLIT_LIST_DIR / spec.list_file}; "
+                               f"build split {spec.split!r} into another --out")
+    previous = splits.get(spec.split)
+    if isinstance(previous, dict) and previous.get("keep_empty", True) and not spec.keep_empty:
+        raise DatasetError(f"{spec.out}: split {spec.split!r} was built with --keep-empty; "
+                           "rerun with --keep-empty or build into another --out")
 
 
 def build(
@@ -272,8 +369,14 @@ def build(
     Returns
     -------
     BuildSummary
+
+    Raises
+    ------
+    DatasetError
+        If ``spec`` would mix with an earlier build in ``spec.out`` (see :func:`check_rerun`).
     """
     start = time.perf_counter()
+    check_rerun(spec)
     for folder in spec.folders():
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
@@ -289,14 +392,14 @@ def build(
                 reports.append(report)
                 bar.update(1)
     reports.sort(key=lambda r: r.name)
-    names = [r.name for r in reports if r.error is None]
-    write_if_changed(spec.out / "ImageSets" / "SegmentationAug" / f"{spec.split}.txt", "".join(f"{n}\n" for n in names).encode())
+    names = [r.name for r in reports if r.error is None and r.left_out is None]
+    write_if_changed(spec.out / SPLIT_LIST_DIR / spec.list_file, "".join(f"{n}\n" for n in names).encode())
     _write_strokes(spec)
     strokes, skipped = Counter(), Counter()
     for report in reports:
         strokes.update(report.strokes)
         skipped.update(report.skipped)
-    _write_meta(spec, dataset, class_names, _split_summary(reports, strokes, skipped), source)
+    _write_meta(spec, dataset, class_names, _split_summary(spec, reports, strokes, skipped), source)
     return BuildSummary(
         images=len(names),
         computed=sum(r.computed for r in reports),
@@ -304,4 +407,5 @@ def build(
         skipped_objects=skipped,
         skipped_images=[(r.name, r.error) for r in reports if r.error],
         seconds=time.perf_counter() - start,
+        left_out=[(r.name, r.left_out) for r in reports if r.left_out],
     )

@@ -15,6 +15,7 @@ import joblib
 from .build import BuildSpec, build
 from .config import SimConfig
 from .datasets.base import DatasetError
+from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES
 from .sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 DEFAULT_OUT = Path("scribbles-out")
@@ -44,6 +45,9 @@ def build_options(function):
     @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke width in pixels.")
     @click.option("--erosion-kernel", type=int, default=SimConfig.erosion_kernel, show_default=True, help="Erosion kernel k of boundary scribbles.")
     @click.option("--no-background", is_flag=True, help="Do not scribble the background.")
+    @click.option("--label-png", type=click.Choice(LABEL_PNG_MODES), default=DEFAULT_LABEL_PNG, show_default=True,
+                  help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.")
+    @click.option("--keep-empty", is_flag=True, help="Keep images without annotations (background scribbles only) instead of leaving them out.")
     @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
     @functools.wraps(function)
     def wrapper(**kwargs):
@@ -70,6 +74,7 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
     spec = BuildSpec(
         out=options["out"], split=split, prefix=options["prefix"] or default_prefix,
         seeds=tuple(dict.fromkeys(seeds or (1,))), config=config, copy_images=options["copy_images"],
+        label_png=options["label_png"], keep_empty=options["keep_empty"],
     )
     backend = "dask" if options["scheduler"] else options["backend"]
     warnings.showwarning = _one_line_warning

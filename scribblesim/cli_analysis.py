@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .datasets.base import DatasetError
+from .io import LABEL_PNG_MODES
 from .scribble_set import ScribbleSet, open_set
 
 _PATH = click.Path(path_type=Path)
@@ -37,6 +38,11 @@ def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
         return open_set(out, tag)
     except DatasetError as error:
         _fail(str(error))
+
+
+_label_png_option = click.option(
+    "--label-png", type=click.Choice(LABEL_PNG_MODES), default=None,
+    help="Label PNG mode (gray or palette); default: the one OUT holds (gray for a new folder). Must match OUT's.")
 
 
 def _split_list(values: Sequence[str]) -> list[str]:
@@ -125,7 +131,9 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
 @click.option("--shrink", type=float, default=None, help="Scribble-shrink ratio r in [0, 1]: keep the centred (1 - r) of each stroke.")
 @click.option("--drop", type=float, default=None, help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.")
 @click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the drop decisions.")
-def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int) -> None:
+@_label_png_option
+def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int,
+                    label_png: str | None) -> None:
     """Write a degraded copy of a scribble set (e.g. {prefix}_scribble_r1_shrink0.5)."""
     from .degrade import degrade_set
 
@@ -137,7 +145,7 @@ def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | No
         _fail(f"--rng-seed: must be non-negative, got {rng_seed}")
     source = _open(out, seed)
     try:
-        written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed)
+        written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed, label_png=label_png)
     except DatasetError as error:
         _fail(str(error))
     except OSError as error:
@@ -155,7 +163,7 @@ def _import_options(function):
     function = click.option("--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix).")(function)
     function = click.option("--seed", type=int, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}.")(function)
     function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(function)
-    return function
+    return _label_png_option(function)
 
 
 def _run_import(run, *args, seed: int, **kwargs) -> None:
@@ -175,22 +183,22 @@ def _run_import(run, *args, seed: int, **kwargs) -> None:
 @_import_options
 @click.option("--width", type=int, default=3, show_default=True, help="Brush width in pixels.")
 @click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
-def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, width, skip_unknown) -> None:
+def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
     """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
     from .importers import import_scribblesup
 
     if width < 1:
         _fail(f"--width: must be >= 1, got {width}")
     _run_import(import_scribblesup, xml_dir, out, seed=seed, prefix=prefix, width=width,
-                skip_unknown=skip_unknown, overwrite=overwrite)
+                skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png)
 
 
 @import_group.command("png")
 @click.argument("png_dir", type=_PATH)
 @_import_options
 @click.option("--classes", "classes_file", type=_PATH, default=None, help="JSON list of class names (index = class id) for a new OUT.")
-def import_png_command(png_dir, out, seed, prefix, overwrite, classes_file) -> None:
-    """Import scribble label PNGs (255 = unlabelled); strokes are recovered from the pixels."""
+def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes_file) -> None:
+    """Import scribble label PNGs (255 = unlabelled; grayscale, palette or 3 equal channels); strokes come from the pixels."""
     from .importers import import_png
 
     classes = None
@@ -203,4 +211,5 @@ def import_png_command(png_dir, out, seed, prefix, overwrite, classes_file) -> N
             _fail(f"{classes_file}: not valid JSON ({error})")
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
             _fail(f"{classes_file}: expected a JSON list of class names")
-    _run_import(import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite)
+    _run_import(import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite,
+                label_png=label_png)

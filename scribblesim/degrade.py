@@ -29,7 +29,7 @@ import shapely
 from shapely.ops import substring
 
 from .result import BACKGROUND, UNLABELLED
-from .scribble_set import ScribbleSet, stroke_record, write_set
+from .scribble_set import ScribbleSet, label_png_mode, stroke_record, write_set
 from .seeding import image_key
 from .vectorise import vectorise
 
@@ -249,9 +249,12 @@ def degraded_tag(tag: str, shrink: float | None, drop: float | None, rng_seed: i
 
 def degrade_set(
     source: ScribbleSet, *, shrink: float | None = None, drop: float | None = None, rng_seed: int = 0,
-    names: Sequence[str] | None = None,
+    names: Sequence[str] | None = None, label_png: str | None = None,
 ) -> ScribbleSet:
     """Write the degraded copy of a scribble set next to it (tag from :func:`degraded_tag`).
+
+    Label PNGs take the mode the output already holds (``meta.json``); ``label_png``, if
+    given, must agree with it.
 
     Returns
     -------
@@ -260,6 +263,7 @@ def degrade_set(
     """
     _check_ratio(shrink or 0.0, "shrink")
     _check_ratio(drop or 0.0, "drop")
+    mode = label_png_mode(source.out, label_png)
     records = source.records()
     names = source.names() if names is None else list(names)
     tag = degraded_tag(source.tag, shrink, drop, rng_seed)
@@ -272,5 +276,5 @@ def degrade_set(
             )
             yield name, label_map, record
 
-    written = write_set(source.out, source.prefix, tag, items())
+    written = write_set(source.out, source.prefix, tag, items(), label_png=mode)
     return ScribbleSet(written.out, written.prefix, written.tag, source.classes)

@@ -15,7 +15,8 @@ Importers write human scribbles as such a set:
   VOC class name or ``background``. Polylines are drawn 3 px wide, in file order (a later
   polyline wins where two overlap), and kept as strokes of style ``"human"`` with
   ``instance`` ``None`` (ScribbleSup does not say which object a scribble belongs to).
-- **PNG**: any folder of single-channel scribble label PNGs (255 = unlabelled). Their
+- **PNG**: any folder of scribble label PNGs (255 = unlabelled): grayscale, palette, or 3
+  equal channels (what ``cv2.imwrite`` writes, e.g. the published ScribbleCOCO). Their
   strokes are recovered from the pixels: the skeleton of every connected piece of every
   label, cut into chains between end points and junctions.
 
@@ -38,7 +39,16 @@ from .datasets.base import DatasetError
 from .datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from .raster import stroke_pixels
 from .result import UNLABELLED, Stroke
-from .scribble_set import ScribbleSet, check_target, ensure_meta, read_label_map, read_meta, stroke_record, write_set
+from .scribble_set import (
+    ScribbleSet,
+    check_target,
+    ensure_meta,
+    label_png_mode,
+    read_label_map,
+    read_meta,
+    stroke_record,
+    write_set,
+)
 from .vectorise import HUMAN_STYLE, vectorise
 
 #: Brush width of imported ScribbleSup polylines (the usual convention for its PNGs).
@@ -164,6 +174,7 @@ class ImportSummary:
 def import_scribblesup(
     xml_dir: Path, out: Path, *, seed: int = 0, prefix: str | None = None,
     width: int = SCRIBBLESUP_WIDTH, skip_unknown: bool = False, overwrite: bool = False,
+    label_png: str | None = None,
 ) -> ImportSummary:
     """Import a folder of ScribbleSup XML files as scribble set ``seed`` of ``out``.
 
@@ -181,7 +192,8 @@ def import_scribblesup(
     parsed = [parse_scribblesup_xml(f, skip_unknown=skip_unknown) for f in files]  # fail before writing
     prefix = _target_prefix(out, prefix, "scribblesup")
     check_target(out, prefix, str(seed), overwrite)
-    prefix = ensure_meta(out, dataset="scribblesup", prefix=prefix, classes=VOC_CLASS_NAMES, tag=str(seed))
+    mode = label_png_mode(out, label_png)
+    prefix = ensure_meta(out, dataset="scribblesup", prefix=prefix, classes=VOC_CLASS_NAMES, tag=str(seed), label_png=mode)
     count = 0
 
     def items():
@@ -191,7 +203,7 @@ def import_scribblesup(
             count += len(strokes)
             yield scribbles.name, label_map, stroke_record(scribbles.name, strokes, source="scribblesup")
 
-    written = write_set(out, prefix, str(seed), items())
+    written = write_set(out, prefix, str(seed), items(), label_png=mode)
     return ImportSummary(written, len(parsed), count)
 
 
@@ -206,7 +218,7 @@ def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
 
 def import_png(
     png_dir: Path, out: Path, *, seed: int = 0, prefix: str | None = None,
-    classes: Sequence[str] | None = None, overwrite: bool = False,
+    classes: Sequence[str] | None = None, overwrite: bool = False, label_png: str | None = None,
 ) -> ImportSummary:
     """Import a folder of scribble label PNGs (255 = unlabelled) as scribble set ``seed`` of ``out``.
 
@@ -216,7 +228,7 @@ def import_png(
     Raises
     ------
     DatasetError
-        Missing folder, no PNG, an unreadable or multi-channel PNG, or an existing target set.
+        Missing folder, no PNG, an unreadable PNG or one with 3 differing channels, or an existing target set.
     """
     png_dir = Path(png_dir)
     if not png_dir.is_dir():
@@ -227,10 +239,11 @@ def import_png(
     maps = {f.stem: read_label_map(f) for f in files}  # fail before writing
     prefix = _target_prefix(out, prefix, "imported")
     check_target(out, prefix, str(seed), overwrite)
+    mode = label_png_mode(out, label_png)
     if classes is None:
         top = max((int(m[m != UNLABELLED].max(initial=0)) for m in maps.values()), default=0)
         classes = ["background"] + [f"class_{k}" for k in range(1, top + 1)]
-    prefix = ensure_meta(out, dataset="png", prefix=prefix, classes=classes, tag=str(seed))
+    prefix = ensure_meta(out, dataset="png", prefix=prefix, classes=classes, tag=str(seed), label_png=mode)
     count = 0
 
     def items():
@@ -240,5 +253,5 @@ def import_png(
             count += len(strokes)
             yield name, label_map, stroke_record(name, strokes, source="png")
 
-    written = write_set(out, prefix, str(seed), items())
+    written = write_set(out, prefix, str(seed), items(), label_png=mode)
     return ImportSummary(written, len(maps), count)

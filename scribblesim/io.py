@@ -43,10 +43,25 @@ def json_bytes(value) -> bytes:
     return (json.dumps(value, sort_keys=True, indent=1) + "\n").encode()
 
 
-def label_png_bytes(label_map: np.ndarray) -> bytes:
-    """A single-channel palette PNG of a uint8 label map."""
-    image = Image.fromarray(label_map.astype(np.uint8), mode="P")
-    image.putpalette(PALETTE.ravel().tolist())
+#: Label PNG modes: plain 8-bit grayscale (class ids; what cv2, PIL, imageio and mmcv read
+#: alike, as VOC's SegmentationClassAug) or single-channel palette (class ids + colours).
+LABEL_PNG_MODES = ("gray", "palette")
+DEFAULT_LABEL_PNG = "gray"
+
+
+def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> bytes:
+    """A single-channel PNG of a uint8 label map: 8-bit grayscale (``"gray"``) or ``"palette"``.
+
+    Both hold the class ids as pixel values; only a palette PNG read by a colour-converting
+    reader (``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``) gives luminance instead of ids.
+    """
+    if mode not in LABEL_PNG_MODES:
+        raise ValueError(f"label PNG mode must be one of {LABEL_PNG_MODES}, got {mode!r}")
+    if mode == "palette":
+        image = Image.fromarray(label_map.astype(np.uint8), mode="P")
+        image.putpalette(PALETTE.ravel().tolist())
+    else:
+        image = Image.fromarray(np.ascontiguousarray(label_map, dtype=np.uint8))  # 2-D uint8: mode "L"
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

@@ -7,6 +7,11 @@
 
 ``prefix`` comes from ``OUT/meta.json``. ``tag`` is a seed (``"1"``), a degraded set
 (``"1_shrink0.5"``, see :mod:`scribblesim.degrade`) or an imported annotator (``"0"``).
+
+Split lists live in ``OUT/ImageSets/SegmentationAug/`` and are named by role (see
+:func:`split_list_name`): ``train.txt`` for a split named ``train*``, ``val.txt`` for
+``val*``, ``{split}.txt`` otherwise. :func:`split_list_path` finds a split's list by its
+real name (``train2017``) or its role name (``train``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,63 @@ from pathlib import Path
 import numpy as np
 
 from .datasets.base import DatasetError, read_json, read_png
-from .io import json_bytes, label_png_bytes, write_bytes_atomic
+from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
 from .palette import PALETTE
 from .result import UNLABELLED, Stroke
+
+#: Folder of the split lists, relative to a build output.
+SPLIT_LIST_DIR = Path("ImageSets") / "SegmentationAug"
+#: Split-name prefixes that name a role, and the list file each one writes.
+SPLIT_ROLES = ("train", "val")
+
+
+def split_list_name(split: str) -> str:
+    """File name of ``split``'s image list: ``train.txt`` / ``val.txt`` by role, else ``{split}.txt``.
+
+    A split whose name starts with ``train`` (``train2014``, ``train2017``, ``train``) is
+    the training list the authors' loader and ``csptrain`` read by default; likewise ``val``.
+    """
+    for role in SPLIT_ROLES:
+        if split.startswith(role):
+            return f"{role}.txt"
+    return f"{split}.txt"
+
+
+def split_list_path(out: Path, split: str) -> Path:
+    """The image list of ``split`` in the build output ``out``: by real or by role name.
+
+    ``split`` may be the split the build was made from (``train2017``, looked up in
+    ``meta.json``, else named by :func:`split_list_name`), the list's own name (``train``),
+    or, for older builds, the name of a ``{split}.txt`` file.
+
+    Raises
+    ------
+    DatasetError
+        If no list is found, or ``split`` names a real split this output does not hold
+        while its role's list belongs to another split.
+    """
+    folder = Path(out) / SPLIT_LIST_DIR
+    meta_path = Path(out) / "meta.json"
+    splits = {}
+    if meta_path.is_file():
+        meta = read_json(meta_path, "not found")
+        splits = meta.get("splits", {}) if isinstance(meta, dict) else {}
+        splits = splits if isinstance(splits, dict) else {}
+    recorded = {name: (info.get("list_file") if isinstance(info, dict) else None) or split_list_name(name)
+                for name, info in splits.items()}
+    by_role = folder / split_list_name(split)
+    if split in recorded:
+        candidates = [folder / recorded[split], folder / f"{split}.txt"]
+    else:
+        owners = [name for name, file in recorded.items() if file == by_role.name and name != by_role.stem]
+        if owners and split != by_role.stem:
+            raise DatasetError(f"{by_role}: lists split {owners[0]!r}, not {split!r} (splits here: {', '.join(sorted(recorded))})")
+        candidates = [by_role, folder / f"{split}.txt"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DatasetError(f"{candidates[0]}: split file not found")
+
 
 def read_meta(out: Path) -> dict:
     """Read ``OUT/meta.json``; :class:`DatasetError` names the folder or file if unusable."""
@@ -92,7 +151,10 @@ def open_set(out: Path, tag: str | int) -> ScribbleSet:
 
 
 def read_label_map(path: Path) -> np.ndarray:
-    """Read a single-channel label PNG as uint8; :class:`DatasetError` names the file if unusable."""
+    """Read a label PNG (grayscale, palette, or 3 equal channels) as uint8 class ids.
+
+    :class:`DatasetError` names the file if it is unreadable or has 3 differing channels.
+    """
     return read_png(path, modes=("P", "L")).astype(np.uint8)
 
 
@@ -110,7 +172,35 @@ def _record_line(record: dict) -> bytes:
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 
-def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.ndarray, dict]]) -> ScribbleSet:
+def recorded_label_png(meta: dict) -> str | None:
+    """The label PNG mode an output's ``meta.json`` records, or None if it holds no labels yet.
+
+    Outputs written before the mode was recorded hold palette PNGs.
+    """
+    mode = meta.get("label_png")
+    if mode in LABEL_PNG_MODES:
+        return mode
+    return "palette" if meta.get("splits") or meta.get("seeds") or meta.get("imported") else None
+
+
+def label_png_mode(out: Path, requested: str | None = None, option: str = "--label-png") -> str:
+    """The label PNG mode for new files in ``out``: the one it already holds, else ``requested`` or gray.
+
+    Raises
+    ------
+    DatasetError
+        If ``requested`` differs from the mode ``out`` already holds (one output, one mode).
+    """
+    meta_path = Path(out) / "meta.json"
+    existing = recorded_label_png(read_meta(out)) if meta_path.is_file() else None
+    if requested is not None and existing is not None and requested != existing:
+        raise DatasetError(f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
+                           f"modes (pass {option} {existing} or use another --out)")
+    return existing or requested or DEFAULT_LABEL_PNG
+
+
+def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.ndarray, dict]],
+              label_png: str = DEFAULT_LABEL_PNG) -> ScribbleSet:
     """Write a scribble set: one label PNG per image and the strokes JSONL, all atomically.
 
     Parameters
@@ -119,18 +209,21 @@ def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.nd
         Where: ``out/{prefix}_scribble_r{tag}/`` and ``out/strokes_r{tag}.jsonl``.
     items : iterable of (name, label_map, record)
         Image id, uint8 label map and its stroke record (see :func:`stroke_record`).
+    label_png : {"gray", "palette"}
+        Label PNG mode (see :func:`label_png_mode` for the one ``out`` holds).
     """
     scribbles = ScribbleSet(Path(out), prefix, str(tag))
     scribbles.folder.mkdir(parents=True, exist_ok=True)
     lines = {}
     for name, label_map, record in items:
-        write_bytes_atomic(scribbles.folder / f"{name}.png", label_png_bytes(label_map))
+        write_bytes_atomic(scribbles.folder / f"{name}.png", label_png_bytes(label_map, label_png))
         lines[name] = _record_line(record)
     write_bytes_atomic(scribbles.strokes_path, b"".join(lines[n] for n in sorted(lines)))
     return scribbles
 
 
-def ensure_meta(out: Path, *, dataset: str, prefix: str, classes: Sequence[str], tag: str) -> str:
+def ensure_meta(out: Path, *, dataset: str, prefix: str, classes: Sequence[str], tag: str,
+                label_png: str = DEFAULT_LABEL_PNG) -> str:
     """Prefix of ``out``'s scribble folders; writes a minimal ``meta.json`` if there is none."""
     out = Path(out)
     path = out / "meta.json"
@@ -144,6 +237,7 @@ def ensure_meta(out: Path, *, dataset: str, prefix: str, classes: Sequence[str],
         "classes": list(classes),
         "palette": PALETTE[: len(classes)].tolist(),
         "ignore_index": UNLABELLED,
+        "label_png": label_png,
         "seeds": [],
         "imported": [tag],
         "splits": {},

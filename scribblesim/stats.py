@@ -60,7 +60,7 @@ from .datasets.base import DatasetError
 from .inputs import as_class_ids, as_mask_stack
 from .io import json_bytes, write_bytes_atomic
 from .result import UNLABELLED
-from .scribble_set import ScribbleSet, read_label_map, read_meta
+from .scribble_set import ScribbleSet, read_label_map, read_meta, split_list_name
 from .simulate import owner_map
 from .vectorise import skeleton_length
 
@@ -479,6 +479,8 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
     if root is None:
         return ComponentObjects(out)
     splits = list(meta.get("splits", {}))
+    if split is not None and split not in splits:  # a role name (train, val) stands for its real split
+        split = next((s for s in splits if f"{split}.txt" == split_list_name(s) == split_list_name(split)), split)
     split = split or source.get("split") or (splits[0] if len(splits) == 1 else None)
     if split is None:
         raise DatasetError(f"{Path(out) / 'meta.json'}: several or no splits {splits}; pass --split")

@@ -106,7 +106,8 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
     return instances, images, table_path
 
 
-def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT) -> Path:
+def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT,
+               label_png: str = "gray") -> Path:
     """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``)."""
     from scribblesim.build import BuildSpec, build
     from scribblesim.config import SimConfig
@@ -115,5 +116,6 @@ def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: 
     root = coco_sample_root()
     samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:count]
     names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
-    build(samples, BuildSpec(out, split, "tiny", seeds, SimConfig()), dataset="coco", class_names=names, jobs=1, progress=False)
+    spec = BuildSpec(out, split, "tiny", seeds, SimConfig(), label_png=label_png)
+    build(samples, spec, dataset="coco", class_names=names, jobs=1, progress=False)
     return out

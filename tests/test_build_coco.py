@@ -20,6 +20,9 @@ from scribblesim.cli import main
 from scribblesim.sample import coco_sample_root
 
 SAMPLE_IMAGES = 33
+#: The sample's image without any annotation record: left out by default, as the paper's counts.
+UNANNOTATED = "000000000508"
+LISTED = SAMPLE_IMAGES - 1
 
 
 def run_cli(*args: str):
@@ -48,17 +51,23 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_layout(built: Path) -> None:
-    ids = (built / "ImageSets/SegmentationAug/train2017.txt").read_text().split()
-    assert len(ids) == SAMPLE_IMAGES and ids == sorted(ids)
+    ids = (built / "ImageSets/SegmentationAug/train.txt").read_text().split()
+    assert len(ids) == LISTED and ids == sorted(ids) and UNANNOTATED not in ids
+    assert not (built / "ImageSets/SegmentationAug/train2017.txt").exists()
     for name in ids:
         assert (built / "JPEGImages" / f"{name}.jpg").is_symlink()
         for folder in ("SegmentationClassAug", "coco2017_train_scribble_r1", "coco2017_train_scribble_r2"):
             with Image.open(built / folder / f"{name}.png") as image:
-                assert image.mode == "P"
+                assert image.mode == "L"
     meta = json.loads((built / "meta.json").read_text())
     assert meta["classes"][0] == "background" and len(meta["classes"]) == 81
-    assert meta["seeds"] == [1, 2] and meta["prefix"] == "coco2017_train"
-    assert meta["splits"]["train2017"]["images"] == SAMPLE_IMAGES
+    assert meta["seeds"] == [1, 2] and meta["prefix"] == "coco2017_train" and meta["label_png"] == "gray"
+    split = meta["splits"]["train2017"]
+    assert split["images"] == LISTED and split["list_file"] == "train.txt"
+    assert split["images_left_out"] == 1 and split["images_skipped"] == 0 and split["keep_empty"] is False
+    assert split["left_out_images"] == [{"image": UNANNOTATED, "reason": "no annotations"}]
+    assert split["skipped_images"] == []
+    assert not list(built.rglob(f"{UNANNOTATED}*")), "a left-out image got files"
     for seed in (1, 2):
         records = [json.loads(line) for line in (built / f"strokes_r{seed}.jsonl").read_text().splitlines()]
         assert [r["image"] for r in records] == ids
@@ -78,7 +87,7 @@ def test_seeds_differ(built: Path) -> None:
         not np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(built / "coco2017_train_scribble_r2" / p.name)))
         for p in (built / "coco2017_train_scribble_r1").glob("*.png")
     )
-    assert differ >= 0.8 * SAMPLE_IMAGES
+    assert differ >= 0.8 * LISTED
 
 
 def test_two_jobs_byte_identical(built: Path, tmp_path: Path) -> None:
@@ -99,7 +108,8 @@ def test_rerun_is_noop(built: Path) -> None:
 def test_summary_line(built: Path) -> None:
     result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(built), "--jobs", "1")
     line = result.stdout.strip().splitlines()[-1]
-    assert f"{SAMPLE_IMAGES} images x 2 seeds" in line and "strokes" in line and "skipped objects" in line
+    assert f"{LISTED} images x 2 seeds" in line and "strokes" in line and "skipped objects" in line
+    assert "left-out images: 1 (no annotations 1; --keep-empty keeps them)" in line
 
 
 def test_killed_build_resumes_to_identical_output(built: Path, tmp_path: Path) -> None:
@@ -113,7 +123,7 @@ def test_killed_build_resumes_to_identical_output(built: Path, tmp_path: Path) -
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert len(list(scribbles.glob("*.png"))) < SAMPLE_IMAGES, "build finished before it was killed"
+    assert len(list(scribbles.glob("*.png"))) < LISTED, "build finished before it was killed"
     for png in out.rglob("*.png"):  # whatever is under a final name is complete
         Image.open(png).load()
     subprocess.run(command, check=True, capture_output=True)

@@ -136,6 +136,17 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+def test_degrade_follows_the_outputs_label_png_mode(tiny: Path, tmp_path: Path) -> None:
+    result = run("degrade", tiny, "--seed", 1, "--shrink", 0.5, "--label-png", "palette")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1
+    assert "holds gray label PNGs; --label-png palette would mix" in result.output
+    palette = build_tiny(tmp_path / "palette", seeds=(1,), label_png="palette")
+    assert run("degrade", palette, "--seed", 1, "--drop", 0.5).exit_code == 0
+    for png in (palette / "tiny_scribble_r1_drop0.5").glob("*.png"):
+        with Image.open(png) as image:
+            assert image.mode == "P"
+
+
 def test_degrade_cli_writes_a_usable_set_deterministically(tiny: Path) -> None:
     result = run("degrade", tiny, "--seed", 1, "--shrink", 0.5, "--drop", 0.3, "--rng-seed", 2)
     assert result.exit_code == 0, result.output
@@ -143,7 +154,7 @@ def test_degrade_cli_writes_a_usable_set_deterministically(tiny: Path) -> None:
     pngs = sorted(folder.glob("*.png"))
     assert len(pngs) == 3
     with Image.open(pngs[0]) as image:
-        assert image.mode == "P"
+        assert image.mode == "L"
     jsonl = tiny / "strokes_r1_shrink0.5_drop0.3_rs2.jsonl"
     first = {p.name: p.read_bytes() for p in pngs} | {"jsonl": jsonl.read_bytes()}
     record = json.loads(jsonl.read_text().splitlines()[0])

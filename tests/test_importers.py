@@ -104,7 +104,7 @@ def test_import_scribblesup_cli(tmp_path: Path) -> None:
     human = open_set(out, 0)
     assert human.folder == out / "scribblesup_scribble_r0"
     with Image.open(human.folder / "2007_000032.png") as image:
-        assert image.mode == "P"
+        assert image.mode == "L"
     np.testing.assert_array_equal(human.label_map("2007_000032"), expected_map())
     record = human.records()["2007_000032"]
     assert [s["label"] for s in record["strokes"]] == [0, 1, 15]
@@ -216,10 +216,59 @@ def test_import_png_cli(tmp_path: Path) -> None:
     assert labels[-1] == 2 and set(labels) == {0, 2}
 
 
+def test_import_png_three_equal_channels(tmp_path: Path) -> None:
+    """The reference simulator wrote its scribbles with cv2.imwrite: 3 equal channels."""
+    import cv2
+
+    source = tmp_path / "pngs"
+    source.mkdir()
+    label_map = np.full((6, 10), U, np.uint8)
+    label_map[1, 1:6] = 2
+    label_map[3:5, 0:10] = 0
+    assert cv2.imwrite(str(source / "ref.png"), np.repeat(label_map[:, :, None], 3, axis=2))
+    with Image.open(source / "ref.png") as image:
+        assert image.mode == "RGB"
+    out = tmp_path / "out"
+    result = run("import", "png", source, "--out", out, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    imported = open_set(out, 1)
+    np.testing.assert_array_equal(imported.label_map("ref"), label_map)
+    assert sorted({s["label"] for s in imported.records()["ref"]["strokes"]}) == [0, 2]
+    with Image.open(imported.folder / "ref.png") as image:
+        assert image.mode == "L"
+    # preview and stats read it too (through the same label-map reader)
+    assert run("preview", out, "--seed", 1, "--out", tmp_path / "preview").exit_code == 0
+
+
 def test_import_png_rejects_colour_images(tmp_path: Path) -> None:
     source = tmp_path / "pngs"
     source.mkdir()
-    Image.new("RGB", (4, 4)).save(source / "c.png")
+    colour = np.zeros((4, 4, 3), np.uint8)
+    colour[1, 2] = (0, 0, 128)
+    Image.fromarray(colour).save(source / "c.png")
     result = run("import", "png", source, "--out", tmp_path / "out")
     assert result.exit_code == 2
-    assert result.output == f"error: {source / 'c.png'}: expected a single-channel (P or L) label PNG, got mode RGB\n"
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {source / 'c.png'}: 3-channel PNG whose channels differ")
+    assert not (tmp_path / "out").exists()
+    Image.new("RGBA", (4, 4)).save(source / "c.png")
+    result = run("import", "png", source, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "got mode RGBA" in result.output
+
+
+def test_import_label_png_mode(tmp_path: Path) -> None:
+    source = tmp_path / "pngs"
+    source.mkdir()
+    label_map = np.full((6, 10), U, np.uint8)
+    label_map[1, 1:6] = 1
+    (source / "a.png").write_bytes(label_png_bytes(label_map, "palette"))
+    out = tmp_path / "out"
+    assert run("import", "png", source, "--out", out, "--label-png", "palette").exit_code == 0
+    with Image.open(out / "imported_scribble_r0" / "a.png") as image:
+        assert image.mode == "P"
+    assert json.loads((out / "meta.json").read_text())["label_png"] == "palette"
+    assert run("import", "png", source, "--out", out, "--seed", 1).exit_code == 0  # follows OUT's mode
+    with Image.open(out / "imported_scribble_r1" / "a.png") as image:
+        assert image.mode == "P"
+    result = run("import", "png", source, "--out", out, "--seed", 2, "--label-png", "gray")
+    assert result.exit_code == 2 and len(result.output.splitlines()) == 1 and "--label-png gray would mix" in result.output

@@ -71,7 +71,7 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
                                      device="cpu", progress=False)
     assert summary["images"] == 4 and 0 <= summary["miou"] <= 1 and 0 <= summary["uncertain_share"] <= 1
     assert json.loads((out / "eval.json").read_text())["checkpoint_step"] == 1
-    for name in (data / "ImageSets/SegmentationAug/val2017.txt").read_text().split():
+    for name in (data / "ImageSets/SegmentationAug/val.txt").read_text().split():
         label = read_label_map(out / f"{name}.png")
         scribble = read_label_map(data / "tiny_scribble_r1" / f"{name}.png")
         assert label.shape == scribble.shape

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from scribblesim.datasets.base import DatasetError
-from scribblesim.scribble_set import read_meta
+from scribblesim.scribble_set import read_meta, split_list_path
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -20,10 +20,12 @@ DataError = DatasetError
 
 
 def read_split(data: Path, split: str) -> list[str]:
-    """Image ids of ``data/ImageSets/SegmentationAug/{split}.txt``."""
-    listing = Path(data) / "ImageSets" / "SegmentationAug" / f"{split}.txt"
-    if not listing.is_file():
-        raise DataError(f"{listing}: split file not found")
+    """Image ids of ``split``'s list under ``data/ImageSets/SegmentationAug``.
+
+    ``split`` is the real split name (``train2017``) or the list's role name (``train``,
+    ``val``); see :func:`scribblesim.scribble_set.split_list_path`.
+    """
+    listing = split_list_path(data, split)
     ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
     if not ids:
         raise DataError(f"{listing}: no image ids")

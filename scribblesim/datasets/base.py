@@ -56,16 +56,26 @@ def read_json(path: Path, missing: str) -> object:
 
 
 def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
-    """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unreadable.
+    """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unusable.
 
-    ``modes`` restricts the accepted PIL image modes (e.g. ``("P", "L")`` for label maps).
+    A 3-channel PNG whose channels are all equal (what ``cv2.imwrite`` makes of a label map,
+    e.g. the reference simulator's scribbles) reads as its single channel; one whose
+    channels differ is refused. ``modes`` restricts the other accepted PIL image modes
+    (e.g. ``("P", "L")`` for label maps).
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            if image.mode == "RGB":
+                array = np.asarray(image)
+                if not (np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2])):
+                    raise DatasetError(f"{path}: 3-channel PNG whose channels differ; expected a single-channel "
+                                       "label PNG (or 3 equal channels)")
+                return array[..., 0].copy()
             if modes is not None and image.mode not in modes:
-                raise DatasetError(f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG, got mode {image.mode}")
+                raise DatasetError(f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG "
+                                   f"or 3 equal channels, got mode {image.mode}")
             return np.asarray(image)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None

@@ -1,6 +1,7 @@
 """COCO instance annotations (via pycocotools).
 
-Category ids map to contiguous 1..80 in category-id order. Crowd annotations are never
+Category ids map to contiguous 1..80 in category-id order. Images without any
+annotation record are left out of a build (see ``CocoSample.annotated``). Crowd annotations are never
 scribbled. In the dense ground truth they are painted first, beneath every other
 instance, with their class; they are excluded from background scribbles, so that no
 scribble ever lies on a crowd of objects.
@@ -33,6 +34,15 @@ class CocoSample:
     classes: tuple[int, ...]
     crowd: tuple[bool, ...]
     image_path: Path
+
+    @property
+    def annotated(self) -> bool:
+        """Whether the image has any annotation record, crowd included.
+
+        A build leaves out an image without one (the paper's counts, and the reference
+        simulator's ``if len(current_anns) <= 0: continue``); crowd-only images are kept.
+        """
+        return len(self.segmentations) > 0
 
     def _decode(self, segmentation) -> np.ndarray:
         if isinstance(segmentation, list):
