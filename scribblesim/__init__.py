@@ -6,7 +6,7 @@
 
 from .config import SimConfig
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
-from .simulate import semantic_map, simulate
+from .simulate import semantic_map, simulate, simulate_seeds
 
 __version__ = "0.1.0"
 
@@ -18,5 +18,6 @@ __all__ = [
     "Stroke",
     "semantic_map",
     "simulate",
+    "simulate_seeds",
     "__version__",
 ]

@@ -13,8 +13,9 @@ _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Inflection points of the eroded mask's outer boundary, and its centroid.
 
-    The mask is eroded with a ``kernel`` x ``kernel`` square and reduced to its largest
-    component. Its outer contour is simplified to inflection points (shapely), and
+    The mask is eroded with a ``kernel`` x ``kernel`` square (one pixel larger when
+    ``kernel`` is even, so that it is centred and the contour is not shifted) and reduced
+    to its largest component. Its outer contour is simplified to inflection points (shapely), and
     straight runs longer than ``kernel`` get intermediate points so that the jitter acts
     all along the boundary.
 
@@ -24,7 +25,8 @@ def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarra
         ``points`` (M, 2) and ``centroid`` (2,) as (x, y) in the mask's pixel frame;
         ``None`` when erosion leaves nothing.
     """
-    eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=kernel, mode="constant", cval=0)
+    size = 2 * (kernel // 2) + 1
+    eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0)
     labels, count = ndimage.label(eroded, structure=_EIGHT_CONNECTED)
     if count == 0:
         return None

@@ -47,7 +47,7 @@ from .io import (
 )
 from .palette import PALETTE
 from .scribble_set import SPLIT_LIST_DIR, recorded_label_png, split_list_name
-from .simulate import simulate
+from .simulate import simulate_seeds
 
 STATE_DIR = ".scribblesim"
 _VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
@@ -145,6 +145,11 @@ def left_out_reason(sample: Sample, loaded: LoadedSample | None = None) -> str |
     return None
 
 
+def _written(path: Path) -> bool:
+    # Per-image files skip the fsync: after a power loss one may exist but be empty.
+    return path.is_file() and path.stat().st_size > 0
+
+
 def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     """Write one image's ground truth, image link and scribbles for every seed.
 
@@ -164,10 +169,10 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     gt_path = spec.out / "SegmentationClassAug" / f"{name}.png"
     todo = [
         s for s in spec.seeds
-        if not ((spec.scribble_dir(s) / f"{name}.png").is_file() and (spec.part_dir(s) / f"{name}.json").is_file())
+        if not (_written(spec.scribble_dir(s) / f"{name}.png") and _written(spec.part_dir(s) / f"{name}.json"))
     ]
     records = {}
-    if todo or not gt_path.is_file():
+    if todo or not _written(gt_path):
         try:
             loaded = sample.load()
         except DatasetError as error:
@@ -177,16 +182,17 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             report.left_out = left_out_reason(sample, loaded)
             if report.left_out:
                 return report
-        if not gt_path.is_file():
-            write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png))
-        for seed in todo:
-            result = simulate(
-                loaded.masks, loaded.classes, seed=seed, image_id=loaded.image_id,
-                config=spec.config, ignore=loaded.ignore,
-            )
+        if not _written(gt_path):
+            write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png), durable=False)
+        results = simulate_seeds(
+            loaded.masks, loaded.classes, todo, loaded.image_id, spec.config, ignore=loaded.ignore
+        )
+        for seed, result in zip(todo, results):
             records[seed] = _record(name, result)
-            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]))
-            write_bytes_atomic(spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png))
+            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]), durable=False)
+            write_bytes_atomic(
+                spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png), durable=False
+            )
             report.computed += 1
     if sample.image_path is not None:
         image_link = spec.out / "JPEGImages" / f"{name}{Path(sample.image_path).suffix}"

@@ -42,7 +42,7 @@ def build_options(function):
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
     @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")
     @click.option("--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split).")
-    @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke width in pixels.")
+    @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).")
     @click.option("--erosion-kernel", type=int, default=SimConfig.erosion_kernel, show_default=True, help="Erosion kernel k of boundary scribbles.")
     @click.option("--no-background", is_flag=True, help="Do not scribble the background.")
     @click.option("--label-png", type=click.Choice(LABEL_PNG_MODES), default=DEFAULT_LABEL_PNG, show_default=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .datasets.base import DatasetError
+from .importers import SCRIBBLESUP_WIDTH
 from .io import LABEL_PNG_MODES
 from .scribble_set import ScribbleSet, open_set
 
@@ -181,7 +182,8 @@ def _run_import(run, *args, seed: int, **kwargs) -> None:
 @import_group.command("scribblesup")
 @click.argument("xml_dir", type=_PATH)
 @_import_options
-@click.option("--width", type=int, default=3, show_default=True, help="Brush width in pixels.")
+@click.option("--width", type=int, default=SCRIBBLESUP_WIDTH, show_default=True,
+              help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).")
 @click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
 def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
     """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""

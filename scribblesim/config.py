@@ -16,9 +16,13 @@ class SimConfig:
     ----------
     erosion_kernel : int
         Side ``k`` of the square kernel that erodes an object before its boundary
-        scribble is traced; the radial jitter ``delta`` of Eq. 21 is drawn from ``[-k, k]``.
+        scribble is traced (at full resolution; an even ``k`` is rounded up to the next
+        odd size so the kernel is centred); the radial jitter ``delta`` of Eq. 21 is
+        drawn from ``[-k, k]``.
     width : int
-        Stroke width in pixels when strokes are rasterised.
+        Stroke thickness in pixels, as OpenCV's ``cv2.polylines`` thickness: 1 is a
+        thin 8-connected line, ``w >= 2`` a round brush of radius ``(w + 1) / 2``. The
+        default 2 is the reference simulator's 2-px polyline, about 3 pixels across.
     min_area : int
         Objects with this many visible pixels or fewer get no stroke (recorded as skipped).
     boundary_min_ratio : float
@@ -28,8 +32,14 @@ class SimConfig:
     background : bool
         Draw background scribbles.
     background_split : {"none", "horizontal"}
-        ``"horizontal"`` cuts the image into an upper and a lower half and scribbles the
-        background of each (the paper's Cityscapes setting).
+        ``"none"``: one background stroke, on the largest piece of the background's
+        skeleton. ``"horizontal"`` (the paper's Cityscapes setting, as its reference
+        code does it): a band of rows around the middle row is left unscribbled, which
+        splits the background into an upper and a lower part, and every piece of their
+        skeleton gets a background stroke.
+    background_band : float
+        Height of that band as a share of the image height: 201 rows on Cityscapes'
+        1024, the reference's band.
     clip_to_mask : bool
         Keep only stroke pixels that lie on their own object (or on background for
         background strokes), so that scribbles are always correct.
@@ -38,10 +48,14 @@ class SimConfig:
     control_spacing : float
         Arc length in pixels between consecutive Bezier control points of a line stroke.
     max_work_pixels : int or None
-        Masks whose bounding box holds more pixels than this are analysed (medial axis,
-        contour) on a proportionally coarser grid, and the resulting path is mapped
-        back to full resolution before smoothing, rasterising and clipping. ``None``
-        analyses every mask at full resolution (slow on large objects).
+        Objects whose bounding box holds more pixels than this get their line-stroke
+        skeleton on a proportionally coarser grid; the path is mapped back to full
+        resolution before smoothing, rasterising and clipping (it is smoothed anyway).
+        ``None`` analyses every object at full resolution. Boundary strokes are always
+        traced at full resolution.
+    background_work_pixels : int or None
+        The same cap for each background part; background strokes are not smoothed,
+        so the default traces them at full resolution for images up to 1024 x 1024.
     """
 
     erosion_kernel: int = 20
@@ -54,6 +68,8 @@ class SimConfig:
     bezier_degree: int = 5
     control_spacing: float = 6.0
     max_work_pixels: int | None = 4096
+    background_work_pixels: int | None = 1024 * 1024
+    background_band: float = 201 / 1024
 
     def __post_init__(self) -> None:
         if self.erosion_kernel < 1:
@@ -72,8 +88,12 @@ class SimConfig:
             raise ValueError(f"bezier_degree must be >= 1, got {self.bezier_degree}")
         if self.control_spacing <= 0:
             raise ValueError(f"control_spacing must be > 0, got {self.control_spacing}")
-        if self.max_work_pixels is not None and self.max_work_pixels < 64:
-            raise ValueError(f"max_work_pixels must be >= 64 or None, got {self.max_work_pixels}")
+        for name in ("max_work_pixels", "background_work_pixels"):
+            cap = getattr(self, name)
+            if cap is not None and cap < 64:
+                raise ValueError(f"{name} must be >= 64 or None, got {cap}")
+        if not 0.0 <= self.background_band < 1.0:
+            raise ValueError(f"background_band must lie in [0, 1), got {self.background_band}")
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-serialisable dict."""

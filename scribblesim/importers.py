@@ -51,8 +51,8 @@ from .scribble_set import (
 )
 from .vectorise import HUMAN_STYLE, vectorise
 
-#: Brush width of imported ScribbleSup polylines (the usual convention for its PNGs).
-SCRIBBLESUP_WIDTH = 3
+#: Brush width of imported ScribbleSup polylines: about 3 px across, the usual convention for its PNGs.
+SCRIBBLESUP_WIDTH = 2
 _TAG_ALIASES = {
     "plane": "aeroplane", "airplane": "aeroplane", "bike": "bicycle", "motorcycle": "motorbike",
     "table": "diningtable", "plant": "pottedplant", "monitor": "tvmonitor", "tv": "tvmonitor",

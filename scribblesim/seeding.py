@@ -6,10 +6,17 @@ import hashlib
 
 import numpy as np
 
-#: Stream tags keep object and background streams apart.
+#: Stream tags keep the streams apart. Objects draw their strokes from
+#: ``stream(seed, image, OBJECT_STREAM, index)``; skeletons are properties of the masks,
+#: the same for every annotator, and break their ties with seed-independent streams.
 OBJECT_STREAM = 0
-BACKGROUND_STREAM = 1
-MEDIAL_AXIS_STREAM = 2
+OBJECT_SKELETON_STREAM = 2
+BACKGROUND_SKELETON_STREAM = 3
+
+
+def shared_stream(image_id: int | str, tag: int, index: int) -> np.random.Generator:
+    """Return a generator that depends on the image but not on the seed."""
+    return np.random.default_rng([image_key(image_id), tag, index])
 
 
 def image_key(image_id: int | str) -> int:
@@ -27,5 +34,5 @@ def image_key(image_id: int | str) -> int:
 
 
 def stream(seed: int, image_id: int | str, tag: int, index: int) -> np.random.Generator:
-    """Return the generator for one object (``tag=OBJECT_STREAM``) or background part."""
+    """Return the generator of one annotator (``seed``) for one object of one image."""
     return np.random.default_rng([int(seed), image_key(image_id), tag, index])

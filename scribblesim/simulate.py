@@ -10,17 +10,10 @@ from scipy import ndimage
 
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
-from .mosaic import medial_axes
 from .raster import stroke_pixels
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
-from .seeding import BACKGROUND_STREAM, MEDIAL_AXIS_STREAM, OBJECT_STREAM, stream
-from .styles import (
-    background_paths,
-    background_work_mask,
-    boundary_path,
-    line_paths,
-    line_work_mask,
-)
+from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
+from .styles import background_paths, boundary_outline, boundary_path, line_paths, line_tree
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _IGNORED = -2
@@ -58,26 +51,51 @@ def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int
 
 
 @dataclass
-class _Region:
-    """Where one stroke may be drawn: a crop of the image and the allowed pixels in it."""
+class _Object:
+    """One object's visible pixels (a crop of the image) and what its strokes need.
 
-    allowed: np.ndarray
+    The skeleton tree and the eroded outline depend on the mask alone, so they are
+    computed at most once per image and shared by every seed.
+    """
+
+    index: int
+    label: int
     top: int
     left: int
-    label: int
-    instance: int | None
-    rng: np.random.Generator
-    candidates: list[tuple[np.ndarray, str]]
-    work: tuple[np.ndarray, int] | None = None  # (mask to skeletonise, its down-sampling factor)
-    skeleton: np.ndarray | None = None
+    visible: np.ndarray
+    ratio: float
+    rng_skeleton: np.random.Generator
+    _tree: tuple | None = None
+    _outline: tuple | None = None
+
+    def tree(self, config: SimConfig) -> tuple:
+        if self._tree is None:
+            self._tree = line_tree(self.visible, config, self.rng_skeleton)
+        return self._tree
+
+    def outline(self, config: SimConfig) -> tuple | None:
+        if self._outline is None:
+            connected = ndimage.label(self.visible, structure=_EIGHT_CONNECTED)[1] == 1
+            self._outline = (boundary_outline(self.visible, config) if connected else None,)
+        return self._outline[0]
 
 
-def _pixels(points: np.ndarray, region: _Region, config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
-    rows, cols = stroke_pixels(points, region.allowed.shape, config.width)
+@dataclass
+class _Scene:
+    """Everything about one image that does not depend on the annotator (seed)."""
+
+    shape: tuple[int, int]
+    objects: list[_Object]
+    background: list[tuple[int, np.ndarray, list[np.ndarray]]]  # (top, allowed, paths) per part
+    skipped: list[tuple[int | None, str]]
+
+
+def _pixels(points: np.ndarray, allowed: np.ndarray, config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = stroke_pixels(points, allowed.shape, config.width)
     if config.clip_to_mask:
-        keep = region.allowed[rows, cols]
+        keep = allowed[rows, cols]
         rows, cols = rows[keep], cols[keep]
-    return rows + region.top, cols + region.left
+    return rows, cols
 
 
 def _deepest_pixel(mask: np.ndarray) -> np.ndarray:
@@ -86,85 +104,96 @@ def _deepest_pixel(mask: np.ndarray) -> np.ndarray:
     return np.array([[float(col), float(row)]])
 
 
-def _plan_object(visible: np.ndarray, image_area: int, config: SimConfig, region: _Region) -> None:
-    """Style decision (Eq. 20). Boundary strokes are drawn now; line strokes need a skeleton."""
-    ratio = visible.sum() / image_area
-    if ratio >= config.boundary_min_ratio and region.rng.random() < ratio:
-        if ndimage.label(visible, structure=_EIGHT_CONNECTED)[1] == 1:
-            path = boundary_path(visible, config, region.rng)
-            if path is not None:
-                region.candidates.append((path, "boundary"))
-                return
-    region.work = line_work_mask(visible, config)
+def background_parts(height: int, config: SimConfig) -> list[slice]:
+    """Row ranges of the background parts: the whole image, or above and below the band.
+
+    The band is ``round(background_band * height)`` rows centred on the middle row
+    ``height // 2``: rows 412..612 of a 1024-row Cityscapes image, as in the reference.
+    """
+    if config.background_split != "horizontal" or height < 2:
+        return [slice(0, height)]
+    middle, half = height // 2, max(0, round(config.background_band * height) - 1) // 2
+    return [slice(0, max(0, middle - half)), slice(min(height, middle + half + 1), height)]
 
 
-def _add_skeleton_paths(region: _Region, config: SimConfig) -> None:
-    factor = region.work[1]
-    if region.instance is None:
-        path = background_paths(region.skeleton, factor)
-        region.candidates += [] if path is None else [(path, "background")]
-    else:
-        found = line_paths(region.skeleton, factor, config, region.rng)
-        region.candidates += [] if found is None else [(found[0], "line"), (found[1], "line")]
-
-
-def _draw_first_fitting(region: _Region, config: SimConfig, result: ScribbleMap) -> bool:
-    """Draw the first candidate path that leaves pixels after clipping; False if none does."""
-    for points, style in region.candidates:
-        rows, cols = _pixels(points, region, config)
-        if rows.size:
-            result.label_map[rows, cols] = region.label
-            offset = np.array([region.left, region.top], dtype=float)
-            result.strokes.append(Stroke(points + offset, region.label, region.instance, style))
-            return True
-    return False
-
-
-def _background_parts(shape: tuple[int, int], split: str) -> list[slice]:
-    if split == "horizontal" and shape[0] >= 2:
-        return [slice(0, shape[0] // 2), slice(shape[0] // 2, shape[0])]
-    return [slice(0, shape[0])]
-
-
-def _plan(
-    stack: np.ndarray, ids: np.ndarray, seed: int, image_id: int | str, config: SimConfig,
-    ignore: np.ndarray | None, result: ScribbleMap,
-) -> list[_Region]:
-    """Regions to scribble, background parts first; skipped objects are recorded in ``result``."""
+def _scene(
+    stack: np.ndarray, ids: np.ndarray, image_id: int | str, config: SimConfig, ignore: np.ndarray | None
+) -> _Scene:
+    """Objects to scribble and background paths; objects that cannot be scribbled are recorded."""
     shape = stack.shape[1:]
     owner = owner_map(stack)
     if ignore is not None:
         owner[ignore] = _IGNORED  # neither background nor any object's
-    regions = []
+    scene = _Scene(shape, [], [], [])
     if config.background:
         background = owner == -1
-        for part, rows in enumerate(_background_parts(shape, config.background_split)):
+        every_component = config.background_split == "horizontal"
+        for part, rows in enumerate(background_parts(shape[0], config)):
             allowed = background[rows]
             if not allowed.any():
-                result.skipped.append((None, f"background part {part}: no background pixels"))
+                scene.skipped.append((None, f"background part {part}: no background pixels"))
                 continue
-            rng = stream(seed, image_id, BACKGROUND_STREAM, part)
-            region = _Region(allowed, rows.start, 0, BACKGROUND, None, rng, [])
-            region.work = background_work_mask(allowed, config)
-            regions.append(region)
+            rng = shared_stream(image_id, BACKGROUND_SKELETON_STREAM, part)
+            paths = background_paths(allowed, config, rng, every_component=every_component)
+            scene.background.append((rows.start, allowed, paths))
+    image_area = shape[0] * shape[1]
     for index in range(len(stack)):
         box = _bounding_box(stack[index])
         if box is None:
-            result.skipped.append((index, "empty mask"))
+            scene.skipped.append((index, "empty mask"))
             continue
         visible = owner[box] == index
         area = int(visible.sum())
         if area == 0:
-            result.skipped.append((index, "hidden by later objects or ignored pixels"))
+            scene.skipped.append((index, "hidden by later objects or ignored pixels"))
             continue
         if area <= config.min_area:
-            result.skipped.append((index, f"too small ({area} px <= min_area {config.min_area})"))
+            scene.skipped.append((index, f"too small ({area} px <= min_area {config.min_area})"))
             continue
-        rng = stream(seed, image_id, OBJECT_STREAM, index)
-        region = _Region(visible, box[0].start, box[1].start, int(ids[index]), index, rng, [])
-        _plan_object(visible, shape[0] * shape[1], config, region)
-        regions.append(region)
-    return regions
+        rng = shared_stream(image_id, OBJECT_SKELETON_STREAM, index)
+        scene.objects.append(
+            _Object(index, int(ids[index]), box[0].start, box[1].start, visible, area / image_area, rng)
+        )
+    return scene
+
+
+def _object_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
+    """Style decision (Eq. 20), then the style's paths, best first."""
+    if obj.ratio >= config.boundary_min_ratio and rng.random() < obj.ratio:
+        outline = obj.outline(config)
+        if outline is not None:
+            return [(boundary_path(outline, config, rng), "boundary")]
+    tree, factor = obj.tree(config)
+    if tree is None:
+        return []
+    smooth, raw = line_paths(tree, factor, config, rng)
+    return [(smooth, "line"), (raw, "line")]
+
+
+def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) -> ScribbleMap:
+    """One annotator's scribbles of a scene."""
+    result = ScribbleMap(label_map=np.full(scene.shape, UNLABELLED, dtype=np.uint8), skipped=list(scene.skipped))
+
+    def draw(points: np.ndarray, label: int, instance: int | None, style: str, top: int, left: int,
+             allowed: np.ndarray) -> bool:
+        rows, cols = _pixels(points, allowed, config)
+        if rows.size == 0:
+            return False
+        result.label_map[rows + top, cols + left] = label
+        result.strokes.append(Stroke(points + np.array([left, top], dtype=float), label, instance, style))
+        return True
+
+    for part, (top, allowed, paths) in enumerate(scene.background):
+        drawn = [draw(path, BACKGROUND, None, "background", top, 0, allowed) for path in paths]
+        if not any(drawn):
+            result.skipped.append((None, "background stroke left no pixel"))
+    for obj in scene.objects:
+        rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
+        if not any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)
+                   for points, style in _object_candidates(obj, config, rng)):
+            # Objects always get a stroke: their deepest pixel is the last resort.
+            draw(_deepest_pixel(obj.visible), obj.label, obj.index, "line", obj.top, obj.left, obj.visible)
+    return result
 
 
 def simulate(
@@ -207,35 +236,46 @@ def simulate(
     >>> sorted(np.unique(result.label_map).tolist())
     [0, 3, 255]
     """
+    return simulate_seeds(masks, classes, [seed], image_id, config, ignore=ignore)[0]
+
+
+def simulate_seeds(
+    masks: np.ndarray | Sequence[np.ndarray],
+    classes: Sequence[int] | np.ndarray,
+    seeds: Sequence[int],
+    image_id: int | str = 0,
+    config: SimConfig | None = None,
+    *,
+    ignore: np.ndarray | None = None,
+) -> list[ScribbleMap]:
+    """Scribbles of several annotators for one image; ``simulate`` for each seed, faster.
+
+    The analysis that depends on the masks alone (skeletons, eroded outlines,
+    background paths) is done once and shared, so each extra seed costs only its own
+    choices and the rasterising. ``result[k]`` equals ``simulate(..., seed=seeds[k])``.
+
+    Parameters
+    ----------
+    masks, classes, image_id, config, ignore
+        As for :func:`simulate`.
+    seeds : sequence of int
+        The annotators.
+
+    Returns
+    -------
+    list of ScribbleMap
+        One per seed, in order.
+    """
     config = config or SimConfig()
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     shape = stack.shape[1:]
     if ignore is not None:
         if np.shape(ignore) != shape:
             raise ValueError(f"ignore must have the image shape {shape}, got {np.shape(ignore)}")
         ignore = np.asarray(ignore, dtype=bool)
-
-    result = ScribbleMap(label_map=np.full(shape, UNLABELLED, dtype=np.uint8))
-    regions = _plan(stack, ids, seed, image_id, config, ignore, result)
-    needs_skeleton = [r for r in regions if r.work is not None]
-    skeletons = medial_axes(
-        [r.work[0] for r in needs_skeleton], stream(seed, image_id, MEDIAL_AXIS_STREAM, 0)
-    )
-    for region, skeleton in zip(needs_skeleton, skeletons):
-        region.skeleton = skeleton
-
-    for region in regions:
-        if region.skeleton is not None:
-            _add_skeleton_paths(region, config)
-        if _draw_first_fitting(region, config, result):
-            continue
-        if region.instance is None:
-            result.skipped.append((None, "background stroke left no pixel"))
-            continue
-        # Objects always get a stroke: their deepest pixel is the last resort.
-        region.candidates = [(_deepest_pixel(region.allowed), "line")]
-        _draw_first_fitting(region, config, result)
-    return result
+    scene = _scene(stack, ids, image_id, config, ignore)
+    return [_annotate(scene, int(seed), image_id, config) for seed in seeds]

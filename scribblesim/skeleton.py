@@ -1,51 +1,49 @@
-"""Skeleton trees: skeleton pixels -> pixel graph -> Kruskal MST -> DFS root-to-leaf paths.
+"""Skeleton trees: skeleton -> chain graph -> Kruskal MST -> DFS root-to-leaf paths.
 
 This is Algorithm 1 of the paper ("random depth search") up to the choice of a path.
+Runs of pixels with exactly two neighbours (chains) are contracted into single weighted
+edges first, so that networkx's Kruskal and DFS see the end points and junctions of a
+skeleton (tens of nodes) rather than every pixel (thousands).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import networkx as nx
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse import csgraph
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-# Half of the 8-neighbourhood: each undirected pixel edge is found once.
-_NEIGHBOUR_OFFSETS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, np.sqrt(2.0)), (1, -1, np.sqrt(2.0)))
 
 
-@dataclass(frozen=True)
-class SkeletonTree:
-    """A spanning tree of a skeleton, explored by DFS from an extreme end point.
+def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of the 8-connected pixel graph of a skeleton, without corner-cutting diagonals.
 
-    Attributes
+    A diagonal step is an edge only where neither pixel of the L-shaped detour exists, so
+    that an L corner counts as two unit steps, not as a triangle.
+
+    Parameters
     ----------
-    pixels : ndarray, shape (n, 2)
-        (row, col) of every skeleton pixel; node ``i`` of the tree is ``pixels[i]``.
-    root : int
-        The extreme end point the DFS starts from.
-    parent : dict
-        DFS predecessor of every node but the root.
-    depth : ndarray, shape (n,)
-        Euclidean path length from the root to every node.
-    leaves : ndarray of int
-        Leaf nodes (degree 1, root excluded); a lone pixel is its own leaf.
+    skeleton : ndarray of bool, shape (H, W)
+
+    Returns
+    -------
+    starts, ends : ndarray of int, shape (E, 2)
+        ``(row, col)`` of both ends of every edge (each edge once).
     """
-
-    pixels: np.ndarray
-    root: int
-    parent: dict[int, int]
-    depth: np.ndarray
-    leaves: np.ndarray
-
-    def path_to(self, node: int) -> np.ndarray:
-        """(row, col) pixels of the tree path from the root to ``node``."""
-        nodes = [node]
-        while nodes[-1] != self.root:
-            nodes.append(self.parent[nodes[-1]])
-        return self.pixels[nodes[::-1]]
+    mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
+    rows, cols = np.nonzero(mask)
+    starts, ends = [], []
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        hit = mask[rows + dr, cols + dc]
+        if dr and dc:
+            hit &= ~mask[rows + dr, cols] & ~mask[rows, cols + dc]
+        starts.append(np.stack([rows[hit], cols[hit]], axis=1))
+        ends.append(np.stack([rows[hit] + dr, cols[hit] + dc], axis=1))
+    return np.concatenate(starts) - 1, np.concatenate(ends) - 1
 
 
 def largest_component(skeleton: np.ndarray) -> np.ndarray:
@@ -58,27 +56,212 @@ def largest_component(skeleton: np.ndarray) -> np.ndarray:
     return labels == int(np.argmax(sizes))
 
 
-def pixel_graph(skeleton: np.ndarray) -> tuple[nx.Graph, np.ndarray]:
-    """8-connected graph of skeleton pixels with Euclidean edge weights."""
+@dataclass(frozen=True)
+class _PixelGraph:
+    """Pixels of a skeleton, its edges as index pairs, and the chains of degree-2 pixels."""
+
+    pixels: np.ndarray  # (n, 2) row, col
+    sources: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    is_node: np.ndarray  # pixels that stay graph nodes: degree != 2, plus one per closed loop
+    chain_of: np.ndarray  # chain label of every non-node pixel, -1 for nodes
+    walk: np.ndarray  # every chain's pixels from end to end, one chain after another
+    bounds: np.ndarray  # (chains, 2): where each chain lies in ``walk``
+
+    def chain_order(self, first: int) -> np.ndarray:
+        """Pixels of the chain that ends at ``first``, in order from ``first``."""
+        start, stop = self.bounds[self.chain_of[first]]
+        chain = self.walk[start:stop]
+        return chain if chain[0] == first else chain[::-1]
+
+
+def _walk_chains(inner_sources: np.ndarray, inner_targets: np.ndarray, chain_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order the pixels of every chain (a path graph) in one depth-first search.
+
+    A virtual node joined to one end of each chain is the search's start, so the search
+    runs down each chain in turn.
+    """
+    n = chain_of.size
+    chains = int(chain_of.max(initial=-1)) + 1
+    if chains == 0:
+        return np.empty(0, dtype=np.int64), np.empty((0, 2), dtype=np.int64)
+    in_chain = np.flatnonzero(chain_of >= 0)
+    degree = np.bincount(inner_sources, minlength=n) + np.bincount(inner_targets, minlength=n)
+    ends = in_chain[degree[in_chain] <= 1]
+    first_end = np.full(chains, n, dtype=np.int64)
+    np.minimum.at(first_end, chain_of[ends], ends)
+    adjacency = sparse.csr_matrix(
+        (np.ones(inner_sources.size + chains, dtype=np.int8),
+         (np.concatenate([inner_sources, np.full(chains, n)]), np.concatenate([inner_targets, first_end]))),
+        shape=(n + 1, n + 1),
+    )
+    walk = csgraph.depth_first_order(adjacency, n, directed=False, return_predecessors=False)[1:]
+    cuts = np.flatnonzero(np.diff(chain_of[walk])) + 1
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [walk.size]])
+    bounds = np.zeros((chains, 2), dtype=np.int64)
+    bounds[chain_of[walk[starts]]] = np.stack([starts, stops], axis=1)
+    return walk, bounds
+
+
+def _pixel_graph(skeleton: np.ndarray, root: int) -> _PixelGraph:
+    """The pixel graph of a skeleton, with pixel ``root`` kept as a node."""
     rows, cols = np.nonzero(skeleton)
-    index = np.full((skeleton.shape[0] + 2, skeleton.shape[1] + 2), -1, dtype=np.int64)
-    index[rows + 1, cols + 1] = np.arange(len(rows))
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(rows)))
-    for d_row, d_col, weight in _NEIGHBOUR_OFFSETS:
-        neighbours = index[rows + 1 + d_row, cols + 1 + d_col]
-        found = neighbours >= 0
-        sources = np.nonzero(found)[0].tolist()
-        graph.add_weighted_edges_from(
-            zip(sources, neighbours[found].tolist(), [weight] * len(sources))
+    n = rows.size
+    index = np.full(skeleton.shape, -1, dtype=np.int64)
+    index[rows, cols] = np.arange(n)
+    starts, ends = skeleton_edges(skeleton)
+    sources, targets = index[starts[:, 0], starts[:, 1]], index[ends[:, 0], ends[:, 1]]
+    weights = np.where(np.abs(ends - starts).sum(axis=1) == 2, np.sqrt(2.0), 1.0)
+    degree = np.bincount(sources, minlength=n) + np.bincount(targets, minlength=n)
+    is_node = degree != 2
+    is_node[root] = True
+    while True:
+        inner = ~is_node[sources] & ~is_node[targets]
+        adjacency = sparse.csr_matrix(
+            (np.ones(int(inner.sum()), dtype=np.int8), (sources[inner], targets[inner])), shape=(n, n)
         )
-    return graph, np.stack([rows, cols], axis=1)
+        _, labels = csgraph.connected_components(adjacency, directed=False)
+        linked = np.zeros(n, dtype=bool)
+        link = is_node[sources] != is_node[targets]
+        linked[labels[np.where(is_node[sources[link]], targets[link], sources[link])]] = True
+        closed = np.unique(labels[~is_node & ~linked[labels]])
+        if closed.size == 0:
+            break
+        # A closed loop has no end: its first pixel becomes a node, as a junction would be.
+        first_pixel = np.full(n, n, dtype=np.int64)
+        np.minimum.at(first_pixel, labels[~is_node], np.flatnonzero(~is_node))
+        is_node[first_pixel[closed]] = True
+    chain_of = np.full(n, -1, dtype=np.int64)
+    chain_of[~is_node] = np.unique(labels[~is_node], return_inverse=True)[1]
+    inner = ~is_node[sources] & ~is_node[targets]
+    walk, bounds = _walk_chains(sources[inner], targets[inner], chain_of)
+    return _PixelGraph(np.stack([rows, cols], axis=1), sources, targets, weights, is_node, chain_of, walk, bounds)
 
 
-def _dfs_depths(tree: nx.Graph, root: int) -> tuple[dict[int, int], np.ndarray]:
+def _chain_multigraph(graph: _PixelGraph) -> nx.MultiGraph:
+    """Nodes and junctions joined by one edge per chain and one per direct pixel step.
+
+    Edge keys are ``("step", k)`` for pixel edge ``k`` and ``("chain", c)`` for chain
+    ``c``; a chain edge records its ``anchor`` end and the chain pixel ``first`` next to it.
+    """
+    sources, targets, weights, is_node = graph.sources, graph.targets, graph.weights, graph.is_node
+    multigraph = nx.MultiGraph()
+    multigraph.add_nodes_from(np.flatnonzero(is_node).tolist())
+    direct = np.flatnonzero(is_node[sources] & is_node[targets])
+    multigraph.add_edges_from(
+        (int(sources[k]), int(targets[k]), ("step", int(k)), {"weight": float(weights[k])}) for k in direct
+    )
+    inner = ~is_node[sources] & ~is_node[targets]
+    chain_count = int(graph.chain_of.max(initial=-1)) + 1
+    length = np.bincount(graph.chain_of[sources[inner]], weights[inner], minlength=chain_count)
+    link = np.flatnonzero(is_node[sources] != is_node[targets])
+    node = np.where(is_node[sources[link]], sources[link], targets[link])
+    pixel = np.where(is_node[sources[link]], targets[link], sources[link])
+    chain = graph.chain_of[pixel]
+    order = np.lexsort((link, chain))  # every chain has exactly two links
+    for a, b in order.reshape(-1, 2).tolist():
+        c = int(chain[a])
+        multigraph.add_edge(
+            int(node[a]), int(node[b]), ("chain", c),
+            weight=float(length[c] + weights[link[a]] + weights[link[b]]),
+            anchor=int(node[a]), first=int(pixel[a]),
+        )
+    return multigraph
+
+
+@dataclass(frozen=True)
+class SkeletonTree:
+    """A spanning tree of a skeleton, explored by DFS from an extreme end point.
+
+    Attributes
+    ----------
+    pixels : ndarray, shape (n, 2)
+        (row, col) of every skeleton pixel; tree nodes are indices into it.
+    graph : networkx.Graph
+        The tree over end points, junctions and cut points. Each edge holds its
+        ``weight`` (path length) and ``interior``: the pixels strictly between its ends,
+        ordered from its ``anchor`` end.
+    root : int
+        The pixel the DFS starts from (see :func:`skeleton_tree`).
+    parent : dict
+        DFS predecessor of every tree node but the root.
+    depth : ndarray, shape (n,)
+        Path length from the root to every tree node (NaN for pixels inside edges).
+    leaves : ndarray of int
+        Leaf nodes (degree 1, root excluded); a lone pixel is its own leaf.
+    """
+
+    pixels: np.ndarray
+    graph: nx.Graph
+    root: int
+    parent: dict[int, int]
+    depth: np.ndarray
+    leaves: np.ndarray
+
+    def path_to(self, node: int) -> np.ndarray:
+        """(row, col) pixels of the tree path from the root to ``node``."""
+        nodes = [node]
+        while nodes[-1] != self.root:
+            nodes.append(self.parent[nodes[-1]])
+        nodes.reverse()
+        sequence = [np.array(nodes[:1])]
+        for up, down in zip(nodes[:-1], nodes[1:]):
+            edge = self.graph[up][down]
+            interior = edge["interior"]() if callable(edge["interior"]) else edge["interior"]
+            sequence += [interior if edge["anchor"] == up else interior[::-1], np.array([down])]
+        return self.pixels[np.concatenate(sequence).astype(np.int64)]
+
+
+def _cut_chain(graph: _PixelGraph, data: dict, other: int, tree: nx.Graph, root: int) -> None:
+    """Keep a chain that would close a cycle as two branches, cut at its middle.
+
+    Kruskal leaves such a chain out; a pixel-level spanning tree would drop only one
+    step of it, and an annotator's stroke may still run along most of it. A loop that
+    starts and ends at the root is cut beside the root instead, so that a stroke from
+    the root can run all the way round.
+    """
+    anchor = data["anchor"]
+    sequence = np.concatenate([[anchor], graph.chain_order(data["first"]), [other]])
+    steps = np.linalg.norm(np.diff(graph.pixels[sequence], axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    if anchor == other == root:
+        cut = len(sequence) - 2  # drop the step back into the root
+    else:
+        cut = int(np.searchsorted(arc, arc[-1] / 2.0, side="right")) - 1  # drop sequence[cut] -> [cut + 1]
+    if cut >= 1:
+        tree.add_edge(anchor, int(sequence[cut]), weight=float(arc[cut]), anchor=anchor, interior=sequence[1:cut])
+    if cut + 1 <= len(sequence) - 2:
+        start = int(sequence[cut + 1])
+        tree.add_edge(start, other, weight=float(arc[-1] - arc[cut + 1]), anchor=start,
+                      interior=sequence[cut + 2 : -1])
+
+
+def _spanning_tree(graph: _PixelGraph, root: int) -> nx.Graph:
+    """Kruskal MST of the chain graph, with the chains it leaves out kept as cut branches."""
+    multigraph = _chain_multigraph(graph)
+    tree = nx.Graph()
+    tree.add_nodes_from(multigraph.nodes)
+    kept = set()
+    for u, v, key, data in nx.minimum_spanning_edges(multigraph, algorithm="kruskal", keys=True, data=True):
+        kept.add(key)
+        if key[0] == "step":
+            tree.add_edge(u, v, weight=data["weight"], anchor=u, interior=np.empty(0, dtype=np.int64))
+        else:
+            tree.add_edge(u, v, weight=data["weight"], anchor=data["anchor"],
+                          interior=partial(graph.chain_order, data["first"]))
+    for u, v, key, data in multigraph.edges(keys=True, data=True):
+        if key[0] == "chain" and key not in kept:
+            _cut_chain(graph, data, v if u == data["anchor"] else u, tree, root)
+    return tree
+
+
+def _dfs_depths(tree: nx.Graph, root: int, size: int) -> tuple[dict[int, int], np.ndarray]:
     """DFS predecessors of every node and its path length from ``root``, in one traversal."""
     parent: dict[int, int] = {}
-    depth = np.zeros(tree.number_of_nodes())
+    depth = np.full(size, np.nan)
+    depth[root] = 0.0
     for up, node in nx.dfs_edges(tree, root):
         parent[node] = up
         depth[node] = depth[up] + tree[up][node]["weight"]
@@ -88,20 +271,25 @@ def _dfs_depths(tree: nx.Graph, root: int) -> tuple[dict[int, int], np.ndarray]:
 def skeleton_tree(skeleton: np.ndarray) -> SkeletonTree | None:
     """Build the DFS tree of a connected skeleton; ``None`` when it is empty.
 
-    The graph's Kruskal minimum spanning tree removes cycles; the DFS root is an
-    extreme end point: the node farthest (along the tree) from the first pixel.
+    The chain graph's Kruskal minimum spanning tree removes cycles. The DFS starts, as
+    in the reference code, at the skeleton's leftmost pixel (its topmost one when the
+    skeleton is taller than wide), so that paths run along its long axis.
     """
-    graph, pixels = pixel_graph(skeleton)
-    if graph.number_of_nodes() == 0:
+    skeleton = np.asarray(skeleton, dtype=bool)
+    rows, cols = np.nonzero(skeleton)
+    if rows.size == 0:
         return None
-    tree = nx.minimum_spanning_tree(graph, algorithm="kruskal")
-    _, depth_from_first = _dfs_depths(tree, 0)
-    root = int(np.argmax(depth_from_first))
-    parent, depth = _dfs_depths(tree, root)
-    leaves = np.array([n for n, d in tree.degree() if d <= 1 and n != root], dtype=np.int64)
+    if np.ptp(cols) >= np.ptp(rows):
+        root = int(np.lexsort((rows, cols))[0])
+    else:
+        root = int(np.lexsort((cols, rows))[0])
+    graph = _pixel_graph(skeleton, root)
+    tree = _spanning_tree(graph, root)
+    parent, depth = _dfs_depths(tree, root, len(graph.pixels))
+    leaves = np.array(sorted(n for n, d in tree.degree() if d <= 1 and n != root), dtype=np.int64)
     if leaves.size == 0:
         leaves = np.array([root], dtype=np.int64)
-    return SkeletonTree(pixels=pixels, root=root, parent=parent, depth=depth, leaves=leaves)
+    return SkeletonTree(pixels=graph.pixels, graph=tree, root=root, parent=parent, depth=depth, leaves=leaves)
 
 
 def random_path(tree: SkeletonTree, rng: np.random.Generator) -> np.ndarray:

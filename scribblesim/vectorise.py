@@ -11,38 +11,12 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from .result import UNLABELLED, Stroke
+from .skeleton import skeleton_edges
 
 #: Stroke style recorded for strokes drawn by people (imported) or recovered from pixels.
 HUMAN_STYLE = "human"
 
 _EIGHT = np.ones((3, 3), dtype=bool)
-
-
-def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edges of the 8-connected pixel graph of a skeleton, without corner-cutting diagonals.
-
-    A diagonal step is an edge only where neither pixel of the L-shaped detour exists, so
-    that an L corner counts as two unit steps, not as a triangle.
-
-    Parameters
-    ----------
-    skeleton : ndarray of bool, shape (H, W)
-
-    Returns
-    -------
-    starts, ends : ndarray of int, shape (E, 2)
-        ``(row, col)`` of both ends of every edge (each edge once).
-    """
-    mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
-    rows, cols = np.nonzero(mask)
-    starts, ends = [], []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        hit = mask[rows + dr, cols + dc]
-        if dr and dc:
-            hit &= ~mask[rows + dr, cols] & ~mask[rows, cols + dc]
-        starts.append(np.stack([rows[hit], cols[hit]], axis=1))
-        ends.append(np.stack([rows[hit] + dr, cols[hit] + dc], axis=1))
-    return np.concatenate(starts) - 1, np.concatenate(ends) - 1
 
 
 def skeleton_length(skeleton: np.ndarray) -> float:

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from dataset_fixtures import CITYSCAPES_TO_CLASS, coco_images, write_cityscapes, write_folder, write_voc
 from PIL import Image
 
+from scribblesim import SimConfig
 from scribblesim.cli import main
+from scribblesim.simulate import background_parts
 from scribblesim.datasets.cityscapes import CLASS_NAMES as CITYSCAPES_CLASSES
 from scribblesim.datasets.cityscapes import cityscapes_samples
 
@@ -58,17 +60,20 @@ def test_cityscapes_class_mapping(cityscapes) -> None:
     assert json.loads((out / "meta.json").read_text())["classes"] == CITYSCAPES_CLASSES
 
 
-def test_cityscapes_background_split_horizontally(cityscapes) -> None:
+def test_cityscapes_background_split_by_the_band(cityscapes) -> None:
     _, out, names = cityscapes
     for line in (out / "strokes_r1.jsonl").read_text().splitlines():
         record = json.loads(line)
         background = [np.array(s["points"]) for s in record["strokes"] if s["style"] == "background"]
-        assert len(background) == 2
         height = read(out / "SegmentationClassAug" / f"{record['image']}.png").shape[0]
-        upper, lower = sorted(background, key=lambda p: p[:, 1].mean())
-        assert upper[:, 1].max() < height / 2 <= lower[:, 1].min() + 1
+        upper, lower = background_parts(height, SimConfig(background_split="horizontal"))
+        # every stroke lies in one part, and both parts have one
+        in_upper = [p[:, 1].max() < upper.stop for p in background]
+        assert all(up or p[:, 1].min() >= lower.start - 0.5 for up, p in zip(in_upper, background))
+        assert set(in_upper) == {True, False}
         scribble = read(out / "cityscapes_train_scribble_r1" / f"{record['image']}.png")
-        assert (scribble[: height // 2] == 0).any() and (scribble[height // 2 :] == 0).any()
+        assert not (scribble[upper.stop : lower.start] == 0).any()
+        assert (scribble[upper] == 0).any() and (scribble[lower] == 0).any()
 
 
 def test_cityscapes_layout(cityscapes) -> None:

@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 import scribblesim
 from scribblesim import BACKGROUND, UNLABELLED, SimConfig
+from scribblesim.simulate import background_parts
 
 STYLES = {"line", "boundary", "background"}
 
@@ -39,11 +40,16 @@ def check_valid(smap, masks, classes, config=None, ignore=None):
     assert set(stroked) | set(skipped) == set(range(n))
     assert all(isinstance(r, str) and r for _, r in smap.skipped)
 
-    # Background: one stroke or one skip record per part.
-    parts = 2 if config.background_split == "horizontal" and shape[0] >= 2 else 1
-    bg_strokes = sum(s.instance is None for s in smap.strokes)
+    # Background: each part gets strokes (one without a split) or one skip record.
+    parts = background_parts(shape[0], config)
+    stroked_parts = Counter(
+        next(k for k, rows in enumerate(parts) if rows.start <= round(s.points[0, 1]) < rows.stop)
+        for s in smap.strokes if s.instance is None
+    )
     bg_skips = sum(i is None for i, _ in smap.skipped)
-    assert bg_strokes + bg_skips == (parts if config.background else 0)
+    assert len(stroked_parts) + bg_skips == (len(parts) if config.background else 0)
+    if config.background_split == "none":
+        assert sum(stroked_parts.values()) <= 1
 
     for stroke in smap.strokes:
         assert stroke.style in STYLES

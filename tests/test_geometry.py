@@ -1,4 +1,4 @@
-"""Unit tests of the geometry helpers: packing, medial axes, Bezier smoothing, rasters, skeleton trees."""
+"""Unit tests of the geometry helpers: medial axes, Bezier smoothing, rasters, skeleton trees."""
 
 import math
 
@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
-from skimage.morphology import medial_axis
+from skimage.morphology import medial_axis as skimage_medial_axis
 
 from scribblesim.boundary import radial_jitter
 from scribblesim.grid import coarsen, to_fine, work_factor
-from scribblesim.mosaic import medial_axes, shelf_pack
-from scribblesim.raster import stroke_pixels
+from scribblesim.medial import medial_axis
+from scribblesim.raster import brush_radius, stroke_pixels
 from scribblesim.skeleton import largest_component, longest_path, random_path, skeleton_tree
 from scribblesim.smoothing import bezier_smooth, resample
 
@@ -29,75 +29,30 @@ def _masks(max_side=24):
     return shapes.flatmap(lambda shape: arrays(np.bool_, shape))
 
 
-# --- shelf_pack ---------------------------------------------------------------------
-
-@SETTINGS
-@given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), max_size=25), st.integers(0, 3))
-def test_shelf_pack_keeps_gaps_between_rectangles_and_to_the_edge(shapes, gap):
-    corners, (height, width) = shelf_pack(shapes, gap=gap)
-    assert len(corners) == len(shapes)
-    boxes = [(top, left, top + h, left + w) for (top, left), (h, w) in zip(corners, shapes)]
-    for top, left, bottom, right in boxes:
-        assert top >= gap and left >= gap
-        assert bottom + gap <= height and right + gap <= width
-    for i, a in enumerate(boxes):
-        for b in boxes[i + 1 :]:
-            apart = (
-                a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
-            )
-            assert apart, (a, b)
-
-
-@SETTINGS
-@given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), min_size=1, max_size=25))
-def test_shelf_pack_default_gap_leaves_one_empty_pixel(shapes):
-    corners, canvas = shelf_pack(shapes)
-    labels = np.zeros(canvas, dtype=np.int64)
-    for k, ((top, left), (h, w)) in enumerate(zip(corners, shapes), start=1):
-        assert (labels[top : top + h, left : left + w] == 0).all()
-        labels[top : top + h, left : left + w] = k
-    # No two rectangles touch, even diagonally; none touches the edge.
-    for k in range(1, len(shapes) + 1):
-        assert (ndimage.binary_dilation(labels == k, EIGHT) & (labels != k) & (labels != 0)).sum() == 0
-    assert not labels[[0, -1], :].any() and not labels[:, [0, -1]].any()
-
-
-def test_shelf_pack_of_nothing():
-    assert shelf_pack([]) == ([], (0, 0))
-
-
-# --- medial_axes ----------------------------------------------------------------------
+# --- medial_axis ----------------------------------------------------------------------
 
 @MEDIAL_SETTINGS
 @given(_masks(), st.integers(0, 2**32 - 1))
-def test_medial_axes_of_one_mask_equals_skimage_on_the_padded_mask(mask, seed):
-    (skeleton,) = medial_axes([mask], np.random.default_rng(seed))
-    expected = medial_axis(np.pad(mask, 1), rng=np.random.default_rng(seed))[1:-1, 1:-1]
-    np.testing.assert_array_equal(skeleton, expected)
+def test_medial_axis_equals_scikit_image(mask, seed):
+    expected = skimage_medial_axis(mask, rng=seed)
+    np.testing.assert_array_equal(medial_axis(mask, rng=seed), expected)
 
 
-@MEDIAL_SETTINGS
-@given(st.lists(_masks(), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
-def test_medial_axes_lie_inside_their_masks(masks, seed):
-    skeletons = medial_axes(masks, np.random.default_rng(seed))
-    assert len(skeletons) == len(masks)
-    for mask, skeleton in zip(masks, skeletons):
-        assert skeleton.shape == mask.shape and skeleton.dtype == bool
-        assert not (skeleton & ~mask).any()
-        assert skeleton.any() == mask.any()
-    again = medial_axes(masks, np.random.default_rng(seed))
-    for a, b in zip(skeletons, again):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_medial_axes_of_nothing():
-    assert medial_axes([], np.random.default_rng(0)) == []
+def test_medial_axis_equals_scikit_image_on_a_real_background():
+    """A COCO-size background with holes: long distance ties, many corners."""
+    yy, xx = np.mgrid[:240, :320]
+    mask = np.ones((240, 320), dtype=bool)
+    for cy, cx, r in [(60, 80, 30), (150, 200, 55), (200, 40, 25), (40, 260, 20)]:
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = False
+    mask[100:110, :] = False
+    for seed in (0, 7):
+        np.testing.assert_array_equal(medial_axis(mask, rng=seed), skimage_medial_axis(mask, rng=seed))
 
 
 def test_medial_axis_of_a_bar_is_its_centre_line():
     mask = np.zeros((7, 30), dtype=bool)
     mask[2:5, 3:27] = True
-    (skeleton,) = medial_axes([mask], np.random.default_rng(0))
+    skeleton = medial_axis(mask, rng=0)
     assert skeleton[3, 4:26].all()
     assert skeleton[:, 4:26].sum() == 22  # away from the corners: only the centre row
     assert not (skeleton & ~mask).any()
@@ -186,13 +141,23 @@ def test_stroke_pixels_are_unique_in_bounds_and_cover_the_vertices(points, width
     assert np.all(np.diff(flat) > 0)  # row-major order
     assert ((rows >= 0) & (rows < 50) & (cols >= 0) & (cols < 50)).all()
     covered = set(zip(rows.tolist(), cols.tolist()))
-    offsets = np.arange(width) - (width - 1) // 2
-    for x, y in np.rint(points).astype(int):
-        for dr in offsets:
-            for dc in offsets:
-                r, c = y + dr, x + dc
-                if 0 <= r < 50 and 0 <= c < 50:
-                    assert (r, c) in covered
+    radius = brush_radius(width)
+    for x, y in points:
+        near = [(r, c) for r in range(50) for c in range(50) if (c - x) ** 2 + (r - y) ** 2 <= radius**2]
+        for pixel in near or [(round(y), round(x))]:
+            if 0 <= pixel[0] < 50 and 0 <= pixel[1] < 50:
+                assert pixel in covered
+
+
+@SETTINGS
+@given(_polylines(-10.0, 60.0), st.integers(2, 4))
+def test_thick_stroke_pixels_lie_within_the_brush_radius_of_the_polyline(points, width):
+    rows, cols = stroke_pixels(points, (50, 50), width)
+    pixels = np.stack([cols, rows], axis=1).astype(float)[:, None, :]
+    starts, steps = points[:-1] if len(points) > 1 else points, np.diff(points, axis=0) if len(points) > 1 else np.zeros((1, 2))
+    along = np.clip(((pixels - starts) * steps).sum(-1) / np.maximum((steps**2).sum(-1), 1e-12), 0.0, 1.0)
+    distances = np.linalg.norm(pixels - starts - along[..., None] * steps, axis=-1).min(axis=1)
+    assert (distances <= brush_radius(width) + 0.02).all()
 
 
 @SETTINGS
@@ -217,13 +182,15 @@ def test_stroke_pixels_entirely_outside_are_empty():
 # --- skeleton trees ----------------------------------------------------------------------
 
 def _tree_graph(tree):
-    """The tree's parent edges as a weighted networkx graph."""
+    """The tree expanded to pixels: every pixel step of every root-to-node path, weighted."""
     graph = nx.Graph()
-    graph.add_nodes_from(range(len(tree.pixels)))
-    for child, parent in tree.parent.items():
-        step = tree.pixels[child] - tree.pixels[parent]
-        assert np.abs(step).max() == 1  # parent edges join 8-neighbours
-        graph.add_edge(child, parent, weight=float(np.hypot(*step)))
+    graph.add_nodes_from(map(tuple, tree.pixels[[tree.root]].tolist()))
+    for node in tree.parent:
+        path = [tuple(p) for p in tree.path_to(node).tolist()]
+        for a, b in zip(path[:-1], path[1:]):
+            step = np.subtract(b, a)
+            assert np.abs(step).max() == 1  # paths join 8-neighbours
+            graph.add_edge(a, b, weight=float(np.hypot(*step)))
     return graph
 
 
@@ -266,7 +233,7 @@ def test_straight_line_tree_has_one_leaf_and_its_length_as_depth(length, directi
     ends = {tuple(tree.pixels[tree.root]), tuple(tree.pixels[tree.leaves[0]])}
     assert ends == {tuple(p) for p in np.argwhere(skeleton)[[0, -1]]}
     assert tree.depth[tree.leaves[0]] == pytest.approx((length - 1) * step)
-    assert tree.depth.max() == pytest.approx((length - 1) * step)
+    assert np.nanmax(tree.depth) == pytest.approx((length - 1) * step)
     assert _path_length(longest_path(tree)) == pytest.approx((length - 1) * step)
 
 
@@ -296,14 +263,15 @@ def test_tree_spans_the_skeleton_without_cycles(make):
     skeleton = make()
     tree = skeleton_tree(skeleton)
     n = int(skeleton.sum())
-    assert len(tree.pixels) == n and len(tree.parent) == n - 1
-    assert tree.root not in tree.parent
+    assert len(tree.pixels) == n and tree.root not in tree.parent
+    assert nx.is_tree(tree.graph) and len(tree.parent) == tree.graph.number_of_nodes() - 1
     graph = _tree_graph(tree)
+    assert set(graph.nodes) == set(map(tuple, np.argwhere(skeleton).tolist()))
     assert graph.number_of_edges() == n - 1 and nx.is_tree(graph)
     # depth is the path length along the tree from the root
-    lengths = nx.single_source_dijkstra_path_length(graph, tree.root)
-    for node, length in lengths.items():
-        assert tree.depth[node] == pytest.approx(length)
+    lengths = nx.single_source_dijkstra_path_length(graph, tuple(tree.pixels[tree.root]))
+    for node in tree.graph.nodes:
+        assert tree.depth[node] == pytest.approx(lengths[tuple(tree.pixels[node])])
 
 
 def test_l_shape_tree_is_a_path_between_its_ends():
@@ -311,15 +279,16 @@ def test_l_shape_tree_is_a_path_between_its_ends():
     assert len(tree.leaves) == 1
     ends = {tuple(tree.pixels[tree.root]), tuple(tree.pixels[tree.leaves[0]])}
     assert ends == {(2, 3), (14, 15)}
-    assert tree.depth.max() == pytest.approx(24.0)
+    assert np.nanmax(tree.depth) == pytest.approx(24.0)
 
 
 def test_ring_tree_cuts_the_cycle_once():
     skeleton = _square_ring()
     tree = skeleton_tree(skeleton)
-    # MST of a 36-pixel ring: the 36-edge cycle loses one edge and becomes a 35-long path.
-    assert len(tree.leaves) == 1
-    assert tree.depth.max() == pytest.approx(int(skeleton.sum()) - 1)
+    # A 36-pixel ring loses one step, cut opposite the node where the cycle was closed:
+    # the longest path runs all the way round, 35 steps long.
+    assert np.nanmax(tree.depth) == pytest.approx(int(skeleton.sum()) - 1)
+    assert _path_length(longest_path(tree)) == pytest.approx(int(skeleton.sum()) - 1)
 
 
 def test_longest_path_of_a_t_shape_is_its_diameter():
@@ -377,6 +346,7 @@ def test_random_skeletons_give_valid_trees(skeleton, seed):
     tree = skeleton_tree(component)
     graph = _tree_graph(tree)
     assert nx.is_tree(graph) and graph.number_of_nodes() == int(component.sum())
+    assert nx.is_tree(tree.graph)
     for path in (random_path(tree, np.random.default_rng(seed)), longest_path(tree)):
         assert _is_leaf_path(tree, path)
         assert component[path[:, 0], path[:, 1]].all()
