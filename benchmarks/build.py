@@ -1,18 +1,24 @@
-"""Throughput and peak memory of `scribblesim build coco` on the embedded sample.
+"""Speed of `scribblesim build coco` as a whole command: ms per image and seed, and 1 -> 2 jobs.
 
-For jobs = 1 and 2: images/s (each image with all seeds), peak RSS of the whole process
-tree (parent + workers, sampled every 20 ms), the speed-up over one worker, and the
-wall time this machine would need for COCO train2014 (82,783 images) x the seeds.
-Workers are started and warmed before timing (loky reuses them), so the figures are
-steady-state throughput, as in a long build.
+Runs the real command line (interpreter start-up, annotation loading, decoding,
+simulation and writing included) into a fresh folder, for 1 and 2 jobs, and prints
+milliseconds per image and seed, the speed-up over one job, peak resident memory of the
+process tree and the wall time this machine would need for COCO train2014 x the seeds.
+The reference simulator's figure (one process, same kind of machine) is the row to beat.
 
-    python benchmarks/build.py [--seeds 1 2 3] [--repeat 3]
+    python benchmarks/build.py [--root COCO --split val2017] [--limit 100] [--seeds 1 2]
+
+Without ``--root`` it runs on the embedded 33-image sample; ``--limit`` keeps the first N
+images (through a temporary annotation file).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,75 +26,87 @@ from pathlib import Path
 
 import psutil
 
-from scribblesim.build import BuildSpec, build
-from scribblesim.config import SimConfig
-from scribblesim.datasets.coco import coco_class_names, coco_samples
 from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 COCO_TRAIN2014_IMAGES = 82_783
+#: The reference simulator (ScribbleSimulation at 31b8ffc), one process on this 2-core
+#: machine, coco128: seconds per image (best of three runs, one annotator each); see README, Fidelity.
+REFERENCE_S_PER_IMAGE = 1.28
 
 
-class PeakRss:
-    """Peak resident memory of this process and its children, sampled in a thread."""
+def peak_rss_of(process: subprocess.Popen, interval: float = 0.02) -> list[int]:
+    """Sample the resident memory of ``process`` and its children until it exits."""
+    peak = [0]
 
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        me = psutil.Process()
-        while not self._stop.is_set():
+    def run() -> None:
+        root = psutil.Process(process.pid)
+        while process.poll() is None:
             total = 0
-            for process in [me, *me.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(self.interval)
+            try:
+                for p in [root, *root.children(recursive=True)]:
+                    total += p.memory_info().rss
+            except psutil.Error:
+                pass
+            peak[0] = max(peak[0], total)
+            time.sleep(interval)
 
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    threading.Thread(target=run, daemon=True).start()
+    return peak
 
 
-def timed_build(samples, seeds, jobs: int, names) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as tmp, PeakRss() as rss:
-        spec = BuildSpec(Path(tmp), COCO_SAMPLE_SPLIT, "bench", tuple(seeds), SimConfig())
-        start = time.perf_counter()
-        build(samples, spec, dataset="coco", class_names=names, jobs=jobs, progress=False, total=len(samples))
-        seconds = time.perf_counter() - start
-    return seconds, rss.peak
+def limited_root(root: Path, split: str, limit: int | None, work: Path) -> Path:
+    """``root`` itself, or a copy of its annotation file keeping the first ``limit`` images."""
+    if limit is None:
+        return root
+    data = json.loads((root / "annotations" / f"instances_{split}.json").read_text())
+    data["images"] = sorted(data["images"], key=lambda image: image["id"])[:limit]
+    kept = {image["id"] for image in data["images"]}
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in kept]
+    (work / "annotations").mkdir(parents=True)
+    (work / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    (work / split).symlink_to((root / split).resolve())
+    return work
+
+
+def timed_command(root: Path, split: str, seeds: list[int], jobs: int, out: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS and images built of one whole ``scribblesim build coco`` run."""
+    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--root", str(root), "--split", split,
+               "--out", str(out), "--jobs", str(jobs), "--no-progress", "--seeds", *map(str, seeds)]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    peak = peak_rss_of(process)
+    _, stderr = process.communicate()
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"build failed:\n{stderr}")
+    images = len((out / "ImageSets" / "SegmentationAug" / f"{'train' if split.startswith('train') else 'val' if split.startswith('val') else split}.txt").read_text().split())
+    return seconds, peak[0], images
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, help="A COCO root (default: the embedded sample).")
+    parser.add_argument("--split", default=None)
+    parser.add_argument("--limit", type=int, help="Keep the first N images.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--repeat", type=int, default=3, help="Copies of the sample per run (longer, steadier runs).")
     args = parser.parse_args()
-    root = coco_sample_root()
-    base = coco_samples(root, COCO_SAMPLE_SPLIT)
-    names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
-    # Distinct names and image ids per copy, so every copy is simulated afresh.
-    samples = [
-        s.__class__(**{**s.__dict__, "name": f"{k}_{s.name}", "image_id": s.image_id + k * 10**7})
-        for k in range(args.repeat) for s in base
-    ]
-    print(f"{len(samples)} images ({args.repeat} x {len(base)} COCO sample images), seeds {args.seeds}, "
-          f"{os.cpu_count()} CPUs\n")
-    print(f"{'jobs':>4} {'images/s':>9} {'ms/image/core':>14} {'speed-up':>9} {'peak RSS MB':>12} {'train2014 x seeds':>18}")
-    single = None
-    for jobs in (1, 2):
-        timed_build(samples[:8], args.seeds, jobs, names)  # start and warm the workers
-        seconds, peak = timed_build(samples, args.seeds, jobs, names)
-        rate = len(samples) / seconds
-        single = single or rate
-        hours = COCO_TRAIN2014_IMAGES / rate / 3600
-        print(f"{jobs:>4} {rate:9.1f} {1000 * jobs / rate:14.1f} {rate / single:8.2f}x {peak / 2**20:12.0f} {hours:15.2f} h")
+    root = args.root or coco_sample_root()
+    split = args.split or (COCO_SAMPLE_SPLIT if args.root is None else "val2017")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = limited_root(root, split, args.limit, Path(tmp) / "root")
+        print(f"{root} {split}, seeds {args.seeds}, {os.cpu_count()} CPUs; whole command, cold start\n")
+        print(f"{'jobs':>9} {'ms/image/seed':>14} {'speed-up':>9} {'peak RSS MB':>12} {'train2014 x seeds':>18}")
+        print(f"{'reference':>9} {REFERENCE_S_PER_IMAGE * 1000:14.0f} {'':>9} {'':>12} "
+              f"{COCO_TRAIN2014_IMAGES * REFERENCE_S_PER_IMAGE * len(args.seeds) / 3600:15.1f} h")
+        single = None
+        for jobs in (1, 2):
+            seconds, peak, images = timed_command(root, split, args.seeds, jobs, Path(tmp) / f"out{jobs}")
+            per_image_seed = seconds / images / len(args.seeds)
+            single = single or seconds
+            hours = COCO_TRAIN2014_IMAGES * len(args.seeds) * per_image_seed / 3600
+            print(f"{jobs:>9} {per_image_seed * 1000:14.1f} {single / seconds:8.2f}x {peak / 2**20:12.0f} {hours:15.2f} h")
 
 
 if __name__ == "__main__":
