@@ -186,7 +186,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png), durable=False)
         results = simulate_seeds(
             loaded.masks, loaded.classes, todo, loaded.image_id, spec.config, ignore=loaded.ignore
-        )
+        ) if todo else []
         for seed, result in zip(todo, results):
             records[seed] = _record(name, result)
             write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]), durable=False)

@@ -105,6 +105,19 @@ def test_rerun_is_noop(built: Path) -> None:
     assert {p: p.lstat().st_mtime_ns for p in built.rglob("*")} == before
 
 
+def test_empty_file_from_a_power_loss_is_redone(built: Path, tmp_path: Path) -> None:
+    """Per-image files skip the fsync; a rerun redoes one that a crash left empty."""
+    out = tmp_path / "out"
+    run_cli("build", "coco", "--seeds", "1", "--out", str(out), "--jobs", "1")
+    png = sorted((out / "coco2017_train_scribble_r1").glob("*.png"))[0]
+    expected = png.read_bytes()
+    png.write_bytes(b"")
+    result = run_cli("build", "coco", "--seeds", "1", "--out", str(out), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert "(1 simulated)" in result.output
+    assert png.read_bytes() == expected
+
+
 def test_summary_line(built: Path) -> None:
     result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(built), "--jobs", "1")
     line = result.stdout.strip().splitlines()[-1]
