@@ -195,12 +195,18 @@ def test_vectorise_recovers_strokes() -> None:
     ]
 
 
-def test_import_png_cli(tmp_path: Path) -> None:
-    source = tmp_path / "pngs"
-    source.mkdir()
+def two_stroke_map() -> np.ndarray:
+    """A 6 x 10 scribble map: one class-2 stroke and a background band."""
     label_map = np.full((6, 10), U, np.uint8)
     label_map[1, 1:6] = 2
     label_map[3:5, 0:10] = 0
+    return label_map
+
+
+def test_import_png_cli(tmp_path: Path) -> None:
+    source = tmp_path / "pngs"
+    source.mkdir()
+    label_map = two_stroke_map()
     (source / "a.png").write_bytes(label_png_bytes(label_map))
     Image.fromarray(label_map, mode="L").save(source / "b.png")
     classes = tmp_path / "classes.json"
@@ -222,9 +228,7 @@ def test_import_png_three_equal_channels(tmp_path: Path) -> None:
 
     source = tmp_path / "pngs"
     source.mkdir()
-    label_map = np.full((6, 10), U, np.uint8)
-    label_map[1, 1:6] = 2
-    label_map[3:5, 0:10] = 0
+    label_map = two_stroke_map()
     assert cv2.imwrite(str(source / "ref.png"), np.repeat(label_map[:, :, None], 3, axis=2))
     with Image.open(source / "ref.png") as image:
         assert image.mode == "RGB"
