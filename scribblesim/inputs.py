@@ -12,8 +12,9 @@ MIN_CLASS, MAX_CLASS = 1, 254
 def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """Return ``masks`` as an (N, H, W) boolean array.
 
-    Accepts an (N, H, W) array or a sequence of (H, W) arrays whose values are boolean
-    or exactly 0/1. Raises ``ValueError`` for anything else.
+    Accepts an (N, H, W) array or a sequence of (H, W) arrays of booleans or numbers;
+    any non-zero value is foreground (0/1 and 0/255 masks alike). Raises ``ValueError``
+    for anything else, including NaN or infinite values.
     """
     if isinstance(masks, np.ndarray):
         stack = masks
@@ -36,10 +37,10 @@ def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     if stack.dtype == bool:
         return stack
     if stack.dtype.kind not in "iuf":
-        raise ValueError(f"masks must be boolean, got dtype {stack.dtype}")
-    if stack.size and not np.isin(stack, (0, 1)).all():
-        raise ValueError("masks must be boolean or hold only 0 and 1")
-    return stack.astype(bool)
+        raise ValueError(f"masks must be boolean or numeric, got dtype {stack.dtype}")
+    if stack.dtype.kind == "f" and not np.isfinite(stack).all():
+        raise ValueError("masks must not hold NaN or infinite values")
+    return stack != 0
 
 
 def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:

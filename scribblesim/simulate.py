@@ -85,6 +85,7 @@ class _Scene:
     """Everything about one image that does not depend on the annotator (seed)."""
 
     shape: tuple[int, int]
+    ignore: np.ndarray | None  # pixels no stroke may cover, whatever the clipping
     objects: list[_Object]
     background: list[tuple[int, np.ndarray, list[np.ndarray]]]  # (top, allowed, paths) per part
     skipped: list[tuple[int | None, str]]
@@ -124,7 +125,7 @@ def _scene(
     owner = owner_map(stack)
     if ignore is not None:
         owner[ignore] = _IGNORED  # neither background nor any object's
-    scene = _Scene(shape, [], [], [])
+    scene = _Scene(shape, ignore, [], [], [])
     if config.background:
         background = owner == -1
         every_component = config.background_split == "horizontal"
@@ -134,7 +135,11 @@ def _scene(
                 scene.skipped.append((None, f"background part {part}: no background pixels"))
                 continue
             rng = shared_stream(image_id, BACKGROUND_SKELETON_STREAM, part)
-            paths = background_paths(allowed, config, rng, every_component=every_component)
+            paths, reason = background_paths(allowed, config, rng, every_component=every_component)
+            if not paths and reason is None:
+                reason = "no skeleton to trace"
+            if reason:
+                scene.skipped.append((None, f"background part {part}: {reason}"))
             scene.background.append((rows.start, allowed, paths))
     image_area = shape[0] * shape[1]
     for index in range(len(stack)):
@@ -177,16 +182,20 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
     def draw(points: np.ndarray, label: int, instance: int | None, style: str, top: int, left: int,
              allowed: np.ndarray) -> bool:
         rows, cols = _pixels(points, allowed, config)
+        rows, cols = rows + top, cols + left
+        if scene.ignore is not None and not config.clip_to_mask:
+            keep = ~scene.ignore[rows, cols]  # clipped strokes never reach ignored pixels anyway
+            rows, cols = rows[keep], cols[keep]
         if rows.size == 0:
             return False
-        result.label_map[rows + top, cols + left] = label
+        result.label_map[rows, cols] = label
         result.strokes.append(Stroke(points + np.array([left, top], dtype=float), label, instance, style))
         return True
 
     for part, (top, allowed, paths) in enumerate(scene.background):
         drawn = [draw(path, BACKGROUND, None, "background", top, 0, allowed) for path in paths]
-        if not any(drawn):
-            result.skipped.append((None, "background stroke left no pixel"))
+        if paths and not any(drawn):
+            result.skipped.append((None, f"background part {part}: background stroke left no pixel"))
     for obj in scene.objects:
         rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
         if not any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)

@@ -79,8 +79,8 @@ class _PixelGraph:
 def _walk_chains(inner_sources: np.ndarray, inner_targets: np.ndarray, chain_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order the pixels of every chain (a path graph) in one depth-first search.
 
-    A virtual node joined to one end of each chain is the search's start, so the search
-    runs down each chain in turn.
+    The last end of each chain is joined to the first end of the next, which makes one
+    long path; a search from its start runs down each chain in turn.
     """
     n = chain_of.size
     chains = int(chain_of.max(initial=-1)) + 1
@@ -90,13 +90,15 @@ def _walk_chains(inner_sources: np.ndarray, inner_targets: np.ndarray, chain_of:
     degree = np.bincount(inner_sources, minlength=n) + np.bincount(inner_targets, minlength=n)
     ends = in_chain[degree[in_chain] <= 1]
     first_end = np.full(chains, n, dtype=np.int64)
+    last_end = np.full(chains, -1, dtype=np.int64)
     np.minimum.at(first_end, chain_of[ends], ends)
+    np.maximum.at(last_end, chain_of[ends], ends)
     adjacency = sparse.csr_matrix(
-        (np.ones(inner_sources.size + chains, dtype=np.int8),
-         (np.concatenate([inner_sources, np.full(chains, n)]), np.concatenate([inner_targets, first_end]))),
-        shape=(n + 1, n + 1),
+        (np.ones(inner_sources.size + chains - 1, dtype=np.int8),
+         (np.concatenate([inner_sources, last_end[:-1]]), np.concatenate([inner_targets, first_end[1:]]))),
+        shape=(n, n),
     )
-    walk = csgraph.depth_first_order(adjacency, n, directed=False, return_predecessors=False)[1:]
+    walk = csgraph.depth_first_order(adjacency, first_end[0], directed=False, return_predecessors=False)
     cuts = np.flatnonzero(np.diff(chain_of[walk])) + 1
     starts = np.concatenate([[0], cuts])
     stops = np.concatenate([cuts, [walk.size]])
@@ -268,12 +270,27 @@ def _dfs_depths(tree: nx.Graph, root: int, size: int) -> tuple[dict[int, int], n
     return parent, depth
 
 
-def skeleton_tree(skeleton: np.ndarray) -> SkeletonTree | None:
+#: Most end points and junctions a skeleton tree is built over. Real shapes have tens to
+#: hundreds; a mask riddled with holes (noise, random ignore pixels) can have a million,
+#: which networkx would take minutes over.
+MAX_TREE_NODES = 10_000
+
+
+class SkeletonTooComplex(ValueError):
+    """A skeleton has more end points and junctions than a tree is built over."""
+
+
+def skeleton_tree(skeleton: np.ndarray, max_nodes: int = MAX_TREE_NODES) -> SkeletonTree | None:
     """Build the DFS tree of a connected skeleton; ``None`` when it is empty.
 
     The chain graph's Kruskal minimum spanning tree removes cycles. The DFS starts, as
     in the reference code, at the skeleton's leftmost pixel (its topmost one when the
     skeleton is taller than wide), so that paths run along its long axis.
+
+    Raises
+    ------
+    SkeletonTooComplex
+        If the chain graph has more than ``max_nodes`` nodes; the work stays bounded.
     """
     skeleton = np.asarray(skeleton, dtype=bool)
     rows, cols = np.nonzero(skeleton)
@@ -284,6 +301,9 @@ def skeleton_tree(skeleton: np.ndarray) -> SkeletonTree | None:
     else:
         root = int(np.lexsort((cols, rows))[0])
     graph = _pixel_graph(skeleton, root)
+    nodes = int(graph.is_node.sum())
+    if nodes > max_nodes:
+        raise SkeletonTooComplex(f"skeleton too fragmented ({nodes} end points and junctions > {max_nodes})")
     tree = _spanning_tree(graph, root)
     parent, depth = _dfs_depths(tree, root, len(graph.pixels))
     leaves = np.array(sorted(n for n, d in tree.degree() if d <= 1 and n != root), dtype=np.int64)

@@ -16,7 +16,15 @@ from .boundary import eroded_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, to_fine, work_factor
 from .medial import medial_axis
-from .skeleton import SkeletonTree, largest_component, longest_path, random_path, skeleton_tree
+from .skeleton import (
+    MAX_TREE_NODES,
+    SkeletonTooComplex,
+    SkeletonTree,
+    largest_component,
+    longest_path,
+    random_path,
+    skeleton_tree,
+)
 from .smoothing import bezier_smooth, resample
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -30,11 +38,15 @@ def line_tree(mask: np.ndarray, config: SimConfig, rng: np.random.Generator) -> 
     """Skeleton tree of an object for line strokes, and the grid factor it was built on.
 
     Masks larger than ``config.max_work_pixels`` are analysed on a coarser grid whose
-    cells are kept when any of their pixels is set, so thin parts survive.
+    cells are kept when any of their pixels is set, so thin parts survive. The tree is
+    ``None`` for an empty skeleton or one too fragmented to build a tree over.
     """
     factor = work_factor(mask.shape, config.max_work_pixels)
     skeleton = medial_axis(np.pad(coarsen(mask, factor, conservative=False), 1), rng=rng)[1:-1, 1:-1]
-    return skeleton_tree(largest_component(skeleton)), factor
+    try:
+        return skeleton_tree(largest_component(skeleton)), factor
+    except SkeletonTooComplex:
+        return None, factor  # the object falls back to a stroke on its deepest pixel
 
 
 def line_paths(
@@ -54,15 +66,21 @@ def line_paths(
 
 def background_paths(
     region: np.ndarray, config: SimConfig, rng: np.random.Generator, *, every_component: bool
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], str | None]:
     """Background style: the longest path of the region's skeleton, not smoothed.
 
     The region is framed by zeros, so the image border counts as an edge of the
     background and the paths keep clear of it. Regions larger than
     ``config.background_work_pixels`` are analysed on a coarser grid whose cells are
     kept only when all their pixels are background. ``every_component`` gives one path
-    per skeleton component (the reference's Cityscapes setting) instead of one for the
-    largest.
+    per skeleton component (the reference's Cityscapes setting), largest first, instead
+    of one for the largest.
+
+    Returns
+    -------
+    (paths, reason)
+        ``reason`` says why skeleton pieces were left without a path (the work bound of
+        :data:`~scribblesim.skeleton.MAX_TREE_NODES` over all of them), else ``None``.
     """
     factor = work_factor(region.shape, config.background_work_pixels)
     work = coarsen(region, factor, conservative=True)
@@ -70,28 +88,27 @@ def background_paths(
         work, factor = region, 1
     skeleton = medial_axis(np.pad(work, 1), rng=rng)[1:-1, 1:-1]
     labels, count = ndimage.label(skeleton, structure=_EIGHT_CONNECTED)
-    if count == 0:
-        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    order = np.argsort(-sizes, kind="stable") + 1
     boxes = ndimage.find_objects(labels)
-    if every_component:
-        chosen = range(1, count + 1)
-    else:
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        chosen = [int(np.argmax(sizes))]
-    paths = []
-    for k in chosen:
+    paths, budget, reason = [], MAX_TREE_NODES, None
+    for done, k in enumerate(order[: count if every_component else 1].tolist()):
         rows, cols = boxes[k - 1]
-        tree = skeleton_tree(labels[rows, cols] == k)
-        corner = np.array([rows.start, cols.start])
-        path = _rc_to_xy(longest_path(tree) + corner, factor)
+        try:
+            tree = skeleton_tree(labels[rows, cols] == k, max_nodes=budget)
+        except SkeletonTooComplex as error:
+            left = (count if every_component else 1) - done
+            reason = f"{error}; {left} skeleton piece(s) left without a stroke"
+            break
+        budget -= tree.graph.number_of_nodes()
+        path = _rc_to_xy(longest_path(tree) + np.array([rows.start, cols.start]), factor)
         if len(path) >= 3:
             # Straight runs instead of the pixel grid's staircase, still no smoothing: the
             # path keeps within half a cell of the skeleton (the reference simplifies its
             # vertices with a 2-px Douglas-Peucker).
             path = np.asarray(shapely.LineString(path).simplify(factor / 2.0).coords)
         paths.append(path)
-    return paths
+    return paths, reason
 
 
 def boundary_outline(mask: np.ndarray, config: SimConfig) -> tuple[np.ndarray, np.ndarray] | None:

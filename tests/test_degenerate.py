@@ -11,6 +11,7 @@ from hypothesis.extra.numpy import arrays
 import scribblesim
 from scribblesim import BACKGROUND, UNLABELLED, SimConfig
 from scribblesim.simulate import background_parts
+from scribblesim.skeleton import MAX_TREE_NODES
 
 STYLES = {"line", "boundary", "background"}
 
@@ -46,8 +47,9 @@ def check_valid(smap, masks, classes, config=None, ignore=None):
         next(k for k, rows in enumerate(parts) if rows.start <= round(s.points[0, 1]) < rows.stop)
         for s in smap.strokes if s.instance is None
     )
-    bg_skips = sum(i is None for i, _ in smap.skipped)
-    assert len(stroked_parts) + bg_skips == (len(parts) if config.background else 0)
+    skipped_parts = Counter(int(r.split(":")[0].split()[-1]) for i, r in smap.skipped if i is None)
+    assert set(skipped_parts.values()) <= {1} and all(0 <= k < len(parts) for k in skipped_parts)
+    assert set(stroked_parts) | set(skipped_parts) == (set(range(len(parts))) if config.background else set())
     if config.background_split == "none":
         assert sum(stroked_parts.values()) <= 1
 
@@ -369,9 +371,8 @@ MASK = np.zeros((1, 8, 8), dtype=bool)
         (MASK, [1.5], "must be integers"),
         (MASK, [float("nan")], "must be integers"),
         (MASK, ["cat"], "must be integers"),
-        (np.full((1, 8, 8), 0.5), [1], "only 0 and 1"),
-        (np.full((1, 8, 8), 2), [1], "only 0 and 1"),
-        (np.full((1, 8, 8), np.nan), [1], "only 0 and 1"),
+        (np.full((1, 8, 8), np.inf), [1], "NaN or infinite"),
+        (np.full((1, 8, 8), np.nan), [1], "NaN or infinite"),
         (np.full((1, 8, 8), "1"), [1], "must be boolean"),
         ([np.full((8, 8), "x")], [1], "must be boolean"),
         (np.full((1, 8, 8), None, dtype=object), [1], "must be boolean"),
@@ -383,7 +384,7 @@ MASK = np.zeros((1, 8, 8), dtype=bool)
     ids=[
         "mask-shape-mismatch", "too-many-classes", "no-classes", "too-few-classes",
         "2d-classes", "class-0", "class-255", "class-minus-1", "class-1.5", "class-nan",
-        "class-string", "float-mask-0.5", "int-mask-2", "nan-mask", "string-mask",
+        "class-string", "inf-mask", "nan-mask", "string-mask",
         "string-mask-list", "object-mask", "2d-mask", "4d-mask", "empty-list", "zero-height",
     ],
 )
@@ -392,6 +393,40 @@ def test_invalid_masks_and_classes_raise(masks, classes, match):
         scribblesim.simulate(masks, classes)
     with pytest.raises(ValueError, match=match):
         scribblesim.semantic_map(masks, classes)
+
+
+def test_masks_of_any_nonzero_value_are_foreground(coco_loaded):
+    """0/255 uint8 masks (what PIL gives) and 0/1 int or float masks equal boolean ones."""
+    sample = coco_loaded[0]
+    expected = scribblesim.simulate(sample.masks, sample.classes, seed=1, ignore=sample.ignore)
+    for masks in (np.asarray(sample.masks, np.uint8) * 255, np.asarray(sample.masks, np.int32),
+                  np.asarray(sample.masks, np.float32) * 0.5):
+        smap = scribblesim.simulate(masks, sample.classes, seed=1, ignore=sample.ignore)
+        np.testing.assert_array_equal(smap.label_map, expected.label_map)
+
+
+def test_strokes_never_cover_ignored_pixels_even_unclipped(coco_loaded):
+    config = SimConfig(clip_to_mask=False)
+    for sample in coco_loaded[:6]:
+        ignore = np.zeros(sample.semantic.shape, dtype=bool)
+        ignore[::3] = True  # every third row, across objects and background
+        smap = scribblesim.simulate(sample.masks, sample.classes, seed=1, config=config, ignore=ignore)
+        assert (smap.label_map[ignore] == UNLABELLED).all()
+        assert (smap.label_map != UNLABELLED).any()
+
+
+def test_fragmented_background_is_bounded_work():
+    """An empty 2048 x 1024 image with 48 % of its pixels ignored at random.
+
+    Its background skeleton has some 160,000 junctions per part; networkx once took
+    13-30 s over them. Trees are bounded (MAX_TREE_NODES) and the rest is recorded.
+    """
+    ignore = np.random.default_rng(0).random((1024, 2048)) < 0.48
+    masks = np.zeros((0, 1024, 2048), bool)
+    smap = scribblesim.simulate(masks, [], seed=1, config=SimConfig(background_split="horizontal"), ignore=ignore)
+    reasons = [r for i, r in smap.skipped if i is None]
+    assert len(reasons) == 2 and all("too fragmented" in r and f"> {MAX_TREE_NODES}" in r for r in reasons)
+    assert (smap.label_map[ignore] == UNLABELLED).all()
 
 
 @pytest.mark.parametrize("seed", [-1, 1.5, "1", None, True])

@@ -94,9 +94,10 @@ def test_cityscapes_background_gets_a_stroke_on_every_skeleton_piece():
     region[5:25, 5:60] = region[30:55, 70:140] = region[10:20, 150:195] = True  # three pockets
     config = SimConfig(background_split="horizontal")
     rng = np.random.default_rng(0)
-    every = background_paths(region, config, rng, every_component=True)
-    assert len(every) == 3
-    assert len(background_paths(region, config, rng, every_component=False)) == 1
+    every, reason = background_paths(region, config, rng, every_component=True)
+    assert len(every) == 3 and reason is None
+    largest, _ = background_paths(region, config, rng, every_component=False)
+    assert len(largest) == 1
 
 
 def test_cityscapes_scribbles_leave_the_band_blank(coco_loaded):
