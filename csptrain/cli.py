@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from .config import PRESET_CLASSES
-from .data.layout import DataError, class_names_of
-from .models import BACKBONES
+from .catalog import BACKBONE_NAMES, PRESET_CLASSES
+from .errors import DataError, StopRequested
+from .stage1.config import Stage1Config
+from .stage2.config import Stage2Config
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -22,13 +23,33 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _options(specs: list[tuple], prefix: str = "") -> Callable:
-    """Click options from (flag, kwargs) pairs, each flag optionally prefixed (``--stage1-...``)."""
+def _interrupted(message: str) -> None:
+    click.echo(f"stopped: {message}", err=True)
+    sys.exit(130)
+
+
+def _summary(out: Path, last: dict) -> str:
+    """The last step's loss, or the recorded one of a run that was already finished."""
+    loss = last.get("loss")
+    return f"{out}: step {last['step']}" + (f", loss {loss:.4f}" if loss is not None else "")
+
+
+def _options(specs: list[tuple], prefix: str = "", defaults=None) -> Callable:
+    """Click options from (flag, kwargs) pairs, each flag optionally prefixed (``--stage1-...``).
+
+    The options default to None (the preset or YAML decides); ``defaults``, a config
+    instance, gives the value shown in ``--help``.
+    """
     def decorate(command: Callable) -> Callable:
         for flag, kwargs in reversed(specs):
             names = [f"--{prefix}{name.lstrip('-')}" for name in flag.split("/")]
             if len(names) == 2:  # a --x/--no-x switch
                 names = [f"{names[0]}/--{prefix}{flag.split('/')[1].lstrip('-')}"]
+            field = flag.split("/")[0].lstrip("-").replace("-", "_")
+            if getattr(defaults, field, None) is not None:
+                value = getattr(defaults, field)
+                shown = ",".join(value) if isinstance(value, tuple) else value
+                kwargs = {**kwargs, "help": f"{kwargs.get('help', '')} [default: {shown}]".strip()}
             command = click.option(*names, **kwargs)(command)
         return command
     return decorate
@@ -63,7 +84,7 @@ STAGE1 = [
     ("--w-reg", dict(type=float, default=None, help="Weight of the dense energy regulariser (0 = off).")),
 ]
 STAGE2 = [
-    ("--backbone", dict(type=click.Choice(list(BACKBONES)), default=None)),
+    ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None)),
     ("--losses", dict(default=None, help="Comma-separated subset of segs,segc,ds,dc,lorm.")),
     ("--lr", dict(type=float, default=None)),
     ("--lambda-segc", dict(type=float, default=None)),
@@ -78,10 +99,39 @@ STAGE2 = [
 ]
 
 
-@click.group(context_settings=CONTEXT)
+#: Modules of the ``train`` extra; without them a command says so in one line.
+TRAIN_EXTRA = {"torch", "torchvision", "timm", "yaml", "tensorboard"}
+
+
+class _Commands(click.Group):
+    """Runs a command; a missing train extra or an interruption ends it with one line.
+
+    Commands import torch when they run, so that ``csptrain --help`` works without it.
+    Training saves a checkpoint on SIGINT/SIGTERM before it stops (exit status 130).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StopRequested as stop:
+            _interrupted(str(stop))
+        except KeyboardInterrupt:
+            _interrupted("interrupted")
+        except ModuleNotFoundError as error:
+            if (error.name or "").split(".")[0] not in TRAIN_EXTRA:
+                raise
+            _fail(f"this command needs the train extra (no module named {error.name!r}): "
+                  "pip install 'scribblesim[train]'")
+
+
+@click.group(cls=_Commands, context_settings=CONTEXT)
 @click.version_option(package_name="scribblesim")
 def main() -> None:
-    """Train CSPNet on scribbles and evaluate it."""
+    """Train CSPNet on scribbles and evaluate it.
+
+    Defaults shown are the configs' own; --preset (Tables A4/A5) and --config (YAML)
+    override them, and flags override both.
+    """
 
 
 @main.command("stage1")
@@ -92,9 +142,11 @@ def main() -> None:
 @click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Local timm ViT weights file.")
-@_options(STAGE1 + COMMON)
+@_options(STAGE1 + COMMON, defaults=Stage1Config())
+@click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
 @click.option("--no-progress", is_flag=True)
-def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, no_progress, **overrides) -> None:
+def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress,
+           **overrides) -> None:
     """Train stage 1 (scribble-promoted ToCo); rerun the same command to resume."""
     from .stage1.config import make_stage1_config
     from .stage1.train import train_stage1
@@ -102,10 +154,10 @@ def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, no_
     try:
         config = make_stage1_config(preset, yaml_file, **overrides)
         last = train_stage1(data, scribbles, out, config, split=train_split, pretrained=pretrained,
-                            progress=not no_progress)
+                            progress=not no_progress, reconfigure=reconfigure)
     except (DataError, ValueError) as error:
         _fail(str(error))
-    click.echo(f"{out}: step {last['step']}, loss {last.get('loss', float('nan')):.4f}")
+    click.echo(_summary(out, last))
 
 
 @main.command("pseudo")
@@ -141,10 +193,11 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet).")
-@_options(STAGE2 + COMMON)
+@_options(STAGE2 + COMMON, defaults=Stage2Config())
+@click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
 @click.option("--no-progress", is_flag=True)
-def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_classes, pretrained, no_progress,
-           **overrides) -> None:
+def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_classes, pretrained, reconfigure,
+           no_progress, **overrides) -> None:
     """Train stage 2 (DeepLabV3+ with LoRM and DPM); rerun the same command to resume."""
     from .stage2.config import make_stage2_config
     from .stage2.train import train_stage2
@@ -152,10 +205,10 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
     try:
         config = make_stage2_config(preset, yaml_file, **overrides)
         last = train_stage2(data, scribbles, pseudo, out, config, split=train_split, num_classes=num_classes,
-                            pretrained=pretrained, progress=not no_progress)
+                            pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
     except (DataError, ValueError) as error:
         _fail(str(error))
-    click.echo(f"{out}: step {last['step']}, loss {last.get('loss', float('nan')):.4f}")
+    click.echo(_summary(out, last))
 
 
 @main.command("eval")
@@ -169,6 +222,7 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 @click.option("--no-progress", is_flag=True)
 def eval_command(data, checkpoint, val_split, scales, flip, save_predictions, device, no_progress) -> None:
     """mIoU of a checkpoint; writes eval.json next to it and prints per-class IoU."""
+    from .data.layout import class_names_of
     from .stage2.evaluate import evaluate_checkpoint
 
     try:
@@ -210,8 +264,8 @@ def report(run_dirs) -> None:
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
 @click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Eval scales.")
 @click.option("--flip", is_flag=True, help="Eval with flips.")
-@_options(STAGE2 + COMMON)
-@_options(STAGE1 + COMMON, prefix="stage1-")
+@_options(STAGE2 + COMMON, defaults=Stage2Config())
+@_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
 def run(data, seeds, more_seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,

@@ -10,16 +10,15 @@ from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
-
-#: Class count (background included) of each preset's dataset.
-PRESET_CLASSES: dict[str, int] = {"scribblesup": 21, "coco": 81, "cityscapes": 9, "acdc": 4}
+from .catalog import PRESET_CLASSES  # noqa: F401 (re-exported)
 
 Config = TypeVar("Config")
 
 
 def read_yaml(path: Path) -> dict:
     """A YAML mapping of config keys; one-line ``ValueError`` on anything else."""
+    import yaml  # the train extra's; the configs themselves import without it
+
     try:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:

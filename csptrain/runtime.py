@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,19 +19,26 @@ from tqdm.auto import tqdm
 from scribblesim.io import json_bytes, write_bytes_atomic
 
 from .data.sampler import EpochSampler
+from .errors import StopRequested
 
 CHECKPOINT = "last.pt"
 PROGRESS = "progress.json"
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present."""
+    """``auto`` picks CUDA when present; a one-line ``ValueError`` for a device this machine lacks."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise ValueError(f"--device: unknown device {name!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: no CUDA device on this machine (use cpu or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 @dataclass(frozen=True)
@@ -105,12 +116,65 @@ def load_weights(path: Path) -> dict:
 
 
 def save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, stop: int,
-                    config, num_classes: int) -> None:
-    """``out/last.pt`` (weights, optimiser, step, RNG, config) and its ``progress.json`` sidecar."""
+                    config, num_classes: int, last: dict | None = None) -> None:
+    """``out/last.pt`` (weights, optimiser, step, RNG, config) and its ``progress.json`` sidecar.
+
+    The sidecar also keeps the last step's numbers (``last``), which a rerun of a
+    finished run reports.
+    """
     save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                  "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
                 Path(out) / CHECKPOINT)
-    write_json_atomic(Path(out) / PROGRESS, {"step": step, "stop": stop})
+    write_json_atomic(Path(out) / PROGRESS, {"step": step, "stop": stop, "last": last or {"step": step}})
+
+
+#: Settings that may change when a run resumes: they do not change what is learnt.
+RESUMABLE_CHANGES = frozenset({"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile",
+                               "channels_last"})
+
+
+def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool = False) -> None:
+    """Write ``out/config.json``; on resume, refuse changed settings unless ``reconfigure``.
+
+    Raises a one-line ``ValueError`` naming the changed settings (``--max-steps``,
+    ``--device`` and other :data:`RESUMABLE_CHANGES` may always change).
+    """
+    path = Path(out) / "config.json"
+    recorded = read_json_or_none(path) if resuming else None
+    if recorded is not None and not reconfigure:
+        changed = sorted(k for k in settings.keys() | recorded.keys()
+                         if k not in RESUMABLE_CHANGES and settings.get(k) != recorded.get(k))
+        if changed:
+            details = ", ".join(f"{k} {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+            raise ValueError(f"{out}: this run was started with other settings ({details}); "
+                             "rerun with the same ones, use another --out, or pass --reconfigure")
+    write_json_atomic(path, settings)
+
+
+class StopOnSignal:
+    """Turn the first SIGINT or SIGTERM into a request the training loop answers at a step boundary.
+
+    A second signal interrupts at once. Outside the main thread it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
@@ -125,6 +189,41 @@ def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) 
         raise ValueError(f"{Path(out) / CHECKPOINT}: does not fit this model; use another --out") from None
     torch.set_rng_state(state["torch_rng"])
     return state["step"]
+
+
+def run_training(out: Path, step: int, stop: int, batches, take_step: Callable[[dict, int], dict],
+                 save: Callable[[int, dict], None], save_after: Callable[[int], bool]) -> tuple[int, dict | None]:
+    """The training loop both stages share: steps up to ``stop``, checkpoints, and stops on signals.
+
+    ``take_step(batch, step)`` trains on one batch and returns the step's numbers;
+    ``save(step, numbers)`` writes a checkpoint, after every step where ``save_after(step)``
+    holds and after the last. The first SIGINT or SIGTERM ends the loop at the next step
+    boundary, saves, and raises :class:`StopRequested`.
+
+    Returns
+    -------
+    (step, numbers)
+        The step reached and its numbers (``None`` when no step was left to run).
+    """
+    last, saved = None, step
+    with StopOnSignal() as signals:
+        try:
+            for batch in itertools.islice(batches, max(0, stop - step)):
+                last = take_step(batch, step)
+                step += 1
+                if save_after(step):
+                    save(step, last)
+                    saved = step
+                if signals.requested:
+                    break
+        except Exception:
+            if not signals.requested:  # e.g. DataLoader workers that the signal ended too
+                raise
+    if last is not None and saved != step:
+        save(step, last)
+    if signals.requested:
+        raise StopRequested(out, step)
+    return step, last
 
 
 def steps_per_epoch(size: int, batch_size: int, world: int, split: str) -> int:
@@ -165,7 +264,7 @@ def read_json_or_none(path: Path):
 
 
 def read_progress(run: Path) -> dict:
-    """``{"step": .., "stop": ..}`` of a run folder, or ``{}`` before its first checkpoint.
+    """``{"step": .., "stop": .., "last": {..}}`` of a run folder, or ``{}`` before its first checkpoint.
 
     A small sidecar of ``last.pt``, so that a pipeline can tell a finished step without
     loading a checkpoint of hundreds of megabytes.

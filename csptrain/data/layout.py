@@ -8,15 +8,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from scribblesim.datasets.base import DatasetError
 from scribblesim.scribble_set import read_meta, split_list_path
+
+from ..errors import DataError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
-#: A user-facing problem with the training data; the message names the path.
-DataError = DatasetError
 
 
 def read_split(data: Path, split: str) -> list[str]:

@@ -11,11 +11,12 @@ from torch.nn import functional as F
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
+from ..catalog import BACKBONE_NAMES
 from ..runtime import load_weights
 
 #: The ResNets stage 2 builds on, by name.
-BACKBONES = {"resnet18": torchvision.models.resnet18, "resnet50": torchvision.models.resnet50,
-             "resnet101": torchvision.models.resnet101}
+BACKBONES = dict(zip(BACKBONE_NAMES, (torchvision.models.resnet18, torchvision.models.resnet50,
+                                      torchvision.models.resnet101)))
 _ATROUS_RATES = (12, 24, 36)  # DeepLabV3+'s rates at output stride 8
 
 
@@ -80,7 +81,16 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
         _dilate_basic_layer(resnet.layer4, 4)
     if pretrained is not None:
         state = load_weights(pretrained)
+        if not isinstance(state, dict):
+            raise ValueError(f"{pretrained}: not a state dict (a {type(state).__name__})")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        expected = resnet.state_dict()
+        reshaped = [k for k, v in state.items() if k in expected and tuple(getattr(v, "shape", ())) != expected[k].shape]
+        if reshaped:
+            first = reshaped[0]
+            raise ValueError(f"{pretrained}: not a torchvision {backbone} state dict ({len(reshaped)} tensors of "
+                             f"another shape, e.g. {first}: {tuple(state[first].shape)} in the file, "
+                             f"{tuple(expected[first].shape)} in {backbone})")
         missing, unexpected = resnet.load_state_dict(state, strict=False)
         if unexpected or [k for k in missing if not k.startswith("fc.")]:
             raise ValueError(f"{pretrained}: not a torchvision {backbone} state dict "

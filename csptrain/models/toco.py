@@ -19,9 +19,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
+from ..catalog import SEGS_HEADS
 from .largefov import LargeFOV
 
-SEGS_HEADS = ("separate", "shared")
 
 
 class ProjectionHead(nn.Module):
@@ -143,6 +143,20 @@ class ToCoNet(nn.Module):
         return {"backbone": backbone, "backbone_norm": norms, "heads": heads, "decoders": decoders}
 
 
+def _check_vit_weights(path: Path, backbone: str) -> None:
+    """Refuse a state dict that holds no ViT patch embedding (timm would load nothing of it)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return  # timm also reads other formats (.npz) and reports its own errors
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not any(str(k).endswith("patch_embed.proj.weight") for k in state):
+        size = len(state) if isinstance(state, dict) else 0
+        raise ValueError(f"{path}: not a checkpoint of {backbone} (no patch_embed.proj.weight among its {size} tensors)")
+
+
 def toco_vit(backbone: str = "vit_base_patch16_224", num_classes: int = 21, weights: Path | None = None, *,
              img_size: int = 448, segs_head: str = "separate", ema_momentum: float = 0.9) -> ToCoNet:
     """Build scribble-promoted ToCo on a timm ViT.
@@ -165,6 +179,7 @@ def toco_vit(backbone: str = "vit_base_patch16_224", num_classes: int = 21, weig
     if weights is not None:
         if not Path(weights).is_file():
             raise ValueError(f"{weights}: weights file not found")
+        _check_vit_weights(Path(weights), backbone)
         options.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)))
     if not timm.is_model(backbone):
         raise ValueError(f"unknown timm model {backbone!r}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog import SEGS_HEADS
 from ..config import config_to_dict, make_config
-from ..models.toco import SEGS_HEADS
 
 #: ToCo's VOC schedule: seg + reg from 10 % of the iterations, PTC + CTC from the start.
 _VOC_SCHEDULE = dict(seg_start=0.1, contrast_start=0.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from ..losses.energy import dense_energy_loss
 from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from ..models.toco import ToCoNet, toco_vit
-from ..runtime import (TrainLog, batches_from, end_process, load_checkpoint, resume, save_checkpoint, start_process,
-                       steps_per_epoch, write_json_atomic)
+from ..runtime import (TrainLog, batches_from, end_process, load_checkpoint, read_progress, record_config, resume,
+                       run_training, save_checkpoint, start_process, steps_per_epoch)
 from ..schedule import poly_warmup_multiplier
 from .cam import box_mask, cams_to_labels, local_crops, masked_cams, multi_scale_cams, refine_labels, roi_mask, scale_boxes
 from .config import Stage1Config, make_stage1_config
@@ -116,11 +115,13 @@ def train_step(model: ToCoNet, forward: torch.nn.Module, optimizer: torch.optim.
 
 
 def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *, split: str = "train",
-                 pretrained: Path | None = None, progress: bool = True) -> dict:
+                 pretrained: Path | None = None, progress: bool = True, reconfigure: bool = False) -> dict:
     """Train (or resume) a stage-1 run in ``out``; return the last step's numbers.
 
     Image-level labels are the classes of each image's scribble. The run resumes from
-    ``out/last.pt``: same step, learning rate, data order and crop draws.
+    ``out/last.pt``: same step, learning rate, data order and crop draws. Resuming with
+    other settings is refused unless ``reconfigure``; a finished run returns its last
+    numbers; SIGINT or SIGTERM saves and raises :class:`~csptrain.runtime.StopRequested`.
     """
     process = start_process(config.device)
     torch.manual_seed(config.seed + process.rank)
@@ -133,35 +134,42 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     step = resume(out, model, optimizer)
-    if step == 0 and process.is_main:
-        write_json_atomic(out / "config.json", {**config.to_dict(), "data": str(data), "scribbles": scribbles,
-                                                "split": split, "num_classes": num_classes})
+    if process.is_main:
+        record_config(out, {**config.to_dict(), "data": str(Path(data).resolve()), "scribbles": scribbles,
+                            "split": split, "num_classes": num_classes},
+                      resuming=step > 0, reconfigure=reconfigure)
     forward = model
     if process.world > 1:
         ids = [process.device.index] if process.device.type == "cuda" else None
         forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
     log = TrainLog(out, process, config.stop, step, "stage1", progress)
     bf16 = config.bf16 and process.bf16
-    last: dict = {"step": step}
     model.train()
     started = time.perf_counter()
-    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
-    for batch in itertools.islice(batches, max(0, config.stop - step)):
+
+    def take_step(batch: dict, step: int) -> dict:
+        nonlocal started
         terms = train_step(model, forward, optimizer, batch, config, step, par, bf16)
-        step += 1
         rate = process.world / (time.perf_counter() - started)
         started = time.perf_counter()
         values = {k: float(v.detach()) for k, v in terms.items()}
-        last = {"step": step, "lr": optimizer.param_groups[0]["lr"], "loss": sum(values.values()), **values}
-        log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
+        last = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": sum(values.values()), **values}
+        log.step(step + 1, {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
                  loss=last["loss"], it_s=rate)
-        if process.is_main and (step % config.checkpoint_every == 0 or step >= config.stop):
-            save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes)
-    if process.is_main:
-        save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes)
-    log.close()
-    end_process(process)
-    return last
+        return last
+
+    def save(step: int, last: dict) -> None:
+        if process.is_main:
+            save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes, last)
+
+    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
+    try:
+        step, last = run_training(out, step, config.stop, batches, take_step, save,
+                                  lambda s: s % config.checkpoint_every == 0)
+    finally:
+        log.close()
+        end_process(process)
+    return last or read_progress(out).get("last", {"step": step})
 
 
 def load_stage1_model(checkpoint: Path) -> tuple[ToCoNet, Stage1Config, int, int]:

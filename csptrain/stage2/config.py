@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalog import BACKBONE_NAMES
 from ..config import config_to_dict, make_config
-from ..models import BACKBONES
 
 LOSS_TERMS = ("segs", "segc", "ds", "dc", "lorm")
 
@@ -52,8 +52,8 @@ class Stage2Config:
         unknown = set(self.losses) - set(LOSS_TERMS)
         if unknown or not self.losses:
             raise ValueError(f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.backbone not in BACKBONE_NAMES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from ..data.stage2 import Augment, ScribbleDataset
 from ..losses.partial import partial_cross_entropy, weighted_entropy
 from ..models.deeplabv3plus import deeplabv3plus
 from ..models.lorm import LoRM
-from ..runtime import (Process, TrainLog, batches_from, end_process, resume, save_checkpoint, start_process,
-                       steps_per_epoch, write_json_atomic)
+from ..runtime import (Process, TrainLog, batches_from, end_process, read_progress, record_config, resume,
+                       run_training, save_checkpoint, start_process, steps_per_epoch)
 from ..schedule import lr_at, warmup_steps_for
 from .config import Stage2Config
 
@@ -100,11 +99,15 @@ def _wrap(model: torch.nn.Module, config: Stage2Config, process: Process) -> tor
 def train_stage2(
     data: Path, scribbles: str, pseudo: Path | None, out: Path, config: Stage2Config, *,
     split: str = "train", num_classes: int | None = None, pretrained: Path | None = None, progress: bool = True,
+    reconfigure: bool = False,
 ) -> dict:
     """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
 
     The run resumes from ``out/last.pt`` when it exists: same step, same learning rate,
-    same data order.
+    same data order. Resuming with other settings is refused unless ``reconfigure``
+    (see :func:`~csptrain.runtime.record_config`); a finished run returns its last
+    numbers without training. SIGINT or SIGTERM saves a checkpoint and raises
+    :class:`~csptrain.runtime.StopRequested`.
     """
     process = start_process(config.device)
     torch.manual_seed(config.seed + process.rank)
@@ -119,30 +122,37 @@ def train_stage2(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     step = resume(out, model, optimizer)
-    if step == 0 and process.is_main:
-        write_json_atomic(out / "config.json", {**config.to_dict(), "data": str(data), "scribbles": scribbles,
-                                                "pseudo": str(pseudo), "num_classes": num_classes})
+    if process.is_main:
+        record_config(out, {**config.to_dict(), "data": str(Path(data).resolve()), "scribbles": scribbles,
+                            "pseudo": str(Path(pseudo).resolve()) if pseudo else None, "num_classes": num_classes},
+                      resuming=step > 0, reconfigure=reconfigure)
     forward = _wrap(model, config, process)
     log = TrainLog(out, process, stop, step, "stage2", progress)
     bf16 = config.bf16 and process.bf16
-    last: dict = {"step": step}
     model.train()
     started = time.perf_counter()
-    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
-    for batch in itertools.islice(batches, max(0, stop - step)):
+
+    def take_step(batch: dict, step: int) -> dict:
+        nonlocal started
         lr = lr_at(step, config.lr, total_steps, warmup)
         terms = train_step(model, forward, optimizer, batch, config, lr, bf16)
-        step += 1
         rate = batch["image"].shape[0] * process.world / (time.perf_counter() - started)
         started = time.perf_counter()
         values = {k: float(v.detach()) for k, v in terms.items()}
-        last = {"step": step, "lr": lr, "loss": sum(values.values()), **values}
-        log.step(step, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
+        last = {"step": step + 1, "lr": lr, "loss": sum(values.values()), **values}
+        log.step(step + 1, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
                  loss=last["loss"], img_s=rate)
-        if process.is_main and (step % config.checkpoint_every == 0 or step % per_epoch == 0 or step >= stop):
-            save_checkpoint(out, model, optimizer, step, stop, config, num_classes)
-    if process.is_main:
-        save_checkpoint(out, model, optimizer, step, stop, config, num_classes)
-    log.close()
-    end_process(process)
-    return last
+        return last
+
+    def save(step: int, last: dict) -> None:
+        if process.is_main:
+            save_checkpoint(out, model, optimizer, step, stop, config, num_classes, last)
+
+    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
+    try:
+        step, last = run_training(out, step, stop, batches, take_step, save,
+                                  lambda s: s % config.checkpoint_every == 0 or s % per_epoch == 0)
+    finally:
+        log.close()
+        end_process(process)
+    return last or read_progress(out).get("last", {"step": step})
