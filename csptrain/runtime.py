@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from scribblesim.io import json_bytes, write_bytes_atomic
 
 from .data.sampler import EpochSampler
-from .errors import StopRequested
+from .errors import DataError, StopRequested
 
 CHECKPOINT = "last.pt"
 PROGRESS = "progress.json"
@@ -250,9 +250,23 @@ def batches_from(step: int, dataset: Dataset, batch_size: int, per_epoch: int, w
         # would shift the random stream of a resumed run.
         loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
                             pin_memory=process.device.type == "cuda", generator=torch.Generator().manual_seed(epoch))
-        for batch in loader:
+        for batch in _without_worker_traceback(loader):
             yield {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
             step += 1
+
+
+def _without_worker_traceback(loader: DataLoader):
+    """Iterate ``loader``; a data error raised in a worker comes back with its own one-line message.
+
+    PyTorch re-raises a worker's exception with the worker's traceback in its message.
+    """
+    try:
+        yield from loader
+    except (DataError, ValueError) as error:
+        text = str(error)
+        if "Original Traceback" not in text:
+            raise
+        raise type(error)(text.strip().splitlines()[-1].split(": ", 1)[-1]) from None
 
 
 def read_json_or_none(path: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,3 +114,13 @@ def test_sigint_saves_a_checkpoint_and_exits_130(data: Path, tmp_path: Path) -> 
     assert "Traceback" not in stderr and "interrupted at step" in stderr
     progress = json.loads((out / "progress.json").read_text())
     assert progress["step"] >= 1 and (out / "last.pt").is_file()
+
+
+def test_a_bad_image_read_in_a_worker_is_one_line(data: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy, symlinks=True)
+    image = sorted((copy / "JPEGImages").iterdir())[0]
+    image.unlink()
+    image.write_bytes(b"not a jpeg")
+    line = one_error_line(stage2(copy, tmp_path / "run", "--workers", "1", "--epochs", "4"))
+    assert line.startswith(f"error: {image}") and "unreadable image" in line
