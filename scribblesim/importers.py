@@ -56,7 +56,11 @@ SCRIBBLESUP_WIDTH = 2
 _TAG_ALIASES = {
     "plane": "aeroplane", "airplane": "aeroplane", "bike": "bicycle", "motorcycle": "motorbike",
     "table": "diningtable", "plant": "pottedplant", "monitor": "tvmonitor", "tv": "tvmonitor",
+    "couch": "sofa",
 }
+#: Largest image an import draws into (PIL's decompression-bomb limit): a ``<size>`` of
+#: 100000 x 100000 would otherwise allocate 10 GB.
+MAX_IMAGE_PIXELS = 89_478_485
 
 
 # ---------------------------------------------------------------------------------------
@@ -69,8 +73,13 @@ def _tag_key(tag: str) -> str:
     return _TAG_ALIASES.get(key, key)
 
 
+def class_tags(class_names: Sequence[str]) -> dict[str, int]:
+    """Normalised class name (lower case, no spaces, VOC spellings) -> class id."""
+    return {_tag_key(name): k for k, name in enumerate(class_names)}
+
+
 #: ScribbleSup tag (normalised: lower case, no spaces) -> VOC class id; background = 0.
-VOC_TAGS: dict[str, int] = {name: k for k, name in enumerate(VOC_CLASS_NAMES)}
+VOC_TAGS: dict[str, int] = class_tags(VOC_CLASS_NAMES)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ def parse_scribblesup_xml(path: Path, tags: Mapping[str, int] = VOC_TAGS, skip_u
     width, height = _int_text(size.find("width"), path, "width"), _int_text(size.find("height"), path, "height")
     if width <= 0 or height <= 0:
         raise DatasetError(f"{path}: image size must be positive, got {width}x{height}")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"{path}: image size {width}x{height} exceeds {MAX_IMAGE_PIXELS:,} pixels")
     polylines = []
     for polygon in root.iter("polygon"):
         tag = (polygon.findtext("tag") or "").strip()
@@ -130,7 +141,8 @@ def parse_scribblesup_xml(path: Path, tags: Mapping[str, int] = VOC_TAGS, skip_u
         if label is None:
             if skip_unknown:
                 continue
-            raise DatasetError(f"{path}: unknown tag {tag!r} (expected a VOC class name or 'background')")
+            raise DatasetError(f"{path}: unknown tag {tag!r}, none of the {len(set(tags.values()))} classes "
+                               "(--skip-unknown drops such polylines)")
         points = [(_int_text(p.find("X"), path, "X"), _int_text(p.find("Y"), path, "Y")) for p in polygon.iter("point")]
         if points:
             polylines.append((int(label), np.array(points, dtype=float)))
@@ -178,10 +190,14 @@ def import_scribblesup(
 ) -> ImportSummary:
     """Import a folder of ScribbleSup XML files as scribble set ``seed`` of ``out``.
 
+    Tags are matched to the classes of ``out`` by name (VOC's when ``out`` has no
+    ``meta.json`` yet), so ``pottedplant`` lands on a COCO build's "potted plant".
+
     Raises
     ------
     DatasetError
-        Missing folder, no XML file, a bad XML file, or an existing target set.
+        Missing folder, no XML file, a bad XML file, a tag that names none of the
+        target's classes, or an existing target set.
     """
     xml_dir = Path(xml_dir)
     if not xml_dir.is_dir():
@@ -189,7 +205,8 @@ def import_scribblesup(
     files = sorted(xml_dir.glob("*.xml"))
     if not files:
         raise DatasetError(f"{xml_dir}: no *.xml files")
-    parsed = [parse_scribblesup_xml(f, skip_unknown=skip_unknown) for f in files]  # fail before writing
+    tags = class_tags(_target_classes(out) or VOC_CLASS_NAMES)
+    parsed = [parse_scribblesup_xml(f, tags, skip_unknown=skip_unknown) for f in files]  # fail before writing
     prefix = _target_prefix(out, prefix, "scribblesup")
     check_target(out, prefix, str(seed), overwrite)
     mode = label_png_mode(out, label_png)
@@ -205,6 +222,20 @@ def import_scribblesup(
 
     written = write_set(out, prefix, str(seed), items(), label_png=mode)
     return ImportSummary(written, len(parsed), count)
+
+
+def _target_classes(out: Path) -> list[str] | None:
+    """Class names of an existing ``out``, or None if it has no ``meta.json`` yet."""
+    return read_meta(out)["classes"] if (Path(out) / "meta.json").is_file() else None
+
+
+def _check_labels(maps: Mapping[str, np.ndarray], folder: Path, classes: Sequence[str]) -> None:
+    for name, label_map in maps.items():
+        labels = np.unique(label_map)
+        foreign = labels[(labels != UNLABELLED) & (labels >= len(classes))]
+        if foreign.size:
+            raise DatasetError(f"{folder / name}.png: label {int(foreign[0])} is not a class "
+                               f"(the target has {len(classes)} classes, 0..{len(classes) - 1})")
 
 
 def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
@@ -223,12 +254,14 @@ def import_png(
     """Import a folder of scribble label PNGs (255 = unlabelled) as scribble set ``seed`` of ``out``.
 
     Strokes are recovered from the pixels (see :func:`vectorise`). ``classes`` names the
-    class ids for a new ``meta.json`` (default ``class_k``).
+    class ids for a new ``meta.json`` (default ``class_k``); into an existing ``out``,
+    every label must be one of its classes.
 
     Raises
     ------
     DatasetError
-        Missing folder, no PNG, an unreadable PNG or one with 3 differing channels, or an existing target set.
+        Missing folder, no PNG, an unreadable PNG or one with 3 differing channels, a
+        label beyond the classes, or an existing target set.
     """
     png_dir = Path(png_dir)
     if not png_dir.is_dir():
@@ -240,9 +273,11 @@ def import_png(
     prefix = _target_prefix(out, prefix, "imported")
     check_target(out, prefix, str(seed), overwrite)
     mode = label_png_mode(out, label_png)
+    classes = _target_classes(out) or classes
     if classes is None:
         top = max((int(m[m != UNLABELLED].max(initial=0)) for m in maps.values()), default=0)
         classes = ["background"] + [f"class_{k}" for k in range(1, top + 1)]
+    _check_labels(maps, png_dir, classes)
     prefix = ensure_meta(out, dataset="png", prefix=prefix, classes=classes, tag=str(seed), label_png=mode)
     count = 0
 

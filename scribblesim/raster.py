@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
 from skimage.draw import line
 
 #: Longest step between the samples of a thick stroke: with every vertex sampled too,
@@ -48,6 +49,22 @@ def _thin_line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
+def _parts_near_image(points: np.ndarray, shape: tuple[int, int], margin: float) -> list[np.ndarray]:
+    """The polyline itself if it stays within ``margin`` of the image, else its pieces clipped to that box.
+
+    Clipping bounds the work by the image size: a point at 1e9 would otherwise mean
+    billions of samples.
+    """
+    low, high_x, high_y = -margin, shape[1] - 1 + margin, shape[0] - 1 + margin
+    x, y = points[:, 0], points[:, 1]
+    if ((x >= low) & (x <= high_x) & (y >= low) & (y <= high_y)).all():
+        return [points]
+    if len(points) == 1 or not np.isfinite(points).all():
+        return []
+    clipped = shapely.clip_by_rect(shapely.LineString(points), low, low, high_x, high_y)
+    return [np.asarray(part.coords) for part in shapely.get_parts(clipped) if not part.is_empty]
+
+
 def brush_radius(width: int) -> float:
     """Radius of the round brush of a stroke ``width`` pixels thick (0 for a 1-px line)."""
     return 0.0 if width <= 1 else (width + 1) / 2.0
@@ -78,6 +95,12 @@ def stroke_pixels(points: np.ndarray, shape: tuple[int, int], width: int) -> tup
     """
     points = np.asarray(points, dtype=float)
     radius = brush_radius(width)
+    parts = _parts_near_image(points, shape, radius + 1.0)
+    if len(parts) != 1 or parts[0] is not points:
+        found = [stroke_pixels(part, shape, width) for part in parts]
+        rows = np.concatenate([r for r, _ in found] + [np.empty(0, np.int64)])
+        cols = np.concatenate([c for _, c in found] + [np.empty(0, np.int64)])
+        return _unique_in_bounds(rows, cols, shape)
     if radius == 0.0:
         return _unique_in_bounds(*_thin_line(points), shape)
     samples = _densify(points, _SAMPLE_SPACING)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from scribblesim.cli import main
 from scribblesim.datasets.base import DatasetError
+from scribblesim.datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from scribblesim.importers import draw_polylines, parse_scribblesup_xml
 from scribblesim.scribble_set import open_set
 from scribblesim.vectorise import skeleton_chains, vectorise
@@ -133,7 +134,7 @@ def test_imported_scribbles_are_measured_like_simulated_ones(tmp_path: Path) -> 
 def test_import_into_a_build_folder_uses_its_prefix(tmp_path: Path) -> None:
     out = tmp_path / "build"
     out.mkdir()
-    (out / "meta.json").write_text(json.dumps({"prefix": "voc_train", "classes": ["background"]}))
+    (out / "meta.json").write_text(json.dumps({"prefix": "voc_train", "classes": list(VOC_CLASS_NAMES)}))
     before = (out / "meta.json").read_bytes()
     assert run("import", "scribblesup", write_xml(tmp_path / "xml").parent, "--out", out).exit_code == 0
     assert (out / "voc_train_scribble_r0" / "2007_000032.png").is_file()
@@ -276,3 +277,45 @@ def test_import_label_png_mode(tmp_path: Path) -> None:
         assert image.mode == "P"
     result = run("import", "png", source, "--out", out, "--seed", 2, "--label-png", "gray")
     assert result.exit_code == 2 and len(result.output.splitlines()) == 1 and "--label-png gray would mix" in result.output
+
+
+def test_xml_coordinates_far_outside_are_clipped_to_the_image(tmp_path: Path) -> None:
+    """Points at +-1e9 once meant 15 GB of samples; the polyline is clipped to the image first."""
+    text = XML.replace("<X>1</X><Y>6</Y>", "<X>-1000000000</X><Y>6</Y>").replace(
+        "<X>10</X><Y>6</Y>", "<X>1000000000</X><Y>6</Y>")
+    label_map, strokes = draw_polylines(parse_scribblesup_xml(write_xml(tmp_path, text)).polylines, (8, 12))
+    assert (label_map[5:8, :] != U).all() and (label_map[5:8] == 0).sum() == 3 * 12 - 3  # person covers 3
+    assert len(strokes) == 3
+
+
+def test_xml_of_an_absurd_size_is_refused(tmp_path: Path) -> None:
+    text = XML.replace("<width>12</width><height>8</height>", "<width>100000</width><height>100000</height>")
+    with pytest.raises(DatasetError, match="exceeds"):
+        parse_scribblesup_xml(write_xml(tmp_path, text))
+
+
+def test_scribblesup_tags_map_to_a_coco_build_by_name(tmp_path: Path) -> None:
+    out = tmp_path / "coco"
+    assert run("build", "coco", "--out", out, "--seeds", "1", "--jobs", "1", "--no-progress").exit_code == 0
+    coco_classes = json.loads((out / "meta.json").read_text())["classes"]
+    text = XML.replace("<tag>aeroplane</tag>", "<tag>pottedplant</tag>").replace("<tag>person</tag>", "<tag>sofa</tag>")
+    result = run("import", "scribblesup", write_xml(tmp_path / "xml", text).parent, "--out", out, "--seed", 9)
+    assert result.exit_code == 0, result.output
+    label_map = open_set(out, 9).label_map("2007_000032")
+    assert {coco_classes[k] for k in np.unique(label_map) if k not in (0, U)} == {"potted plant", "couch"}
+    # a tag that names no COCO class is refused in one line, or dropped with --skip-unknown
+    unknown = XML.replace("<tag>person</tag>", "<tag>unicorn</tag>")
+    refused = run("import", "scribblesup", write_xml(tmp_path / "bad", unknown).parent, "--out", out, "--seed", 8)
+    assert refused.exit_code == 2 and "unicorn" in refused.output and "Traceback" not in refused.output
+
+
+def test_import_png_refuses_labels_beyond_the_classes(tmp_path: Path) -> None:
+    source = tmp_path / "pngs"
+    source.mkdir()
+    label_map = two_stroke_map()
+    label_map[0, 0] = 100
+    Image.fromarray(label_map, mode="L").save(source / "a.png")
+    classes = tmp_path / "classes.json"
+    classes.write_text(json.dumps(["background", "cat", "dog"]))
+    result = run("import", "png", source, "--out", tmp_path / "out", "--classes", classes)
+    assert result.exit_code == 2 and "label 100 is not a class" in result.output
