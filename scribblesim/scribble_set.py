@@ -16,7 +16,10 @@ real name (``train2017``) or its role name (``train``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +150,24 @@ def open_set(out: Path, tag: str | int) -> ScribbleSet:
     scribbles = ScribbleSet(Path(out), meta["prefix"], str(tag), tuple(meta.get("classes", ())))
     if not scribbles.folder.is_dir():
         raise DatasetError(f"{scribbles.folder}: scribble folder not found (no seed {tag} in {out})")
+    _check_complete(scribbles)
     return scribbles
+
+
+#: Written last into a set made by :func:`write_set`: the strokes file's digest and the
+#: image count, so that a reader can tell a set whose writing was cut short.
+COMPLETE_MARK = ".complete.json"
+
+
+def _check_complete(scribbles: ScribbleSet) -> None:
+    mark = scribbles.folder / COMPLETE_MARK
+    if not mark.is_file():
+        return  # a build's seed folder: the build itself resumes and checks it
+    expected = json.loads(mark.read_text())
+    strokes = scribbles.strokes_path.read_bytes() if scribbles.strokes_path.is_file() else b""
+    if hashlib.sha256(strokes).hexdigest() != expected["strokes_sha256"] or len(scribbles.names()) != expected["images"]:
+        raise DatasetError(f"{scribbles.folder}: incomplete scribble set (its writing was interrupted); "
+                           "rerun the command that wrote it")
 
 
 def read_label_map(path: Path) -> np.ndarray:
@@ -213,12 +233,20 @@ def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.nd
         Label PNG mode (see :func:`label_png_mode` for the one ``out`` holds).
     """
     scribbles = ScribbleSet(Path(out), prefix, str(tag))
-    scribbles.folder.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed when whole: a failure midway leaves the old set, or none.
+    partial = scribbles.folder.with_name(f".{scribbles.folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     lines = {}
     for name, label_map, record in items:
-        write_bytes_atomic(scribbles.folder / f"{name}.png", label_png_bytes(label_map, label_png))
+        (partial / f"{name}.png").write_bytes(label_png_bytes(label_map, label_png))
         lines[name] = _record_line(record)
-    write_bytes_atomic(scribbles.strokes_path, b"".join(lines[n] for n in sorted(lines)))
+    strokes = b"".join(lines[n] for n in sorted(lines))
+    mark = {"strokes_sha256": hashlib.sha256(strokes).hexdigest(), "images": len(lines)}
+    (partial / COMPLETE_MARK).write_bytes(json_bytes(mark))
+    shutil.rmtree(scribbles.folder, ignore_errors=True)
+    os.replace(partial, scribbles.folder)
+    write_bytes_atomic(scribbles.strokes_path, strokes)  # until this lands, readers refuse the set
     return scribbles
 
 

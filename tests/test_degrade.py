@@ -14,6 +14,7 @@ from PIL import Image
 
 from scribblesim.cli import main
 from scribblesim.degrade import assign_pixels, degrade_map, degrade_record, degrade_set, degraded_tag, drop_decisions, shrink_points
+from scribblesim.datasets.base import DatasetError
 from scribblesim.scribble_set import open_set
 
 U = 255
@@ -185,3 +186,31 @@ def test_degrade_cli_missing_out(tmp_path: Path) -> None:
     result = run("degrade", tmp_path / "nope", "--seed", 1, "--drop", 0.5)
     assert result.exit_code == 2
     assert result.output == f"error: {tmp_path / 'nope'}: output folder not found\n"
+
+
+def test_a_degrade_that_fails_midway_leaves_no_set(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scribblesim.degrade as degrade_module
+
+    calls = {"n": 0}
+    real = degrade_module.degrade_map
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(degrade_module, "degrade_map", failing)
+    with pytest.raises(OSError):
+        degrade_set(open_set(tiny, 1), shrink=0.25)
+    assert not (tiny / "tiny_scribble_r1_shrink0.25").exists()
+    assert run("stats", tiny, "--seed", "1_shrink0.25", "--out", tiny.parent / "stats").exit_code == 2
+
+
+def test_a_set_whose_strokes_file_never_landed_is_refused(tiny: Path) -> None:
+    assert run("degrade", tiny, "--seed", 1, "--drop", 0.1).exit_code == 0
+    (tiny / "strokes_r1_drop0.1.jsonl").unlink()  # as if killed between the two renames
+    with pytest.raises(DatasetError, match="incomplete scribble set"):
+        open_set(tiny, "1_drop0.1")
+    result = run("stats", tiny, "--seed", "1_drop0.1", "--out", tiny.parent / "stats")
+    assert result.exit_code == 2 and "incomplete scribble set" in result.output
