@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 
 def voc_palette(size: int = 256) -> np.ndarray:
@@ -35,7 +36,7 @@ def colorize(label_map: np.ndarray) -> np.ndarray:
     return PALETTE[label_map]
 
 
-def overlay(image: np.ndarray, label_map: np.ndarray, dim: float = 0.5) -> np.ndarray:
+def overlay(image: np.ndarray, label_map: np.ndarray, dim: float = 0.5, outline: bool = True) -> np.ndarray:
     """Scribbles drawn over a dimmed RGB image; background scribbles in white.
 
     Parameters
@@ -45,9 +46,21 @@ def overlay(image: np.ndarray, label_map: np.ndarray, dim: float = 0.5) -> np.nd
         255 = unlabelled (left as the image).
     dim : float
         Factor applied to the image so that the strokes stand out.
+    outline : bool
+        Ring every stroke with a 1-px contrasting outline (black around pale strokes,
+        white around dark ones), so that dark classes do not vanish on the photo.
     """
     out = (image.astype(np.float32) * dim).astype(np.uint8)
     labelled = label_map != 255
     out[labelled] = colorize(label_map)[labelled]
     out[label_map == 0] = OVERLAY_BACKGROUND
+    if outline and labelled.any():
+        luminance = np.where(labelled, out.astype(np.float32) @ LUMINANCE, -1.0)
+        nearby = ndimage.maximum_filter(luminance, size=3, mode="constant", cval=-1.0)
+        ring = (nearby >= 0) & ~labelled
+        out[ring] = np.where((nearby[ring] > 140)[:, None], 0, 255).astype(np.uint8)
     return out
+
+
+#: ITU-R BT.601 weights: the luminance that decides an outline's colour.
+LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)

@@ -2,10 +2,12 @@
 
 One preview is a strip of captioned panels: the image, the dense ground truth in the
 class palette, then one panel per scribble set (seed) with its scribbles drawn over the
-dimmed image in the class palette (background scribbles white, as
-:func:`scribblesim.palette.overlay` draws them). A missing image or ground truth becomes
-a grey panel, so imported sets without images preview too. When a preview is shrunk (the
-contact sheet), strokes are thickened first so that they stay visible.
+dimmed image in the class palette, each stroke ringed by a contrasting outline
+(background scribbles white, as :func:`scribblesim.palette.overlay` draws them), and a
+legend naming the classes shown. A missing image or ground truth becomes a grey panel,
+so imported sets without images preview too. When a preview is shrunk (the contact
+sheet, which has one legend at the bottom), strokes are thickened first so that they
+stay visible; captions are never cut.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from scipy import ndimage
 
 from .datasets.base import DatasetError
 from .io import write_bytes_atomic
-from .palette import colorize, overlay
+from .palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
 from .result import UNLABELLED
 from .scribble_set import ScribbleSet, read_label_map
 
@@ -68,9 +70,37 @@ def thicken(label_map: np.ndarray, size: int) -> np.ndarray:
 
 
 def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
-    canvas = Image.new("RGB", (panel.shape[1], panel.shape[0] + _CAPTION), "white")
+    """The panel under its caption; a caption wider than the panel widens the canvas (white)."""
+    width = max(panel.shape[1], math.ceil(_font().getlength(caption)) + 6)
+    canvas = Image.new("RGB", (width, panel.shape[0] + _CAPTION), "white")
     canvas.paste(Image.fromarray(panel), (0, _CAPTION))
     ImageDraw.Draw(canvas).text((3, 2), caption, fill="black", font=_font())
+    return np.asarray(canvas)
+
+
+def legend(labels: Sequence[int], class_names: Sequence[str], width: int) -> np.ndarray:
+    """Rows of colour swatches and class names, as the overlays draw them, ``width`` wide."""
+    font, entries = _font(), []
+    for label in sorted(set(labels) - {UNLABELLED}):
+        name = class_names[label] if label < len(class_names) else f"class {label}"
+        colour = tuple(int(c) for c in (OVERLAY_BACKGROUND if label == 0 else PALETTE[label]))
+        entries.append((colour, name, 14 + 4 + math.ceil(font.getlength(name)) + 12))
+    lines, current, used = [], [], 0
+    for entry in entries:
+        if current and used + entry[2] > width:
+            lines.append(current)
+            current, used = [], 0
+        current.append(entry)
+        used += entry[2]
+    lines += [current] if current else []
+    canvas = Image.new("RGB", (width, max(1, len(lines)) * _CAPTION), "white")
+    draw = ImageDraw.Draw(canvas)
+    for row, line in enumerate(lines):
+        x, y = 3, row * _CAPTION + 2
+        for colour, name, advance in line:
+            draw.rectangle((x, y, x + 13, y + 13), fill=colour, outline="black")
+            draw.text((x + 18, y), name, fill="black", font=font)
+            x += advance
     return np.asarray(canvas)
 
 
@@ -79,8 +109,19 @@ def _resize(array: np.ndarray, height: int, resample) -> np.ndarray:
     return np.asarray(Image.fromarray(array).resize((width, height), resample))
 
 
+def _label_maps(sets: Sequence[ScribbleSet], name: str) -> list[np.ndarray | None]:
+    """Each set's label map of image ``name``, ``None`` where it has none."""
+    maps = []
+    for scribbles in sets:
+        try:
+            maps.append(scribbles.label_map(name))
+        except DatasetError:
+            maps.append(None)
+    return maps
+
+
 def preview_image(
-    out: Path, name: str, sets: Sequence[ScribbleSet], *, height: int | None = None,
+    out: Path, name: str, sets: Sequence[ScribbleSet], *, height: int | None = None, with_legend: bool = True,
 ) -> np.ndarray:
     """The preview strip of one image: image, ground truth, then each set's scribbles.
 
@@ -94,18 +135,15 @@ def preview_image(
         Scribble sets to show side by side (e.g. ``open_set(out, 1)``, ``open_set(out, 2)``).
     height : int, optional
         Panel height in pixels (default: the image's own).
+    with_legend : bool
+        Add rows naming the classes the scribbles show (see :func:`legend`).
 
     Returns
     -------
     ndarray of uint8, shape (H, W, 3)
         RGB strip.
     """
-    maps = {}
-    for scribbles in sets:
-        try:
-            maps[scribbles.tag] = scribbles.label_map(name)
-        except DatasetError:
-            maps[scribbles.tag] = None
+    maps = dict(zip((s.tag for s in sets), _label_maps(sets, name)))
     image = _read_rgb(find_image(out, name))
     gt_path = Path(out) / "SegmentationClassAug" / f"{name}.png"
     truth = read_label_map(gt_path) if gt_path.is_file() else None
@@ -132,7 +170,16 @@ def preview_image(
             panel = _resize(panel, height, Image.Resampling.LANCZOS)
         strips.append(_captioned(panel, caption))
         strips.append(np.full((strips[-1].shape[0], _GAP, 3), 255, dtype=np.uint8))
-    return np.concatenate(strips[:-1], axis=1)
+    strip = np.concatenate(strips[:-1], axis=1)
+    if not with_legend:
+        return strip
+    shown = scribbled_labels(maps.values())
+    return np.concatenate([strip, legend(shown, sets[0].classes, strip.shape[1])], axis=0)
+
+
+def scribbled_labels(label_maps) -> list[int]:
+    """Labels present in any of the given label maps (``None`` entries are skipped)."""
+    return sorted(set().union(*(np.unique(m).tolist() for m in label_maps if m is not None)) - {UNLABELLED})
 
 
 def contact_sheet(strips: Sequence[np.ndarray], background: int = 255) -> np.ndarray:
@@ -176,12 +223,14 @@ def write_previews(
     names = choose_names(sets[0], ids, count)
     if not names:
         raise DatasetError(f"{sets[0].folder}: no scribble PNGs to preview")
-    written, rows = [], []
+    written, rows, labels = [], [], set()
     for name in names:
         path = dest / f"{name}.png"
         write_bytes_atomic(path, png_bytes(preview_image(out, name, sets)))
         written.append(path)
-        rows.append(preview_image(out, name, sets, height=sheet_height))
+        rows.append(preview_image(out, name, sets, height=sheet_height, with_legend=False))
+        labels |= set(scribbled_labels(_label_maps(sets, name)))
+    sheet_rows = contact_sheet(rows)
     sheet = dest / "contact_sheet.png"
-    write_bytes_atomic(sheet, png_bytes(contact_sheet(rows)))
+    write_bytes_atomic(sheet, png_bytes(np.concatenate([sheet_rows, legend(labels, sets[0].classes, sheet_rows.shape[1])])))
     return written + [sheet]

@@ -9,12 +9,14 @@ import pytest
 from dataset_fixtures import build_tiny
 from click.testing import CliRunner
 from PIL import Image
+from scipy import ndimage
 
 from scribblesim.cli import main
 from scribblesim.scribble_set import open_set, read_label_map
 from scribblesim.io import label_png_bytes
 from scribblesim.palette import PALETTE, colorize
-from scribblesim.preview import MISSING_GREY, contact_sheet, preview_image, thicken
+from scribblesim.palette import overlay
+from scribblesim.preview import MISSING_GREY, contact_sheet, legend, preview_image, thicken
 
 CAPTION, GAP = 18, 4
 U = 255
@@ -32,7 +34,7 @@ def run(*args):
 def test_preview_panels(tiny: Path) -> None:
     name = "000000000030"
     sets = [open_set(tiny, 1), open_set(tiny, 2)]
-    strip = preview_image(tiny, name, sets)
+    strip = preview_image(tiny, name, sets, with_legend=False)
     with Image.open(tiny / "JPEGImages" / f"{name}.jpg") as image:
         rgb = np.asarray(image.convert("RGB"))
     height, width = rgb.shape[:2]
@@ -51,12 +53,38 @@ def test_preview_panels(tiny: Path) -> None:
         objects = (label_map != U) & (label_map != 0)
         np.testing.assert_array_equal(shown[objects], PALETTE[label_map[objects]])  # class palette
         assert (shown[label_map == 0] == 255).all()  # background scribbles white
-        untouched = label_map == U
+        ring = ndimage.binary_dilation(label_map != U, np.ones((3, 3), bool)) & (label_map == U)
+        assert np.isin(shown[ring], [0, 255]).all()  # a black or white outline
+        assert (shown[ring & ndimage.binary_dilation(label_map == 0, np.ones((3, 3), bool))] == 0).any()
+        untouched = (label_map == U) & ~ring
         np.testing.assert_array_equal(shown[untouched], (rgb[untouched].astype(np.float32) * 0.5).astype(np.uint8))
+    with_legend = preview_image(tiny, name, sets)
+    assert with_legend.shape[0] > strip.shape[0] and with_legend.shape[1] == strip.shape[1]
+    np.testing.assert_array_equal(with_legend[: strip.shape[0]], strip)
+
+
+def test_dark_strokes_get_a_white_outline_and_pale_ones_a_black_one() -> None:
+    image = np.full((9, 9, 3), 200, np.uint8)
+    label_map = np.full((9, 9), U, np.uint8)
+    label_map[4, 2] = 1  # VOC colour (128, 0, 0): dark
+    label_map[4, 6] = 0  # background, drawn white
+    shown = overlay(image, label_map)
+    assert (shown[3:6, 1] == 255).all() and (shown[3, 2] == 255).all()
+    assert (shown[3:6, 7] == 0).all() and (shown[5, 6] == 0).all()
+
+
+def test_legend_names_the_classes_and_captions_stay_whole(tiny: Path) -> None:
+    rows = legend([0, 1, 15, U], ["background", "aeroplane"] + ["x"] * 13 + ["person"], 400)
+    assert rows.shape == (CAPTION, 400, 3)
+    for colour in ([255, 255, 255], PALETTE[1], PALETTE[15]):
+        assert (rows == colour).all(axis=-1).any()  # a swatch of each
+    assert legend(list(range(1, 60)), [], 200).shape[0] > 2 * CAPTION  # many classes wrap
+    narrow = preview_image(tiny, "000000000030", [open_set(tiny, 1)], height=10, with_legend=False)
+    assert narrow.shape[1] > 3 * 14  # the captions are wider than the 14-px panels
 
 
 def test_preview_height_and_thickened_strokes(tiny: Path) -> None:
-    strip = preview_image(tiny, "000000000030", [open_set(tiny, 1)], height=100)
+    strip = preview_image(tiny, "000000000030", [open_set(tiny, 1)], height=100, with_legend=False)
     assert strip.shape[0] == 100 + CAPTION
     label_map = np.full((5, 5), U, np.uint8)
     label_map[2, 2] = 7
@@ -81,7 +109,7 @@ def test_preview_cli(tiny: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in dest.iterdir()) == ["000000000030.png", "000000000071.png", "contact_sheet.png"]
     with Image.open(dest / "contact_sheet.png") as sheet:
-        assert sheet.mode == "RGB" and sheet.size[1] == 2 * (160 + CAPTION + GAP)
+        assert sheet.mode == "RGB" and sheet.size[1] >= 2 * (160 + CAPTION + GAP) + CAPTION  # + legend
     chosen = run("preview", tiny, "--seed", 1, "--ids", "000000000072,000000000030", "--out", tmp_path / "ids")
     assert chosen.exit_code == 0, chosen.output
     assert sorted(p.name for p in (tmp_path / "ids").iterdir()) == ["000000000030.png", "000000000072.png", "contact_sheet.png"]
@@ -95,11 +123,12 @@ def test_preview_without_images_uses_grey_panels(tmp_path: Path) -> None:
     (source / "x.png").write_bytes(label_png_bytes(label_map))
     out = tmp_path / "human"
     assert run("import", "png", source, "--out", out).exit_code == 0
-    strip = preview_image(out, "x", [open_set(out, 0)])
-    assert strip.shape == (20 + CAPTION, 3 * 30 + 2 * GAP, 3)
+    strip = preview_image(out, "x", [open_set(out, 0)], with_legend=False)
+    assert strip.shape[0] == 20 + CAPTION and strip.shape[1] >= 3 * 30 + 2 * GAP
     assert (strip[CAPTION:, :30] == MISSING_GREY).all()
-    scribbled = strip[CAPTION:, 2 * (30 + GAP) :]
-    assert (scribbled[5, 2:20] == PALETTE[4]).all() and (scribbled[6] == MISSING_GREY // 2).all()
+    left = np.flatnonzero((strip[CAPTION + 5] == PALETTE[4]).all(axis=-1))[0] - 2  # captions may widen panels
+    scribbled = strip[CAPTION:, left : left + 30]
+    assert (scribbled[5, 2:20] == PALETTE[4]).all() and (scribbled[8, :30] == MISSING_GREY // 2).all()
 
 
 @pytest.mark.parametrize(
