@@ -12,7 +12,13 @@ Layout of ``out`` (the published ScribbleCOCO layout)::
 
 Label PNGs are 8-bit grayscale class ids by default (``label_png="palette"`` adds the
 class palette). Images without annotations (see :func:`left_out_reason`) are left out,
-listed with their reason in ``meta.json``, unless ``keep_empty``.
+listed with their reason in ``meta.json``, unless ``keep_empty``. An image that cannot be
+used (an unusable annotation record, an unreadable image file, see :func:`image_problem`)
+is skipped with its reason in ``meta.json``.
+
+``meta.json`` is written before the first image, so that a rerun with other options than
+the ones it records is refused even after a killed build (see :func:`check_rerun`);
+:func:`remove_build` starts over.
 
 Every image is processed independently (see :func:`process_image`) and every file is
 written atomically, so the output does not depend on the worker count or order, and a
@@ -22,6 +28,7 @@ killed build resumes where it stopped.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from collections import Counter
@@ -32,10 +39,11 @@ from pathlib import Path
 from typing import Protocol
 
 import joblib
+from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .config import SimConfig
-from .datasets.base import DatasetError, LoadedSample
+from .datasets.base import DatasetError, LoadedSample, read_json
 from .io import (
     DEFAULT_LABEL_PNG,
     json_bytes,
@@ -112,11 +120,14 @@ def _reason_kind(reason: str) -> str:
     return reason.split(" (")[0]
 
 
-def _record(image_name: str, result) -> dict:
+def _record(image_name: str, result, empty_reasons: dict[int, str]) -> dict:
+    def reason(index: int | None, text: str) -> str:
+        return f"{text}: {empty_reasons[index]}" if text == "empty mask" and index in empty_reasons else text
+
     return {
         "image": image_name,
         "strokes": [s.to_dict() for s in result.strokes],
-        "skipped": [{"instance": i, "reason": r} for i, r in result.skipped],
+        "skipped": [{"instance": i, "reason": reason(i, r)} for i, r in result.skipped],
     }
 
 
@@ -150,12 +161,36 @@ def _written(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 0
 
 
+def image_problem(path: Path, shape: tuple[int, int]) -> str | None:
+    """Why the image file ``path`` does not go with a ``(height, width)`` label map, or None.
+
+    Cheap: reads the header (an empty, non-image or cut-off file fails), compares the size,
+    and looks for a JPEG's end-of-image marker in its last 4 KiB (a truncated JPEG has none).
+    """
+    try:
+        with Image.open(path) as image:
+            size, kind = image.size, image.format
+    except UnidentifiedImageError:
+        return f"{path}: {'empty file' if Path(path).stat().st_size == 0 else 'not an image file'}"
+    except (OSError, SyntaxError, ValueError) as error:
+        return f"{path}: unreadable image ({error})"
+    if size != (shape[1], shape[0]):
+        return f"{path}: image is {size[0]} x {size[1]}, its annotations {shape[1]} x {shape[0]}"
+    if kind == "JPEG":
+        with open(path, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 4096))
+            if b"\xff\xd9" not in handle.read():
+                return f"{path}: truncated JPEG (no end-of-image marker)"
+    return None
+
+
 def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     """Write one image's ground truth, image link and scribbles for every seed.
 
     Seeds whose scribble PNG and stroke record both exist are not recomputed, which is
     what makes a rerun resume (and a finished rerun a no-op). An image left out (see
-    :func:`left_out_reason`) gets no file.
+    :func:`left_out_reason`) or skipped (an unusable annotation record, or an image file
+    that fails :func:`image_problem` before it is linked) gets no file.
     """
     report = ImageReport(sample.name)
     name = sample.name
@@ -163,16 +198,19 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
         report.left_out = left_out_reason(sample)
         if report.left_out:
             return report
-    if sample.image_path is not None and not Path(sample.image_path).is_file():
-        report.error = f"{sample.image_path}: image file not found"
+    source = None if sample.image_path is None else Path(sample.image_path)
+    if source is not None and not source.is_file():
+        report.error = f"{source}: image file not found"
         return report
+    image_link = None if source is None else spec.out / "JPEGImages" / f"{name}{source.suffix}"
+    linked = image_link is None or image_link.is_file() or image_link.is_symlink()
     gt_path = spec.out / "SegmentationClassAug" / f"{name}.png"
     todo = [
         s for s in spec.seeds
         if not (_written(spec.scribble_dir(s) / f"{name}.png") and _written(spec.part_dir(s) / f"{name}.json"))
     ]
     records = {}
-    if todo or not _written(gt_path):
+    if todo or not linked or not _written(gt_path):
         try:
             loaded = sample.load()
         except DatasetError as error:
@@ -182,22 +220,24 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             report.left_out = left_out_reason(sample, loaded)
             if report.left_out:
                 return report
+        if not linked:
+            report.error = image_problem(source, loaded.semantic.shape)
+            if report.error:
+                return report
         if not _written(gt_path):
             write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png), durable=False)
         results = simulate_seeds(
             loaded.masks, loaded.classes, todo, loaded.image_id, spec.config, ignore=loaded.ignore
         ) if todo else []
         for seed, result in zip(todo, results):
-            records[seed] = _record(name, result)
+            records[seed] = _record(name, result, loaded.empty_reasons)
             write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]), durable=False)
             write_bytes_atomic(
                 spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png), durable=False
             )
             report.computed += 1
-    if sample.image_path is not None:
-        image_link = spec.out / "JPEGImages" / f"{name}{Path(sample.image_path).suffix}"
-        if not (image_link.is_file() or image_link.is_symlink()):
-            link_or_copy_atomic(Path(sample.image_path), image_link, spec.copy_images)
+        if not linked:
+            link_or_copy_atomic(source, image_link, spec.copy_images)
     for seed in spec.seeds:
         record = records.get(seed) or json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
         report.strokes.update(f"{seed}:{s['style']}" for s in record["strokes"])
@@ -224,7 +264,7 @@ def _write_strokes(spec: BuildSpec) -> None:
 
 def _split_summary(spec: BuildSpec, reports: Sequence[ImageReport], strokes: Counter, skipped: Counter) -> dict:
     def per_seed(counts: Counter) -> dict:
-        table: dict[str, dict[str, int]] = {}
+        table: dict[str, dict[str, int]] = {str(seed): {} for seed in spec.seeds}
         for key, count in sorted(counts.items()):
             seed, kind = key.split(":", 1)
             table.setdefault(seed, {})[kind] = count
@@ -244,12 +284,21 @@ def _split_summary(spec: BuildSpec, reports: Sequence[ImageReport], strokes: Cou
     }
 
 
-def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict, source: dict | None) -> None:
+def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict | None,
+                source: dict | None) -> None:
+    """Write ``meta.json``: ``summary`` replaces the split's entry, its per-seed counts merged
+    with the earlier seeds'; without ``summary`` (before a first build) no split and no seed."""
     meta_path = spec.out / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     splits = dict(meta.get("splits", {}))
-    splits[spec.split] = summary
-    seeds = sorted(set(meta.get("seeds", [])) | set(spec.seeds)) if meta.get("prefix") == spec.prefix else list(spec.seeds)
+    built = spec.seeds if summary is not None else ()
+    if summary is not None:
+        previous = splits.get(spec.split) if isinstance(splits.get(spec.split), dict) else {}
+        for key in ("strokes", "skipped_objects"):
+            if isinstance(previous.get(key), dict):
+                summary[key] = {**previous[key], **summary[key]}
+        splits[spec.split] = summary
+    seeds = sorted(set(meta.get("seeds", [])) | set(built)) if meta.get("prefix") == spec.prefix else list(built)
     meta = {
         "format": "scribblesim-1",
         "dataset": dataset,
@@ -298,41 +347,81 @@ class BuildSummary:
         )
 
 
-def check_rerun(spec: BuildSpec) -> None:
+#: Command-line names of the recorded options that differ from their ``SimConfig`` names.
+_OPTION_NAMES = {"width": "--width", "erosion_kernel": "--erosion-kernel", "label_png": "--label-png"}
+
+
+def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequence[str] | None = None) -> None:
     """Refuse a build that would mix with what ``spec.out`` already holds.
 
-    One output holds one label PNG mode; two splits may not write the same split list
-    (``train2014`` and ``train2017`` both write ``train.txt``); a split built with
-    ``keep_empty`` keeps it (otherwise its empty images' files would linger unlisted).
+    One output holds one dataset (with one class list), one label PNG mode and one
+    simulation config: a rerun with other ones would keep the earlier files and make
+    ``meta.json`` lie. A split built with ``keep_empty`` keeps it (otherwise its empty
+    images' files would linger unlisted). Two splits may not write the same split list
+    (``train2014`` and ``train2017`` both write ``train.txt``).
 
     Raises
     ------
     DatasetError
-        One line naming the output folder and the option to change.
+        One line naming the output folder and what differs.
     """
     meta_path = spec.out / "meta.json"
     if not meta_path.is_file():
         return
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DatasetError(f"{meta_path}: not valid JSON ({error})") from None
+    meta = read_json(meta_path, "not found")
     if not isinstance(meta, dict):
         raise DatasetError(f"{meta_path}: expected a JSON object")
-    existing = recorded_label_png(meta)
-    if existing is not None and existing != spec.label_png:
-        raise DatasetError(f"{spec.out}: holds {existing} label PNGs; rerun with --label-png {existing} "
-                           "or build into another --out")
     splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
+    recorded = {"dataset": meta.get("dataset"), "label_png": recorded_label_png(meta)}
+    recorded.update(meta["config"] if isinstance(meta.get("config"), dict) else {})
+    wanted = {"dataset": dataset, "label_png": spec.label_png, **spec.config.to_dict()}
+    differ = [f"{_OPTION_NAMES.get(key, key)} {recorded[key]} (not {value})" for key, value in wanted.items()
+              if value is not None and recorded.get(key) is not None and recorded[key] != value]
+    if class_names is not None and meta.get("classes") not in (None, list(class_names)):
+        differ.append(f"other classes ({len(meta['classes'])} names, not {len(class_names)})")
+    previous = splits.get(spec.split)
+    if isinstance(previous, dict) and previous.get("keep_empty", True) and not spec.keep_empty:
+        differ.append(f"--keep-empty for split {spec.split!r}")
+    if differ:
+        raise DatasetError(f"{spec.out}: built with {', '.join(differ)}; rerun with those, "
+                           "build into another --out, or pass --overwrite to start over")
     for other, info in splits.items():
         info = info if isinstance(info, dict) else {}
         if other != spec.split and (info.get("list_file") or split_list_name(other)) == spec.list_file:
             raise DatasetError(f"{spec.out}: split {other!r} already writes {SPLIT_LIST_DIR / spec.list_file}; "
                                f"build split {spec.split!r} into another --out")
-    previous = splits.get(spec.split)
-    if isinstance(previous, dict) and previous.get("keep_empty", True) and not spec.keep_empty:
-        raise DatasetError(f"{spec.out}: split {spec.split!r} was built with --keep-empty; "
-                           "rerun with --keep-empty or build into another --out")
+
+
+def remove_build(out: Path) -> None:
+    """Delete what earlier builds wrote into ``out`` (``--overwrite``); other files stay.
+
+    Only in a build output (one with ``meta.json`` or build records). Image links and
+    ground truth go by the image names of the build records, so files of other names in
+    ``JPEGImages/`` and ``SegmentationClassAug/`` stay.
+    """
+    out = Path(out)
+    meta_path, state = out / "meta.json", out / STATE_DIR
+    if not (meta_path.is_file() or state.is_dir()):
+        return
+    names = {p.stem for p in state.glob("strokes_r*/*.json")}
+    for path in (out / "JPEGImages").glob("*"):
+        if path.stem in names:
+            path.unlink()
+    for name in names:
+        (out / "SegmentationClassAug" / f"{name}.png").unlink(missing_ok=True)
+    try:
+        splits = json.loads(meta_path.read_text()).get("splits", {}) if meta_path.is_file() else {}
+    except (ValueError, AttributeError):
+        splits = {}
+    for split, info in splits.items() if isinstance(splits, dict) else ():
+        listed = info.get("list_file") if isinstance(info, dict) else None
+        (out / SPLIT_LIST_DIR / (listed or split_list_name(split))).unlink(missing_ok=True)
+    for path in out.glob("*_scribble_r*"):
+        if path.is_dir():
+            shutil.rmtree(path)
+    for path in [*out.glob("strokes_r*.jsonl"), meta_path]:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def build(
@@ -346,6 +435,8 @@ def build(
     progress: bool = True,
     total: int | None = None,
     source: dict | None = None,
+    notes: dict | None = None,
+    overwrite: bool = False,
 ) -> BuildSummary:
     """Simulate and write scribbles for every sample and seed.
 
@@ -365,12 +456,18 @@ def build(
         Any joblib backend: ``"loky"``, ``"threading"``, ``"dask"`` (needs a
         ``dask.distributed`` client).
     progress : bool
-        Show a progress bar on stderr.
+        Show a progress bar on stderr when it is a terminal.
     total : int, optional
         Number of samples, for the progress bar.
     source : dict, optional
-        Where the annotations came from (``{"root": ..., "split": ...}``), recorded in
-        ``meta.json`` so that ``scribblesim stats`` can re-read the true instances.
+        Where the annotations came from (``{"root": ..., "split": ...}``, a root relative
+        to ``spec.out`` where possible), recorded in ``meta.json`` so that ``scribblesim
+        stats`` can re-read the true instances.
+    notes : dict, optional
+        More entries for the split's record in ``meta.json`` (e.g. COCO annotations that
+        name no image).
+    overwrite : bool
+        Delete what earlier builds wrote into ``spec.out`` first (see :func:`remove_build`).
 
     Returns
     -------
@@ -382,16 +479,20 @@ def build(
         If ``spec`` would mix with an earlier build in ``spec.out`` (see :func:`check_rerun`).
     """
     start = time.perf_counter()
-    check_rerun(spec)
+    if overwrite:
+        remove_build(spec.out)
+    check_rerun(spec, dataset, class_names)
     for folder in spec.folders():
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
     remove_stale_temporaries(spec.out)
+    if not (spec.out / "meta.json").is_file():
+        _write_meta(spec, dataset, class_names, None, source)
     with joblib.parallel_config(backend=backend, n_jobs=jobs):
         tasks = (joblib.delayed(process_image)(sample, spec) for sample in samples)
         results = joblib.Parallel(return_as="generator")(tasks)
         reports = []
-        with tqdm(total=total, desc=f"{dataset} {spec.split}", unit="img", disable=not progress) as bar:
+        with tqdm(total=total, desc=f"{dataset} {spec.split}", unit="img", disable=None if progress else True) as bar:
             for report in results:
                 if report.error:
                     warnings.warn(f"skipped image {report.name}: {report.error}", stacklevel=1)
@@ -405,7 +506,7 @@ def build(
     for report in reports:
         strokes.update(report.strokes)
         skipped.update(report.skipped)
-    _write_meta(spec, dataset, class_names, _split_summary(spec, reports, strokes, skipped), source)
+    _write_meta(spec, dataset, class_names, {**_split_summary(spec, reports, strokes, skipped), **(notes or {})}, source)
     return BuildSummary(
         images=len(names),
         computed=sum(r.computed for r in reports),

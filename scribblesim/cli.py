@@ -1,4 +1,10 @@
-"""The ``scribblesim`` command line."""
+"""The ``scribblesim`` command line.
+
+Every command runs under :class:`_Commands`, the one place that turns failures into exit
+statuses: a :class:`DatasetError` or ``OSError`` anywhere below prints one ``error:`` line and
+exits 2 (see :func:`_fail`), Ctrl-C prints one line and exits 130, and warnings print as
+one ``warning:`` line each.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import sys
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import joblib
@@ -15,7 +22,7 @@ import joblib
 from .build import BuildSpec, build
 from .config import SimConfig
 from .datasets.base import DatasetError
-from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES
+from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 DEFAULT_OUT = Path("scribbles-out")
@@ -26,9 +33,28 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     click.echo(f"warning: {message}", err=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
+    """Print one ``error:`` line and exit with status 2."""
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+class _Commands(click.Group):
+    """The command group: one ``error:`` line and an exit status for any failure below it."""
+
+    def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _one_line_warning
+            try:
+                return super().invoke(ctx)
+            except DatasetError as error:
+                _fail(str(error))
+            except OSError as error:
+                _fail(f"{error.filename}: {error.strerror or error}" if error.filename else str(error))
+            except KeyboardInterrupt:
+                click.echo("error: interrupted", err=True)
+                sys.exit(130)
 
 
 def build_options(function):
@@ -48,7 +74,8 @@ def build_options(function):
     @click.option("--label-png", type=click.Choice(LABEL_PNG_MODES), default=DEFAULT_LABEL_PNG, show_default=True,
                   help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.")
     @click.option("--keep-empty", is_flag=True, help="Keep images without annotations (background scribbles only) instead of leaving them out.")
-    @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+    @click.option("--overwrite", is_flag=True, help="Delete what earlier builds wrote into --out first (start over).")
+    @click.option("--no-progress", is_flag=True, help="Hide the progress bar (it shows only on a terminal).")
     @functools.wraps(function)
     def wrapper(**kwargs):
         return function(**kwargs)
@@ -56,7 +83,8 @@ def build_options(function):
     return wrapper
 
 
-def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None, **options) -> None:
+def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None,
+               notes=None, **options) -> None:
     seeds = tuple(options["seeds"]) + tuple(options["more_seeds"])
     if options["more_seeds"] and not options["seeds"]:
         _fail(f"unexpected arguments {' '.join(map(str, options['more_seeds']))}; seeds go after --seeds")
@@ -77,21 +105,19 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
         label_png=options["label_png"], keep_empty=options["keep_empty"],
     )
     backend = "dask" if options["scheduler"] else options["backend"]
-    warnings.showwarning = _one_line_warning
     with ExitStack() as stack:
         if backend == "dask":
             stack.enter_context(_dask_client(options["scheduler"], options["jobs"]))
-        try:
-            summary = build(
-                samples, spec, dataset=dataset, class_names=class_names, jobs=options["jobs"],
-                backend=backend, progress=not options["no_progress"], total=len(samples),
-                source=None if root is None else {"root": str(Path(root).resolve()), "split": split},
-            )
-        except DatasetError as error:
-            _fail(str(error))
-        except OSError as error:
-            _fail(f"{error.filename or spec.out}: {error.strerror or error}")
+        summary = build(
+            samples, spec, dataset=dataset, class_names=class_names, jobs=options["jobs"],
+            backend=backend, progress=not options["no_progress"], total=len(samples),
+            source=None if root is None else {"root": relative_path(root, spec.out), "split": split},
+            notes=notes, overwrite=options["overwrite"],
+        )
     click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
+    if summary.images == 0:
+        _fail(f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
+              "reasons in meta.json)")
 
 
 def _dask_client(address: str | None, jobs: int):
@@ -105,7 +131,7 @@ def _dask_client(address: str | None, jobs: int):
     return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
 
 
-@click.group()
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scribblesim")
 def main() -> None:
     """Simulate human-like scribble annotations from instance segmentation datasets."""
@@ -122,21 +148,24 @@ def build_group() -> None:
 @build_options
 def build_coco(root, split, **options) -> None:
     """Build ScribbleCOCO from COCO instance annotations."""
-    from .datasets.coco import coco_class_names, coco_samples
+    from .datasets.coco import read_coco
 
     if root is None:
         root, split = coco_sample_root(), split or COCO_SAMPLE_SPLIT
     split = split or "train2014"
-    try:
-        samples = coco_samples(root, split)
-        names = coco_class_names(root / "annotations" / f"instances_{split}.json")
-    except DatasetError as error:
-        _fail(str(error))
+    coco = read_coco(root, split)
     if not (root / split).is_dir():
         _fail(f"{root / split}: image folder not found")
+    notes = None
+    if coco.orphans:
+        notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
+        example = coco.orphans[0]
+        warnings.warn(f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
+                      f"{example['annotation']}: image {example['image_id']}); recorded in meta.json", stacklevel=1)
     year = "".join(ch for ch in split if ch.isdigit())
     prefix = f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
-    _run_build(samples, dataset="coco", split=split, default_prefix=prefix, class_names=names, root=root, **options)
+    _run_build(coco.samples, dataset="coco", split=split, default_prefix=prefix, class_names=coco.class_names,
+               root=root, notes=notes, **options)
 
 
 @build_group.command("cityscapes")
@@ -147,10 +176,7 @@ def build_cityscapes(root, split, **options) -> None:
     """Build ScribbleCityscapes (8 instance classes, background split horizontally)."""
     from .datasets.cityscapes import CLASS_NAMES, cityscapes_samples
 
-    try:
-        samples = cityscapes_samples(root, split)
-    except DatasetError as error:
-        _fail(str(error))
+    samples = cityscapes_samples(root, split)
     _run_build(samples, dataset="cityscapes", split=split, default_prefix=f"cityscapes_{split}",
                class_names=CLASS_NAMES, background_split="horizontal", root=root, **options)
 
@@ -163,10 +189,7 @@ def build_voc(root, split, **options) -> None:
     """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
     from .datasets.voc import CLASS_NAMES, voc_samples
 
-    try:
-        samples = voc_samples(root, split)
-    except DatasetError as error:
-        _fail(str(error))
+    samples = voc_samples(root, split)
     _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, root=root, **options)
 
 
@@ -180,11 +203,8 @@ def build_folder(instances, classes_file, images, split, **options) -> None:
     """Build scribbles from a folder of instance-id PNGs and a class table."""
     from .datasets.folder import folder_samples, read_class_table
 
-    try:
-        table = read_class_table(classes_file)
-        samples = folder_samples(instances, table, images)
-    except DatasetError as error:
-        _fail(str(error))
+    table = read_class_table(classes_file)
+    samples = folder_samples(instances, table, images)
     _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)
 
 

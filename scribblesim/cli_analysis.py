@@ -2,13 +2,13 @@
 
 A scribble set is named by ``OUT`` and ``--seed``: a seed (``1``), a degraded set
 (``1_shrink0.5``) or an imported annotator (``0``); see :mod:`scribblesim.importers`.
-User errors print one ``error:`` line naming the path or argument and exit with status 2.
+User errors raise :class:`DatasetError` naming the path or argument; the ``scribblesim``
+command group (:mod:`scribblesim.cli`) prints it as one ``error:`` line and exits with status 2.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,23 +22,15 @@ from .scribble_set import ScribbleSet, open_set
 _PATH = click.Path(path_type=Path)
 
 
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
 def _ratio(value: float | None, option: str) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
-        _fail(f"{option}: must lie in [0, 1], got {value:g}")
+        raise DatasetError(f"{option}: must lie in [0, 1], got {value:g}")
 
 
 def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
     if not tag or "/" in tag or "\\" in tag:
-        _fail(f"{option}: not a seed or set tag: {tag!r}")
-    try:
-        return open_set(out, tag)
-    except DatasetError as error:
-        _fail(str(error))
+        raise DatasetError(f"{option}: not a seed or set tag: {tag!r}")
+    return open_set(out, tag)
 
 
 _label_png_option = click.option(
@@ -56,9 +48,9 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
     try:
         edges = tuple(float(v) for v in text.split(","))
     except ValueError:
-        _fail(f"{option}: expected comma-separated percentages, got {text!r}")
+        raise DatasetError(f"{option}: expected comma-separated percentages, got {text!r}")
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 100:
-        _fail(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
+        raise DatasetError(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
     return edges
 
 
@@ -73,14 +65,9 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
     from .preview import write_previews
 
     if count < 1:
-        _fail(f"-n: must be at least 1, got {count}")
+        raise DatasetError(f"-n: must be at least 1, got {count}")
     sets = [_open(out, tag) for tag in dict.fromkeys(seeds)]
-    try:
-        written = write_previews(out, sets, dest, ids=_split_list(ids) or None, count=count)
-    except DatasetError as error:
-        _fail(str(error))
-    except OSError as error:
-        _fail(f"{error.filename or dest}: {error.strerror or error}")
+    written = write_previews(out, sets, dest, ids=_split_list(ids) or None, count=count)
     click.echo(f"{dest}: {len(written) - 1} previews and {written[-1].name}")
 
 
@@ -100,7 +87,7 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     from .stats import AREA_EDGES, SCRIBBLE_EDGES, stats_report
 
     if radius < 0:
-        _fail(f"--radius: must be >= 0, got {radius}")
+        raise DatasetError(f"--radius: must be >= 0, got {radius}")
     area_edges = _edges(area_bins, "--area-bins", AREA_EDGES)
     scribble_edges = _edges(scribble_bins, "--scribble-bins", SCRIBBLE_EDGES)
     scribbles = _open(out, seed)
@@ -108,16 +95,11 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     if compare_out is not None or compare_seed is not None:
         compare = _open(compare_out or out, compare_seed or seed, "--compare-seed")
         if compare.folder.resolve() == scribbles.folder.resolve():
-            _fail(f"--compare: {compare.folder} is the measured set itself")
+            raise DatasetError(f"--compare: {compare.folder} is the measured set itself")
     if root is not None and not root.is_dir():
-        _fail(f"--root: {root}: folder not found")
-    try:
-        report = stats_report(scribbles, dest, compare=compare, root=root, split=split, radius=radius,
-                              area_edges=area_edges, scribble_edges=scribble_edges)
-    except DatasetError as error:
-        _fail(str(error))
-    except OSError as error:
-        _fail(f"{error.filename or dest}: {error.strerror or error}")
+        raise DatasetError(f"--root: {root}: folder not found")
+    report = stats_report(scribbles, dest, compare=compare, root=root, split=split, radius=radius,
+                          area_edges=area_edges, scribble_edges=scribble_edges)
     summary = report.summary
     line = (f"{scribbles.folder.name}: {summary['objects']} objects ({summary['objects_from']}), "
             f"median scribble ratio {summary['scribble_ratio']['median']:.3g}")
@@ -139,18 +121,13 @@ def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | No
     from .degrade import degrade_set
 
     if shrink is None and drop is None:
-        _fail("give --shrink, --drop or both")
+        raise DatasetError("give --shrink, --drop or both")
     _ratio(shrink, "--shrink")
     _ratio(drop, "--drop")
     if rng_seed < 0:
-        _fail(f"--rng-seed: must be non-negative, got {rng_seed}")
+        raise DatasetError(f"--rng-seed: must be non-negative, got {rng_seed}")
     source = _open(out, seed)
-    try:
-        written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed, label_png=label_png)
-    except DatasetError as error:
-        _fail(str(error))
-    except OSError as error:
-        _fail(f"{error.filename or out}: {error.strerror or error}")
+    written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed, label_png=label_png)
     click.echo(f"{written.folder}: {len(written.names())} images; strokes in {written.strokes_path.name}")
 
 
@@ -169,14 +146,8 @@ def _import_options(function):
 
 def _run_import(run, *args, seed: int, **kwargs) -> None:
     if seed < 0:
-        _fail(f"--seed: must be non-negative, got {seed}")
-    try:
-        summary = run(*args, seed=seed, **kwargs)
-    except DatasetError as error:
-        _fail(str(error))
-    except OSError as error:
-        _fail(f"{error.filename or kwargs.get('out')}: {error.strerror or error}")
-    click.echo(summary.line())
+        raise DatasetError(f"--seed: must be non-negative, got {seed}")
+    click.echo(run(*args, seed=seed, **kwargs).line())
 
 
 @import_group.command("scribblesup")
@@ -190,7 +161,7 @@ def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png,
     from .importers import import_scribblesup
 
     if width < 1:
-        _fail(f"--width: must be >= 1, got {width}")
+        raise DatasetError(f"--width: must be >= 1, got {width}")
     _run_import(import_scribblesup, xml_dir, out, seed=seed, prefix=prefix, width=width,
                 skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png)
 
@@ -208,10 +179,10 @@ def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes
         try:
             classes = json.loads(classes_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            _fail(f"{classes_file}: class list not found")
+            raise DatasetError(f"{classes_file}: class list not found") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            _fail(f"{classes_file}: not valid JSON ({error})")
+            raise DatasetError(f"{classes_file}: not valid JSON ({error})") from None
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            _fail(f"{classes_file}: expected a JSON list of class names")
+            raise DatasetError(f"{classes_file}: expected a JSON list of class names")
     _run_import(import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite,
                 label_png=label_png)

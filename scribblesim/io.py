@@ -75,13 +75,28 @@ def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> byt
     return buffer.getvalue()
 
 
+def relative_path(path: Path, start: Path) -> str:
+    """``path`` relative to the folder ``start`` (folders resolved), or absolute where it cannot be.
+
+    Only folders are resolved, so a path to a symlinked file stays a path to that link.
+    """
+    path = Path(os.path.realpath(Path(path).parent)) / Path(path).name
+    try:
+        return os.path.relpath(path, os.path.realpath(start))
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def link_or_copy_atomic(source: Path, target: Path, copy: bool) -> None:
-    """Make ``target`` a symlink to (or a copy of) ``source``, atomically."""
+    """Make ``target`` a relative symlink to (or a copy of) ``source``, atomically.
+
+    A relative link keeps working when the output and the dataset move together.
+    """
     temp = _temp_path(target)
     if copy:
         shutil.copyfile(source, temp)
     else:
-        os.symlink(os.path.abspath(source), temp)
+        os.symlink(relative_path(source, target.parent), temp)
     os.replace(temp, target)
 
 

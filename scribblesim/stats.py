@@ -31,8 +31,8 @@ Objects of a build output (``scribblesim stats OUT``) come, in order of preferen
 
 1. the dataset itself, re-read with the adapter named by ``meta.json``'s ``dataset``
    (coco, voc, cityscapes) from ``--root``/``--split`` or from ``meta.json``'s
-   ``"source": {"root": ..., "split": ...}``: true instances, exactly those the
-   simulation saw;
+   ``"source": {"root": ..., "split": ...}`` (a root relative to the output folder): true
+   instances, exactly those the simulation saw;
 2. otherwise the connected components (8-connected) of each class in the dense ground
    truth ``SegmentationClassAug`` (255 = ignore). Touching objects of one class then
    count as one object, so this is an approximation, recorded as ``"objects":
@@ -475,7 +475,8 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
     """How to get each image's objects (see the module docstring): dataset if known, else components."""
     meta = read_meta(out)
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
-    root = root or source.get("root")
+    if root is None and isinstance(source.get("root"), str):
+        root = Path(out) / source["root"]  # recorded relative to OUT (an absolute one stays)
     if root is None:
         return ComponentObjects(out)
     splits = list(meta.get("splits", {}))

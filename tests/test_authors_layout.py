@@ -153,7 +153,8 @@ def test_palette_option(built: Path, coco_root: Path, tmp_path: Path) -> None:
                 np.testing.assert_array_equal(np.asarray(image), pil(built / folder / f"{name}.png"))
     result = run_cli("build", "coco", "--root", coco_root, "--split", "val2014", "--out", out, "--seeds", "2")
     assert result.exit_code == 2
-    assert result.stderr == f"error: {out}: holds palette label PNGs; rerun with --label-png palette or build into another --out\n"
+    assert result.stderr == (f"error: {out}: built with --label-png palette (not gray); rerun with those, "
+                             "build into another --out, or pass --overwrite to start over\n")
     assert not (out / "coco2014_val_scribble_r2").exists()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,9 @@ class LoadedSample:
         Dense ground truth, 255 = ignore.
     image_path : Path or None
         The image file, if any.
+    empty_reasons : dict of int to str
+        Why a mask is empty, by its index in ``masks`` (e.g. ``"polygon lies outside the
+        image"``); a build adds it to the object's ``"empty mask"`` skip reason.
     """
 
     name: str
@@ -42,6 +45,7 @@ class LoadedSample:
     ignore: np.ndarray
     semantic: np.ndarray
     image_path: Path | None
+    empty_reasons: dict[int, str] = field(default_factory=dict)
 
 
 def read_json(path: Path, missing: str) -> object:

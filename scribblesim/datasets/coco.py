@@ -5,6 +5,12 @@ annotation record are left out of a build (see ``CocoSample.annotated``). Crowd 
 scribbled. In the dense ground truth they are painted first, beneath every other
 instance, with their class; they are excluded from background scribbles, so that no
 scribble ever lies on a crowd of objects.
+
+A malformed file as a whole (not JSON, missing lists, unknown category ids) raises
+:class:`DatasetError`. A malformed image or annotation record only makes its image
+unusable: :meth:`CocoSample.load` raises :class:`DatasetError` with the reason, and a build
+skips that image. Annotations whose ``image_id`` names no image are listed in
+:attr:`CocoSplit.orphans`.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ from pycocotools.coco import COCO
 from ..simulate import semantic_map
 from .base import DatasetError, LoadedSample, read_json
 
+#: Polygons may reach this many image sizes beyond the image (pycocotools overflows far out).
+_POLYGON_REACH = 4
+#: Larger images are refused (their masks would not fit in memory).
+_MAX_PIXELS = 10**8
+
 
 @dataclass(frozen=True)
 class CocoSample:
@@ -33,7 +44,9 @@ class CocoSample:
     segmentations: tuple
     classes: tuple[int, ...]
     crowd: tuple[bool, ...]
-    image_path: Path
+    image_path: Path | None
+    annotation_ids: tuple = ()
+    problem: str | None = None
 
     @property
     def annotated(self) -> bool:
@@ -41,40 +54,158 @@ class CocoSample:
 
         A build leaves out an image without one (the paper's counts, and the reference
         simulator's ``if len(current_anns) <= 0: continue``); crowd-only images are kept.
+        An unusable image record counts as annotated, so that :meth:`load` reports it.
         """
-        return len(self.segmentations) > 0
+        return self.problem is not None or len(self.segmentations) > 0
 
-    def _decode(self, segmentation) -> np.ndarray:
+    def _decode(self, index: int) -> tuple[np.ndarray, str | None]:
+        """Mask of annotation ``index`` and, if it is empty, why."""
+        segmentation = self.segmentations[index]
+        problem = segmentation_problem(segmentation, self.height, self.width)
+        if problem is None and isinstance(segmentation, list):
+            points = np.concatenate([np.asarray(p, dtype=float) for p in segmentation]).reshape(-1, 2)
+            low, high = points.min(axis=0), points.max(axis=0)
+            size = np.array([self.width, self.height])
+            if (high < 0).any() or (low > size).any():
+                return np.zeros((self.height, self.width), dtype=bool), "polygon lies outside the image"
+            if (low < -_POLYGON_REACH * size).any() or (high > (_POLYGON_REACH + 1) * size).any():
+                problem = f"polygon reaches far outside the image (x {low[0]:g}..{high[0]:g}, y {low[1]:g}..{high[1]:g})"
+        if problem is not None:
+            which = self.annotation_ids[index] if index < len(self.annotation_ids) else f"#{index}"
+            raise DatasetError(f"annotation {which}: {problem}")
         if isinstance(segmentation, list):
             rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, self.height, self.width))
-        elif isinstance(segmentation.get("counts"), list):
+        elif isinstance(segmentation["counts"], list):
             rle = mask_utils.frPyObjects(segmentation, self.height, self.width)
         else:
             rle = segmentation
-        return mask_utils.decode(rle).astype(bool)
+        mask = mask_utils.decode(rle).astype(bool)
+        if mask.any():
+            return mask, None
+        return mask, "polygon covers no pixel" if isinstance(segmentation, list) else "RLE has no pixel"
 
     def load(self) -> LoadedSample:
-        """Decode the masks and build the dense ground truth."""
+        """Decode the masks and build the dense ground truth.
+
+        Raises
+        ------
+        DatasetError
+            If the image or one of its annotation records is unusable (the message says why).
+        """
+        if self.problem is not None:
+            raise DatasetError(self.problem)
         shape = (self.height, self.width)
         objects = [i for i, crowd in enumerate(self.crowd) if not crowd]
         masks = np.zeros((len(objects), *shape), dtype=bool)
+        empty = {}
         for row, i in enumerate(objects):
-            masks[row] = self._decode(self.segmentations[i])
+            masks[row], why = self._decode(i)
+            if why is not None:
+                empty[row] = why
         classes = np.array([self.classes[i] for i in objects], dtype=np.int64)
         ignore = np.zeros(shape, dtype=bool)
         semantic = semantic_map(masks, classes)
         for i, crowd in enumerate(self.crowd):
             if crowd:
-                region = self._decode(self.segmentations[i]) & (semantic == 0) & ~ignore
+                region = self._decode(i)[0] & (semantic == 0) & ~ignore
                 semantic[region] = self.classes[i]
                 ignore |= region
-        return LoadedSample(self.name, self.image_id, masks, classes, ignore, semantic, self.image_path)
+        return LoadedSample(self.name, self.image_id, masks, classes, ignore, semantic, self.image_path, empty)
+
+
+def _number(value) -> bool:
+    """A JSON number of sane magnitude (no bool, NaN, infinity or 400-digit integer)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e15
+
+
+def _rle_string_counts(counts: str) -> list[int]:
+    """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``)."""
+    runs: list[int] = []
+    value = shift = 0
+    for char in counts:
+        code = ord(char) - 48
+        value |= (code & 0x1F) << shift
+        shift += 5
+        if code & 0x20:
+            continue
+        if code & 0x10:
+            value |= -1 << shift
+        if len(runs) > 2:
+            value += runs[-2]
+        runs.append(value)
+        value = shift = 0
+    return runs
+
+
+def segmentation_problem(segmentation, height: int, width: int) -> str | None:
+    """Why a COCO ``segmentation`` cannot be decoded for a ``height x width`` image, or None.
+
+    Polygons need an even number (at least 6) of finite coordinates; an RLE needs the
+    image's size and run lengths that cover the image exactly (pycocotools checks neither).
+    """
+    if isinstance(segmentation, list):
+        if not segmentation:
+            return "segmentation has no polygon"
+        for polygon in segmentation:
+            if not isinstance(polygon, list) or not all(_number(v) for v in polygon):
+                return "polygon is not a list of finite numbers"
+            if len(polygon) < 6 or len(polygon) % 2:
+                return f"polygon with {len(polygon)} coordinates (needs an even number, at least 6)"
+        return None
+    if isinstance(segmentation, dict):
+        size, counts = segmentation.get("size"), segmentation.get("counts")
+        if size != [height, width]:
+            return f"RLE size {size} is not the image's [{height}, {width}]"
+        if isinstance(counts, str):
+            counts = _rle_string_counts(counts)
+        if not isinstance(counts, list) or not all(type(c) is int and c >= 0 for c in counts):
+            return "RLE counts are not non-negative integers"
+        if sum(counts) != height * width:
+            return f"RLE counts cover {sum(counts)} pixels, not the image's {height * width}"
+        return None
+    if segmentation is None:
+        return "annotation without 'segmentation'"
+    return f"segmentation is {segmentation!r:.40}, not polygons or an RLE"
+
+
+def _image_problem(image: dict) -> str | None:
+    """Why an image record is unusable, or None."""
+    for key in ("file_name", "height", "width"):
+        if key not in image:
+            return f"image record without '{key}'"
+    if not isinstance(image["file_name"], str) or not image["file_name"]:
+        return f"'file_name' {image['file_name']!r} is not a file name"
+    for key in ("height", "width"):
+        value = image[key]
+        if not (_number(value) and value == int(value) and value >= 1):
+            return f"'{key}' {value!r} is not a positive integer"
+    if image["height"] * image["width"] > _MAX_PIXELS:
+        return f"image of {image['width']:g} x {image['height']:g} pixels is too large"
+    return None
+
+
+@dataclass(frozen=True)
+class CocoSplit:
+    """One split of a COCO annotation file."""
+
+    samples: list[CocoSample]
+    class_names: list[str]
+    orphans: list[dict]
+    """Annotations whose ``image_id`` names no image: ``{"annotation": id, "image_id": ...}``."""
+
+
+def _class_names(categories: list, path: Path) -> list[str]:
+    if not all(isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str) for c in categories):
+        raise DatasetError(f"{path}: every category needs an integer 'id' and a string 'name'")
+    return ["background"] + [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
 
 
 def coco_class_names(annotation_file: Path) -> list[str]:
     """Class names in contiguous-id order (index 0 is background)."""
     categories = _read_json(annotation_file).get("categories", [])
-    return ["background"] + [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
+    if not isinstance(categories, list):
+        raise DatasetError(f"{annotation_file}: missing the 'categories' list")
+    return _class_names(categories, annotation_file)
 
 
 def _read_json(path: Path) -> dict:
@@ -84,13 +215,15 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def coco_samples(root: Path, split: str) -> list[CocoSample]:
-    """One sample per image of ``root/annotations/instances_{split}.json``, by image id.
+def read_coco(root: Path, split: str) -> CocoSplit:
+    """Samples (one per image, by image id), class names and orphan annotations of a split.
+
+    Reads ``root/annotations/instances_{split}.json``; images are ``root/{split}/{file_name}``.
 
     Raises
     ------
     DatasetError
-        If the root, the annotation file or its contents are missing or malformed.
+        If the root, the annotation file or its structure is missing or malformed.
     """
     root = Path(root)
     if not root.is_dir():
@@ -100,6 +233,7 @@ def coco_samples(root: Path, split: str) -> list[CocoSample]:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DatasetError(f"{annotation_file}: missing the '{key}' list")
+    names = _class_names(data["categories"], annotation_file)
     coco = COCO()
     coco.dataset = data
     try:
@@ -109,22 +243,37 @@ def coco_samples(root: Path, split: str) -> list[CocoSample]:
         raise DatasetError(f"{annotation_file}: malformed COCO record ({error!r})") from None
     contiguous = {cid: k + 1 for k, cid in enumerate(sorted(coco.cats))}
     samples = []
-    for image_id in sorted(coco.imgs):
+    try:
+        image_ids = sorted(coco.imgs)
+    except TypeError:
+        raise DatasetError(f"{annotation_file}: image ids of mixed types") from None
+    for image_id in image_ids:
         image = coco.imgs[image_id]
         annotations = coco.imgToAnns.get(image_id, [])
         unknown = {a["category_id"] for a in annotations} - contiguous.keys()
         if unknown:
             raise DatasetError(f"{annotation_file}: image {image_id} uses unknown category ids {sorted(unknown)}")
+        problem = _image_problem(image)
+        file_name = image.get("file_name") if problem is None or isinstance(image.get("file_name"), str) else None
         samples.append(
             CocoSample(
-                name=Path(image["file_name"]).stem,
-                image_id=int(image_id),
-                height=int(image["height"]),
-                width=int(image["width"]),
-                segmentations=tuple(a["segmentation"] for a in annotations),
+                name=Path(file_name).stem if file_name else str(image_id),
+                image_id=image_id,
+                height=0 if problem else int(image["height"]),
+                width=0 if problem else int(image["width"]),
+                segmentations=tuple(a.get("segmentation") for a in annotations),
                 classes=tuple(contiguous[a["category_id"]] for a in annotations),
                 crowd=tuple(bool(a.get("iscrowd", 0)) for a in annotations),
-                image_path=root / split / image["file_name"],
+                image_path=root / split / file_name if file_name else None,
+                annotation_ids=tuple(a.get("id") for a in annotations),
+                problem=problem,
             )
         )
-    return samples
+    orphans = [{"annotation": a.get("id"), "image_id": a["image_id"]}
+               for a in data["annotations"] if a["image_id"] not in coco.imgs]
+    return CocoSplit(samples, names, orphans)
+
+
+def coco_samples(root: Path, split: str) -> list[CocoSample]:
+    """One sample per image of ``root/annotations/instances_{split}.json`` (see :func:`read_coco`)."""
+    return read_coco(root, split).samples
