@@ -27,8 +27,11 @@ killed build resumes where it stopped.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import shutil
+import signal
 import time
 import warnings
 from collections import Counter
@@ -424,6 +427,25 @@ def remove_build(out: Path) -> None:
     shutil.rmtree(state, ignore_errors=True)
 
 
+def die_with_parent(parent: int) -> None:
+    """Have the kernel end this worker when the build process ``parent`` dies (Linux only).
+
+    A worker pool outlives a parent killed with SIGKILL otherwise: nothing tells the
+    workers, and they wait for work that never comes. A worker whose parent died before
+    this ran exits at once.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's idle timeout ends the workers
+        return
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def build(
     samples: Iterable[Sample],
     spec: BuildSpec,
@@ -488,7 +510,9 @@ def build(
     remove_stale_temporaries(spec.out)
     if not (spec.out / "meta.json").is_file():
         _write_meta(spec, dataset, class_names, None, source)
-    with joblib.parallel_config(backend=backend, n_jobs=jobs):
+    # Loky workers end with the build, even one killed with SIGKILL.
+    options = {"initializer": die_with_parent, "initargs": (os.getpid(),)} if backend == "loky" else {}
+    with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
         tasks = (joblib.delayed(process_image)(sample, spec) for sample in samples)
         results = joblib.Parallel(return_as="generator")(tasks)
         reports = []

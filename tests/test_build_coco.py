@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 from click.testing import CliRunner
 from dask.distributed import LocalCluster
@@ -209,3 +210,21 @@ def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
         result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--scheduler", cluster.scheduler_address)
         assert result.exit_code == 0, result.output
     assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_no_worker_outlives_a_parent_killed_with_sigkill(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2", "3",
+               "--out", str(tmp_path / "out"), "--jobs", "2", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + 60
+    workers = []
+    while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
+        workers = [c for c in parent.children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
+        time.sleep(0.05)
+    assert len(workers) == 2, "the build ended before its workers were seen"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
