@@ -295,7 +295,8 @@ class TrainLog:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(Path(out) / "tensorboard")
-        self.bar = tqdm(total=total, initial=initial, unit="step", desc=desc, disable=not progress or not process.is_main)
+        self.bar = tqdm(total=total, initial=initial, unit="step", desc=desc,
+                        disable=None if progress and process.is_main else True)  # None: only on a terminal
 
     def step(self, step: int, values: dict[str, float], **postfix: float) -> None:
         if self.writer is not None:

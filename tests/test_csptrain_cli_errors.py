@@ -124,3 +124,11 @@ def test_a_bad_image_read_in_a_worker_is_one_line(data: Path, tmp_path: Path) ->
     image.write_bytes(b"not a jpeg")
     line = one_error_line(stage2(copy, tmp_path / "run", "--workers", "1", "--epochs", "4"))
     assert line.startswith(f"error: {image}") and "unreadable image" in line
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(data: Path, tmp_path: Path) -> None:
+    args = ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out", str(tmp_path / "run"),
+            *[a for a in TINY if a != "--no-progress"], "--max-steps", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "step/s" not in result.output and "it/s" not in result.output and "%|" not in result.output

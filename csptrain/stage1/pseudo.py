@@ -105,7 +105,8 @@ def generate_pseudo_labels(data: Path, checkpoint: Path, out: Path, *, split: st
         raise ValueError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
     write_json_atomic(out / SOURCE, source)
     missing = [name for name in ids if not (out / f"{name}.png").is_file()]
-    bar = tqdm(total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img", disable=not progress)
+    bar = tqdm(total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img",
+               disable=None if progress else True)
     for start in range(0, len(missing), batch_size):
         names = missing[start:start + batch_size]
         images = [normalise(read_image(find_image(data, name))).to(target) for name in names]

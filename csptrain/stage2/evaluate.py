@@ -47,7 +47,7 @@ def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, *
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     ids = read_split(data, split)
-    for name in tqdm(ids, desc=f"eval {split}", unit="img", disable=not progress):
+    for name in tqdm(ids, desc=f"eval {split}", unit="img", disable=None if progress else True):
         image = normalise(read_image(find_image(data, name))).to(device)
         truth = read_label_map(Path(data) / "SegmentationClassAug" / f"{name}.png")
         prediction = predict(model, image, scales, flip).argmax(0).cpu().numpy().astype(np.uint8)
