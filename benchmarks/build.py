@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.scribble_set import split_list_path
 
 COCO_TRAIN2014_IMAGES = 82_783
 #: The reference simulator (ScribbleSimulation at 31b8ffc), one process on this 2-core
@@ -80,7 +81,7 @@ def timed_command(root: Path, split: str, seeds: list[int], jobs: int, out: Path
     seconds = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(f"build failed:\n{stderr}")
-    images = len((out / "ImageSets" / "SegmentationAug" / f"{'train' if split.startswith('train') else 'val' if split.startswith('val') else split}.txt").read_text().split())
+    images = len(split_list_path(out, split).read_text().split())
     return seconds, peak[0], images
 
 
