@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from scribblesim.raster import stroke_pixels
-from scribblesim.scribble_set import open_set, read_label_map
 from scribblesim.result import BACKGROUND, UNLABELLED
+from scribblesim.scribble_set import open_set, read_label_map
 
 
 def label_counts(scribble: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -26,6 +26,7 @@ from .runtime import read_json_or_none, read_progress, steps_per_epoch, write_js
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 
+
 @dataclass(frozen=True)
 class PipelineSpec:
     """Everything ``csptrain run`` needs."""

@@ -48,7 +48,7 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
     try:
         edges = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise DatasetError(f"{option}: expected comma-separated percentages, got {text!r}")
+        raise DatasetError(f"{option}: expected comma-separated percentages, got {text!r}") from None
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 100:
         raise DatasetError(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
     return edges

@@ -53,7 +53,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage, stats as scipy_stats
+from scipy import ndimage
+from scipy import stats as scipy_stats
 from skimage.morphology import disk, skeletonize
 
 from .datasets.base import DatasetError

@@ -13,9 +13,9 @@ from PIL import Image
 
 from scribblesim import SimConfig
 from scribblesim.cli import main
-from scribblesim.simulate import background_parts
 from scribblesim.datasets.cityscapes import CLASS_NAMES as CITYSCAPES_CLASSES
 from scribblesim.datasets.cityscapes import cityscapes_samples
+from scribblesim.simulate import background_parts
 
 
 def run_cli(*args: str):

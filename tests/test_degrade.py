@@ -8,13 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_fixtures import build_tiny
 from click.testing import CliRunner
+from dataset_fixtures import build_tiny
 from PIL import Image
 
 from scribblesim.cli import main
-from scribblesim.degrade import assign_pixels, degrade_map, degrade_record, degrade_set, degraded_tag, drop_decisions, shrink_points
 from scribblesim.datasets.base import DatasetError
+from scribblesim.degrade import (
+    assign_pixels,
+    degrade_map,
+    degrade_record,
+    degrade_set,
+    degraded_tag,
+    drop_decisions,
+    shrink_points,
+)
 from scribblesim.scribble_set import open_set
 
 U = 255

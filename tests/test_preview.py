@@ -6,17 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_fixtures import build_tiny
 from click.testing import CliRunner
+from dataset_fixtures import build_tiny
 from PIL import Image
 from scipy import ndimage
 
 from scribblesim.cli import main
-from scribblesim.scribble_set import open_set, read_label_map
 from scribblesim.io import label_png_bytes
-from scribblesim.palette import PALETTE, colorize
-from scribblesim.palette import overlay
+from scribblesim.palette import PALETTE, colorize, overlay
 from scribblesim.preview import MISSING_GREY, contact_sheet, legend, preview_image, thicken
+from scribblesim.scribble_set import open_set, read_label_map
 
 CAPTION, GAP = 18, 4
 U = 255

@@ -9,15 +9,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_fixtures import build_tiny
 from click.testing import CliRunner
+from dataset_fixtures import build_tiny
 from PIL import Image
 
 from scribblesim.cli import main
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.vectorise import skeleton_length
 from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.stats import agreement, chamfer_distance, components_as_objects, dilated_iou, distribution_distances, heatmap_counts, object_stats, object_styles, summarize, total_variation, visible_owner
+from scribblesim.stats import (
+    agreement,
+    chamfer_distance,
+    components_as_objects,
+    dilated_iou,
+    distribution_distances,
+    heatmap_counts,
+    object_stats,
+    object_styles,
+    summarize,
+    total_variation,
+    visible_owner,
+)
+from scribblesim.vectorise import skeleton_length
 
 U = 255
 

@@ -4,8 +4,14 @@ Stage 1: :func:`toco_vit` (a timm ViT with ToCo's heads and the scribble head).
 Stage 2: :func:`deeplabv3plus` and its per-backbone builders; :class:`LoRM`.
 """
 
-from .deeplabv3plus import (BACKBONES, DeepLabV3Plus, deeplabv3plus, deeplabv3plus_resnet18, deeplabv3plus_resnet50,
-                            deeplabv3plus_resnet101)
+from .deeplabv3plus import (
+                            BACKBONES,
+                            DeepLabV3Plus,
+                            deeplabv3plus,
+                            deeplabv3plus_resnet18,
+                            deeplabv3plus_resnet50,
+                            deeplabv3plus_resnet101,
+)
 from .largefov import LargeFOV
 from .lorm import LoRM
 from .toco import ToCoNet, toco_vit

@@ -23,7 +23,6 @@ from ..catalog import SEGS_HEADS
 from .largefov import LargeFOV
 
 
-
 class ProjectionHead(nn.Module):
     """CTC projection: MLP (D -> 2048 -> 2048 -> 256, GELU), L2-normalise, weight-normed linear.
 

@@ -14,10 +14,30 @@ from ..losses.energy import dense_energy_loss
 from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from ..models.toco import ToCoNet, toco_vit
-from ..runtime import (TrainLog, batches_from, end_process, load_checkpoint, read_progress, record_config, resume,
-                       run_training, save_checkpoint, start_process, steps_per_epoch)
+from ..runtime import (
+    TrainLog,
+    batches_from,
+    end_process,
+    load_checkpoint,
+    read_progress,
+    record_config,
+    resume,
+    run_training,
+    save_checkpoint,
+    start_process,
+    steps_per_epoch,
+)
 from ..schedule import poly_warmup_multiplier
-from .cam import box_mask, cams_to_labels, local_crops, masked_cams, multi_scale_cams, refine_labels, roi_mask, scale_boxes
+from .cam import (
+    box_mask,
+    cams_to_labels,
+    local_crops,
+    masked_cams,
+    multi_scale_cams,
+    refine_labels,
+    roi_mask,
+    scale_boxes,
+)
 from .config import Stage1Config, make_stage1_config
 from .par import PAR
 

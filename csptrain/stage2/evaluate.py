@@ -37,7 +37,7 @@ def predict(model: torch.nn.Module, image: torch.Tensor, scales: Sequence[float]
 
 
 def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, *, scales: Sequence[float] = (1.0,),
-             flip: bool = False, device: torch.device = torch.device("cpu"), save_dir: Path | None = None,
+             flip: bool = False, device: torch.device | str = "cpu", save_dir: Path | None = None,
              progress: bool = True) -> dict:
     """mIoU of ``model`` on ``data``'s split against ``SegmentationClassAug``."""
     from scribblesim.io import label_png_bytes, write_bytes_atomic

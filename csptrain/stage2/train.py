@@ -15,8 +15,19 @@ from ..data.stage2 import Augment, ScribbleDataset
 from ..losses.partial import partial_cross_entropy, weighted_entropy
 from ..models.deeplabv3plus import deeplabv3plus
 from ..models.lorm import LoRM
-from ..runtime import (Process, TrainLog, batches_from, end_process, read_progress, record_config, resume,
-                       run_training, save_checkpoint, start_process, steps_per_epoch)
+from ..runtime import (
+    Process,
+    TrainLog,
+    batches_from,
+    end_process,
+    read_progress,
+    record_config,
+    resume,
+    run_training,
+    save_checkpoint,
+    start_process,
+    steps_per_epoch,
+)
 from ..schedule import lr_at, warmup_steps_for
 from .config import Stage2Config
 
