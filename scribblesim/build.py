@@ -223,7 +223,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             report.left_out = left_out_reason(sample, loaded)
             if report.left_out:
                 return report
-        if not linked:
+        if source is not None and image_link is not None and not linked:
             report.error = image_problem(source, loaded.semantic.shape)
             if report.error:
                 return report
@@ -239,7 +239,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
                 spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png), durable=False
             )
             report.computed += 1
-        if not linked:
+        if source is not None and image_link is not None and not linked:
             link_or_copy_atomic(source, image_link, spec.copy_images)
     for seed in spec.seeds:
         record = records.get(seed) or json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
@@ -296,7 +296,7 @@ def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summa
     splits = dict(meta.get("splits", {}))
     built = spec.seeds if summary is not None else ()
     if summary is not None:
-        previous = splits.get(spec.split) if isinstance(splits.get(spec.split), dict) else {}
+        previous: dict = splits[spec.split] if isinstance(splits.get(spec.split), dict) else {}
         for key in ("strokes", "skipped_objects"):
             if isinstance(previous.get(key), dict):
                 summary[key] = {**previous[key], **summary[key]}
@@ -333,10 +333,10 @@ class BuildSummary:
     left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self, seeds: Sequence[int]) -> str:
-        styles = Counter()
+        styles: Counter = Counter()
         for key, count in self.strokes.items():
             styles[key.split(":", 1)[1]] += count
-        reasons = Counter()
+        reasons: Counter = Counter()
         for key, count in self.skipped_objects.items():
             reasons[key.split(":", 1)[1]] += count
         fmt = lambda c: ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"  # noqa: E731
@@ -374,7 +374,7 @@ def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequen
     meta = read_json(meta_path, "not found")
     if not isinstance(meta, dict):
         raise DatasetError(f"{meta_path}: expected a JSON object")
-    splits = meta.get("splits") if isinstance(meta.get("splits"), dict) else {}
+    splits: dict = meta["splits"] if isinstance(meta.get("splits"), dict) else {}
     recorded = {"dataset": meta.get("dataset"), "label_png": recorded_label_png(meta)}
     recorded.update(meta["config"] if isinstance(meta.get("config"), dict) else {})
     wanted = {"dataset": dataset, "label_png": spec.label_png, **spec.config.to_dict()}
@@ -526,7 +526,8 @@ def build(
     names = [r.name for r in reports if r.error is None and r.left_out is None]
     write_if_changed(spec.out / SPLIT_LIST_DIR / spec.list_file, "".join(f"{n}\n" for n in names).encode())
     _write_strokes(spec)
-    strokes, skipped = Counter(), Counter()
+    strokes: Counter = Counter()
+    skipped: Counter = Counter()
     for report in reports:
         strokes.update(report.strokes)
         skipped.update(report.skipped)

@@ -109,7 +109,9 @@ def _segments(points: Sequence[np.ndarray], strokes: np.ndarray) -> tuple[np.nda
     return np.concatenate(starts), np.concatenate(ends), np.concatenate(owners), np.concatenate(offsets)
 
 
-def assign_pixels(label_map: np.ndarray, points: Sequence[np.ndarray], labels: Sequence[int]) -> PixelOwners:
+def assign_pixels(
+    label_map: np.ndarray, points: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray
+) -> PixelOwners:
     """Give every labelled pixel to the nearest stroke of its own label (see the module docstring)."""
     rows, cols = np.nonzero(label_map != UNLABELLED)
     values = label_map[rows, cols]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ _CAPTION = 18
 _GAP = 4
 
 
-def _font() -> ImageFont.ImageFont:
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=13)
     except TypeError:  # Pillow without FreeType support
@@ -78,14 +78,16 @@ def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def legend(labels: Sequence[int], class_names: Sequence[str], width: int) -> np.ndarray:
+def legend(labels: Iterable[int], class_names: Sequence[str], width: int) -> np.ndarray:
     """Rows of colour swatches and class names, as the overlays draw them, ``width`` wide."""
     font, entries = _font(), []
     for label in sorted(set(labels) - {UNLABELLED}):
         name = class_names[label] if label < len(class_names) else f"class {label}"
         colour = tuple(int(c) for c in (OVERLAY_BACKGROUND if label == 0 else PALETTE[label]))
         entries.append((colour, name, 14 + 4 + math.ceil(font.getlength(name)) + 12))
-    lines, current, used = [], [], 0
+    lines: list[list[tuple]] = []
+    current: list[tuple] = []
+    used = 0
     for entry in entries:
         if current and used + entry[2] > width:
             lines.append(current)
@@ -111,7 +113,7 @@ def _resize(array: np.ndarray, height: int, resample) -> np.ndarray:
 
 def _label_maps(sets: Sequence[ScribbleSet], name: str) -> list[np.ndarray | None]:
     """Each set's label map of image ``name``, ``None`` where it has none."""
-    maps = []
+    maps: list[np.ndarray | None] = []
     for scribbles in sets:
         try:
             maps.append(scribbles.label_map(name))
@@ -173,8 +175,7 @@ def preview_image(
     strip = np.concatenate(strips[:-1], axis=1)
     if not with_legend:
         return strip
-    shown = scribbled_labels(maps.values())
-    return np.concatenate([strip, legend(shown, sets[0].classes, strip.shape[1])], axis=0)
+    return np.concatenate([strip, legend(scribbled_labels(maps.values()), sets[0].classes, strip.shape[1])], axis=0)
 
 
 def scribbled_labels(label_maps) -> list[int]:

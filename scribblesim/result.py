@@ -12,7 +12,7 @@ UNLABELLED = 255
 #: Class id of background.
 BACKGROUND = 0
 
-StrokeStyle = Literal["line", "boundary", "background"]
+StrokeStyle = Literal["line", "boundary", "background", "human"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class Stroke:
         Class id painted by the stroke (0 for background).
     instance : int or None
         Index of the object in the input masks, ``None`` for background strokes.
-    style : {"line", "boundary", "background"}
-        How the stroke was drawn.
+    style : {"line", "boundary", "background", "human"}
+        How the stroke was drawn (``"human"``: imported or recovered from pixels).
     """
 
     points: np.ndarray

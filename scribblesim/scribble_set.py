@@ -64,7 +64,7 @@ def split_list_path(out: Path, split: str) -> Path:
     """
     folder = Path(out) / SPLIT_LIST_DIR
     meta_path = Path(out) / "meta.json"
-    splits = {}
+    splits: dict = {}
     if meta_path.is_file():
         meta = read_json(meta_path, "not found")
         splits = meta.get("splits", {}) if isinstance(meta, dict) else {}

@@ -11,7 +11,7 @@ from scipy import ndimage
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
 from .raster import stroke_pixels
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
+from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke, StrokeStyle
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
 from .styles import background_paths, boundary_outline, boundary_path, line_paths, line_tree
 
@@ -42,7 +42,7 @@ def owner_map(masks: np.ndarray) -> np.ndarray:
     return owner
 
 
-def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int]) -> np.ndarray:
+def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray) -> np.ndarray:
     """Dense class map (uint8, 0 = background) under the same overlap rule as :func:`simulate`."""
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
@@ -162,7 +162,9 @@ def _scene(
     return scene
 
 
-def _object_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, str]]:
+def _object_candidates(
+    obj: _Object, config: SimConfig, rng: np.random.Generator
+) -> list[tuple[np.ndarray, StrokeStyle]]:
     """Style decision (Eq. 20), then the style's paths, best first."""
     if obj.ratio >= config.boundary_min_ratio and rng.random() < obj.ratio:
         outline = obj.outline(config)
@@ -179,7 +181,7 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
     """One annotator's scribbles of a scene."""
     result = ScribbleMap(label_map=np.full(scene.shape, UNLABELLED, dtype=np.uint8), skipped=list(scene.skipped))
 
-    def draw(points: np.ndarray, label: int, instance: int | None, style: str, top: int, left: int,
+    def draw(points: np.ndarray, label: int, instance: int | None, style: StrokeStyle, top: int, left: int,
              allowed: np.ndarray) -> bool:
         rows, cols = _pixels(points, allowed, config)
         rows, cols = rows + top, cols + left

@@ -48,7 +48,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -297,25 +297,27 @@ def total_variation(counts_a: np.ndarray, counts_b: np.ndarray) -> float:
     return float(np.abs(p - q).sum() / 2.0)
 
 
-def distribution_distances(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
+def distribution_distances(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, float]:
     """1-D Wasserstein distance and Kolmogorov-Smirnov statistic of two samples (NaNs dropped)."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size == 0 or b.size == 0:
+    first, second = _finite(a), _finite(b)
+    if first.size == 0 or second.size == 0:
         return {"wasserstein": math.nan, "ks": math.nan}
     return {
-        "wasserstein": float(scipy_stats.wasserstein_distance(a, b)),
-        "ks": float(scipy_stats.ks_2samp(a, b).statistic),
+        "wasserstein": float(scipy_stats.wasserstein_distance(first, second)),
+        "ks": float(scipy_stats.ks_2samp(first, second).statistic),
     }
 
 
-def _describe(values: Sequence[float]) -> dict[str, float]:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    return array[np.isfinite(array)]
+
+
+def _describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
+    finite = _finite(values)
+    if finite.size == 0:
         return {"mean": math.nan, "median": math.nan, "n": 0}
-    return {"mean": float(values.mean()), "median": float(np.median(values)), "n": int(values.size)}
+    return {"mean": float(finite.mean()), "median": float(np.median(finite)), "n": int(finite.size)}
 
 
 def summarize(stats: Sequence[ObjectStats], area_edges: Sequence[float] = AREA_EDGES,
@@ -454,6 +456,7 @@ class DatasetObjects:
     kind = "dataset"
 
     def __init__(self, dataset: str, root: Path, split: str):
+        samples: Callable[[Path, str], Sequence]
         if dataset == "coco":
             from .datasets.coco import coco_samples as samples
         elif dataset == "voc":
@@ -475,7 +478,7 @@ class DatasetObjects:
 def object_source(out: Path, root: Path | None = None, split: str | None = None):
     """How to get each image's objects (see the module docstring): dataset if known, else components."""
     meta = read_meta(out)
-    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    source: dict = meta["source"] if isinstance(meta.get("source"), dict) else {}
     if root is None and isinstance(source.get("root"), str):
         root = Path(out) / source["root"]  # recorded relative to OUT (an absolute one stays)
     if root is None:

@@ -96,6 +96,7 @@ def background_paths(
         rows, cols = boxes[k - 1]
         try:
             tree = skeleton_tree(labels[rows, cols] == k, max_nodes=budget)
+            assert tree is not None  # a labelled component is never empty
         except SkeletonTooComplex as error:
             left = (count if every_component else 1) - done
             reason = f"{error}; {left} skeleton piece(s) left without a stroke"

@@ -10,11 +10,11 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from .result import UNLABELLED, Stroke
+from .result import UNLABELLED, Stroke, StrokeStyle
 from .skeleton import skeleton_edges
 
 #: Stroke style recorded for strokes drawn by people (imported) or recovered from pixels.
-HUMAN_STYLE = "human"
+HUMAN_STYLE: StrokeStyle = "human"
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
