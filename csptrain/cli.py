@@ -86,6 +86,8 @@ STAGE1 = [
 STAGE2 = [
     ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None)),
     ("--losses", dict(default=None, help="Comma-separated subset of segs,segc,ds,dc,lorm.")),
+    ("--lorm-mask", dict(type=click.Choice(["queries", "keys"]), default=None,
+                         help="LoRM masks query rows (the authors' code) or key columns (our reading of the paper).")),
     ("--lr", dict(type=float, default=None)),
     ("--lambda-segc", dict(type=float, default=None)),
     ("--lambda-lorm", dict(type=float, default=None)),

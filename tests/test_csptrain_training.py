@@ -76,7 +76,7 @@ def fixed_batch_loss(model: Stage2Model, batch: dict, config) -> float:
 
 
 def test_loss_decreases(data: Path, tmp_path: Path) -> None:
-    config = make_config("coco", **{**TINY, "epochs": 8}, losses="segs,segc", lr=0.05, warmup_epochs=1)
+    config = make_config("coco", **{**TINY, "epochs": 8, "crop_size": 96}, losses="segs,segc", lr=0.05, warmup_epochs=1)
     batch = {k: torch.stack([dataset(data)[i][k] for i in range(4)]) for k in dataset(data)[0]}
     torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
     model = Stage2Model(config, 81, None)

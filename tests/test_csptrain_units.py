@@ -57,17 +57,39 @@ def test_lorm_all_background_and_identity_cases() -> None:
     assert torch.all(out.min(-1).values >= flat.min(-1).values - 1e-5)
 
 
-def test_lorm_matches_equations() -> None:
+@pytest.mark.parametrize("mask", ["queries", "keys"])
+def test_lorm_matches_equations(mask: str) -> None:
     torch.manual_seed(1)
-    lorm = LoRM(3, 3)
+    lorm = LoRM(3, 3, mask=mask)
     features = torch.randn(1, 3, 2, 2)
-    mask = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])
+    foreground = torch.tensor([[[1.0, 0.0], [1.0, 1.0]]])
     q = lorm.query(features).flatten(2)[0]
     k = lorm.key(features).flatten(2)[0]
     similarity = (q.T @ k) / (q.norm(dim=0)[:, None] * k.norm(dim=0)[None, :])
-    a = torch.softmax(similarity, dim=1) * mask.flatten()[None, :]
-    expected = features.flatten(2)[0] @ a
-    assert torch.allclose(lorm.rectify(features, mask).flatten(2)[0], expected, atol=1e-6)
+    a = torch.softmax(similarity, dim=1)
+    flat, m = features.flatten(2)[0], foreground.flatten()
+    expected = (flat @ a.T) * m[None, :] if mask == "queries" else flat @ (a * m[None, :])
+    assert torch.allclose(lorm.rectify(features, foreground).flatten(2)[0], expected, atol=1e-6)
+
+
+def test_lorm_four_positions_by_hand() -> None:
+    """The authors' LoRM on 4 positions with identity projections, written out as loops."""
+    lorm = LoRM(2, 2)
+    with torch.no_grad():
+        for conv in (lorm.query, lorm.key):
+            conv.weight.copy_(torch.eye(2)[:, :, None, None])
+            conv.bias.zero_()
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.5]])
+    mask = np.array([1.0, 1.0, 0.0, 1.0])
+    expected = np.zeros((4, 2))
+    for i in range(4):
+        cosines = [vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j])) for j in range(4)]
+        weights = np.exp(cosines) / np.exp(cosines).sum()
+        expected[i] = mask[i] * sum(weights[j] * vectors[j] for j in range(4))
+    features = torch.tensor(vectors.T, dtype=torch.float32).reshape(1, 2, 1, 4)
+    rectified = lorm.rectify(features, torch.tensor(mask, dtype=torch.float32).reshape(1, 1, 4))
+    np.testing.assert_allclose(rectified.detach().reshape(2, 4).T.numpy(), expected, atol=1e-6)
+    assert np.allclose(expected[2], 0.0)  # a background query is rectified to zero
 
 
 def brute_force_distance(points: np.ndarray, lam: float) -> np.ndarray:
@@ -152,3 +174,20 @@ def test_deeplab_output_stride_8_and_local_weights(tmp_path) -> None:
     torch.save({"bogus": torch.zeros(1)}, weights)
     with pytest.raises(ValueError, match="not a torchvision resnet18 state dict"):
         deeplabv3plus("resnet18", 5, weights)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_deeplab_dilations_and_aspp_rates_are_the_authors(backbone: str) -> None:
+    model = deeplabv3plus(backbone, num_classes=3)
+    layers = {name: list(module.children()) for name, module in model.backbone.named_children()}
+    assert [b.conv2.dilation for b in layers["layer3"]] == [(2, 2)] * len(layers["layer3"])
+    assert [b.conv2.dilation for b in layers["layer4"]] == [(4, 4), (8, 8), (16, 16)][: len(layers["layer4"])]
+    assert all(b.conv2.padding == b.conv2.dilation for b in [*layers["layer3"], *layers["layer4"]])
+    if backbone == "resnet50":
+        assert all(b.conv1.dilation == (1, 1) and b.conv3.dilation == (1, 1) for b in layers["layer4"])
+    else:
+        assert all(b.conv1.dilation == (1, 1) for b in layers["layer4"])  # BasicBlock: only conv2 dilated
+    rates = [branch[0].dilation[0] for branch in model.aspp.convs[1:4]]
+    assert rates == [6, 12, 18] and model.aspp.convs[0][0].kernel_size == (1, 1)
+    features = model.eval()(torch.randn(1, 3, 64, 64))["features"]
+    assert features.shape[-2:] == (8, 8)  # output stride 8

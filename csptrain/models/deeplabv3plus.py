@@ -17,7 +17,12 @@ from ..runtime import load_weights
 #: The ResNets stage 2 builds on, by name.
 BACKBONES = dict(zip(BACKBONE_NAMES, (torchvision.models.resnet18, torchvision.models.resnet50,
                                       torchvision.models.resnet101)))
-_ATROUS_RATES = (12, 24, 36)  # DeepLabV3+'s rates at output stride 8
+#: ASPP rates next to its 1x1 branch and image pooling, as the authors' DeepLabV3+ has them.
+ATROUS_RATES = (6, 12, 18)
+#: Dilation of layer3's blocks and multi-grid dilations of layer4's (output stride 8), as
+#: the authors' ResNet has them (torchvision's own would be 1, 2, 2 ... and 2, 4, 4).
+LAYER3_DILATION = 2
+LAYER4_DILATIONS = (4, 8, 16)
 
 
 class DeepLabV3Plus(nn.Module):
@@ -30,7 +35,7 @@ class DeepLabV3Plus(nn.Module):
     def __init__(self, backbone: nn.Module, low_channels: int, high_channels: int, num_classes: int) -> None:
         super().__init__()
         self.backbone = create_feature_extractor(backbone, {"layer1": "low", "layer4": "high"})
-        self.aspp = ASPP(high_channels, list(_ATROUS_RATES), out_channels=256)
+        self.aspp = ASPP(high_channels, list(ATROUS_RATES), out_channels=256)
         self.skip = nn.Sequential(nn.Conv2d(low_channels, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
             nn.Conv2d(256 + 48, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True),
@@ -48,19 +53,23 @@ class DeepLabV3Plus(nn.Module):
         return {"out": logits, "features": levels["high"]}
 
 
-def _dilate_basic_layer(layer: nn.Sequential, dilation: int) -> None:
-    """Turn a BasicBlock layer's stride 2 into dilation, as torchvision does for Bottlenecks."""
-    for index, block in enumerate(layer):
-        if index == 0:
-            block.conv1.stride = (1, 1)
-            if block.downsample is not None:
-                block.downsample[0].stride = (1, 1)
-        for conv in (block.conv1, block.conv2):
-            conv.dilation, conv.padding = (dilation, dilation), (dilation, dilation)
+def _dilate(layer: nn.Sequential, dilations: tuple[int, ...]) -> None:
+    """Turn a layer's stride 2 into dilation: block ``k``'s 3x3 convolution gets ``dilations[k]``.
+
+    The first block's stride goes (its shortcut's too); in a BasicBlock only the second
+    3x3 convolution is dilated, as in the authors' ResNet.
+    """
+    first = layer[0]
+    (first.conv2 if hasattr(first, "conv3") else first.conv1).stride = (1, 1)
+    if first.downsample is not None:
+        first.downsample[0].stride = (1, 1)
+    for block, dilation in zip(layer, dilations):
+        block.conv2.dilation, block.conv2.padding = (dilation, dilation), (dilation, dilation)
 
 
 def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained: Path | None = None) -> DeepLabV3Plus:
-    """Build DeepLabV3+ (output stride 8: layer3 dilation 2, layer4 dilation 4).
+    """Build DeepLabV3+ as the authors do: output stride 8, layer3 dilated by 2, layer4 by
+    the multi-grid 4, 8, 16, and ASPP rates 6, 12, 18 (plus the 1x1 branch and pooling).
 
     Parameters
     ----------
@@ -73,12 +82,9 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
     if backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
     bottleneck = backbone != "resnet18"
-    if bottleneck:
-        resnet = BACKBONES[backbone](weights=None, replace_stride_with_dilation=[False, True, True])
-    else:  # torchvision's BasicBlock refuses dilation
-        resnet = BACKBONES[backbone](weights=None)
-        _dilate_basic_layer(resnet.layer3, 2)
-        _dilate_basic_layer(resnet.layer4, 4)
+    resnet = BACKBONES[backbone](weights=None)
+    _dilate(resnet.layer3, (LAYER3_DILATION,) * len(resnet.layer3))
+    _dilate(resnet.layer4, LAYER4_DILATIONS[: len(resnet.layer4)])
     if pretrained is not None:
         state = load_weights(pretrained)
         if not isinstance(state, dict):

@@ -30,13 +30,14 @@ class Stage2Config:
     lambda_c: float = 7.0
     label_smoothing: float = 0.2
     losses: tuple[str, ...] = LOSS_TERMS
+    lorm_mask: str = "queries"
     backbone: str = "resnet101"
     epochs: int = 50
-    warmup_epochs: int = 10
+    warmup_epochs: int = 5
     max_steps: int | None = None
     batch_size: int = 16
     momentum: float = 0.9
-    weight_decay: float = 1e-4
+    weight_decay: float = 5e-4
     crop_size: int = 465
     scale_min: float = 0.5
     scale_max: float = 2.0
@@ -52,6 +53,8 @@ class Stage2Config:
         unknown = set(self.losses) - set(LOSS_TERMS)
         if unknown or not self.losses:
             raise ValueError(f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}")
+        if self.lorm_mask not in ("queries", "keys"):
+            raise ValueError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
         if self.backbone not in BACKBONE_NAMES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):

@@ -42,7 +42,7 @@ class Stage2Model(torch.nn.Module):
         super().__init__()
         self.segmentor = deeplabv3plus(config.backbone, num_classes, pretrained)
         channels = self.segmentor.aspp.convs[0][0].in_channels
-        self.lorm = LoRM(channels) if "lorm" in config.losses else None
+        self.lorm = LoRM(channels, mask=config.lorm_mask) if "lorm" in config.losses else None
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.segmentor(images)
@@ -63,7 +63,9 @@ def stage2_losses(outputs: dict, batch: dict, config: Stage2Config, lorm: LoRM |
         features = outputs["features"]
         pseudo = batch["pseudo"]
         foreground = ((pseudo != 0) & (pseudo != IGNORE)).float()[:, None]
-        foreground = F.interpolate(foreground, size=features.shape[-2:], mode="nearest")[:, 0]
+        # As the authors: bilinear (corners aligned) to the feature grid, foreground wherever > 0.
+        foreground = F.interpolate(foreground, size=features.shape[-2:], mode="bilinear", align_corners=True)
+        foreground = (foreground[:, 0] > 0).float()
         terms["lorm"] = config.lambda_lorm * lorm(features, foreground)
     return terms
 
