@@ -137,7 +137,6 @@ def _pixel_graph(skeleton: np.ndarray, root: int) -> _PixelGraph:
         is_node[first_pixel[closed]] = True
     chain_of = np.full(n, -1, dtype=np.int64)
     chain_of[~is_node] = np.unique(labels[~is_node], return_inverse=True)[1]
-    inner = ~is_node[sources] & ~is_node[targets]
     walk, bounds = _walk_chains(sources[inner], targets[inner], chain_of)
     return _PixelGraph(np.stack([rows, cols], axis=1), sources, targets, weights, is_node, chain_of, walk, bounds)
 

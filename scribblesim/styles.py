@@ -91,15 +91,15 @@ def background_paths(
     sizes = np.bincount(labels.ravel())[1:]
     order = np.argsort(-sizes, kind="stable") + 1
     boxes = ndimage.find_objects(labels)
+    chosen = order[: count if every_component else 1].tolist()
     paths, budget, reason = [], MAX_TREE_NODES, None
-    for done, k in enumerate(order[: count if every_component else 1].tolist()):
+    for done, k in enumerate(chosen):
         rows, cols = boxes[k - 1]
         try:
             tree = skeleton_tree(labels[rows, cols] == k, max_nodes=budget)
             assert tree is not None  # a labelled component is never empty
         except SkeletonTooComplex as error:
-            left = (count if every_component else 1) - done
-            reason = f"{error}; {left} skeleton piece(s) left without a stroke"
+            reason = f"{error}; {len(chosen) - done} skeleton piece(s) left without a stroke"
             break
         budget -= tree.graph.number_of_nodes()
         path = _rc_to_xy(longest_path(tree) + np.array([rows.start, cols.start]), factor)
