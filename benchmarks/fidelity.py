@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scribblesim.raster import stroke_pixels
-from scribblesim.result import BACKGROUND, UNLABELLED
-from scribblesim.scribble_set import open_set, read_label_map
+from scribblesim.engine.raster import stroke_pixels
+from scribblesim.engine.result import BACKGROUND, UNLABELLED
+from scribblesim.sets.scribble_set import open_set, read_label_map
 
 
 def label_counts(scribble: np.ndarray, truth: np.ndarray) -> dict[str, float]:

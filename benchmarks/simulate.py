@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 import scribblesim  # noqa: E402
 from scribblesim.datasets.coco import coco_samples  # noqa: E402
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root  # noqa: E402
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root  # noqa: E402
 
 #: The reference simulator (ScribbleSimulation at 31b8ffc), one process on this kind of
 #: machine (best of three runs on coco128): milliseconds per COCO image, and the share of its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from scribblesim.io import json_bytes, write_bytes_atomic
+from scribblesim.sets.files import json_bytes, write_bytes_atomic
 
 from .data.sampler import EpochSampler
 from .errors import DataError, StopRequested

@@ -12,8 +12,8 @@ from PIL import Image
 
 import scribblesim
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.palette import overlay
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.sets.palette import overlay
 
 # 1. Any instance masks work: here, one image of the embedded COCO sample.
 sample = coco_samples(coco_sample_root(), COCO_SAMPLE_SPLIT)[3].load()

@@ -4,9 +4,7 @@
 >>> smap = scribblesim.simulate(masks, classes, seed=1, image_id=0)  # doctest: +SKIP
 """
 
-from .config import SimConfig
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
-from .simulate import semantic_map, simulate, simulate_seeds
+from .engine import BACKGROUND, UNLABELLED, ScribbleMap, SimConfig, Stroke, semantic_map, simulate, simulate_seeds
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ import pytest
 
 import scribblesim
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 
 def simulate_sample(sample, seed, config=None):

@@ -10,8 +10,8 @@ from PIL import Image
 from scipy import ndimage
 
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.palette import PALETTE
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.sets.palette import PALETTE
 
 # COCO contiguous class -> Cityscapes label id (person 24, car 26, bus 28, truck 27,
 # motorcycle 32, bicycle 33, train 31); other COCO classes become road (7), a
@@ -109,9 +109,9 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
 def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT,
                label_png: str = "gray") -> Path:
     """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``)."""
-    from scribblesim.build import BuildSpec, build
-    from scribblesim.config import SimConfig
     from scribblesim.datasets.coco import coco_class_names
+    from scribblesim.engine.config import SimConfig
+    from scribblesim.sets.build import BuildSpec, build
 
     root = coco_sample_root()
     samples = coco_samples(root, COCO_SAMPLE_SPLIT)[:count]

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from dataset_fixtures import coco_images, write_cityscapes, write_voc
 from PIL import Image
 
-from scribblesim.cli import main
+from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.scribble_set import split_list_name, split_list_path
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.sets.scribble_set import split_list_name, split_list_path
 
 UNANNOTATED = "000000000508"  # the embedded sample's image without any annotation record
 TRAIN_IDS = [30, 71, 72, 73, 86, 89, 508]
@@ -185,7 +185,7 @@ def test_readers_find_lists_by_real_or_role_name(built: Path) -> None:
 
 
 def test_stats_and_preview_take_role_names(built: Path, tmp_path: Path) -> None:
-    from scribblesim.stats import object_source
+    from scribblesim.analysis.stats import object_source
 
     assert object_source(built, split="train").where.endswith("(train2014)")
     result = CliRunner().invoke(main, ["preview", str(built), "--seed", "1", "--out", str(tmp_path / "p"), "-n", "2"])

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from dask.distributed import LocalCluster
 from PIL import Image
 
-from scribblesim.cli import main
-from scribblesim.sample import coco_sample_root
+from scribblesim.cli.main import main
+from scribblesim.datasets.sample import coco_sample_root
 
 SAMPLE_IMAGES = 33
 #: The sample's image without any annotation record: left out by default, as the paper's counts.

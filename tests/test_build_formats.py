@@ -12,10 +12,10 @@ from dataset_fixtures import CITYSCAPES_TO_CLASS, coco_images, write_cityscapes,
 from PIL import Image
 
 from scribblesim import SimConfig
-from scribblesim.cli import main
+from scribblesim.cli.main import main
 from scribblesim.datasets.cityscapes import CLASS_NAMES as CITYSCAPES_CLASSES
 from scribblesim.datasets.cityscapes import cityscapes_samples
-from scribblesim.simulate import background_parts
+from scribblesim.engine.simulate import background_parts
 
 
 def run_cli(*args: str):

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from dataset_fixtures import coco_images, write_folder
 from PIL import Image
 
-from scribblesim.build import BuildSpec, build
-from scribblesim.cli import main
-from scribblesim.config import SimConfig
+from scribblesim.analysis.stats import object_source
+from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.stats import object_source
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.engine.config import SimConfig
+from scribblesim.sets.build import BuildSpec, build
 
 IDS = [30, 72, 73]  # sample images with two polygon annotations each
 NAMES = [f"{i:012d}" for i in IDS]

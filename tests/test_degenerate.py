@@ -10,8 +10,8 @@ from hypothesis.extra.numpy import arrays
 
 import scribblesim
 from scribblesim import BACKGROUND, UNLABELLED, SimConfig
-from scribblesim.simulate import background_parts
-from scribblesim.skeleton import MAX_TREE_NODES
+from scribblesim.engine.simulate import background_parts
+from scribblesim.engine.skeleton import MAX_TREE_NODES
 
 STYLES = {"line", "boundary", "background"}
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 from PIL import Image
 
-from scribblesim.cli import main
+from scribblesim.cli.main import main
 from scribblesim.datasets.base import DatasetError
-from scribblesim.degrade import (
+from scribblesim.sets.degrade import (
     assign_pixels,
     degrade_map,
     degrade_record,
@@ -23,7 +23,7 @@ from scribblesim.degrade import (
     drop_decisions,
     shrink_points,
 )
-from scribblesim.scribble_set import open_set
+from scribblesim.sets.scribble_set import open_set
 
 U = 255
 
@@ -197,7 +197,7 @@ def test_degrade_cli_missing_out(tmp_path: Path) -> None:
 
 
 def test_a_degrade_that_fails_midway_leaves_no_set(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import scribblesim.degrade as degrade_module
+    import scribblesim.sets.degrade as degrade_module
 
     calls = {"n": 0}
     real = degrade_module.degrade_map

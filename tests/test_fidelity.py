@@ -11,10 +11,10 @@ import pytest
 
 import scribblesim
 from scribblesim import SimConfig
-from scribblesim.boundary import eroded_contour
-from scribblesim.raster import stroke_pixels
-from scribblesim.simulate import background_parts, owner_map
-from scribblesim.styles import background_paths, boundary_outline, boundary_path
+from scribblesim.engine.boundary import eroded_contour
+from scribblesim.engine.raster import stroke_pixels
+from scribblesim.engine.simulate import background_parts, owner_map
+from scribblesim.engine.styles import background_paths, boundary_outline, boundary_path
 
 
 def _visible_masks(sample):

@@ -12,12 +12,12 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 from skimage.morphology import medial_axis as skimage_medial_axis
 
-from scribblesim.boundary import radial_jitter
-from scribblesim.grid import coarsen, to_fine, work_factor
-from scribblesim.medial import medial_axis
-from scribblesim.raster import brush_radius, stroke_pixels
-from scribblesim.skeleton import largest_component, longest_path, random_path, skeleton_tree
-from scribblesim.smoothing import bezier_smooth, resample
+from scribblesim.engine.boundary import radial_jitter
+from scribblesim.engine.grid import coarsen, to_fine, work_factor
+from scribblesim.engine.medial import medial_axis
+from scribblesim.engine.raster import brush_radius, stroke_pixels
+from scribblesim.engine.skeleton import largest_component, longest_path, random_path, skeleton_tree
+from scribblesim.engine.smoothing import bezier_smooth, resample
 
 EIGHT = np.ones((3, 3), dtype=bool)
 SETTINGS = settings(max_examples=100, deadline=None)

@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from scribblesim.cli import main
+from scribblesim.analysis.stats import object_stats
+from scribblesim.cli.main import main
 from scribblesim.datasets.base import DatasetError
 from scribblesim.datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
-from scribblesim.importers import draw_polylines, parse_scribblesup_xml
-from scribblesim.io import label_png_bytes
-from scribblesim.scribble_set import open_set
-from scribblesim.stats import object_stats
-from scribblesim.vectorise import skeleton_chains, vectorise
+from scribblesim.engine.vectorise import skeleton_chains, vectorise
+from scribblesim.sets.files import label_png_bytes
+from scribblesim.sets.importers import draw_polylines, parse_scribblesup_xml
+from scribblesim.sets.scribble_set import open_set
 
 U = 255
 

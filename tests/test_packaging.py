@@ -6,7 +6,7 @@ import sys
 
 def test_scribblesim_imports_without_torch() -> None:
     code = (
-        "import sys, scribblesim, scribblesim.cli, scribblesim.build, scribblesim.stats, scribblesim.preview;"
+        "import sys, scribblesim, scribblesim.cli.main, scribblesim.sets.build, scribblesim.analysis.stats, scribblesim.analysis.preview;"
         "print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -14,7 +14,7 @@ def test_scribblesim_imports_without_torch() -> None:
 
 
 def test_embedded_sample_is_package_data() -> None:
-    from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+    from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
     root = coco_sample_root()
     assert (root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json").is_file()

@@ -11,11 +11,11 @@ from dataset_fixtures import build_tiny
 from PIL import Image
 from scipy import ndimage
 
-from scribblesim.cli import main
-from scribblesim.io import label_png_bytes
-from scribblesim.palette import PALETTE, colorize, overlay
-from scribblesim.preview import MISSING_GREY, contact_sheet, legend, preview_image, thicken
-from scribblesim.scribble_set import open_set, read_label_map
+from scribblesim.analysis.preview import MISSING_GREY, contact_sheet, legend, preview_image, thicken
+from scribblesim.cli.main import main
+from scribblesim.sets.files import label_png_bytes
+from scribblesim.sets.palette import PALETTE, colorize, overlay
+from scribblesim.sets.scribble_set import open_set, read_label_map
 
 CAPTION, GAP = 18, 4
 U = 255

@@ -42,7 +42,7 @@ DIGEST_SOURCE = textwrap.dedent(
 FRESH_PROCESS_SCRIPT = DIGEST_SOURCE + textwrap.dedent(
     '''
     from scribblesim.datasets.coco import coco_samples
-    from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+    from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
     samples = [s.load() for s in coco_samples(coco_sample_root(), COCO_SAMPLE_SPLIT)]
     chosen = [samples[i] for i in INDICES]

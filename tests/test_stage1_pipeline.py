@@ -17,7 +17,7 @@ from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
-from scribblesim.scribble_set import read_label_map
+from scribblesim.sets.scribble_set import read_label_map
 
 TINY_VIT = dict(backbone="vit_tiny_patch16_224", crop_size=64, local_crop_size=32, batch_size=2, iterations=4,
                 warmup_iters=1, seg_start=0.0, contrast_start=0.0, device="cpu", workers=0)
@@ -25,7 +25,7 @@ TINY_VIT = dict(backbone="vit_tiny_patch16_224", crop_size=64, local_crop_size=3
 RUN_FLAGS = ["--preset", "coco", "--device", "cpu", "--workers", "0", "--stage1-backbone", "vit_tiny_patch16_224",
              "--stage1-crop-size", "64", "--stage1-local-crop-size", "32", "--backbone", "resnet18", "--crop-size", "64",
              "--batch-size", "2", "--max-steps", "2", "--train-split", "val2017", "--val-split", "val2017",
-             "--no-progress"]
+             "--protocol", "single-scale", "--no-progress"]
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,7 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 from PIL import Image
 
-from scribblesim.cli import main
-from scribblesim.datasets.coco import coco_samples
-from scribblesim.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.stats import (
+from scribblesim.analysis.stats import (
     agreement,
     chamfer_distance,
     components_as_objects,
@@ -29,7 +26,10 @@ from scribblesim.stats import (
     total_variation,
     visible_owner,
 )
-from scribblesim.vectorise import skeleton_length
+from scribblesim.cli.main import main
+from scribblesim.datasets.coco import coco_samples
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.engine.vectorise import skeleton_length
 
 U = 255
 

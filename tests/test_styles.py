@@ -7,7 +7,7 @@ import pytest
 
 import scribblesim
 from scribblesim import BACKGROUND, SimConfig
-from scribblesim.raster import stroke_pixels
+from scribblesim.engine.raster import stroke_pixels
 
 SEEDS = range(300)
 # The style decision does not depend on the background; leaving it out halves the run time.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from scribblesim.result import BACKGROUND
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import BACKGROUND
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 
 def _truncated(distance: np.ndarray, lam: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from scribblesim.scribble_set import read_meta, split_list_path
+from scribblesim.sets.scribble_set import read_meta, split_list_path
 
 from ..errors import DataError
 
@@ -22,7 +22,7 @@ def read_split(data: Path, split: str) -> list[str]:
     """Image ids of ``split``'s list under ``data/ImageSets/SegmentationAug``.
 
     ``split`` is the real split name (``train2017``) or the list's role name (``train``,
-    ``val``); see :func:`scribblesim.scribble_set.split_list_path`.
+    ``val``); see :func:`scribblesim.sets.scribble_set.split_list_path`.
     """
     listing = split_list_path(data, split)
     ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]

@@ -22,9 +22,9 @@ from PIL import Image, ImageFilter
 from torch.utils.data import Dataset
 from torchvision import transforms as T
 
-from scribblesim.result import BACKGROUND
-from scribblesim.result import UNLABELLED as IGNORE
-from scribblesim.scribble_set import read_label_map
+from scribblesim.engine.result import BACKGROUND
+from scribblesim.engine.result import UNLABELLED as IGNORE
+from scribblesim.sets.scribble_set import read_label_map
 
 from .layout import DataError, find_image, normalise, read_image, read_split, resize_array
 

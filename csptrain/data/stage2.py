@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from scribblesim.result import UNLABELLED as IGNORE
-from scribblesim.scribble_set import read_label_map
+from scribblesim.engine.result import UNLABELLED as IGNORE
+from scribblesim.sets.scribble_set import read_label_map
 
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
 from .layout import IMAGENET_MEAN, DataError, find_image, normalise, read_image, read_split, resize_array

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 
 def _kernel_product(features: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:

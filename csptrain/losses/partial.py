@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 
 def partial_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:

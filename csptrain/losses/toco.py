@@ -7,8 +7,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from scribblesim.result import BACKGROUND
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import BACKGROUND
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 from .partial import partial_cross_entropy
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 from .par import PAR
 

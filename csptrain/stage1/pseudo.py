@@ -15,9 +15,9 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from scribblesim.io import label_png_bytes, remove_stale_temporaries, write_bytes_atomic
-from scribblesim.result import UNLABELLED as IGNORE
-from scribblesim.scribble_set import read_label_map
+from scribblesim.engine.result import UNLABELLED as IGNORE
+from scribblesim.sets.files import label_png_bytes, remove_stale_temporaries, write_bytes_atomic
+from scribblesim.sets.scribble_set import read_label_map
 
 from ..data.layout import DataError, denormalise, find_image, normalise, read_image, read_split
 from ..data.stage1 import image_labels

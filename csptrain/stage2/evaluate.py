@@ -10,7 +10,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from scribblesim.scribble_set import read_label_map
+from scribblesim.sets.scribble_set import read_label_map
 
 from ..data.layout import find_image, normalise, read_image, read_split
 from ..metrics import confusion_matrix, iou_scores
@@ -40,7 +40,7 @@ def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, *
              flip: bool = False, device: torch.device | str = "cpu", save_dir: Path | None = None,
              progress: bool = True) -> dict:
     """mIoU of ``model`` on ``data``'s split against ``SegmentationClassAug``."""
-    from scribblesim.io import label_png_bytes, write_bytes_atomic
+    from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 
     model.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from scribblesim.result import UNLABELLED as IGNORE
+from scribblesim.engine.result import UNLABELLED as IGNORE
 
 from ..data.layout import class_names_of
 from ..data.stage2 import Augment, ScribbleDataset

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
-from ..simulate import semantic_map
+from ..engine.simulate import semantic_map
 from .base import DatasetError, LoadedSample, masks_from_ids, read_png
 
 INSTANCE_CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")

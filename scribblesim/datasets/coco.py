@@ -24,7 +24,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from ..simulate import semantic_map
+from ..engine.simulate import semantic_map
 from .base import DatasetError, LoadedSample, read_json
 
 #: Polygons may reach this many image sizes beyond the image (pycocotools overflows far out).

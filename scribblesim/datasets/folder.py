@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..simulate import semantic_map
+from ..engine.simulate import semantic_map
 from .base import DatasetError, LoadedSample, masks_from_ids, read_json, read_png
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

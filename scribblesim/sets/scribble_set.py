@@ -6,7 +6,7 @@
     OUT/strokes_r{tag}.jsonl                one JSON object per image: strokes and skips
 
 ``prefix`` comes from ``OUT/meta.json``. ``tag`` is a seed (``"1"``), a degraded set
-(``"1_shrink0.5"``, see :mod:`scribblesim.degrade`) or an imported annotator (``"0"``).
+(``"1_shrink0.5"``, see :mod:`scribblesim.sets.degrade`) or an imported annotator (``"0"``).
 
 Split lists live in ``OUT/ImageSets/SegmentationAug/`` and are named by role (see
 :func:`split_list_name`): ``train.txt`` for a split named ``train*``, ``val.txt`` for
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets.base import DatasetError, read_json, read_png
-from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
+from ..datasets.base import DatasetError, read_json, read_png
+from ..engine.result import UNLABELLED, Stroke
+from .files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
 from .palette import PALETTE
-from .result import UNLABELLED, Stroke
 
 #: Folder of the split lists, relative to a build output.
 SPLIT_LIST_DIR = Path("ImageSets") / "SegmentationAug"

@@ -80,7 +80,7 @@ def background_paths(
     -------
     (paths, reason)
         ``reason`` says why skeleton pieces were left without a path (the work bound of
-        :data:`~scribblesim.skeleton.MAX_TREE_NODES` over all of them), else ``None``.
+        :data:`~scribblesim.engine.skeleton.MAX_TREE_NODES` over all of them), else ``None``.
     """
     factor = work_factor(region.shape, config.background_work_pixels)
     work = coarsen(region, factor, conservative=True)

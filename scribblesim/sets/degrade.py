@@ -16,7 +16,7 @@ when its stroke is kept and ``t`` lies within half a pixel of the kept arc
 the arc's midpoint stay. A degraded map therefore only ever loses pixels, and shrink 0
 with drop 0 gives back the input exactly (``t`` always lies in ``[0, L]``). Images
 without a stroke record get strokes recovered from their pixels
-(:func:`scribblesim.vectorise.vectorise`).
+(:func:`scribblesim.engine.vectorise.vectorise`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import numpy as np
 import shapely
 from shapely.ops import substring
 
-from .result import BACKGROUND, UNLABELLED
+from ..engine.result import BACKGROUND, UNLABELLED
+from ..engine.seeding import image_key
+from ..engine.vectorise import vectorise
 from .scribble_set import ScribbleSet, label_png_mode, stroke_record, write_set
-from .seeding import image_key
-from .vectorise import vectorise
 
 #: Stream tag of scribble-drop decisions (simulation streams use 0..2).
 DROP_STREAM = 3

@@ -6,7 +6,7 @@ A *scribble set* is one annotator's scribbles over a build output ``OUT``::
     OUT/strokes_r{tag}.jsonl                one JSON object per image: strokes and skips
 
 ``prefix`` comes from ``OUT/meta.json``. ``tag`` is a seed (``"1"``), a degraded set
-(``"1_shrink0.5"``, see :mod:`scribblesim.degrade`) or an imported annotator (``"0"``).
+(``"1_shrink0.5"``, see :mod:`scribblesim.sets.degrade`) or an imported annotator (``"0"``).
 
 Importers write human scribbles as such a set:
 
@@ -35,10 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets.base import DatasetError
-from .datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
-from .raster import stroke_pixels
-from .result import UNLABELLED, Stroke
+from ..datasets.base import DatasetError
+from ..datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
+from ..engine.raster import stroke_pixels
+from ..engine.result import UNLABELLED, Stroke
+from ..engine.vectorise import HUMAN_STYLE, vectorise
 from .scribble_set import (
     ScribbleSet,
     check_target,
@@ -49,7 +50,6 @@ from .scribble_set import (
     stroke_record,
     write_set,
 )
-from .vectorise import HUMAN_STYLE, vectorise
 
 #: Brush width of imported ScribbleSup polylines: about 3 px across, the usual convention for its PNGs.
 SCRIBBLESUP_WIDTH = 2

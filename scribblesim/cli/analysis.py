@@ -1,9 +1,9 @@
 """``scribblesim preview | stats | degrade | import``: look at, measure, degrade and import scribble sets.
 
 A scribble set is named by ``OUT`` and ``--seed``: a seed (``1``), a degraded set
-(``1_shrink0.5``) or an imported annotator (``0``); see :mod:`scribblesim.importers`.
+(``1_shrink0.5``) or an imported annotator (``0``); see :mod:`scribblesim.sets.importers`.
 User errors raise :class:`DatasetError` naming the path or argument; the ``scribblesim``
-command group (:mod:`scribblesim.cli`) prints it as one ``error:`` line and exits with status 2.
+command group (:mod:`scribblesim.cli.main`) prints it as one ``error:`` line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import click
 
-from .datasets.base import DatasetError
-from .importers import SCRIBBLESUP_WIDTH
-from .io import LABEL_PNG_MODES
-from .scribble_set import ScribbleSet, open_set
+from ..datasets.base import DatasetError
+from ..sets.files import LABEL_PNG_MODES
+from ..sets.importers import SCRIBBLESUP_WIDTH
+from ..sets.scribble_set import ScribbleSet, open_set
 
 _PATH = click.Path(path_type=Path)
 
@@ -62,7 +62,7 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
 @click.option("--out", "dest", type=_PATH, required=True, help="Folder for {id}.png and contact_sheet.png.")
 def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[str, ...], dest: Path) -> None:
     """Write per-image overlays (image, ground truth, scribbles of each seed) and a contact sheet."""
-    from .preview import write_previews
+    from ..analysis.preview import write_previews
 
     if count < 1:
         raise DatasetError(f"-n: must be at least 1, got {count}")
@@ -84,7 +84,7 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
 @click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
 def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins) -> None:
     """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set."""
-    from .stats import AREA_EDGES, SCRIBBLE_EDGES, stats_report
+    from ..analysis.stats import AREA_EDGES, SCRIBBLE_EDGES, stats_report
 
     if radius < 0:
         raise DatasetError(f"--radius: must be >= 0, got {radius}")
@@ -118,7 +118,7 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
 def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int,
                     label_png: str | None) -> None:
     """Write a degraded copy of a scribble set (e.g. {prefix}_scribble_r1_shrink0.5)."""
-    from .degrade import degrade_set
+    from ..sets.degrade import degrade_set
 
     if shrink is None and drop is None:
         raise DatasetError("give --shrink, --drop or both")
@@ -158,7 +158,7 @@ def _run_import(run, *args, seed: int, **kwargs) -> None:
 @click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
 def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
     """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
-    from .importers import import_scribblesup
+    from ..sets.importers import import_scribblesup
 
     if width < 1:
         raise DatasetError(f"--width: must be >= 1, got {width}")
@@ -172,7 +172,7 @@ def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png,
 @click.option("--classes", "classes_file", type=_PATH, default=None, help="JSON list of class names (index = class id) for a new OUT.")
 def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes_file) -> None:
     """Import scribble label PNGs (255 = unlabelled; grayscale, palette or 3 equal channels); strokes come from the pixels."""
-    from .importers import import_png
+    from ..sets.importers import import_png
 
     classes = None
     if classes_file is not None:

@@ -3,7 +3,7 @@
 One preview is a strip of captioned panels: the image, the dense ground truth in the
 class palette, then one panel per scribble set (seed) with its scribbles drawn over the
 dimmed image in the class palette, each stroke ringed by a contrasting outline
-(background scribbles white, as :func:`scribblesim.palette.overlay` draws them), and a
+(background scribbles white, as :func:`scribblesim.sets.palette.overlay` draws them), and a
 legend naming the classes shown. A missing image or ground truth becomes a grey panel,
 so imported sets without images preview too. When a preview is shrunk (the contact
 sheet, which has one legend at the bottom), strokes are thickened first so that they
@@ -21,11 +21,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from .datasets.base import DatasetError
-from .io import write_bytes_atomic
-from .palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
-from .result import UNLABELLED
-from .scribble_set import ScribbleSet, read_label_map
+from ..datasets.base import DatasetError
+from ..engine.result import UNLABELLED
+from ..sets.files import write_bytes_atomic
+from ..sets.palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
+from ..sets.scribble_set import ScribbleSet, read_label_map
 
 #: Grey of panels whose picture is missing.
 MISSING_GREY = 128

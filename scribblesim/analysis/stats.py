@@ -9,7 +9,7 @@ label map, so human scribbles are measured exactly like simulated ones). Objects
 - **scribble ratio**: pixels on the object labelled with its class / object pixels.
   Scribble pixels of another label on the object are counted apart (``foreign_pixels``).
 - **stroke length**: length of the skeleton of the object's scribble pixels (1 per
-  orthogonal, sqrt(2) per diagonal step; see :func:`scribblesim.vectorise.skeleton_length`),
+  orthogonal, sqrt(2) per diagonal step; see :func:`scribblesim.engine.vectorise.skeleton_length`),
   so raster-only human scribbles are measured the same way; ``length_ratio`` divides it
   by sqrt(object area).
 - **boundary distance**: for each scribble pixel, its Euclidean distance to the nearest
@@ -17,7 +17,7 @@ label map, so human scribbles are measured exactly like simulated ones). Objects
   largest inscribed radius (the maximum of that distance over the object): 1 on the
   medial axis' deepest point, about 1/radius on the boundary.
 - **style**: the style of the strokes that own most of the object's scribble pixels
-  (nearest-stroke ownership, :func:`scribblesim.degrade.assign_pixels`), ``none`` without
+  (nearest-stroke ownership, :func:`scribblesim.sets.degrade.assign_pixels`), ``none`` without
   scribble pixels, ``unknown`` without stroke records.
 
 Agreement of two sets on the same objects (:func:`agreement`): the symmetric Chamfer
@@ -57,13 +57,13 @@ from scipy import ndimage
 from scipy import stats as scipy_stats
 from skimage.morphology import disk, skeletonize
 
-from .datasets.base import DatasetError
-from .inputs import as_class_ids, as_mask_stack
-from .io import json_bytes, write_bytes_atomic
-from .result import UNLABELLED
-from .scribble_set import ScribbleSet, read_label_map, read_meta, split_list_name
-from .simulate import owner_map
-from .vectorise import skeleton_length
+from ..datasets.base import DatasetError
+from ..engine.inputs import as_class_ids, as_mask_stack
+from ..engine.result import UNLABELLED
+from ..engine.simulate import owner_map
+from ..engine.vectorise import skeleton_length
+from ..sets.files import json_bytes, write_bytes_atomic
+from ..sets.scribble_set import ScribbleSet, read_label_map, read_meta, split_list_name
 
 #: Default Fig. 18 bin edges (%): object area ratio (x) and scribble ratio (y).
 AREA_EDGES = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
@@ -458,11 +458,11 @@ class DatasetObjects:
     def __init__(self, dataset: str, root: Path, split: str):
         samples: Callable[[Path, str], Sequence]
         if dataset == "coco":
-            from .datasets.coco import coco_samples as samples
+            from ..datasets.coco import coco_samples as samples
         elif dataset == "voc":
-            from .datasets.voc import voc_samples as samples
+            from ..datasets.voc import voc_samples as samples
         elif dataset == "cityscapes":
-            from .datasets.cityscapes import cityscapes_samples as samples
+            from ..datasets.cityscapes import cityscapes_samples as samples
         else:
             raise DatasetError(f"--root: cannot re-read instances of a {dataset!r} build (coco, voc, cityscapes only)")
         self.where = f"{root} ({split})"
@@ -494,7 +494,7 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
 
 def object_styles(owner: np.ndarray, classes: np.ndarray, scribbles: np.ndarray, record: dict | None) -> list[str]:
     """Majority style of the strokes owning each object's scribble pixels (see the module docstring)."""
-    from .degrade import assign_pixels
+    from ..sets.degrade import assign_pixels
 
     if record is None:
         return ["unknown"] * len(classes)

@@ -45,9 +45,10 @@ import joblib
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import SimConfig
-from .datasets.base import DatasetError, LoadedSample, read_json
-from .io import (
+from ..datasets.base import DatasetError, LoadedSample, read_json
+from ..engine.config import SimConfig
+from ..engine.simulate import simulate_seeds
+from .files import (
     DEFAULT_LABEL_PNG,
     json_bytes,
     label_png_bytes,
@@ -58,7 +59,6 @@ from .io import (
 )
 from .palette import PALETTE
 from .scribble_set import SPLIT_LIST_DIR, recorded_label_png, split_list_name
-from .simulate import simulate_seeds
 
 STATE_DIR = ".scribblesim"
 _VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")

@@ -19,11 +19,11 @@ from typing import NoReturn
 import click
 import joblib
 
-from .build import BuildSpec, build
-from .config import SimConfig
-from .datasets.base import DatasetError
-from .io import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
-from .sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from ..datasets.base import DatasetError
+from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from ..engine.config import SimConfig
+from ..sets.build import BuildSpec, build
+from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 
 DEFAULT_OUT = Path("scribbles-out")
 JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
@@ -148,7 +148,7 @@ def build_group() -> None:
 @build_options
 def build_coco(root, split, **options) -> None:
     """Build ScribbleCOCO from COCO instance annotations."""
-    from .datasets.coco import read_coco
+    from ..datasets.coco import read_coco
 
     if root is None:
         root, split = coco_sample_root(), split or COCO_SAMPLE_SPLIT
@@ -174,7 +174,7 @@ def build_coco(root, split, **options) -> None:
 @build_options
 def build_cityscapes(root, split, **options) -> None:
     """Build ScribbleCityscapes (8 instance classes, background split horizontally)."""
-    from .datasets.cityscapes import CLASS_NAMES, cityscapes_samples
+    from ..datasets.cityscapes import CLASS_NAMES, cityscapes_samples
 
     samples = cityscapes_samples(root, split)
     _run_build(samples, dataset="cityscapes", split=split, default_prefix=f"cityscapes_{split}",
@@ -187,7 +187,7 @@ def build_cityscapes(root, split, **options) -> None:
 @build_options
 def build_voc(root, split, **options) -> None:
     """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
-    from .datasets.voc import CLASS_NAMES, voc_samples
+    from ..datasets.voc import CLASS_NAMES, voc_samples
 
     samples = voc_samples(root, split)
     _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, root=root, **options)
@@ -201,14 +201,14 @@ def build_voc(root, split, **options) -> None:
 @build_options
 def build_folder(instances, classes_file, images, split, **options) -> None:
     """Build scribbles from a folder of instance-id PNGs and a class table."""
-    from .datasets.folder import folder_samples, read_class_table
+    from ..datasets.folder import folder_samples, read_class_table
 
     table = read_class_table(classes_file)
     samples = folder_samples(instances, table, images)
     _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)
 
 
-from .cli_analysis import degrade_command, import_group, preview_command, stats_command  # noqa: E402
+from .analysis import degrade_command, import_group, preview_command, stats_command  # noqa: E402
 
 for _command in (preview_command, stats_command, degrade_command, import_group):
     main.add_command(_command)

@@ -1,0 +1,1 @@
+"""Looking at scribble sets: statistics and previews."""

@@ -1,0 +1,5 @@
+"""The ``scribblesim`` command line (:func:`main`)."""
+
+from .main import main
+
+__all__ = ["main"]
