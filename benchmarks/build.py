@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.sets.scribble_set import split_list_path
+from scribblesim.sets.layout import split_list_path
 
 COCO_TRAIN2014_IMAGES = 82_783
 #: The reference simulator (ScribbleSimulation at 31b8ffc), one process on this 2-core

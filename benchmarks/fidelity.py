@@ -27,6 +27,7 @@ import numpy as np
 
 from scribblesim.engine.raster import stroke_pixels
 from scribblesim.engine.result import BACKGROUND, UNLABELLED
+from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import open_set, read_label_map
 
 
@@ -78,13 +79,13 @@ def main() -> None:
     names = sorted(reference_names & set(sets[0].names()))
     if not names:
         raise SystemExit(f"error: {args.out} and the reference folders have no image in common")
-    truth_dir = args.out / "SegmentationClassAug"
+    layout = Layout(args.out)
 
     ours, theirs, off, spacing = [], [], [], []
     for scribble_set in sets:
         records = scribble_set.records()
         for name in names:
-            truth = read_label_map(truth_dir / f"{name}.png")
+            truth = read_label_map(layout.ground_truth(name))
             ours.append(label_counts(scribble_set.label_map(name), truth))
             boundary_off, background_spacing = stroke_figures(records[name], truth)
             off += boundary_off

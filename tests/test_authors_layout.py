@@ -22,7 +22,7 @@ from PIL import Image
 from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.sets.scribble_set import split_list_name, split_list_path
+from scribblesim.sets.layout import split_list_name, split_list_path
 
 UNANNOTATED = "000000000508"  # the embedded sample's image without any annotation record
 TRAIN_IDS = [30, 71, 72, 73, 86, 89, 508]

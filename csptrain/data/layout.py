@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from scribblesim.sets.scribble_set import read_meta, split_list_path
+from scribblesim.sets.layout import Layout, read_meta, split_list_path
 
 from ..errors import DataError
 
@@ -17,12 +17,11 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-
 def read_split(data: Path, split: str) -> list[str]:
     """Image ids of ``split``'s list under ``data/ImageSets/SegmentationAug``.
 
     ``split`` is the real split name (``train2017``) or the list's role name (``train``,
-    ``val``); see :func:`scribblesim.sets.scribble_set.split_list_path`.
+    ``val``); see :func:`scribblesim.sets.layout.split_list_path`.
     """
     listing = split_list_path(data, split)
     ids = [line.split()[0] for line in listing.read_text().splitlines() if line.strip()]
@@ -34,10 +33,10 @@ def read_split(data: Path, split: str) -> list[str]:
 def find_image(data: Path, name: str) -> Path:
     """``data/JPEGImages/{name}`` with any usual image extension."""
     for suffix in _IMAGE_SUFFIXES:
-        path = Path(data) / "JPEGImages" / f"{name}{suffix}"
+        path = Layout(data).image(name, suffix)
         if path.exists():
             return path
-    raise DataError(f"{Path(data) / 'JPEGImages' / name}.jpg: image not found")
+    raise DataError(f"{Layout(data).image(name, '.jpg')}: image not found")
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -72,7 +71,7 @@ def class_names_of(data: Path) -> list[str]:
     """The class list of the build's ``meta.json`` (index = class id, 0 = background)."""
     names = read_meta(data).get("classes")
     if not isinstance(names, list) or not names:
-        raise DataError(f"{Path(data) / 'meta.json'}: 'classes' must be a non-empty list")
+        raise DataError(f"{Layout(data).meta}: 'classes' must be a non-empty list")
     return [str(name) for name in names]
 
 
@@ -83,7 +82,7 @@ def scribble_folder(data: Path, split: str, seed: int | str) -> str:
     has a scribble for every image of the split.
     """
     ids = read_split(data, split)
-    candidates = sorted(p for p in Path(data).glob(f"*_scribble_r{seed}") if p.is_dir())
+    candidates = [p for p in Layout(data).scribble_dirs() if p.name.endswith(f"_scribble_r{seed}")]
     covering = [p.name for p in candidates if all((p / f"{name}.png").is_file() for name in ids)]
     if len(covering) == 1:
         return covering[0]

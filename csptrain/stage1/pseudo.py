@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from scribblesim.engine.result import UNLABELLED as IGNORE
 from scribblesim.sets.files import label_png_bytes, remove_stale_temporaries, write_bytes_atomic
+from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import read_label_map
 
 from ..data.layout import DataError, denormalise, find_image, normalise, read_image, read_split
@@ -65,7 +66,7 @@ def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: i
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     uncertain = labelled = 0
     for name in ids:
-        truth = read_label_map(Path(data) / "SegmentationClassAug" / f"{name}.png")
+        truth = read_label_map(Layout(data).ground_truth(name))
         pseudo = read_label_map(Path(folder) / f"{name}.png")
         if pseudo.shape != truth.shape:
             raise DataError(f"{Path(folder) / name}.png: size {pseudo.shape} differs from the ground truth {truth.shape}")

@@ -24,6 +24,7 @@ from scipy import ndimage
 from ..datasets.base import DatasetError
 from ..engine.result import UNLABELLED
 from ..sets.files import write_bytes_atomic
+from ..sets.layout import Layout
 from ..sets.palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
 from ..sets.scribble_set import ScribbleSet, read_label_map
 
@@ -44,7 +45,7 @@ def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def find_image(out: Path, name: str) -> Path | None:
     """``OUT/JPEGImages/{name}.*`` if one exists (any extension)."""
-    for path in sorted((Path(out) / "JPEGImages").glob(f"{name}.*")):
+    for path in sorted(Layout(out).images.glob(f"{name}.*")):
         if path.exists():
             return path
     return None
@@ -147,7 +148,7 @@ def preview_image(
     """
     maps = dict(zip((s.tag for s in sets), _label_maps(sets, name)))
     image = _read_rgb(find_image(out, name))
-    gt_path = Path(out) / "SegmentationClassAug" / f"{name}.png"
+    gt_path = Layout(out).ground_truth(name)
     truth = read_label_map(gt_path) if gt_path.is_file() else None
     shape = next((a.shape[:2] for a in (image, truth, *maps.values()) if a is not None), None)
     if shape is None:

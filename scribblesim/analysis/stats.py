@@ -63,7 +63,8 @@ from ..engine.result import UNLABELLED
 from ..engine.simulate import owner_map
 from ..engine.vectorise import skeleton_length
 from ..sets.files import json_bytes, write_bytes_atomic
-from ..sets.scribble_set import ScribbleSet, read_label_map, read_meta, split_list_name
+from ..sets.layout import Layout, read_meta, split_list_name
+from ..sets.scribble_set import ScribbleSet, read_label_map
 
 #: Default Fig. 18 bin edges (%): object area ratio (x) and scribble ratio (y).
 AREA_EDGES = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
@@ -442,7 +443,7 @@ class ComponentObjects:
     kind = "components"
 
     def __init__(self, out: Path):
-        self.folder = Path(out) / "SegmentationClassAug"
+        self.folder = Layout(out).ground_truth_dir
         if not self.folder.is_dir():
             raise DatasetError(f"{self.folder}: dense ground truth folder not found")
 
@@ -488,7 +489,7 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
         split = next((s for s in splits if f"{split}.txt" == split_list_name(s) == split_list_name(split)), split)
     split = split or source.get("split") or (splits[0] if len(splits) == 1 else None)
     if split is None:
-        raise DatasetError(f"{Path(out) / 'meta.json'}: several or no splits {splits}; pass --split")
+        raise DatasetError(f"{Layout(out).meta}: several or no splits {splits}; pass --split")
     return DatasetObjects(str(meta.get("dataset")), Path(root), split)
 
 

@@ -1,14 +1,6 @@
 """Build a scribble dataset: every image of a split, one scribble folder per seed.
 
-Layout of ``out`` (the published ScribbleCOCO layout)::
-
-    ImageSets/SegmentationAug/{list}.txt    image names, no extension: train.txt for a split
-                                            named train*, val.txt for val*, else {split}.txt
-    JPEGImages/{name}{ext}                  symlink to (or copy of) the image
-    SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore
-    {prefix}_scribble_r{seed}/{name}.png    scribbles, 255 = unlabelled
-    strokes_r{seed}.jsonl                   vector strokes, one JSON object per image
-    meta.json                               classes, palette, config, seeds, counts, skips
+The output has the published ScribbleCOCO layout (see :mod:`.layout`).
 
 Label PNGs are 8-bit grayscale class ids by default (``label_png="palette"`` adds the
 class palette). Images without annotations (see :func:`left_out_reason`) are left out,
@@ -45,22 +37,33 @@ import joblib
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from ..datasets.base import DatasetError, LoadedSample, read_json
+from ..datasets.base import DatasetError, LoadedSample
 from ..engine.config import SimConfig
 from ..engine.simulate import simulate_seeds
 from .files import (
     DEFAULT_LABEL_PNG,
-    json_bytes,
     label_png_bytes,
     link_or_copy_atomic,
     remove_stale_temporaries,
     write_bytes_atomic,
     write_if_changed,
 )
+from .layout import (
+    META_FORMAT,
+    SPLIT_LIST_DIR,
+    Layout,
+    merge_split,
+    record_line,
+    recorded_meta,
+    recorded_splits,
+    split_list_files,
+    split_list_name,
+    stroke_record,
+    write_meta,
+)
 from .palette import PALETTE
-from .scribble_set import SPLIT_LIST_DIR, recorded_label_png, split_list_name
+from .scribble_set import recorded_label_png
 
-STATE_DIR = ".scribblesim"
 _VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
 
 
@@ -96,14 +99,18 @@ class BuildSpec:
         """Name of the split list under ``ImageSets/SegmentationAug`` (see :func:`split_list_name`)."""
         return split_list_name(self.split)
 
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.out)
+
     def scribble_dir(self, seed: int) -> Path:
-        return self.out / f"{self.prefix}_scribble_r{seed}"
+        return self.layout.scribble_dir(self.prefix, seed)
 
     def part_dir(self, seed: int) -> Path:
-        return self.out / STATE_DIR / f"strokes_r{seed}"
+        return self.layout.record_dir(seed)
 
     def folders(self) -> list[Path]:
-        fixed = [self.out / SPLIT_LIST_DIR, self.out / "JPEGImages", self.out / "SegmentationClassAug"]
+        fixed = [self.layout.split_lists, self.layout.images, self.layout.ground_truth_dir]
         return fixed + [self.scribble_dir(s) for s in self.seeds] + [self.part_dir(s) for s in self.seeds]
 
 
@@ -127,15 +134,7 @@ def _record(image_name: str, result, empty_reasons: dict[int, str]) -> dict:
     def reason(index: int | None, text: str) -> str:
         return f"{text}: {empty_reasons[index]}" if text == "empty mask" and index in empty_reasons else text
 
-    return {
-        "image": image_name,
-        "strokes": [s.to_dict() for s in result.strokes],
-        "skipped": [{"instance": i, "reason": reason(i, r)} for i, r in result.skipped],
-    }
-
-
-def _record_bytes(record: dict) -> bytes:
-    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    return stroke_record(image_name, result.strokes, [{"instance": i, "reason": reason(i, r)} for i, r in result.skipped])
 
 
 #: Reasons an image is left out of a build (unless ``keep_empty``).
@@ -205,9 +204,9 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     if source is not None and not source.is_file():
         report.error = f"{source}: image file not found"
         return report
-    image_link = None if source is None else spec.out / "JPEGImages" / f"{name}{source.suffix}"
+    image_link = None if source is None else spec.layout.image(name, source.suffix)
     linked = image_link is None or image_link.is_file() or image_link.is_symlink()
-    gt_path = spec.out / "SegmentationClassAug" / f"{name}.png"
+    gt_path = spec.layout.ground_truth(name)
     todo = [
         s for s in spec.seeds
         if not (_written(spec.scribble_dir(s) / f"{name}.png") and _written(spec.part_dir(s) / f"{name}.json"))
@@ -234,7 +233,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
         ) if todo else []
         for seed, result in zip(todo, results):
             records[seed] = _record(name, result, loaded.empty_reasons)
-            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", _record_bytes(records[seed]), durable=False)
+            write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", record_line(records[seed]), durable=False)
             write_bytes_atomic(
                 spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png), durable=False
             )
@@ -262,7 +261,7 @@ def _write_strokes(spec: BuildSpec) -> None:
     """Concatenate every stroke record of the output folder into ``strokes_r{seed}.jsonl``."""
     for seed in spec.seeds:
         parts = sorted(spec.part_dir(seed).glob("*.json"))
-        write_if_changed(spec.out / f"strokes_r{seed}.jsonl", b"".join(p.read_bytes() for p in parts))
+        write_if_changed(spec.layout.strokes(seed), b"".join(p.read_bytes() for p in parts))
 
 
 def _split_summary(spec: BuildSpec, reports: Sequence[ImageReport], strokes: Counter, skipped: Counter) -> dict:
@@ -291,19 +290,12 @@ def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summa
                 source: dict | None) -> None:
     """Write ``meta.json``: ``summary`` replaces the split's entry, its per-seed counts merged
     with the earlier seeds'; without ``summary`` (before a first build) no split and no seed."""
-    meta_path = spec.out / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    splits = dict(meta.get("splits", {}))
+    meta = recorded_meta(spec.out)
     built = spec.seeds if summary is not None else ()
-    if summary is not None:
-        previous: dict = splits[spec.split] if isinstance(splits.get(spec.split), dict) else {}
-        for key in ("strokes", "skipped_objects"):
-            if isinstance(previous.get(key), dict):
-                summary[key] = {**previous[key], **summary[key]}
-        splits[spec.split] = summary
+    splits = merge_split(meta, spec.split, summary) if summary is not None else recorded_splits(meta)
     seeds = sorted(set(meta.get("seeds", [])) | set(built)) if meta.get("prefix") == spec.prefix else list(built)
     meta = {
-        "format": "scribblesim-1",
+        "format": META_FORMAT,
         "dataset": dataset,
         "prefix": spec.prefix,
         "classes": list(class_names),
@@ -317,7 +309,7 @@ def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summa
     }
     if source is not None:
         meta["source"] = source
-    write_if_changed(meta_path, json_bytes(meta))
+    write_meta(spec.out, meta)
 
 
 @dataclass
@@ -368,13 +360,10 @@ def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequen
     DatasetError
         One line naming the output folder and what differs.
     """
-    meta_path = spec.out / "meta.json"
-    if not meta_path.is_file():
+    meta = recorded_meta(spec.out)
+    if not meta:
         return
-    meta = read_json(meta_path, "not found")
-    if not isinstance(meta, dict):
-        raise DatasetError(f"{meta_path}: expected a JSON object")
-    splits: dict = meta["splits"] if isinstance(meta.get("splits"), dict) else {}
+    splits = recorded_splits(meta)
     recorded = {"dataset": meta.get("dataset"), "label_png": recorded_label_png(meta)}
     recorded.update(meta["config"] if isinstance(meta.get("config"), dict) else {})
     wanted = {"dataset": dataset, "label_png": spec.label_png, **spec.config.to_dict()}
@@ -383,14 +372,13 @@ def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequen
     if class_names is not None and meta.get("classes") not in (None, list(class_names)):
         differ.append(f"other classes ({len(meta['classes'])} names, not {len(class_names)})")
     previous = splits.get(spec.split)
-    if isinstance(previous, dict) and previous.get("keep_empty", True) and not spec.keep_empty:
+    if previous is not None and previous.get("keep_empty", True) and not spec.keep_empty:
         differ.append(f"--keep-empty for split {spec.split!r}")
     if differ:
         raise DatasetError(f"{spec.out}: built with {', '.join(differ)}; rerun with those, "
                            "build into another --out, or pass --overwrite to start over")
-    for other, info in splits.items():
-        info = info if isinstance(info, dict) else {}
-        if other != spec.split and (info.get("list_file") or split_list_name(other)) == spec.list_file:
+    for other, list_file in split_list_files(meta).items():
+        if other != spec.split and list_file == spec.list_file:
             raise DatasetError(f"{spec.out}: split {other!r} already writes {SPLIT_LIST_DIR / spec.list_file}; "
                                f"build split {spec.split!r} into another --out")
 
@@ -402,29 +390,26 @@ def remove_build(out: Path) -> None:
     ground truth go by the image names of the build records, so files of other names in
     ``JPEGImages/`` and ``SegmentationClassAug/`` stay.
     """
-    out = Path(out)
-    meta_path, state = out / "meta.json", out / STATE_DIR
-    if not (meta_path.is_file() or state.is_dir()):
+    layout = Layout(out)
+    if not (layout.meta.is_file() or layout.state.is_dir()):
         return
-    names = {p.stem for p in state.glob("strokes_r*/*.json")}
-    for path in (out / "JPEGImages").glob("*"):
+    names = layout.recorded_names()
+    for path in layout.images.glob("*"):
         if path.stem in names:
             path.unlink()
     for name in names:
-        (out / "SegmentationClassAug" / f"{name}.png").unlink(missing_ok=True)
+        layout.ground_truth(name).unlink(missing_ok=True)
     try:
-        splits = json.loads(meta_path.read_text()).get("splits", {}) if meta_path.is_file() else {}
-    except (ValueError, AttributeError):
-        splits = {}
-    for split, info in splits.items() if isinstance(splits, dict) else ():
-        listed = info.get("list_file") if isinstance(info, dict) else None
-        (out / SPLIT_LIST_DIR / (listed or split_list_name(split))).unlink(missing_ok=True)
-    for path in out.glob("*_scribble_r*"):
-        if path.is_dir():
-            shutil.rmtree(path)
-    for path in [*out.glob("strokes_r*.jsonl"), meta_path]:
+        list_files = split_list_files(recorded_meta(out))
+    except DatasetError:  # an unreadable meta.json goes too
+        list_files = {}
+    for list_file in list_files.values():
+        layout.split_list(list_file).unlink(missing_ok=True)
+    for path in layout.scribble_dirs():
+        shutil.rmtree(path)
+    for path in [*layout.strokes_files(), layout.meta]:
         path.unlink(missing_ok=True)
-    shutil.rmtree(state, ignore_errors=True)
+    shutil.rmtree(layout.state, ignore_errors=True)
 
 
 def die_with_parent(parent: int) -> None:
@@ -508,7 +493,7 @@ def build(
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
     remove_stale_temporaries(spec.out)
-    if not (spec.out / "meta.json").is_file():
+    if not spec.layout.meta.is_file():
         _write_meta(spec, dataset, class_names, None, source)
     # Loky workers end with the build, even one killed with SIGKILL.
     options = {"initializer": die_with_parent, "initargs": (os.getpid(),)} if backend == "loky" else {}
@@ -524,7 +509,7 @@ def build(
                 bar.update(1)
     reports.sort(key=lambda r: r.name)
     names = [r.name for r in reports if r.error is None and r.left_out is None]
-    write_if_changed(spec.out / SPLIT_LIST_DIR / spec.list_file, "".join(f"{n}\n" for n in names).encode())
+    write_if_changed(spec.layout.split_list(spec.list_file), "".join(f"{n}\n" for n in names).encode())
     _write_strokes(spec)
     strokes: Counter = Counter()
     skipped: Counter = Counter()

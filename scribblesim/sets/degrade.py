@@ -31,7 +31,8 @@ from shapely.ops import substring
 from ..engine.result import BACKGROUND, UNLABELLED
 from ..engine.seeding import image_key
 from ..engine.vectorise import vectorise
-from .scribble_set import ScribbleSet, label_png_mode, stroke_record, write_set
+from .layout import stroke_record
+from .scribble_set import ScribbleSet, label_png_mode, write_set
 
 #: Stream tag of scribble-drop decisions (simulation streams use 0..2).
 DROP_STREAM = 3

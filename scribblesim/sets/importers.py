@@ -40,16 +40,8 @@ from ..datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from ..engine.raster import stroke_pixels
 from ..engine.result import UNLABELLED, Stroke
 from ..engine.vectorise import HUMAN_STYLE, vectorise
-from .scribble_set import (
-    ScribbleSet,
-    check_target,
-    ensure_meta,
-    label_png_mode,
-    read_label_map,
-    read_meta,
-    stroke_record,
-    write_set,
-)
+from .layout import Layout, read_meta, stroke_record
+from .scribble_set import ScribbleSet, check_target, ensure_meta, label_png_mode, read_label_map, write_set
 
 #: Brush width of imported ScribbleSup polylines: about 3 px across, the usual convention for its PNGs.
 SCRIBBLESUP_WIDTH = 2
@@ -226,7 +218,7 @@ def import_scribblesup(
 
 def _target_classes(out: Path) -> list[str] | None:
     """Class names of an existing ``out``, or None if it has no ``meta.json`` yet."""
-    return read_meta(out)["classes"] if (Path(out) / "meta.json").is_file() else None
+    return read_meta(out)["classes"] if Layout(out).meta.is_file() else None
 
 
 def _check_labels(maps: Mapping[str, np.ndarray], folder: Path, classes: Sequence[str]) -> None:
@@ -239,10 +231,10 @@ def _check_labels(maps: Mapping[str, np.ndarray], folder: Path, classes: Sequenc
 
 
 def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
-    if (Path(out) / "meta.json").is_file():
+    if Layout(out).meta.is_file():
         existing = read_meta(out)["prefix"]
         if prefix and prefix != existing:
-            raise DatasetError(f"{Path(out) / 'meta.json'}: prefix is {existing!r}, not --prefix {prefix!r}")
+            raise DatasetError(f"{Layout(out).meta}: prefix is {existing!r}, not --prefix {prefix!r}")
         return existing
     return prefix or default
 

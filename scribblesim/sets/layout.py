@@ -1,0 +1,238 @@
+"""The layout of a scribblesim output folder: every path, ``meta.json`` and the stroke records.
+
+::
+
+    OUT/
+      ImageSets/SegmentationAug/{list}.txt    image names, no extension (see split_list_name)
+      JPEGImages/{name}{ext}                  symlink to (or copy of) the image
+      SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore
+      {prefix}_scribble_r{tag}/{name}.png     scribbles, 255 = unlabelled
+      strokes_r{tag}.jsonl                    stroke records, one JSON object per image
+      meta.json                               classes, palette, config, seeds, counts, skips
+      .scribblesim/strokes_r{seed}/{name}.json  a build's per-image records (what a rerun resumes from)
+
+``tag`` is a seed (``"1"``), a degraded set (``"1_shrink0.5"``) or an imported annotator
+(``"0"``). This module is the one place that names these paths and reads or writes
+``meta.json`` and the stroke records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..datasets.base import DatasetError, read_json
+from ..engine.result import Stroke
+from .files import json_bytes, write_if_changed
+
+#: ``meta.json``'s format tag.
+META_FORMAT = "scribblesim-1"
+#: Split-name prefixes that name a role, and the list file each one writes.
+SPLIT_ROLES = ("train", "val")
+#: Folder of the split lists, relative to an output.
+SPLIT_LIST_DIR = Path("ImageSets") / "SegmentationAug"
+IMAGE_DIR = "JPEGImages"
+GROUND_TRUTH_DIR = "SegmentationClassAug"
+META_FILE = "meta.json"
+#: A build's own bookkeeping (per-image stroke records), hidden from dataset readers.
+STATE_DIR = ".scribblesim"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths of one output folder ``out`` (see the module docstring)."""
+
+    out: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+
+    @property
+    def meta(self) -> Path:
+        return self.out / META_FILE
+
+    @property
+    def split_lists(self) -> Path:
+        return self.out / SPLIT_LIST_DIR
+
+    @property
+    def images(self) -> Path:
+        return self.out / IMAGE_DIR
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        return self.out / GROUND_TRUTH_DIR
+
+    @property
+    def state(self) -> Path:
+        return self.out / STATE_DIR
+
+    def split_list(self, list_file: str) -> Path:
+        return self.split_lists / list_file
+
+    def image(self, name: str, suffix: str) -> Path:
+        return self.images / f"{name}{suffix}"
+
+    def ground_truth(self, name: str) -> Path:
+        return self.ground_truth_dir / f"{name}.png"
+
+    def scribble_dir(self, prefix: str, tag: str | int) -> Path:
+        return self.out / f"{prefix}_scribble_r{tag}"
+
+    def scribble_dirs(self) -> list[Path]:
+        """Every scribble folder of any prefix and tag."""
+        return sorted(p for p in self.out.glob("*_scribble_r*") if p.is_dir())
+
+    def strokes(self, tag: str | int) -> Path:
+        return self.out / f"strokes_r{tag}.jsonl"
+
+    def strokes_files(self) -> list[Path]:
+        return sorted(self.out.glob("strokes_r*.jsonl"))
+
+    def record_dir(self, seed: int) -> Path:
+        """A build's per-image stroke records of one seed."""
+        return self.state / f"strokes_r{seed}"
+
+    def recorded_names(self) -> set[str]:
+        """Image names that have a build record for any seed."""
+        return {p.stem for p in self.state.glob("strokes_r*/*.json")}
+
+
+def split_list_name(split: str) -> str:
+    """File name of ``split``'s image list: ``train.txt`` / ``val.txt`` by role, else ``{split}.txt``.
+
+    A split whose name starts with ``train`` (``train2014``, ``train2017``, ``train``) is
+    the training list the authors' loader and ``csptrain`` read by default; likewise ``val``.
+    """
+    for role in SPLIT_ROLES:
+        if split.startswith(role):
+            return f"{role}.txt"
+    return f"{split}.txt"
+
+
+def recorded_splits(meta: dict) -> dict[str, dict]:
+    """``meta``'s split records (malformed entries read as empty)."""
+    splits = meta.get("splits")
+    if not isinstance(splits, dict):
+        return {}
+    return {name: info if isinstance(info, dict) else {} for name, info in splits.items()}
+
+
+def split_list_files(meta: dict) -> dict[str, str]:
+    """The list file each split of ``meta`` writes."""
+    return {name: info.get("list_file") or split_list_name(name) for name, info in recorded_splits(meta).items()}
+
+
+def split_list_path(out: Path, split: str) -> Path:
+    """The image list of ``split`` in the output ``out``: by real or by role name.
+
+    ``split`` may be the split the build was made from (``train2017``, looked up in
+    ``meta.json``, else named by :func:`split_list_name`), the list's own name (``train``),
+    or, for older builds, the name of a ``{split}.txt`` file.
+
+    Raises
+    ------
+    DatasetError
+        If no list is found, or ``split`` names a real split this output does not hold
+        while its role's list belongs to another split.
+    """
+    layout = Layout(out)
+    recorded = split_list_files(recorded_meta(out))
+    by_role = layout.split_list(split_list_name(split))
+    if split in recorded:
+        candidates = [layout.split_list(recorded[split]), layout.split_list(f"{split}.txt")]
+    else:
+        owners = [name for name, file in recorded.items() if file == by_role.name and name != by_role.stem]
+        if owners and split != by_role.stem:
+            raise DatasetError(f"{by_role}: lists split {owners[0]!r}, not {split!r} (splits here: {', '.join(sorted(recorded))})")
+        candidates = [by_role, layout.split_list(f"{split}.txt")]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DatasetError(f"{candidates[0]}: split file not found")
+
+
+def recorded_meta(out: Path) -> dict:
+    """``OUT/meta.json`` as it stands, or ``{}`` if there is none.
+
+    Raises
+    ------
+    DatasetError
+        If the file exists but is not a JSON object.
+    """
+    path = Layout(out).meta
+    if not path.is_file():
+        return {}
+    meta = read_json(path, "not found")
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path}: expected a JSON object")
+    return meta
+
+
+def read_meta(out: Path) -> dict:
+    """Read ``OUT/meta.json`` of an existing output; :class:`DatasetError` names what is unusable."""
+    out = Path(out)
+    if not out.is_dir():
+        raise DatasetError(f"{out}: output folder not found")
+    path = Layout(out).meta
+    meta = read_json(path, "not found (not a scribblesim output folder)")
+    if not isinstance(meta, dict) or not isinstance(meta.get("prefix"), str):
+        raise DatasetError(f"{path}: missing the 'prefix' string")
+    return meta
+
+
+def write_meta(out: Path, meta: dict) -> None:
+    """Write ``OUT/meta.json`` atomically (untouched if unchanged)."""
+    write_if_changed(Layout(out).meta, json_bytes(meta))
+
+
+def merge_split(meta: dict, split: str, summary: dict) -> dict[str, dict]:
+    """``meta``'s split records with ``split``'s replaced by ``summary``.
+
+    Per-seed tables (``strokes``, ``skipped_objects``) keep the seeds of earlier builds
+    that ``summary`` does not hold, so ``--seeds 1`` then ``--seeds 2`` records both.
+    """
+    splits = recorded_splits(meta)
+    previous = splits.get(split, {})
+    merged = dict(summary)
+    for key in ("strokes", "skipped_objects"):
+        if isinstance(previous.get(key), dict):
+            merged[key] = {**previous[key], **summary[key]}
+    return {**splits, split: merged}
+
+
+def stroke_record(name: str, strokes: Sequence[Stroke | dict], skipped: Sequence[dict] = (), **extra) -> dict:
+    """One image's stroke record: its strokes, the objects skipped with their reasons, and ``extra``."""
+    return {
+        "image": name,
+        "strokes": [s if isinstance(s, dict) else s.to_dict() for s in strokes],
+        "skipped": list(skipped),
+        **extra,
+    }
+
+
+def record_line(record: dict) -> bytes:
+    """A stroke record as one compact JSON line (the JSONL and per-image record format)."""
+    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
+def read_records(path: Path) -> dict[str, dict]:
+    """Stroke records of a JSONL file by image id.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file and line of a record that is not one.
+    """
+    records = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            records[str(record["image"])] = record
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise DatasetError(f"{path}:{number}: bad stroke record ({error})") from None
+    return records
