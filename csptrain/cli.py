@@ -12,6 +12,7 @@ from .catalog import BACKBONE_NAMES, PRESET_CLASSES
 from .errors import DataError, StopRequested
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
+from .stage2.protocol import PROTOCOLS
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -93,9 +94,15 @@ STAGE2 = [
     ("--lambda-lorm", dict(type=float, default=None)),
     ("--lambda-s", dict(type=float, default=None)),
     ("--lambda-c", dict(type=float, default=None)),
+    ("--label-smoothing", dict(type=float, default=None,
+                               help="Of L_segc: 0.2 as the paper's Eq. 8 (the authors' script: 0.1).")),
     ("--epochs", dict(type=int, default=None)),
     ("--batch-size", dict(type=int, default=None)),
     ("--crop-size", dict(type=int, default=None)),
+    ("--rotation", dict(type=float, default=None, help="Largest random rotation in degrees, 0 for none.")),
+    ("--blur/--no-blur", dict(default=None, help="5 x 5 Gaussian blur of half the images, as the authors.")),
+    ("--dpm-pad", dict(type=float, default=None,
+                       help="DPM weight where padding or rotation leaves no image: 1 as the authors, 0 for none.")),
     ("--channels-last/--no-channels-last", dict(default=None)),
     ("--compile/--no-compile", dict(default=None)),
 ]
@@ -217,26 +224,36 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 @click.option("--data", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-2 run's last.pt.")
 @click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
-@click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Repeat for multi-scale.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
+              help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.")
+@click.option("--scales", type=float, multiple=True, default=(), help="Override the protocol's scales; repeat for several.")
 @click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
+@click.option("--base-size", type=int, default=None,
+              help="authors: long side at scale 1 [default: the run's, 512; cityscapes preset 2048].")
+@click.option("--window", type=int, default=None, help="authors: sliding-window side [default: the run's crop size].")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True)
-def eval_command(data, checkpoint, val_split, scales, flip, save_predictions, device, no_progress) -> None:
+def eval_command(data, checkpoint, val_split, protocol, scales, flip, base_size, window, save_predictions, device,
+                 no_progress) -> None:
     """mIoU of a checkpoint; writes eval.json next to it and prints per-class IoU."""
     from .data.layout import class_names_of
     from .stage2.evaluate import evaluate_checkpoint
+    from .stage2.protocol import describe_protocol
 
     try:
-        scores = evaluate_checkpoint(data, checkpoint, val_split, scales=scales, flip=flip, device=device,
-                                     save_dir=save_predictions, progress=not no_progress)
+        scores = evaluate_checkpoint(data, checkpoint, val_split, protocol=protocol, scales=scales, flip=flip,
+                                     base_size=base_size, window=window, device=device, save_dir=save_predictions,
+                                     progress=not no_progress)
         names = class_names_of(data)
     except (DataError, ValueError) as error:
         _fail(str(error))
     names += [f"class {k}" for k in range(len(names), len(scores["iou"]))]
     for name, iou in zip(names, scores["iou"]):
         click.echo(f"{name:>20}  {100 * iou:6.2f}" if iou == iou else f"{name:>20}     n/a")
-    click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f})")
+    every = "" if scores["miou_all_classes"] == scores["miou"] else f", all classes {100 * scores['miou_all_classes']:.2f}"
+    click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f}{every})")
+    click.echo(f"protocol: {describe_protocol(scores['protocol'])}")
 
 
 @main.command("report")
@@ -264,14 +281,16 @@ def report(run_dirs) -> None:
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
-@click.option("--scales", type=float, multiple=True, default=(1.0,), show_default=True, help="Eval scales.")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
+              help="Evaluation protocol (see csptrain eval).")
+@click.option("--scales", type=float, multiple=True, default=(), help="Override the evaluation protocol's scales.")
 @click.option("--flip", is_flag=True, help="Eval with flips.")
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
 def run(data, seeds, more_seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,
-        par, scales, flip, dry_run, no_progress, **flags) -> None:
+        par, protocol, scales, flip, dry_run, no_progress, **flags) -> None:
     """Stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report; reruns resume."""
     from .pipeline import PipelineSpec, run_pipeline
     from .stage1.config import make_stage1_config
@@ -291,7 +310,7 @@ def run(data, seeds, more_seeds, out, preset, train_split, val_split, pretrained
             stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
             stage2=make_stage2_config(preset, stage2_config, **flags),
             stage1_pretrained=stage1_pretrained, stage2_pretrained=pretrained, use_par=par,
-            eval_scales=tuple(scales), eval_flip=flip)
+            eval_protocol=protocol, eval_scales=tuple(scales), eval_flip=flip)
         run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)
     except (DataError, ValueError) as error:
         _fail(str(error))

@@ -17,11 +17,13 @@ def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int
 
 
 def iou_scores(confusion: np.ndarray) -> dict:
-    """Per-class IoU and the two means.
+    """Per-class IoU and the three means.
 
     ``miou`` averages over all classes that occur in the ground truth or the prediction
     (a class with an empty union has no IoU); ``miou_present`` only over classes present
-    in the ground truth.
+    in the ground truth; ``miou_all_classes`` over every class, one with an empty union
+    counting 0, as the authors' ``evaluate.py`` (on a split where every class occurs, all
+    three agree).
     """
     confusion = confusion.astype(np.float64)
     true_positive = np.diag(confusion)
@@ -33,5 +35,6 @@ def iou_scores(confusion: np.ndarray) -> dict:
         "iou": iou.tolist(),
         "miou": float(np.nanmean(iou)) if np.any(union > 0) else float("nan"),
         "miou_present": float(np.mean(iou[present])) if present.any() else float("nan"),
+        "miou_all_classes": float(np.nan_to_num(iou, nan=0.0).mean()) if len(iou) else float("nan"),
         "pixel_accuracy": float(true_positive.sum() / confusion.sum()) if confusion.sum() else float("nan"),
     }

@@ -25,6 +25,7 @@ from .report import RunResult, format_report, report_json
 from .runtime import read_json_or_none, read_progress, steps_per_epoch, write_json_atomic
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
+from .stage2.protocol import EvalProtocol, describe_protocol, protocol_for
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,13 @@ class PipelineSpec:
     stage1_pretrained: Path | None = None
     stage2_pretrained: Path | None = None
     use_par: bool = True
-    eval_scales: tuple[float, ...] = (1.0,)
+    eval_protocol: str = "authors"
+    eval_scales: tuple[float, ...] = ()
     eval_flip: bool = False
+
+    def protocol(self) -> EvalProtocol:
+        """The evaluation protocol of every seed's stage-2 run (``eval_scales`` overrides its scales)."""
+        return protocol_for(self.stage2, self.eval_protocol, scales=self.eval_scales, flip=self.eval_flip)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ def seed_folder(spec: PipelineSpec, seed: int) -> Path:
 def plan(spec: PipelineSpec) -> list[Step]:
     """The steps of every seed, in order, each marked done or not."""
     stop1, stop2 = spec.stage1.stop, stage2_stop(spec)
+    protocol = spec.protocol().to_dict()
     steps = []
     for seed in spec.seeds:
         root = seed_folder(spec, seed)
@@ -99,17 +106,18 @@ def plan(spec: PipelineSpec) -> list[Step]:
             Step(seed, "pseudo", root / "pseudo", stop1,
                  pseudo.get("checkpoint_step") == stop1 and pseudo.get("par") == spec.use_par),
             Step(seed, "stage2", root / "stage2", stop2, stage2_done),
-            Step(seed, "eval", root / "stage2", stop2, stage2_done and evaluation.get("checkpoint_step") == stop2),
+            Step(seed, "eval", root / "stage2", stop2, stage2_done and evaluation.get("checkpoint_step") == stop2
+                 and evaluation.get("protocol") == protocol),
         ]
     return steps
 
 
-def describe(step: Step, scribbles: str) -> str:
-    """One line of the plan."""
+def describe(step: Step, scribbles: str, protocol: str = "") -> str:
+    """One line of the plan; ``protocol`` names the evaluation protocol."""
     what = {"stage1": f"train stage 1 on {scribbles} to step {step.target}",
             "pseudo": f"pseudo-labels from stage-1 step {step.target}",
             "stage2": f"train stage 2 to step {step.target}",
-            "eval": "evaluate stage 2"}[step.name]
+            "eval": f"evaluate stage 2: {protocol}" if protocol else "evaluate stage 2"}[step.name]
     return f"r{step.seed} {step.name:<6}  {'done' if step.done else 'todo'}  {what}  -> {step.folder}"
 
 
@@ -141,8 +149,10 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
     else:
         from .stage2.evaluate import evaluate_checkpoint
 
-        evaluate_checkpoint(spec.data, step.folder / "last.pt", spec.val_split, scales=spec.eval_scales,
-                            flip=spec.eval_flip, device=spec.stage2.device,
+        protocol = spec.protocol()
+        evaluate_checkpoint(spec.data, step.folder / "last.pt", spec.val_split, protocol=protocol.name,
+                            scales=protocol.scales, flip=protocol.flip, base_size=protocol.base_size,
+                            window=protocol.window, device=spec.stage2.device,
                             save_dir=step.folder / "predictions", progress=progress)
 
 
@@ -154,7 +164,8 @@ def collect(spec: PipelineSpec) -> list[RunResult]:
         evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
         pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
         results.append(RunResult(f"r{seed}", 100 * evaluation.get("miou", float("nan")),
-                                 100 * pseudo.get("miou", float("nan")), 100 * pseudo.get("uncertain_share", float("nan"))))
+                                 100 * pseudo.get("miou", float("nan")), 100 * pseudo.get("uncertain_share", float("nan")),
+                                 describe_protocol(evaluation.get("protocol"))))
     return results
 
 
@@ -166,8 +177,9 @@ def run_pipeline(spec: PipelineSpec, *, dry_run: bool = False, progress: bool = 
     """
     scribbles = check_inputs(spec)
     steps = plan(spec)
+    protocol = describe_protocol(spec.protocol().to_dict())
     for step in steps:
-        echo(describe(step, scribbles[step.seed]))
+        echo(describe(step, scribbles[step.seed], protocol))
     if dry_run:
         return []
     for step in steps:

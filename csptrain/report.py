@@ -9,26 +9,34 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .stage2.protocol import describe_protocol
+
 EVAL_FILE = "eval.json"
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run's numbers, in %: stage-2 mIoU and, when known, its pseudo-labels' mIoU (Table VII)."""
+    """One run's numbers, in %: stage-2 mIoU and, when known, its pseudo-labels' mIoU (Table VII).
+
+    ``protocol`` names the evaluation protocol the mIoU was measured under.
+    """
 
     name: str
     miou: float
     pseudo_miou: float = math.nan
     uncertain_share: float = math.nan
+    protocol: str = ""
 
 
 def read_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
-    """The mIoU of each run's ``eval.json``."""
+    """The mIoU of each run's ``eval.json`` and the protocol it names."""
     rows = []
     for run in map(Path, run_dirs):
         path = run / EVAL_FILE
         try:
-            rows.append(RunResult(run.name, 100.0 * float(json.loads(path.read_text())["miou"])))
+            record = json.loads(path.read_text())
+            rows.append(RunResult(run.name, 100.0 * float(record["miou"]),
+                                  protocol=describe_protocol(record.get("protocol"))))
         except FileNotFoundError:
             raise ValueError(f"{path}: no evaluation; run csptrain eval first") from None
         except (ValueError, KeyError, TypeError) as error:
@@ -44,7 +52,9 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def format_report(rows: Sequence[RunResult]) -> str:
-    """Per-run mIoU (and pseudo-label mIoU where known), then mean ± (sample) std over runs."""
+    """Per-run mIoU (and pseudo-label mIoU where known), then mean ± (sample) std over runs,
+    then the evaluation protocol (each run's, when they differ).
+    """
     with_pseudo = any(not math.isnan(r.pseudo_miou) for r in rows)
     width = max(len("mean ± std"), *(len(r.name) for r in rows))
     header = f"{'run':<{width}}  {'mIoU (%)':>14}" + (f"  {'pseudo mIoU (%)':>15}  {'uncertain (%)':>13}" if with_pseudo else "")
@@ -60,6 +70,11 @@ def format_report(rows: Sequence[RunResult]) -> str:
         pseudo_mean, pseudo_std = _mean_std([r.pseudo_miou for r in rows])
         line += f"  {f'{pseudo_mean:.2f} ± {pseudo_std:.2f}':>15}"
     lines.append(line)
+    protocols = sorted({r.protocol for r in rows if r.protocol})
+    if len(protocols) == 1:
+        lines.append(f"evaluation: {protocols[0]}")
+    elif protocols:  # a mean over different protocols compares unlike numbers: say which is which
+        lines.append("evaluation protocols differ: " + "; ".join(f"{r.name}: {r.protocol}" for r in rows))
     return "\n".join(lines)
 
 

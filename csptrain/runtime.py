@@ -130,7 +130,7 @@ def save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Op
 
 #: Settings that may change when a run resumes: they do not change what is learnt.
 RESUMABLE_CHANGES = frozenset({"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile",
-                               "channels_last"})
+                               "channels_last", "eval_base_size"})
 
 
 def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool = False) -> None:

@@ -125,8 +125,9 @@ def train_stage2(
     process = start_process(config.device)
     torch.manual_seed(config.seed + process.rank)
     num_classes = num_classes or len(class_names_of(data))
-    dataset = ScribbleDataset(data, split, scribbles, pseudo, Augment(config.crop_size, config.scale_min, config.scale_max),
-                              config.lambda_s, config.lambda_c, config.seed)
+    augment = Augment(config.crop_size, config.scale_min, config.scale_max, max_angle=config.rotation,
+                      blur=config.blur, map_fill=config.dpm_pad)
+    dataset = ScribbleDataset(data, split, scribbles, pseudo, augment, config.lambda_s, config.lambda_c, config.seed)
     per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     total_steps, stop = config.steps(per_epoch)
     warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
