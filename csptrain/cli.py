@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+from scribblesim.cli.failures import OneLineErrors, interrupted
 
 from .catalog import BACKBONE_NAMES, PRESET_CLASSES
 from .errors import DataError, StopRequested
@@ -17,16 +18,6 @@ from .stage2.protocol import PROTOCOLS
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 _SPLIT_HELP = "Split list of the build: its real name (train2017) or its role name (train, val)."
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-def _interrupted(message: str) -> None:
-    click.echo(f"stopped: {message}", err=True)
-    sys.exit(130)
 
 
 def _summary(out: Path, last: dict) -> str:
@@ -112,25 +103,26 @@ STAGE2 = [
 TRAIN_EXTRA = {"torch", "torchvision", "timm", "yaml", "tensorboard"}
 
 
-class _Commands(click.Group):
-    """Runs a command; a missing train extra or an interruption ends it with one line.
+class _Commands(OneLineErrors):
+    """scribblesim's one-line failures, plus a missing train extra and a stop that saved a checkpoint.
 
     Commands import torch when they run, so that ``csptrain --help`` works without it.
     Training saves a checkpoint on SIGINT/SIGTERM before it stops (exit status 130).
     """
 
+    user_errors = (DataError, ValueError)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except StopRequested as stop:
-            _interrupted(str(stop))
-        except KeyboardInterrupt:
-            _interrupted("interrupted")
-        except ModuleNotFoundError as error:
-            if (error.name or "").split(".")[0] not in TRAIN_EXTRA:
-                raise
-            _fail(f"this command needs the train extra (no module named {error.name!r}): "
-                  "pip install 'scribblesim[train]'")
+            interrupted(str(stop), label="stopped")
+
+    def explain(self, error: Exception) -> str | None:
+        if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in TRAIN_EXTRA:
+            return (f"this command needs the train extra (no module named {error.name!r}): "
+                    "pip install 'scribblesim[train]'")
+        return None
 
 
 @click.group(cls=_Commands, context_settings=CONTEXT)
@@ -160,12 +152,9 @@ def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, rec
     from .stage1.config import make_stage1_config
     from .stage1.train import train_stage1
 
-    try:
-        config = make_stage1_config(preset, yaml_file, **overrides)
-        last = train_stage1(data, scribbles, out, config, split=train_split, pretrained=pretrained,
-                            progress=not no_progress, reconfigure=reconfigure)
-    except (DataError, ValueError) as error:
-        _fail(str(error))
+    config = make_stage1_config(preset, yaml_file, **overrides)
+    last = train_stage1(data, scribbles, out, config, split=train_split, pretrained=pretrained,
+                        progress=not no_progress, reconfigure=reconfigure)
     click.echo(_summary(out, last))
 
 
@@ -183,11 +172,8 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
     """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
     from .stage1.pseudo import generate_pseudo_labels
 
-    try:
-        summary = generate_pseudo_labels(data, checkpoint, out, split=split, scribbles=scribbles, device=device,
-                                         batch_size=batch_size, use_par=par, progress=not no_progress)
-    except (DataError, ValueError) as error:
-        _fail(str(error))
+    summary = generate_pseudo_labels(data, checkpoint, out, split=split, scribbles=scribbles, device=device,
+                                     batch_size=batch_size, use_par=par, progress=not no_progress)
     click.echo(f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
                f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)")
 
@@ -211,12 +197,9 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
     from .stage2.config import make_stage2_config
     from .stage2.train import train_stage2
 
-    try:
-        config = make_stage2_config(preset, yaml_file, **overrides)
-        last = train_stage2(data, scribbles, pseudo, out, config, split=train_split, num_classes=num_classes,
-                            pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
-    except (DataError, ValueError) as error:
-        _fail(str(error))
+    config = make_stage2_config(preset, yaml_file, **overrides)
+    last = train_stage2(data, scribbles, pseudo, out, config, split=train_split, num_classes=num_classes,
+                        pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
     click.echo(_summary(out, last))
 
 
@@ -226,7 +209,8 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 @click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
               help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.")
-@click.option("--scales", type=float, multiple=True, default=(), help="Override the protocol's scales; repeat for several.")
+@click.option("--scales", type=float, multiple=True, default=(), metavar="SCALE [SCALE ...]",
+              help="Override the protocol's scales: --scales 0.75 1 1.25.")
 @click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
 @click.option("--base-size", type=int, default=None,
               help="authors: long side at scale 1 [default: the run's, 512; cityscapes preset 2048].")
@@ -241,13 +225,10 @@ def eval_command(data, checkpoint, val_split, protocol, scales, flip, base_size,
     from .stage2.evaluate import evaluate_checkpoint
     from .stage2.protocol import describe_protocol
 
-    try:
-        scores = evaluate_checkpoint(data, checkpoint, val_split, protocol=protocol, scales=scales, flip=flip,
-                                     base_size=base_size, window=window, device=device, save_dir=save_predictions,
-                                     progress=not no_progress)
-        names = class_names_of(data)
-    except (DataError, ValueError) as error:
-        _fail(str(error))
+    scores = evaluate_checkpoint(data, checkpoint, val_split, protocol=protocol, scales=scales, flip=flip,
+                                 base_size=base_size, window=window, device=device, save_dir=save_predictions,
+                                 progress=not no_progress)
+    names = class_names_of(data)
     names += [f"class {k}" for k in range(len(names), len(scores["iou"]))]
     for name, iou in zip(names, scores["iou"]):
         click.echo(f"{name:>20}  {100 * iou:6.2f}" if iou == iou else f"{name:>20}     n/a")
@@ -262,16 +243,12 @@ def report(run_dirs) -> None:
     """Per-seed mIoU, mean and std over runs (Tables II/III)."""
     from .report import format_report, read_runs
 
-    try:
-        click.echo(format_report(read_runs(run_dirs)))
-    except ValueError as error:
-        _fail(str(error))
+    click.echo(format_report(read_runs(run_dirs)))
 
 
 @main.command("run")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
 @click.option("--seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Scribble seeds: --seeds 1 2 3.")
-@click.argument("more_seeds", nargs=-1, type=int, metavar="")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of all runs and the report.")
 @click.option("--preset", type=PRESET, default=None, help="Tables A4 (stage 1) and A5 (stage 2).")
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
@@ -283,34 +260,30 @@ def report(run_dirs) -> None:
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
               help="Evaluation protocol (see csptrain eval).")
-@click.option("--scales", type=float, multiple=True, default=(), help="Override the evaluation protocol's scales.")
+@click.option("--scales", type=float, multiple=True, default=(), metavar="SCALE [SCALE ...]",
+              help="Override the evaluation protocol's scales.")
 @click.option("--flip", is_flag=True, help="Eval with flips.")
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
-def run(data, seeds, more_seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,
+def run(data, seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,
         par, protocol, scales, flip, dry_run, no_progress, **flags) -> None:
     """Stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report; reruns resume."""
     from .pipeline import PipelineSpec, run_pipeline
     from .stage1.config import make_stage1_config
     from .stage2.config import make_stage2_config
 
-    if more_seeds and not seeds:
-        _fail(f"unexpected arguments {' '.join(map(str, more_seeds))}; seeds go after --seeds")
-    seeds = tuple(dict.fromkeys(seeds + more_seeds))
+    seeds = tuple(dict.fromkeys(seeds))
     stage1_flags = _take(flags, "stage1_")
     common = {name.lstrip("-").split("/")[0].replace("-", "_") for name, _ in COMMON}
     for name in common:  # a shared flag applies to stage 1 unless --stage1-NAME overrides it
         if stage1_flags.get(name) is None:
             stage1_flags[name] = flags.get(name)
-    try:
-        spec = PipelineSpec(
-            data=data, seeds=seeds, out=out, preset=preset, train_split=train_split, val_split=val_split,
-            stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
-            stage2=make_stage2_config(preset, stage2_config, **flags),
-            stage1_pretrained=stage1_pretrained, stage2_pretrained=pretrained, use_par=par,
-            eval_protocol=protocol, eval_scales=tuple(scales), eval_flip=flip)
-        run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)
-    except (DataError, ValueError) as error:
-        _fail(str(error))
+    spec = PipelineSpec(
+        data=data, seeds=seeds, out=out, preset=preset, train_split=train_split, val_split=val_split,
+        stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
+        stage2=make_stage2_config(preset, stage2_config, **flags),
+        stage1_pretrained=stage1_pretrained, stage2_pretrained=pretrained, use_par=par,
+        eval_protocol=protocol, eval_scales=tuple(scales), eval_flip=flip)
+    run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)

@@ -24,7 +24,7 @@ panels = []
 for seed in (1, 2):
     result = scribblesim.simulate(sample.masks, sample.classes, seed=seed, image_id=sample.image_id, ignore=sample.ignore)
     styles = [stroke.style for stroke in result.strokes]
-    print(f"seed {seed}: {len(result.strokes)} strokes {styles}, skipped {result.skipped}")
+    print(f"seed {seed}: {len(result.strokes)} strokes {styles}, skipped {[skip.reason for skip in result.skipped]}")
     # 3. Overlay: scribbles in the class palette (background in white) over the image.
     image = np.asarray(Image.open(sample.image_path).convert("RGB"))
     panels.append(overlay(image, result.label_map))

@@ -4,7 +4,7 @@
 >>> smap = scribblesim.simulate(masks, classes, seed=1, image_id=0)  # doctest: +SKIP
 """
 
-from .engine import BACKGROUND, UNLABELLED, ScribbleMap, SimConfig, Stroke, semantic_map, simulate, simulate_seeds
+from .engine import BACKGROUND, UNLABELLED, ScribbleMap, SimConfig, Skip, Stroke, semantic_map, simulate, simulate_seeds
 
 __version__ = "0.1.0"
 
@@ -13,6 +13,7 @@ __all__ = [
     "UNLABELLED",
     "ScribbleMap",
     "SimConfig",
+    "Skip",
     "Stroke",
     "semantic_map",
     "simulate",

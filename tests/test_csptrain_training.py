@@ -120,7 +120,7 @@ def test_cli_stage2_eval_report(data: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (run / "last.pt").is_file() and any((run / "tensorboard").iterdir())
     evaluate = ["eval", "--data", str(data), "--checkpoint", str(run / "last.pt"), "--device", "cpu", "--no-progress"]
-    result = runner.invoke(main, [*evaluate, "--protocol", "single-scale", "--flip", "--scales", "1.0", "--scales", "0.75",
+    result = runner.invoke(main, [*evaluate, "--protocol", "single-scale", "--flip", "--scales", "1.0", "0.75",
                                   "--save-predictions", str(tmp_path / "pred")])
     assert result.exit_code == 0, result.output
     assert "mIoU" in result.output and len(list((tmp_path / "pred").glob("*.png"))) == 2

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import scribblesim
-from scribblesim import BACKGROUND, UNLABELLED, SimConfig
+from scribblesim import BACKGROUND, UNLABELLED, SimConfig, Skip
 from scribblesim.engine.simulate import background_parts
 from scribblesim.engine.skeleton import MAX_TREE_NODES
 
@@ -35,11 +35,11 @@ def check_valid(smap, masks, classes, config=None, ignore=None):
 
     # Every instance is stroked or skipped, exactly once, never both.
     stroked = Counter(s.instance for s in smap.strokes if s.instance is not None)
-    skipped = Counter(i for i, _ in smap.skipped if i is not None)
+    skipped = Counter(s.instance for s in smap.skipped if s.instance is not None)
     assert set(stroked.values()) <= {1} and set(skipped.values()) <= {1}
     assert not set(stroked) & set(skipped)
     assert set(stroked) | set(skipped) == set(range(n))
-    assert all(isinstance(r, str) and r for _, r in smap.skipped)
+    assert all(s.reason.startswith(s.kind) or s.instance is None for s in smap.skipped)
 
     # Background: each part gets strokes (one without a split) or one skip record.
     parts = background_parts(shape[0], config)
@@ -47,7 +47,7 @@ def check_valid(smap, masks, classes, config=None, ignore=None):
         next(k for k, rows in enumerate(parts) if rows.start <= round(s.points[0, 1]) < rows.stop)
         for s in smap.strokes if s.instance is None
     )
-    skipped_parts = Counter(int(r.split(":")[0].split()[-1]) for i, r in smap.skipped if i is None)
+    skipped_parts = Counter(int(s.reason.split(":")[0].split()[-1]) for s in smap.skipped if s.instance is None)
     assert set(skipped_parts.values()) <= {1} and all(0 <= k < len(parts) for k in skipped_parts)
     assert set(stroked_parts) | set(skipped_parts) == (set(range(len(parts))) if config.background else set())
     if config.background_split == "none":
@@ -173,9 +173,9 @@ def test_degenerate_masks_give_valid_maps(name, config):
         smap = run([mask], [17], seed=seed, config=config)
         area = int(mask.sum())
         if area == 0:
-            assert smap.skipped[-1] == (0, "empty mask")
+            assert smap.skipped[-1] == Skip(0, "empty mask", "empty mask")
         elif area <= config.min_area:
-            assert [i for i, _ in smap.skipped if i is not None] == [0]
+            assert [s.instance for s in smap.skipped if s.instance is not None] == [0]
         else:
             assert [s.instance for s in smap.strokes if s.instance is not None] == [0]
 
@@ -192,14 +192,14 @@ def test_tiny_objects_are_stroked_iff_larger_than_min_area(name, min_area):
 
 def test_small_objects_are_skipped_with_a_reason():
     smap = run([_one_pixel()], [9])
-    assert smap.skipped == [(0, "too small (1 px <= min_area 5)")]
+    assert smap.skipped == [Skip(0, "too small", "too small (1 px <= min_area 5)")]
     assert (smap.label_map != 9).all()
 
 
 def test_mask_covering_the_whole_image_skips_the_background():
     mask = np.ones((24, 36), dtype=bool)
     smap = run([mask], [5])
-    background_skips = [r for i, r in smap.skipped if i is None]
+    background_skips = [s.reason for s in smap.skipped if s.instance is None]
     assert len(background_skips) == 1 and "background" in background_skips[0]
     assert not any(s.instance is None for s in smap.strokes)
     assert (smap.label_map != BACKGROUND).all()
@@ -210,7 +210,7 @@ def test_no_background_pixels_when_ignore_covers_the_rest():
     mask = _blank(20, 20)
     mask[5:15, 5:15] = True
     smap = run([mask], [5], ignore=~mask)
-    assert [i for i, _ in smap.skipped] == [None]
+    assert [s.instance for s in smap.skipped] == [None]
     assert (smap.label_map[~mask] == UNLABELLED).all()
 
 
@@ -232,7 +232,7 @@ def test_fully_hidden_mask_is_skipped():
     first[10:20, 10:20] = True
     second[5:25, 5:25] = True
     smap = run([first, second], [3, 8])
-    assert (0, "hidden by later objects or ignored pixels") in smap.skipped
+    assert Skip.of(0, "hidden by later objects or ignored pixels") in smap.skipped
     assert (smap.label_map != 3).all()
 
 
@@ -424,8 +424,9 @@ def test_fragmented_background_is_bounded_work():
     ignore = np.random.default_rng(0).random((1024, 2048)) < 0.48
     masks = np.zeros((0, 1024, 2048), bool)
     smap = scribblesim.simulate(masks, [], seed=1, config=SimConfig(background_split="horizontal"), ignore=ignore)
-    reasons = [r for i, r in smap.skipped if i is None]
+    reasons = [s.reason for s in smap.skipped if s.instance is None]
     assert len(reasons) == 2 and all("too fragmented" in r and f"> {MAX_TREE_NODES}" in r for r in reasons)
+    assert {s.kind for s in smap.skipped} == {"skeleton too complex"}
     assert (smap.label_map[ignore] == UNLABELLED).all()
 
 
@@ -476,5 +477,5 @@ def test_ignore_wins_over_masks():
     ignore[:, 21:] = True
     smap = scribblesim.simulate(masks, [3, 4], seed=1, ignore=ignore)
     assert not np.any(smap.label_map[ignore] != 255)
-    assert (1, "hidden by later objects or ignored pixels") in smap.skipped
+    assert Skip.of(1, "hidden by later objects or ignored pixels") in smap.skipped
     assert [s.instance for s in smap.strokes if s.instance is not None] == [0]

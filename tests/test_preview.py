@@ -104,7 +104,7 @@ def test_contact_sheet_pads_rows() -> None:
 
 def test_preview_cli(tiny: Path, tmp_path: Path) -> None:
     dest = tmp_path / "preview"
-    result = run("preview", tiny, "--seed", 1, "--seed", 2, "-n", 2, "--out", dest)
+    result = run("preview", tiny, "--seeds", 1, 2, "-n", 2, "--out", dest)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in dest.iterdir()) == ["000000000030.png", "000000000071.png", "contact_sheet.png"]
     with Image.open(dest / "contact_sheet.png") as sheet:
@@ -136,7 +136,8 @@ def test_preview_without_images_uses_grey_panels(tmp_path: Path) -> None:
         (("--seed", "3"), "tiny_scribble_r3: scribble folder not found"),
         (("--seed", "1", "--ids", "nope"), "no scribbles for --ids nope"),
         (("--seed", "1", "-n", "0"), "-n: must be at least 1"),
-        (("--seed", "../x"), "--seed: not a seed or set tag"),
+        (("--seed", "../x"), "'--seeds' / '--seed': not a seed or set tag: '../x' (see main preview --help)"),
+        (("--seeds", "1", "two"), "Got unexpected extra argument (two)"),
     ],
 )
 def test_preview_cli_user_errors(tiny: Path, tmp_path: Path, args, needle) -> None:

@@ -111,12 +111,12 @@ def test_no_scribble_on_crowd_regions(coco_loaded, coco_maps):
 def test_every_instance_is_stroked_or_skipped_exactly_once(coco_loaded, coco_maps):
     for sample, smap in zip(coco_loaded, coco_maps):
         stroked = Counter(_stroked(smap))
-        skipped = Counter(i for i, _ in smap.skipped if i is not None)
+        skipped = Counter(s.instance for s in smap.skipped if s.instance is not None)
         assert all(n == 1 for n in stroked.values()), sample.name
         assert all(n == 1 for n in skipped.values()), sample.name
         assert not set(stroked) & set(skipped), sample.name
         assert set(stroked) | set(skipped) == set(range(len(sample.masks))), sample.name
-        for _, reason in smap.skipped:
+        for reason in (s.reason for s in smap.skipped):
             assert isinstance(reason, str) and reason.strip()
 
 

@@ -140,6 +140,6 @@ def test_horizontal_split_with_one_half_fully_covered_skips_that_half():
     smap = scribblesim.simulate([mask], [4], seed=1, config=config)
     background = [s for s in smap.strokes if s.instance is None]
     assert len(background) == 1
-    assert [i for i, _ in smap.skipped] == [None]
+    assert [s.instance for s in smap.skipped] == [None]
     rows = np.nonzero(smap.label_map == BACKGROUND)[0]
     assert rows.size and rows.min() >= 50

@@ -18,6 +18,8 @@ from ..datasets.base import DatasetError
 from ..sets.files import LABEL_PNG_MODES
 from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
+from .failures import OneLineErrors
+from .options import SET_TAG, ListOptionsCommand
 
 _PATH = click.Path(path_type=Path)
 
@@ -54,9 +56,10 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
     return edges
 
 
-@click.command("preview", short_help="Overlay images, ground truth and scribbles; contact sheet.")
+@click.command("preview", cls=ListOptionsCommand, short_help="Overlay images, ground truth and scribbles; contact sheet.")
 @click.argument("out", type=_PATH)
-@click.option("--seed", "seeds", multiple=True, required=True, metavar="SEED", help="Scribble set to show; repeat for several side by side.")
+@click.option("--seeds", "--seed", "seeds", type=SET_TAG, multiple=True, required=True, metavar="SEED [SEED ...]",
+              help="Scribble sets to show side by side: --seeds 1 2 (a seed or a set tag such as 1_shrink0.5).")
 @click.option("-n", "count", type=int, default=16, show_default=True, help="Number of images (the first ones) when --ids is not given.")
 @click.option("--ids", multiple=True, metavar="ID[,ID...]", help="Image ids to preview (repeatable or comma-separated).")
 @click.option("--out", "dest", type=_PATH, required=True, help="Folder for {id}.png and contact_sheet.png.")
@@ -71,7 +74,7 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
     click.echo(f"{dest}: {len(written) - 1} previews and {written[-1].name}")
 
 
-@click.command("stats", short_help="Per-object scribble statistics, heatmap, agreement.")
+@click.command("stats", cls=ListOptionsCommand, short_help="Per-object scribble statistics, heatmap, agreement.")
 @click.argument("out", type=_PATH)
 @click.option("--seed", required=True, metavar="SEED", help="Scribble set to measure.")
 @click.option("--out", "dest", type=_PATH, required=True, help="Folder for objects.csv, summary.json and fig18_heatmap.png.")
@@ -108,7 +111,7 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
 
 
-@click.command("degrade", short_help="Scribble-shrink and scribble-drop a scribble set.")
+@click.command("degrade", cls=ListOptionsCommand, short_help="Scribble-shrink and scribble-drop a scribble set.")
 @click.argument("out", type=_PATH)
 @click.option("--seed", required=True, metavar="SEED", help="Scribble set to degrade.")
 @click.option("--shrink", type=float, default=None, help="Scribble-shrink ratio r in [0, 1]: keep the centred (1 - r) of each stroke.")
@@ -131,7 +134,7 @@ def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | No
     click.echo(f"{written.folder}: {len(written.names())} images; strokes in {written.strokes_path.name}")
 
 
-@click.group("import")
+@click.group("import", cls=OneLineErrors)
 def import_group() -> None:
     """Import human scribbles as a scribble set."""
 

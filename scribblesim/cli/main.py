@@ -1,60 +1,29 @@
 """The ``scribblesim`` command line.
 
-Every command runs under :class:`_Commands`, the one place that turns failures into exit
-statuses: a :class:`DatasetError` or ``OSError`` anywhere below prints one ``error:`` line and
-exits 2 (see :func:`_fail`), Ctrl-C prints one line and exits 130, and warnings print as
-one ``warning:`` line each.
+Every command runs under :class:`~.failures.OneLineErrors`: a :class:`DatasetError` or
+``OSError`` anywhere below prints one ``error:`` line and exits 2, Ctrl-C prints one line
+and exits 130, and warnings print as one ``warning:`` line each.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sys
 import warnings
 from contextlib import ExitStack
 from pathlib import Path
-from typing import NoReturn
 
 import click
 import joblib
 
-from ..datasets.base import DatasetError
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
 from ..sets.build import BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
+from .failures import OneLineErrors, fail
 
 DEFAULT_OUT = Path("scribbles-out")
 JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    click.echo(f"warning: {message}", err=True)
-
-
-def _fail(message: str) -> NoReturn:
-    """Print one ``error:`` line and exit with status 2."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-class _Commands(click.Group):
-    """The command group: one ``error:`` line and an exit status for any failure below it."""
-
-    def invoke(self, ctx: click.Context):
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", UserWarning)
-            warnings.showwarning = _one_line_warning
-            try:
-                return super().invoke(ctx)
-            except DatasetError as error:
-                _fail(str(error))
-            except OSError as error:
-                _fail(f"{error.filename}: {error.strerror or error}" if error.filename else str(error))
-            except KeyboardInterrupt:
-                click.echo("error: interrupted", err=True)
-                sys.exit(130)
 
 
 def build_options(function):
@@ -62,7 +31,6 @@ def build_options(function):
 
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True, help="Output folder.")
     @click.option("--seeds", "seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Seeds (annotators): --seeds 1 2 3. Default: 1.")
-    @click.argument("more_seeds", nargs=-1, type=int, metavar="")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
     @click.option("--backend", type=click.Choice(JOBLIB_BACKENDS), default="loky", show_default=True, help="joblib backend.")
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
@@ -85,20 +53,18 @@ def build_options(function):
 
 def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None,
                notes=None, **options) -> None:
-    seeds = tuple(options["seeds"]) + tuple(options["more_seeds"])
-    if options["more_seeds"] and not options["seeds"]:
-        _fail(f"unexpected arguments {' '.join(map(str, options['more_seeds']))}; seeds go after --seeds")
+    seeds = tuple(dict.fromkeys(options["seeds"]))
     if any(s < 0 for s in seeds):
-        _fail(f"--seeds: seeds must be non-negative, got {list(seeds)}")
+        fail(f"--seeds: seeds must be non-negative, got {list(seeds)}")
     if options["jobs"] == 0 or options["jobs"] < -1:
-        _fail(f"--jobs: must be a positive number of workers or -1, got {options['jobs']}")
+        fail(f"--jobs: must be a positive number of workers or -1, got {options['jobs']}")
     try:
         config = SimConfig(
             width=options["width"], erosion_kernel=options["erosion_kernel"],
             background=not options["no_background"], background_split=background_split,
         )
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     spec = BuildSpec(
         out=options["out"], split=split, prefix=options["prefix"] or default_prefix,
         seeds=tuple(dict.fromkeys(seeds or (1,))), config=config, copy_images=options["copy_images"],
@@ -116,7 +82,7 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
         )
     click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
     if summary.images == 0:
-        _fail(f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
+        fail(f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
               "reasons in meta.json)")
 
 
@@ -124,14 +90,14 @@ def _dask_client(address: str | None, jobs: int):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        _fail("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'")
+        fail("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'")
     if address:
         return Client(address)
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="scribblesim")
 def main() -> None:
     """Simulate human-like scribble annotations from instance segmentation datasets."""
@@ -155,7 +121,7 @@ def build_coco(root, split, **options) -> None:
     split = split or "train2014"
     coco = read_coco(root, split)
     if not (root / split).is_dir():
-        _fail(f"{root / split}: image folder not found")
+        fail(f"{root / split}: image folder not found")
     notes = None
     if coco.orphans:
         notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}

@@ -4,8 +4,8 @@ Nothing here reads or writes files; datasets feed it and sets write what it retu
 """
 
 from .config import SimConfig
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke
+from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke
 from .simulate import semantic_map, simulate, simulate_seeds
 
-__all__ = ["BACKGROUND", "UNLABELLED", "ScribbleMap", "SimConfig", "Stroke", "semantic_map", "simulate",
+__all__ = ["BACKGROUND", "UNLABELLED", "ScribbleMap", "SimConfig", "Skip", "Stroke", "semantic_map", "simulate",
            "simulate_seeds"]

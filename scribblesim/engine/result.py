@@ -13,6 +13,43 @@ UNLABELLED = 255
 BACKGROUND = 0
 
 StrokeStyle = Literal["line", "boundary", "background", "human"]
+#: Why an object, or a part of the background, got no stroke.
+SkipKind = Literal[
+    "empty mask",  # no pixel at all (the dataset adapter may say why)
+    "hidden by later objects or ignored pixels",
+    "too small",  # min_area or fewer visible pixels
+    "no background pixels",
+    "no skeleton to trace",
+    "skeleton too complex",  # beyond the work bound of skeleton trees (MAX_TREE_NODES)
+    "background stroke left no pixel",
+    "dropped",  # by scribblesim degrade's scribble-drop
+]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An object (``instance``) or a background part (``instance`` None) without a stroke.
+
+    ``kind`` is what the build counts; ``reason`` is the whole sentence, with its details.
+    """
+
+    instance: int | None
+    kind: SkipKind
+    reason: str
+
+    @classmethod
+    def of(cls, instance: int | None, kind: SkipKind, detail: str = "") -> Skip:
+        """The skip with reason ``kind`` followed by ``detail`` (e.g. `` (3 px <= min_area 5)``)."""
+        return cls(instance, kind, f"{kind}{detail}")
+
+    @classmethod
+    def background(cls, part: int, kind: SkipKind, detail: str = "") -> Skip:
+        """The skip of background part ``part``: ``background part {part}: {kind}{detail}``."""
+        return cls(None, kind, f"background part {part}: {kind}{detail}")
+
+    def to_dict(self) -> dict:
+        """The JSON record of a strokes file."""
+        return {"instance": self.instance, "kind": self.kind, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -56,11 +93,11 @@ class ScribbleMap:
         255 where unlabelled, 0 on background scribbles, ``k`` on scribbles of class ``k``.
     strokes : list of Stroke
         The vector strokes behind ``label_map``.
-    skipped : list of (int or None, str)
-        ``(instance index, reason)`` for every object (or ``None`` for the background)
-        that got no stroke.
+    skipped : list of Skip
+        Every object (``instance`` its index) or background part (``instance`` None)
+        that got no stroke, with its kind and reason.
     """
 
     label_map: np.ndarray
     strokes: list[Stroke] = field(default_factory=list)
-    skipped: list[tuple[int | None, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)

@@ -11,7 +11,7 @@ from scipy import ndimage
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
 from .raster import stroke_pixels
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Stroke, StrokeStyle
+from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke, StrokeStyle
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
 from .styles import background_paths, boundary_outline, boundary_path, line_paths, line_tree
 
@@ -88,7 +88,7 @@ class _Scene:
     ignore: np.ndarray | None  # pixels no stroke may cover, whatever the clipping
     objects: list[_Object]
     background: list[tuple[int, np.ndarray, list[np.ndarray]]]  # (top, allowed, paths) per part
-    skipped: list[tuple[int | None, str]]
+    skipped: list[Skip]
 
 
 def _pixels(points: np.ndarray, allowed: np.ndarray, config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -132,28 +132,28 @@ def _scene(
         for part, rows in enumerate(background_parts(shape[0], config)):
             allowed = background[rows]
             if not allowed.any():
-                scene.skipped.append((None, f"background part {part}: no background pixels"))
+                scene.skipped.append(Skip.background(part, "no background pixels"))
                 continue
             rng = shared_stream(image_id, BACKGROUND_SKELETON_STREAM, part)
-            paths, reason = background_paths(allowed, config, rng, every_component=every_component)
-            if not paths and reason is None:
-                reason = "no skeleton to trace"
-            if reason:
-                scene.skipped.append((None, f"background part {part}: {reason}"))
+            paths, bound = background_paths(allowed, config, rng, every_component=every_component)
+            if bound is not None:
+                scene.skipped.append(Skip(None, "skeleton too complex", f"background part {part}: {bound}"))
+            elif not paths:
+                scene.skipped.append(Skip.background(part, "no skeleton to trace"))
             scene.background.append((rows.start, allowed, paths))
     image_area = shape[0] * shape[1]
     for index in range(len(stack)):
         box = _bounding_box(stack[index])
         if box is None:
-            scene.skipped.append((index, "empty mask"))
+            scene.skipped.append(Skip.of(index, "empty mask"))
             continue
         visible = owner[box] == index
         area = int(visible.sum())
         if area == 0:
-            scene.skipped.append((index, "hidden by later objects or ignored pixels"))
+            scene.skipped.append(Skip.of(index, "hidden by later objects or ignored pixels"))
             continue
         if area <= config.min_area:
-            scene.skipped.append((index, f"too small ({area} px <= min_area {config.min_area})"))
+            scene.skipped.append(Skip.of(index, "too small", f" ({area} px <= min_area {config.min_area})"))
             continue
         rng = shared_stream(image_id, OBJECT_SKELETON_STREAM, index)
         scene.objects.append(
@@ -197,7 +197,7 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
     for part, (top, allowed, paths) in enumerate(scene.background):
         drawn = [draw(path, BACKGROUND, None, "background", top, 0, allowed) for path in paths]
         if paths and not any(drawn):
-            result.skipped.append((None, f"background part {part}: background stroke left no pixel"))
+            result.skipped.append(Skip.background(part, "background stroke left no pixel"))
     for obj in scene.objects:
         rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
         if not any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)

@@ -28,7 +28,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from ..datasets.base import DatasetError, LoadedSample
 from ..engine.config import SimConfig
+from ..engine.result import ScribbleMap
 from ..engine.simulate import simulate_seeds
 from .files import (
     DEFAULT_LABEL_PNG,
@@ -126,15 +127,14 @@ class ImageReport:
     skipped: Counter = field(default_factory=Counter)
 
 
-def _reason_kind(reason: str) -> str:
-    return reason.split(" (")[0]
-
-
-def _record(image_name: str, result, empty_reasons: dict[int, str]) -> dict:
-    def reason(index: int | None, text: str) -> str:
-        return f"{text}: {empty_reasons[index]}" if text == "empty mask" and index in empty_reasons else text
-
-    return stroke_record(image_name, result.strokes, [{"instance": i, "reason": reason(i, r)} for i, r in result.skipped])
+def _record(image_name: str, result: ScribbleMap, empty_reasons: dict[int, str]) -> dict:
+    """The stroke record of one image; an empty mask's skip says why, when its adapter knows."""
+    skips = [
+        replace(skip, reason=f"{skip.reason}: {empty_reasons[skip.instance]}")
+        if skip.kind == "empty mask" and skip.instance in empty_reasons else skip
+        for skip in result.skipped
+    ]
+    return stroke_record(image_name, result.strokes, [skip.to_dict() for skip in skips])
 
 
 #: Reasons an image is left out of a build (unless ``keep_empty``).
@@ -243,7 +243,7 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     for seed in spec.seeds:
         record = records.get(seed) or json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
         report.strokes.update(f"{seed}:{s['style']}" for s in record["strokes"])
-        report.skipped.update(f"{seed}:{_reason_kind(s['reason'])}" for s in record["skipped"])
+        report.skipped.update(f"{seed}:{s['kind']}" for s in record["skipped"])
     return report
 
 

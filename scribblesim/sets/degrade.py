@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from shapely.ops import substring
 
-from ..engine.result import BACKGROUND, UNLABELLED
+from ..engine.result import BACKGROUND, UNLABELLED, Skip
 from ..engine.seeding import image_key
 from ..engine.vectorise import vectorise
 from .layout import stroke_record
@@ -227,7 +227,7 @@ def degrade_record(
     for index, (stroke, gone) in enumerate(zip(strokes, dropped)):
         if gone:
             what = f"instance {stroke['instance']}" if stroke.get("instance") is not None else f"stroke {index}"
-            skipped.append({"instance": stroke.get("instance"), "reason": f"dropped ({what}, scribble-drop {drop:g})"})
+            skipped.append(Skip.of(stroke.get("instance"), "dropped", f" ({what}, scribble-drop {drop:g})").to_dict())
     extra = {k: v for k, v in record.items() if k not in ("image", "strokes", "skipped")}
     extra["degrade"] = {"source": source, "shrink": shrink, "drop": drop, "rng_seed": int(rng_seed)}
     return degraded, stroke_record(name, kept, skipped, **extra)
