@@ -185,7 +185,7 @@ def test_readers_find_lists_by_real_or_role_name(built: Path) -> None:
 
 
 def test_stats_and_preview_take_role_names(built: Path, tmp_path: Path) -> None:
-    from scribblesim.analysis.stats import object_source
+    from scribblesim.analysis.objects import object_source
 
     assert object_source(built, split="train").where.endswith("(train2014)")
     result = CliRunner().invoke(main, ["preview", str(built), "--seed", "1", "--out", str(tmp_path / "p"), "-n", "2"])

@@ -153,3 +153,14 @@ def test_folder_unknown_instance_and_bad_table(tmp_path: Path, samples) -> None:
     table.write_text("[")
     result = run_cli("build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "classes.json: not valid JSON" in result.stderr
+
+
+def test_dataset_registry_names_what_it_can_reread() -> None:
+    from scribblesim.datasets.base import DatasetError
+    from scribblesim.datasets.registry import DATASETS, dataset_adapter
+
+    assert sorted(DATASETS) == ["cityscapes", "coco", "voc"]
+    assert dataset_adapter("cityscapes").background_split == "horizontal"
+    assert dataset_adapter("coco").background_split == dataset_adapter("voc").background_split == "none"
+    with pytest.raises(DatasetError, match=r"^--root: cannot re-read instances of a 'folder' build \(coco, cityscapes, voc only\)$"):
+        dataset_adapter("folder", "--root")

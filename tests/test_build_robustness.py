@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from dataset_fixtures import coco_images, write_folder
 from PIL import Image
 
-from scribblesim.analysis.stats import object_source
+from scribblesim.analysis.objects import object_source
 from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from scribblesim.analysis.stats import object_stats
+from scribblesim.analysis.metrics import object_stats
 from scribblesim.cli.main import main
 from scribblesim.datasets.base import DatasetError
 from scribblesim.datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES

@@ -6,7 +6,9 @@ import sys
 
 def test_scribblesim_imports_without_torch() -> None:
     code = (
-        "import sys, scribblesim, scribblesim.cli.main, scribblesim.sets.build, scribblesim.analysis.stats, scribblesim.analysis.preview;"
+        "import sys, scribblesim, scribblesim.cli.main, scribblesim.sets.build, scribblesim.analysis.metrics,"
+        " scribblesim.analysis.summary, scribblesim.analysis.objects, scribblesim.analysis.figures,"
+        " scribblesim.analysis.report, scribblesim.analysis.preview;"
         "print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

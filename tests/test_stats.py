@@ -13,19 +13,10 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 from PIL import Image
 
-from scribblesim.analysis.stats import (
-    agreement,
-    chamfer_distance,
-    components_as_objects,
-    dilated_iou,
-    distribution_distances,
-    heatmap_counts,
-    object_stats,
-    object_styles,
-    summarize,
-    total_variation,
-    visible_owner,
-)
+from scribblesim.analysis.metrics import agreement, chamfer_distance, dilated_iou, object_stats, visible_owner
+from scribblesim.analysis.objects import components_as_objects
+from scribblesim.analysis.report import object_styles
+from scribblesim.analysis.summary import distribution_distances, heatmap_counts, summarize, total_variation
 from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root

@@ -87,7 +87,8 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
 @click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
 def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins) -> None:
     """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set."""
-    from ..analysis.stats import AREA_EDGES, SCRIBBLE_EDGES, stats_report
+    from ..analysis.report import stats_report
+    from ..analysis.summary import AREA_EDGES, SCRIBBLE_EDGES
 
     if radius < 0:
         raise DatasetError(f"--radius: must be >= 0, got {radius}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 import joblib
 
+from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
 from ..sets.build import BuildSpec, build
@@ -140,11 +141,12 @@ def build_coco(root, split, **options) -> None:
 @build_options
 def build_cityscapes(root, split, **options) -> None:
     """Build ScribbleCityscapes (8 instance classes, background split horizontally)."""
-    from ..datasets.cityscapes import CLASS_NAMES, cityscapes_samples
+    from ..datasets.cityscapes import CLASS_NAMES
 
-    samples = cityscapes_samples(root, split)
-    _run_build(samples, dataset="cityscapes", split=split, default_prefix=f"cityscapes_{split}",
-               class_names=CLASS_NAMES, background_split="horizontal", root=root, **options)
+    cityscapes = dataset_adapter("cityscapes")
+    _run_build(cityscapes.samples(root, split), dataset=cityscapes.name, split=split,
+               default_prefix=f"cityscapes_{split}", class_names=CLASS_NAMES,
+               background_split=cityscapes.background_split, root=root, **options)
 
 
 @build_group.command("voc")
@@ -153,10 +155,11 @@ def build_cityscapes(root, split, **options) -> None:
 @build_options
 def build_voc(root, split, **options) -> None:
     """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
-    from ..datasets.voc import CLASS_NAMES, voc_samples
+    from ..datasets.voc import CLASS_NAMES
 
-    samples = voc_samples(root, split)
-    _run_build(samples, dataset="voc", split=split, default_prefix=f"voc_{split}", class_names=CLASS_NAMES, root=root, **options)
+    voc = dataset_adapter("voc")
+    _run_build(voc.samples(root, split), dataset=voc.name, split=split, default_prefix=f"voc_{split}",
+               class_names=CLASS_NAMES, background_split=voc.background_split, root=root, **options)
 
 
 @build_group.command("folder")

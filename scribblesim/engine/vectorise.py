@@ -1,7 +1,7 @@
 """Strokes recovered from scribble pixels: skeleton chains between end points and junctions.
 
 Shared by the PNG importer, degrade (for sets without vector strokes) and the stroke
-length of :mod:`scribblesim.analysis.stats`.
+length of :mod:`scribblesim.analysis.metrics`.
 """
 
 from __future__ import annotations

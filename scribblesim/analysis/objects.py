@@ -1,0 +1,102 @@
+"""Where the objects (instance masks, classes, ignore) of a build output's images come from.
+
+Objects of a build output (``scribblesim stats OUT``) come, in order of preference, from
+
+1. the dataset itself, re-read with the adapter named by ``meta.json``'s ``dataset``
+   (coco, voc, cityscapes) from ``--root``/``--split`` or from ``meta.json``'s
+   ``"source": {"root": ..., "split": ...}`` (a root relative to the output folder): true
+   instances, exactly those the simulation saw;
+2. otherwise the connected components (8-connected) of each class in the dense ground
+   truth ``SegmentationClassAug`` (255 = ignore). Touching objects of one class then
+   count as one object, so this is an approximation, recorded as ``"objects":
+   "components"`` in the summary.
+
+The build output alone cannot give instances back (the dense ground truth merges them),
+which is why the dataset is re-read when it can be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from ..datasets.base import DatasetError
+from ..datasets.registry import dataset_adapter
+from ..engine.result import UNLABELLED
+from ..sets.layout import Layout, read_meta, split_list_name
+from ..sets.scribble_set import read_label_map
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class ImageObjects:
+    """The objects of one image: masks (N, H, W), classes (N,), ignore (H, W)."""
+
+    masks: np.ndarray
+    classes: np.ndarray
+    ignore: np.ndarray
+
+
+def components_as_objects(semantic: np.ndarray) -> ImageObjects:
+    """Objects of a dense ground truth: 8-connected components of each class 1..254; 255 = ignore."""
+    masks, classes = [], []
+    for label in np.unique(semantic):
+        if label in (0, UNLABELLED):
+            continue
+        pieces, count = ndimage.label(semantic == label, structure=_EIGHT)
+        for piece in range(1, count + 1):
+            masks.append(pieces == piece)
+            classes.append(int(label))
+    stack = np.stack(masks) if masks else np.zeros((0, *semantic.shape), dtype=bool)
+    return ImageObjects(stack, np.array(classes, dtype=np.int64), semantic == UNLABELLED)
+
+
+class ComponentObjects:
+    """Objects from ``OUT/SegmentationClassAug`` (connected components of each class)."""
+
+    kind = "components"
+
+    def __init__(self, out: Path):
+        self.folder = Layout(out).ground_truth_dir
+        if not self.folder.is_dir():
+            raise DatasetError(f"{self.folder}: dense ground truth folder not found")
+
+    def __call__(self, name: str) -> ImageObjects:
+        return components_as_objects(read_label_map(self.folder / f"{name}.png"))
+
+
+class DatasetObjects:
+    """True instances, re-read from the dataset the build came from."""
+
+    kind = "dataset"
+
+    def __init__(self, dataset: str, root: Path, split: str):
+        self.where = f"{root} ({split})"
+        self.samples = {s.name: s for s in dataset_adapter(dataset, "--root").samples(Path(root), split)}
+
+    def __call__(self, name: str) -> ImageObjects:
+        if name not in self.samples:
+            raise DatasetError(f"{self.where}: no image {name!r} in the dataset")
+        loaded = self.samples[name].load()
+        return ImageObjects(loaded.masks, loaded.classes, loaded.ignore)
+
+
+def object_source(out: Path, root: Path | None = None, split: str | None = None):
+    """How to get each image's objects (see the module docstring): dataset if known, else components."""
+    meta = read_meta(out)
+    source: dict = meta["source"] if isinstance(meta.get("source"), dict) else {}
+    if root is None and isinstance(source.get("root"), str):
+        root = Path(out) / source["root"]  # recorded relative to OUT (an absolute one stays)
+    if root is None:
+        return ComponentObjects(out)
+    splits = list(meta.get("splits", {}))
+    if split is not None and split not in splits:  # a role name (train, val) stands for its real split
+        split = next((s for s in splits if f"{split}.txt" == split_list_name(s) == split_list_name(split)), split)
+    split = split or source.get("split") or (splits[0] if len(splits) == 1 else None)
+    if split is None:
+        raise DatasetError(f"{Layout(out).meta}: several or no splits {splits}; pass --split")
+    return DatasetObjects(str(meta.get("dataset")), Path(root), split)
