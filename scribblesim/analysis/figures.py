@@ -1,13 +1,19 @@
-"""Fig. 18: heatmaps of objects by mask ratio and scribble ratio (matplotlib, PNG bytes)."""
+"""Figures (matplotlib, PNG bytes): Fig. 18's heatmaps, and human vs simulated style distributions."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .summary import AREA_EDGES, SCRIBBLE_EDGES
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def _edge_label(value: float) -> str:
@@ -41,6 +47,30 @@ def heatmap_png(panels: Sequence[tuple[str, np.ndarray]], area_edges: Sequence[f
         ax.set_ylabel("scribble ratio (%)")
         ax.set_title(f"{title} (n = {int(counts.sum())} objects)", fontsize=10)
         figure.colorbar(image, ax=ax, label="objects (%)")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return _png(figure)
+
+
+def distributions_png(rows: Sequence[tuple[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]]) -> bytes:
+    """Per row (a source) and measure, the human and simulated values as overlaid histograms; PNG bytes.
+
+    ``rows`` holds (title, {measure: (human values, simulated values)}).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    measures = list(rows[0][1]) if rows else []
+    figure = Figure(figsize=(3.2 * max(len(measures), 1), 2.6 * max(len(rows), 1)), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(max(len(rows), 1), max(len(measures), 1), squeeze=False)
+    for row, (title, values) in zip(axes, rows):
+        for ax, (measure, (human, simulated)) in zip(row, values.items()):
+            both = [np.asarray(v, dtype=float) for v in (human, simulated)]
+            both = [v[np.isfinite(v)] for v in both]
+            joined = np.concatenate(both)
+            edges = np.histogram_bin_edges(joined, bins=20) if joined.size else np.linspace(0, 1, 21)
+            for data, name, colour in zip(both, ("human", "simulated"), ("tab:blue", "tab:orange")):
+                ax.hist(data, bins=edges, density=True, alpha=0.55, color=colour, label=f"{name} (n = {data.size})")
+            ax.set_title(f"{title}: {measure}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=6)
+    return _png(figure)

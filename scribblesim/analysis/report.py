@@ -22,7 +22,7 @@ from ..sets.scribble_set import ScribbleSet
 from .figures import heatmap_png
 from .metrics import ObjectStats, agreement, object_stats, visible_owner
 from .objects import ImageObjects, object_source
-from .summary import AREA_EDGES, SCRIBBLE_EDGES, _json_safe, compare_summary, csv_bytes, summarize
+from .summary import AREA_EDGES, SCRIBBLE_EDGES, compare_summary, csv_bytes, json_safe, summarize
 
 
 def object_styles(owner: np.ndarray, classes: np.ndarray, scribbles: np.ndarray, record: dict | None) -> list[str]:
@@ -141,5 +141,5 @@ def stats_report(
         panels = [(f"{scribbles.out.name} seed {scribbles.tag}", counts), (f"{compare.out.name} seed {compare.tag}", counts_b)]
         write_bytes_atomic(extra[2], heatmap_png(panels, area_edges, scribble_edges))
         files[2:2] = extra
-    write_bytes_atomic(dest / "summary.json", json_bytes(_json_safe(summary)))
+    write_bytes_atomic(dest / "summary.json", json_bytes(json_safe(summary)))
     return StatsReport(files, summary)

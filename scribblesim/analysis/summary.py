@@ -135,11 +135,12 @@ def csv_bytes(rows: Sequence[dict]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _json_safe(value):
+def json_safe(value):
+    """``value`` with NaN and infinite floats as None (JSON has neither), in nested dicts and lists."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value

@@ -75,8 +75,8 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
 
 
 @click.command("stats", cls=ListOptionsCommand, short_help="Per-object scribble statistics, heatmap, agreement.")
-@click.argument("out", type=_PATH)
-@click.option("--seed", required=True, metavar="SEED", help="Scribble set to measure.")
+@click.argument("out", type=_PATH, required=False)
+@click.option("--seed", default=None, metavar="SEED", help="Scribble set to measure (with OUT).")
 @click.option("--out", "dest", type=_PATH, required=True, help="Folder for objects.csv, summary.json and fig18_heatmap.png.")
 @click.option("--compare", "compare_out", type=_PATH, default=None, help="Build output holding the set to compare with (default: OUT).")
 @click.option("--compare-seed", default=None, metavar="SEED", help="Set to compare with (default: --seed).")
@@ -85,11 +85,27 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
 @click.option("--radius", type=int, default=3, show_default=True, help="Dilation radius (pixels) of the agreement IoU.")
 @click.option("--area-bins", default=None, metavar="E0,E1,...", help="Fig. 18 mask-ratio bin edges in %.")
 @click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
-def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins) -> None:
-    """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set."""
+@click.option("--compare-human", "human_dir", type=_PATH, default=None,
+              help="Human scribble folder ({source}/{example}/gt.png, human_*.png): simulate its objects and compare.")
+@click.option("--sim-seeds", type=int, multiple=True, default=(1, 2, 3), show_default=True, metavar="SEED [SEED ...]",
+              help="With --compare-human: the simulated annotators.")
+def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins, human_dir,
+                  sim_seeds) -> None:
+    """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set.
+
+    With --compare-human (and no OUT), the style measures of human scribbles next to
+    simulated ones on the same objects.
+    """
     from ..analysis.report import stats_report
     from ..analysis.summary import AREA_EDGES, SCRIBBLE_EDGES
 
+    if human_dir is not None:
+        if out is not None or seed is not None:
+            raise DatasetError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
+        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)))
+        return
+    if out is None or seed is None:
+        raise DatasetError("stats: pass OUT and --seed (or --compare-human HUMAN_DIR)")
     if radius < 0:
         raise DatasetError(f"--radius: must be >= 0, got {radius}")
     area_edges = _edges(area_bins, "--area-bins", AREA_EDGES)
@@ -110,6 +126,18 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     if compare is not None:
         line += f"; vs {compare.folder.name}: median dilated IoU {summary['compare']['dilated_iou']['median']:.3g}"
     click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
+
+
+def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...]) -> None:
+    from ..analysis.human_compare import compare_report, format_comparison
+
+    if any(s < 0 for s in seeds):
+        raise DatasetError(f"--sim-seeds: seeds must be non-negative, got {list(seeds)}")
+    comparisons, files = compare_report(human_dir, dest, seeds=seeds)
+    click.echo(f"{human_dir} against the default style, seeds {' '.join(map(str, seeds))} "
+               "(h: human median, s: simulated median, in: simulated values inside the human band)")
+    click.echo(format_comparison(comparisons))
+    click.echo(f"wrote {', '.join(p.name for p in files)} to {dest}")
 
 
 @click.command("degrade", cls=ListOptionsCommand, short_help="Scribble-shrink and scribble-drop a scribble set.")

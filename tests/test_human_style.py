@@ -1,0 +1,140 @@
+"""Scribble style measures, human scribble folders, and ``stats --compare-human`` (issue 13, first step)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import scribblesim
+from scribblesim.analysis.human_compare import compare_with_humans, human_band
+from scribblesim.analysis.style_measures import RIM_DEPTH, chamfer_ratio, style_measures
+from scribblesim.cli.main import main
+from scribblesim.datasets.base import DatasetError
+from scribblesim.datasets.human import read_human_examples
+from scribblesim.engine.simulate import owner_map
+
+
+@settings(max_examples=40, deadline=None)
+@given(half=st.integers(2, 8), extra=st.integers(0, 30), data=st.data())
+def test_depth_and_rim_of_a_stroke_in_a_strip(half: int, extra: int, data) -> None:
+    height = 2 * half + 1
+    width = 4 * height + extra
+    row = data.draw(st.integers(0, height - 1))
+    mask = np.zeros((height + 2, width + 2), bool)
+    mask[1:-1, 1:-1] = True
+    scribbles = np.full(mask.shape, 255, np.uint8)
+    scribbles[1 + row, 1 + height:1 + width - height] = 4  # far from the ends: the depth is the row's
+    measured = style_measures([mask], [4], scribbles)[0]
+    depth = min(row + 1, height - row) / (half + 1)
+    assert measured.depth == pytest.approx(depth)
+    assert measured.rim == (1.0 if depth < RIM_DEPTH else 0.0)
+    assert measured.length == pytest.approx((width - 2 * height - 1) / math.sqrt(height * width))
+    assert measured.strokes == 1
+
+
+def test_strokes_count_pieces_and_foreign_labels_do_not_count() -> None:
+    mask = np.zeros((20, 40), bool)
+    mask[2:18, 2:38] = True
+    scribbles = np.full(mask.shape, 255, np.uint8)
+    scribbles[6, 5:15] = 1
+    scribbles[12, 20:35] = 1
+    scribbles[9, 5:35] = 2  # another object's label on this one
+    measured = style_measures([mask], [1], scribbles)[0]
+    assert measured.strokes == 2 and 0 < measured.depth < 1
+    empty = style_measures([mask], [1], np.full(mask.shape, 255, np.uint8))[0]
+    assert empty.strokes == 0 and empty.length == 0 and math.isnan(empty.depth) and math.isnan(empty.rim)
+
+
+def test_chamfer_ratio_of_two_parallel_strokes() -> None:
+    mask = np.zeros((30, 60), bool)
+    mask[5:25, 5:55] = True
+    first, second = (np.full(mask.shape, 255, np.uint8) for _ in range(2))
+    first[12, 10:50] = 3
+    second[16, 10:50] = 3
+    assert chamfer_ratio(mask, 3, first, second) == pytest.approx(4 / math.sqrt(mask.sum()))
+    assert chamfer_ratio(mask, 3, first, first) == 0
+    assert math.isnan(chamfer_ratio(mask, 3, first, np.full(mask.shape, 255, np.uint8)))
+
+
+def test_human_band() -> None:
+    assert human_band([0.4, 0.6]) == pytest.approx((0.3, 0.7))
+    assert human_band([2.0]) == (1.5, 2.5)
+    assert human_band([0.5, math.nan, 0.5]) == (0.5, 0.5)
+    assert all(math.isnan(v) for v in human_band([math.nan]))
+
+
+def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds=(1, 2)) -> Path:
+    """A human folder of real COCO shapes whose "annotators" are the simulator with the given seeds."""
+    for sample in coco_loaded[:images]:
+        folder = root / "coco" / sample.name
+        folder.mkdir(parents=True)
+        truth = (owner_map(sample.masks) + 1).astype(np.uint8)  # object k = instance k - 1
+        ids = [k for k in range(1, len(sample.masks) + 1) if (truth == k).any()]
+        masks = np.stack([truth == k for k in ids])
+        Image.fromarray(truth).save(folder / "gt.png")
+        maps = scribblesim.simulate_seeds(masks, ids, seeds=annotator_seeds, image_id=f"coco/{sample.name}")
+        for a, smap in enumerate(maps):
+            Image.fromarray(smap.label_map).save(folder / f"human_{a}.png")
+    return root
+
+
+def test_read_human_folder_and_its_errors(coco_loaded, tmp_path: Path) -> None:
+    root = write_human_folder(tmp_path / "human", coco_loaded, images=2)
+    examples = read_human_examples(root)
+    assert [(e.source, len(e.scribbles)) for e in examples] == [("coco", 2), ("coco", 2)]
+    assert [e.name for e in read_human_examples(root / "coco")] == [e.name for e in examples]  # one source
+    assert examples[0].masks.shape[0] == len(examples[0].object_ids) > 0
+    with pytest.raises(DatasetError, match="human scribble folder not found"):
+        read_human_examples(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="no {example}/gt.png"):
+        read_human_examples(tmp_path)
+    broken = root / "coco" / examples[0].name
+    Image.fromarray(np.zeros((3, 3), np.uint8)).save(broken / "human_1.png")
+    with pytest.raises(DatasetError, match=r"human_1.png: size \(3, 3\) differs"):
+        read_human_examples(root)
+    for path in broken.glob("human_*.png"):
+        path.unlink()
+    with pytest.raises(DatasetError, match="no human_\\*.png"):
+        read_human_examples(root)
+
+
+def test_simulation_against_annotators_that_are_the_simulator(coco_loaded, tmp_path: Path) -> None:
+    # Annotators = seeds 1 and 2; simulated annotators = the same seeds: every simulated value
+    # is one of the humans', so it lies in the band, and the Chamfer ratio is exactly 1.
+    examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded))
+    (same,) = compare_with_humans(examples, seeds=(1, 2))
+    assert same.objects > 5 and same.annotators == 2 and same.unstroked == 0
+    assert all(same.agreement(m) == 1.0 for m in ("length", "depth", "rim"))
+    assert same.chamfer_ratio() == pytest.approx(1.0)
+    (other,) = compare_with_humans(examples, seeds=(5, 6, 7))
+    assert len(other.simulated["length"]) == 3 * other.objects
+    assert all(0 <= other.agreement(m) <= 1 for m in ("length", "depth", "rim"))
+    assert other.to_dict()["measures"]["strokes"]["inside_band"] is None
+
+
+def test_cli_compare_human(coco_loaded, tmp_path: Path) -> None:
+    root = write_human_folder(tmp_path / "human", coco_loaded, images=2)
+    runner = CliRunner()
+    result = runner.invoke(main, ["stats", "--compare-human", str(root), "--out", str(tmp_path / "cmp"),
+                                  "--sim-seeds", "1", "2"])
+    assert result.exit_code == 0, result.output
+    assert "coco" in result.output and "100 %" in result.output
+    record = json.loads((tmp_path / "cmp/human_compare.json").read_text())
+    assert record["seeds"] == [1, 2] and record["sources"][0]["chamfer_ratio"] == pytest.approx(1.0)
+    assert (tmp_path / "cmp/human_compare.png").read_bytes()[:4] == b"\x89PNG"
+    for args, line in [
+        (["--compare-human", str(tmp_path / "nope")], f"error: {tmp_path / 'nope'}: human scribble folder not found\n"),
+        (["--compare-human", str(root), "--seed", "1"], "error: --compare-human: measures the human folder's own "
+                                                       "objects; pass no OUT and no --seed\n"),
+        ([], "error: stats: pass OUT and --seed (or --compare-human HUMAN_DIR)\n"),
+    ]:
+        bad = runner.invoke(main, ["stats", *args, "--out", str(tmp_path / "bad")])
+        assert bad.exit_code == 2 and bad.stderr == line
