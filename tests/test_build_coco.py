@@ -98,6 +98,19 @@ def test_two_jobs_byte_identical(built: Path, tmp_path: Path) -> None:
     assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
 
 
+def test_relative_out_from_another_directory_in_one_process(built: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the worker pool outlives a build: its workers must resolve relative paths where the caller is
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        result = run_cli("build", "coco", "--seeds", "1", "2", "--out", "rel", "--jobs", "2")
+        assert result.exit_code == 0, result.output
+        ours, reference = tree_bytes(tmp_path / name / "rel"), tree_bytes(built)
+        labels = [k for k in reference if k.endswith(".png") or k.endswith(".jsonl")]  # links depend on where OUT is
+        assert len(labels) > 90 and all(ours[k] == reference[k] for k in labels)
+
+
 def test_rerun_is_noop(built: Path) -> None:
     before = {p: p.lstat().st_mtime_ns for p in built.rglob("*")}
     result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(built), "--jobs", "1")

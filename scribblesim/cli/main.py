@@ -40,6 +40,8 @@ def build_options(function):
     @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).")
     @click.option("--erosion-kernel", type=int, default=SimConfig.erosion_kernel, show_default=True, help="Erosion kernel k of boundary scribbles.")
     @click.option("--no-background", is_flag=True, help="Do not scribble the background.")
+    @click.option("--style", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Style file (JSON of SimConfig fields, e.g. from scribblesim fit); options given here win.")
     @click.option("--label-png", type=click.Choice(LABEL_PNG_MODES), default=DEFAULT_LABEL_PNG, show_default=True,
                   help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.")
     @click.option("--keep-empty", is_flag=True, help="Keep images without annotations (background scribbles only) instead of leaving them out.")
@@ -50,6 +52,12 @@ def build_options(function):
         return function(**kwargs)
 
     return wrapper
+
+
+def _given(field: str) -> bool:
+    """Whether the option behind SimConfig ``field`` was given on the command line."""
+    option = {"background": "no_background"}.get(field, field)
+    return click.get_current_context().get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
 
 
 def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None,
@@ -64,6 +72,10 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
             width=options["width"], erosion_kernel=options["erosion_kernel"],
             background=not options["no_background"], background_split=background_split,
         )
+        if options["style"] is not None:  # the style file's fields, then the options given on the command line
+            given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background")
+                     if _given(name)}
+            config = SimConfig(**{**SimConfig.from_file(options["style"], config).to_dict(), **given})
     except ValueError as error:
         fail(str(error))
     spec = BuildSpec(

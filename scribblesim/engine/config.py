@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Literal
 
 BackgroundSplit = Literal["none", "horizontal"]
+StrokePosition = Literal["centred", "random"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,25 @@ class SimConfig:
     background_work_pixels : int or None
         The same cap for each background part; background strokes are not smoothed,
         so the default traces them at full resolution for images up to 1024 x 1024.
+
+    Style knobs (off by default, when the paper's style is drawn exactly):
+
+    stroke_length : float or None
+        Share of the chosen skeleton path's length that a line stroke keeps (``None``:
+        all of it), at the place ``stroke_position`` says: ``"centred"`` or ``"random"``.
+    inset : float
+        Line strokes keep to the stretch of their path at least ``inset`` x the
+        object's inscribed radius from its boundary (0: the whole path).
+    strokes_per_object : int
+        Line strokes per object, each on its own random path (boundary-style objects
+        keep one stroke). Paths share the skeleton's root, so whole strokes touch; with
+        a ``stroke_length`` at ``"random"`` places they mostly lie apart.
+    boundary_probability : float or None
+        Chance of boundary style for an object that may have one (``None``: its area
+        ratio P, as Eq. 20).
+    wobble_amplitude, wobble_wavelength : float
+        Hand wobble of line strokes: a sideways sine of this amplitude and wavelength in
+        pixels, random phase (amplitude 0: none).
     """
 
     erosion_kernel: int = 20
@@ -70,6 +92,13 @@ class SimConfig:
     max_work_pixels: int | None = 4096
     background_work_pixels: int | None = 1024 * 1024
     background_band: float = 201 / 1024
+    stroke_length: float | None = None
+    stroke_position: StrokePosition = "centred"
+    inset: float = 0.0
+    strokes_per_object: int = 1
+    boundary_probability: float | None = None
+    wobble_amplitude: float = 0.0
+    wobble_wavelength: float = 40.0
 
     def __post_init__(self) -> None:
         if self.erosion_kernel < 1:
@@ -94,7 +123,42 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 64 or None, got {cap}")
         if not 0.0 <= self.background_band < 1.0:
             raise ValueError(f"background_band must lie in [0, 1), got {self.background_band}")
+        if self.stroke_length is not None and not 0.0 < self.stroke_length <= 1.0:
+            raise ValueError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
+        if self.stroke_position not in ("centred", "random"):
+            raise ValueError(f"stroke_position must be 'centred' or 'random', got {self.stroke_position!r}")
+        if not 0.0 <= self.inset <= 1.0:
+            raise ValueError(f"inset must lie in [0, 1], got {self.inset}")
+        if self.strokes_per_object < 1:
+            raise ValueError(f"strokes_per_object must be >= 1, got {self.strokes_per_object}")
+        if self.boundary_probability is not None and not 0.0 <= self.boundary_probability <= 1.0:
+            raise ValueError(f"boundary_probability must lie in [0, 1] or be None, got {self.boundary_probability}")
+        if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:
+            raise ValueError(f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
+                             f"{self.wobble_wavelength}")
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-serialisable dict."""
         return asdict(self)
+
+    @classmethod
+    def from_file(cls, path: str | Path, base: SimConfig | None = None) -> SimConfig:
+        """The config of a style file: JSON whose ``"config"`` object (or the whole file) sets fields.
+
+        Fields it does not name keep ``base``'s values (default: ``SimConfig()``). Raises a
+        one-line ``ValueError`` naming the file for unreadable JSON, unknown fields or bad values.
+        """
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a readable style file ({error})") from None
+        values = data.get("config", data) if isinstance(data, dict) else None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a JSON object of SimConfig fields")
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown SimConfig fields {', '.join(unknown)}")
+        try:
+            return replace(base or cls(), **values)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None

@@ -67,11 +67,18 @@ class _Object:
     rng_skeleton: np.random.Generator
     _tree: tuple | None = None
     _outline: tuple | None = None
+    _depth: np.ndarray | None = None
 
     def tree(self, config: SimConfig) -> tuple:
         if self._tree is None:
             self._tree = line_tree(self.visible, config, self.rng_skeleton)
         return self._tree
+
+    def depth(self) -> np.ndarray:
+        """Distance of each visible pixel to the nearest pixel outside the object."""
+        if self._depth is None:
+            self._depth = ndimage.distance_transform_edt(np.pad(self.visible, 1))[1:-1, 1:-1]
+        return self._depth
 
     def outline(self, config: SimConfig) -> tuple | None:
         if self._outline is None:
@@ -166,14 +173,20 @@ def _object_candidates(
     obj: _Object, config: SimConfig, rng: np.random.Generator
 ) -> list[tuple[np.ndarray, StrokeStyle]]:
     """Style decision (Eq. 20), then the style's paths, best first."""
-    if obj.ratio >= config.boundary_min_ratio and rng.random() < obj.ratio:
+    chance = obj.ratio if config.boundary_probability is None else config.boundary_probability
+    if obj.ratio >= config.boundary_min_ratio and rng.random() < chance:
         outline = obj.outline(config)
         if outline is not None:
             return [(boundary_path(outline, config, rng), "boundary")]
+    return _line_candidates(obj, config, rng)
+
+
+def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, StrokeStyle]]:
+    """A line stroke's paths, best first: smoothed, then the skeleton path itself."""
     tree, factor = obj.tree(config)
     if tree is None:
         return []
-    smooth, raw = line_paths(tree, factor, config, rng)
+    smooth, raw = line_paths(tree, factor, config, rng, obj.depth() if config.inset > 0 else None)
     return [(smooth, "line"), (raw, "line")]
 
 
@@ -200,10 +213,15 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
             result.skipped.append(Skip.background(part, "background stroke left no pixel"))
     for obj in scene.objects:
         rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
+        candidates = _object_candidates(obj, config, rng)
         if not any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)
-                   for points, style in _object_candidates(obj, config, rng)):
+                   for points, style in candidates):
             # Objects always get a stroke: their deepest pixel is the last resort.
             draw(_deepest_pixel(obj.visible), obj.label, obj.index, "line", obj.top, obj.left, obj.visible)
+        if candidates and candidates[0][1] == "line":
+            for _ in range(config.strokes_per_object - 1):  # more strokes: each one optional
+                any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)
+                    for points, style in _line_candidates(obj, config, rng))
     return result
 
 

@@ -15,6 +15,7 @@ from scipy import ndimage
 from .boundary import eroded_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, to_fine, work_factor
+from .hand import inset_path, keep_stretch, wobble
 from .medial import medial_axis
 from .skeleton import (
     MAX_TREE_NODES,
@@ -50,9 +51,13 @@ def line_tree(mask: np.ndarray, config: SimConfig, rng: np.random.Generator) -> 
 
 
 def line_paths(
-    tree: SkeletonTree, factor: int, config: SimConfig, rng: np.random.Generator
+    tree: SkeletonTree, factor: int, config: SimConfig, rng: np.random.Generator, depth: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Line style (Section IV-C, Algorithm 1): random depth search, then Bezier smoothing.
+
+    The style knobs of ``config`` (:mod:`.hand`) then trim the path (``inset``, which
+    needs the object's boundary ``depth`` map, and ``stroke_length``) and wobble the
+    smoothed stroke.
 
     Returns
     -------
@@ -60,8 +65,13 @@ def line_paths(
         The smoothed path and the skeleton path it was smoothed from.
     """
     raw = _rc_to_xy(random_path(tree, rng), factor)
+    if config.inset > 0:
+        assert depth is not None, "inset needs the object's depth map"
+        raw = inset_path(raw, depth, config.inset)
+    raw = keep_stretch(raw, config.stroke_length, config.stroke_position, rng)
     control = resample(raw, config.control_spacing) if len(raw) > 1 else raw
-    return bezier_smooth(control, config.bezier_degree), raw
+    smooth = bezier_smooth(control, config.bezier_degree)
+    return wobble(smooth, config.wobble_amplitude, config.wobble_wavelength, rng), raw
 
 
 def background_paths(

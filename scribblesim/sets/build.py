@@ -365,10 +365,13 @@ def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequen
         return
     splits = recorded_splits(meta)
     recorded = {"dataset": meta.get("dataset"), "label_png": recorded_label_png(meta)}
-    recorded.update(meta["config"] if isinstance(meta.get("config"), dict) else {})
-    wanted = {"dataset": dataset, "label_png": spec.label_png, **spec.config.to_dict()}
+    wanted = {"dataset": dataset, "label_png": spec.label_png}
     differ = [f"{_OPTION_NAMES.get(key, key)} {recorded[key]} (not {value})" for key, value in wanted.items()
               if value is not None and recorded.get(key) is not None and recorded[key] != value]
+    config = meta["config"] if isinstance(meta.get("config"), dict) else {}
+    # every recorded simulation option must match, None (a style knob left off) included
+    differ += [f"{_OPTION_NAMES.get(key, key)} {config[key]} (not {value})"
+               for key, value in spec.config.to_dict().items() if key in config and config[key] != value]
     if class_names is not None and meta.get("classes") not in (None, list(class_names)):
         differ.append(f"other classes ({len(meta['classes'])} names, not {len(class_names)})")
     previous = splits.get(spec.split)
@@ -410,6 +413,16 @@ def remove_build(out: Path) -> None:
     for path in [*layout.strokes_files(), layout.meta]:
         path.unlink(missing_ok=True)
     shutil.rmtree(layout.state, ignore_errors=True)
+
+
+def _process_in(directory: str, sample: Sample, spec: BuildSpec) -> ImageReport:
+    """:func:`process_image` in the caller's working directory, so that relative paths mean the same.
+
+    A worker pool outlives one build and may have been started from another directory.
+    """
+    if os.getcwd() != directory:
+        os.chdir(directory)
+    return process_image(sample, spec)
 
 
 def die_with_parent(parent: int) -> None:
@@ -498,7 +511,8 @@ def build(
     # Loky workers end with the build, even one killed with SIGKILL.
     options = {"initializer": die_with_parent, "initargs": (os.getpid(),)} if backend == "loky" else {}
     with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
-        tasks = (joblib.delayed(process_image)(sample, spec) for sample in samples)
+        here = os.getcwd()
+        tasks = (joblib.delayed(_process_in)(here, sample, spec) for sample in samples)
         results = joblib.Parallel(return_as="generator")(tasks)
         reports = []
         with tqdm(total=total, desc=f"{dataset} {spec.split}", unit="img", disable=None if progress else True) as bar:

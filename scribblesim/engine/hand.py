@@ -1,0 +1,63 @@
+"""An annotator's hand on a line stroke: how much of the path it keeps, how far from the edge, how it wobbles.
+
+Pure functions on (x, y) float paths in an object's crop. Each is the identity at its
+:class:`~scribblesim.engine.config.SimConfig` default and then draws nothing from the
+generator, so the paper's style is unchanged by their existence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from shapely.ops import substring
+
+from .smoothing import resample
+
+
+def inset_path(path: np.ndarray, depth: np.ndarray, inset: float) -> np.ndarray:
+    """The longest run of ``path``'s vertices at least ``inset`` x the inscribed radius deep.
+
+    ``depth`` is the object's distance to its boundary per pixel (the crop's frame). When
+    no vertex is deep enough, the deepest vertex alone.
+    """
+    if inset <= 0 or len(path) == 0:
+        return path
+    rows = np.clip(np.rint(path[:, 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.rint(path[:, 0]).astype(int), 0, depth.shape[1] - 1)
+    along = depth[rows, cols]
+    deep = along >= inset * float(depth.max())
+    if not deep.any():
+        return path[[int(np.argmax(along))]]
+    # the longest run of consecutive deep vertices
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], deep.astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    return path[starts[longest]:ends[longest]]
+
+
+def keep_stretch(path: np.ndarray, share: float | None, position: str, rng: np.random.Generator) -> np.ndarray:
+    """The stretch of ``path`` holding ``share`` of its arc length: centred, or at a random place."""
+    if share is None or share >= 1 or len(path) < 2:
+        return path
+    line = shapely.LineString(path)
+    total, kept = line.length, share * line.length
+    start = (total - kept) / 2 if position == "centred" else float(rng.uniform(0.0, total - kept))
+    return np.array(substring(line, start, start + kept).coords, dtype=float)
+
+
+def wobble(path: np.ndarray, amplitude: float, wavelength: float, rng: np.random.Generator) -> np.ndarray:
+    """``path`` displaced sideways by ``amplitude * sin(2 pi s / wavelength + phase)`` at arc length s.
+
+    The phase is uniform; the path is first resampled every pixel so the wave is drawn.
+    """
+    if amplitude <= 0 or len(path) < 2:
+        return path
+    dense = resample(path, 1.0)
+    tangent = np.gradient(dense, axis=0)
+    norm = np.linalg.norm(tangent, axis=1, keepdims=True)
+    normal = np.where(norm > 0, tangent[:, ::-1] * np.array([-1.0, 1.0]) / np.maximum(norm, 1e-12), 0.0)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
+    phase = float(rng.uniform(0.0, 2 * math.pi))
+    return dense + amplitude * np.sin(2 * math.pi * arc / wavelength + phase)[:, None] * normal

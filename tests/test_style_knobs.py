@@ -1,0 +1,152 @@
+"""Style knobs of SimConfig: each one moves the style measures the way it says, and the default is the paper's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_simulate_coco import FRESH_INDICES, _digest
+
+import scribblesim
+from scribblesim import SimConfig
+from scribblesim.analysis.style_measures import style_measures
+from scribblesim.engine.hand import inset_path, keep_stretch, wobble
+
+#: sha256 of the embedded sample's FRESH_INDICES images, seed 1, default config, before the knobs existed.
+DEFAULT_DIGEST = "2f15252a47886c6c9a92c444622043634888d1ef9fbaeda0401b01676a15060b"
+SEEDS = range(1, 9)
+
+
+def test_default_output_is_unchanged(coco_loaded) -> None:
+    assert _digest([coco_loaded[i] for i in FRESH_INDICES], 1) == DEFAULT_DIGEST
+
+
+def shapes() -> tuple[np.ndarray, list[int]]:
+    """A long bar, an L and a disc: skeletons with branches, on a 120 x 200 image (all line style)."""
+    rows, cols = np.mgrid[:120, :200]
+    bar = (rows >= 10) & (rows < 34) & (cols >= 10) & (cols < 190)
+    ell = ((rows >= 45) & (rows < 110) & (cols >= 10) & (cols < 30)) | ((rows >= 90) & (rows < 110) & (cols >= 10) & (cols < 90))
+    disc = (rows - 75) ** 2 + (cols - 150) ** 2 < 30**2
+    return np.stack([bar, ell, disc]), [1, 2, 3]
+
+
+def mean_measure(config: SimConfig, measure: str) -> float:
+    masks, classes = shapes()
+    values = [m.value(measure) for seed in SEEDS
+              for m in style_measures(masks, classes, scribblesim.simulate(masks, classes, seed=seed, config=config).label_map)]
+    return float(np.nanmean(values))
+
+
+def test_stroke_length_shortens_strokes() -> None:
+    assert mean_measure(SimConfig(stroke_length=0.4), "length") < 0.6 * mean_measure(SimConfig(), "length")
+    assert mean_measure(SimConfig(stroke_length=0.4, stroke_position="random"), "length") < \
+        0.6 * mean_measure(SimConfig(), "length")
+
+
+def test_inset_keeps_strokes_deep() -> None:
+    assert mean_measure(SimConfig(inset=0.7), "depth") > mean_measure(SimConfig(), "depth") + 0.05
+    assert mean_measure(SimConfig(inset=0.7), "rim") < mean_measure(SimConfig(), "rim")
+
+
+def test_more_strokes_per_object() -> None:
+    # whole root-to-leaf paths share their root, so they touch; short stretches at random places stay apart
+    short = dict(stroke_length=0.3, stroke_position="random")
+    assert mean_measure(SimConfig(strokes_per_object=3, **short), "strokes") > \
+        mean_measure(SimConfig(**short), "strokes") + 0.2
+    assert mean_measure(SimConfig(strokes_per_object=3), "length") > mean_measure(SimConfig(), "length")
+
+
+def test_wobble_lengthens_the_drawn_line() -> None:
+    assert mean_measure(SimConfig(wobble_amplitude=4, wobble_wavelength=20), "length") > mean_measure(SimConfig(), "length")
+
+
+def test_boundary_probability_sets_the_style() -> None:
+    masks, classes = shapes()
+    styles = {p: {s.style for seed in SEEDS
+                  for s in scribblesim.simulate(masks, classes, seed=seed, config=SimConfig(boundary_probability=p,
+                                                                                       boundary_min_ratio=0.0)).strokes
+                  if s.instance is not None} for p in (0.0, 1.0)}
+    assert styles[0.0] == {"line"}
+    disc = {s.style for seed in SEEDS for s in scribblesim.simulate(
+        masks, classes, seed=seed, config=SimConfig(boundary_probability=1.0, boundary_min_ratio=0.0)).strokes
+        if s.instance == 2}
+    assert disc == {"boundary"}  # the bar and the L are too thin for an eroded outline: line strokes
+
+
+@pytest.mark.parametrize("bad", [dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
+                                 dict(strokes_per_object=0), dict(boundary_probability=1.2),
+                                 dict(wobble_amplitude=-1), dict(wobble_wavelength=0), dict(stroke_position="left")])
+def test_bad_knobs_are_refused(bad) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        SimConfig(**bad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(share=st.floats(0.05, 0.95), length=st.integers(5, 80), seed=st.integers(0, 99))
+def test_keep_stretch_keeps_its_share_inside_the_path(share: float, length: int, seed: int) -> None:
+    path = np.stack([np.arange(length + 1, dtype=float), np.zeros(length + 1)], axis=1)
+    centred = keep_stretch(path, share, "centred", np.random.default_rng(seed))
+    assert np.ptp(centred[:, 0]) == pytest.approx(share * length)
+    assert centred[0, 0] == pytest.approx((1 - share) * length / 2)
+    anywhere = keep_stretch(path, share, "random", np.random.default_rng(seed))
+    assert np.ptp(anywhere[:, 0]) == pytest.approx(share * length)
+    assert -1e-9 <= anywhere[0, 0] and anywhere[-1, 0] <= length + 1e-9
+
+
+def test_inset_path_keeps_the_longest_deep_run() -> None:
+    depth = np.array([[0, 1, 2, 3, 2, 1, 3, 3, 3, 3, 0]], dtype=float)
+    path = np.stack([np.arange(11, dtype=float), np.zeros(11)], axis=1)
+    assert inset_path(path, depth, 0.6)[:, 0].tolist() == [6, 7, 8, 9]  # depth >= 1.8: runs 2-4 and 6-9
+    assert inset_path(path, depth, 1.0)[:, 0].tolist() == [6, 7, 8, 9]  # depth 3: runs 3 and 6-9
+    assert inset_path(path[:3], depth, 1.0)[:, 0].tolist() == [2]  # none deep enough: the deepest vertex
+    assert inset_path(path, depth, 0.0) is path
+
+
+def test_wobble_stays_within_its_amplitude() -> None:
+    path = np.array([[0.0, 0.0], [100.0, 0.0]])
+    wavy = wobble(path, 3.0, 25.0, np.random.default_rng(1))
+    assert np.abs(wavy[:, 1]).max() == pytest.approx(3.0, abs=0.05) and np.allclose(np.diff(wavy[:, 0]), 1.0)
+    assert wobble(path, 0.0, 25.0, np.random.default_rng(1)) is path
+
+
+def test_style_file_round_trips_and_bad_files_are_one_line(tmp_path) -> None:
+    import json
+
+    styled = SimConfig(stroke_length=0.5, stroke_position="random", inset=0.3, strokes_per_object=2,
+                       boundary_probability=0.2, wobble_amplitude=1.5, wobble_wavelength=30.0, width=3)
+    path = tmp_path / "style.json"
+    path.write_text(json.dumps({"format": "any", "config": styled.to_dict()}))
+    assert SimConfig.from_file(path) == styled
+    (tmp_path / "flat.json").write_text('{"inset": 0.4}')
+    assert SimConfig.from_file(tmp_path / "flat.json", SimConfig(width=5)) == SimConfig(width=5, inset=0.4)
+    for text, message in [("{", "not a readable style file"), ("[1]", "expected a JSON object"),
+                          ('{"nope": 1}', "unknown SimConfig fields nope"), ('{"inset": 3}', "inset must lie in")]:
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ValueError, match=message) as error:
+            SimConfig.from_file(tmp_path / "bad.json")
+        assert str(error.value).startswith(f"{tmp_path / 'bad.json'}: ") and "\n" not in str(error.value)
+
+
+def test_build_with_a_style_file(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scribblesim.cli.main import main
+
+    style = tmp_path / "style.json"
+    style.write_text('{"config": {"stroke_length": 0.4, "inset": 0.5}}')
+    runner = CliRunner()
+    plain = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "plain"), "--jobs", "1", "--no-progress"])
+    styled = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "styled"), "--style", str(style),
+                                  "--width", "3", "--jobs", "1", "--no-progress"])
+    assert plain.exit_code == 0 and styled.exit_code == 0, styled.output
+    config = json.loads((tmp_path / "styled/meta.json").read_text())["config"]
+    assert (config["stroke_length"], config["inset"], config["width"]) == (0.4, 0.5, 3)  # --width given: it wins
+    folder = "coco2017_train_scribble_r1"
+    differ = sum((tmp_path / "plain" / folder / p.name).read_bytes() != p.read_bytes()
+                 for p in (tmp_path / "styled" / folder).glob("*.png"))
+    assert differ > 20
+    again = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "styled"), "--width", "3", "--no-progress"])
+    assert again.exit_code == 2 and "stroke_length 0.4 (not None)" in again.stderr
