@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import scribblesim
+from scribblesim import SimConfig
+from scribblesim.analysis.fit import fit_style, search_subset
 from scribblesim.analysis.human_compare import compare_with_humans, human_band
 from scribblesim.analysis.style_measures import RIM_DEPTH, chamfer_ratio, style_measures
 from scribblesim.cli.main import main
@@ -71,8 +73,9 @@ def test_human_band() -> None:
     assert all(math.isnan(v) for v in human_band([math.nan]))
 
 
-def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds=(1, 2)) -> Path:
-    """A human folder of real COCO shapes whose "annotators" are the simulator with the given seeds."""
+def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds=(1, 2),
+                       config: SimConfig | None = None) -> Path:
+    """A human folder of real COCO shapes whose "annotators" are the simulator with the given seeds and config."""
     for sample in coco_loaded[:images]:
         folder = root / "coco" / sample.name
         folder.mkdir(parents=True)
@@ -80,7 +83,8 @@ def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds
         ids = [k for k in range(1, len(sample.masks) + 1) if (truth == k).any()]
         masks = np.stack([truth == k for k in ids])
         Image.fromarray(truth).save(folder / "gt.png")
-        maps = scribblesim.simulate_seeds(masks, ids, seeds=annotator_seeds, image_id=f"coco/{sample.name}")
+        maps = scribblesim.simulate_seeds(masks, ids, seeds=annotator_seeds, image_id=f"coco/{sample.name}",
+                                          config=config)
         for a, smap in enumerate(maps):
             Image.fromarray(smap.label_map).save(folder / f"human_{a}.png")
     return root
@@ -138,3 +142,39 @@ def test_cli_compare_human(coco_loaded, tmp_path: Path) -> None:
     ]:
         bad = runner.invoke(main, ["stats", *args, "--out", str(tmp_path / "bad")])
         assert bad.exit_code == 2 and bad.stderr == line
+
+
+@pytest.mark.parametrize(("knob", "values", "truth"), [
+    ("stroke_length", (None, 0.7, 0.4), 0.4),
+    ("inset", (0.0, 0.25, 0.5), 0.5),
+])
+def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_path: Path, knob, values, truth) -> None:
+    root = write_human_folder(tmp_path / "human", coco_loaded, images=4, annotator_seeds=(11, 12),
+                              config=SimConfig(**{knob: truth}))
+    examples = read_human_examples(root)
+    result = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
+    assert getattr(result.config, knob) == truth and result.knobs() == {knob: truth}
+    assert result.evaluations == 1 + 2 * (len(values) - 1)  # two passes: the second finds nothing better
+    again = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
+    assert again.config == result.config  # deterministic
+    banded = ("length", "depth", "rim")
+    assert sum(result.after[0].agreement(m) for m in banded) > sum(result.before[0].agreement(m) for m in banded)
+
+
+def test_search_subset_spreads_over_each_source(coco_loaded, tmp_path: Path) -> None:
+    examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded, images=5))
+    assert [e.name for e in search_subset(examples, 3)] == [examples[k].name for k in (0, 2, 4)]
+    assert search_subset(examples, 10) == list(examples)
+
+
+def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Path) -> None:
+    root = write_human_folder(tmp_path / "human", coco_loaded, images=2, config=SimConfig(stroke_length=0.4))
+    result = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "style.json")])
+    assert result.exit_code == 0, result.output
+    assert "before (the paper's style)" in result.output and "after (" in result.output
+    record = json.loads((tmp_path / "style.json").read_text())
+    assert record["format"] == "scribblesim-style-1" and record["score"]["after"] >= record["score"]["before"]
+    fitted = SimConfig.from_file(tmp_path / "style.json")
+    assert {k: getattr(fitted, k) for k in record["knobs"]} == record["knobs"]
+    bad = CliRunner().invoke(main, ["fit", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")])
+    assert bad.exit_code == 2 and bad.stderr == f"error: {tmp_path / 'nope'}: human scribble folder not found\n"

@@ -58,7 +58,8 @@ def test_more_strokes_per_object() -> None:
 
 
 def test_wobble_lengthens_the_drawn_line() -> None:
-    assert mean_measure(SimConfig(wobble_amplitude=4, wobble_wavelength=20), "length") > mean_measure(SimConfig(), "length")
+    assert mean_measure(SimConfig(wobble_amplitude=0.4, wobble_wavelength=1.5), "length") > \
+        mean_measure(SimConfig(), "length")
 
 
 def test_boundary_probability_sets_the_style() -> None:
@@ -114,7 +115,7 @@ def test_style_file_round_trips_and_bad_files_are_one_line(tmp_path) -> None:
     import json
 
     styled = SimConfig(stroke_length=0.5, stroke_position="random", inset=0.3, strokes_per_object=2,
-                       boundary_probability=0.2, wobble_amplitude=1.5, wobble_wavelength=30.0, width=3)
+                       boundary_probability=0.2, wobble_amplitude=0.3, wobble_wavelength=1.5, width=3)
     path = tmp_path / "style.json"
     path.write_text(json.dumps({"format": "any", "config": styled.to_dict()}))
     assert SimConfig.from_file(path) == styled

@@ -95,11 +95,30 @@ def _by_object(measures: list[StyleMeasures]) -> dict[int, StyleMeasures]:
     return {m.object: m for m in measures}
 
 
-def compare_example(example: HumanExample, comparison: SourceComparison, config: SimConfig,
-                    seeds: Sequence[int]) -> None:
-    """Add one example's human and simulated measures to ``comparison``."""
+@dataclass(frozen=True)
+class MeasuredExample:
+    """A human example with its annotators' measures and Chamfer distances, per object index."""
+
+    example: HumanExample
+    humans: list[dict[int, StyleMeasures]]
+    human_chamfer: dict[int, list[float]]
+
+
+def measure_humans(example: HumanExample) -> MeasuredExample:
+    """The human side of a comparison, which no simulation setting changes (so measured once)."""
     masks, labels, ignore = example.masks, example.object_ids, example.ignore
     humans = [_by_object(style_measures(masks, labels, s, ignore=ignore)) for s in example.scribbles]
+    chamfer = {index: [chamfer_ratio(masks[index] & ~ignore, labels[index], a, b)
+                       for a, b in itertools.combinations(example.scribbles, 2)]
+               for index in set().union(*humans)}
+    return MeasuredExample(example, humans, chamfer)
+
+
+def compare_example(measured: MeasuredExample, comparison: SourceComparison, config: SimConfig,
+                    seeds: Sequence[int]) -> None:
+    """Add one example's human and simulated measures to ``comparison``."""
+    example, humans = measured.example, measured.humans
+    masks, labels, ignore = example.masks, example.object_ids, example.ignore
     maps = simulate_seeds(masks, labels, seeds=seeds, image_id=f"{example.source}/{example.name}", config=config,
                           ignore=ignore)
     simulated = [_by_object(style_measures(masks, labels, m.label_map, ignore=ignore)) for m in maps]
@@ -114,21 +133,24 @@ def compare_example(example: HumanExample, comparison: SourceComparison, config:
             if measure in BANDED:
                 low, high = human_band(values)
                 comparison.inside[measure] += [bool(low <= s[index].value(measure) <= high) for s in simulated]
-        mask = masks[index] & ~ignore
-        label = labels[index]
-        comparison.human_chamfer += [chamfer_ratio(mask, label, a, b) for a, b in itertools.combinations(example.scribbles, 2)]
-        comparison.seed_chamfer += [chamfer_ratio(mask, label, a.label_map, b.label_map)
+        comparison.human_chamfer += measured.human_chamfer.get(index, [])
+        comparison.seed_chamfer += [chamfer_ratio(masks[index] & ~ignore, labels[index], a.label_map, b.label_map)
                                     for a, b in itertools.combinations(maps, 2)]
 
 
-def compare_with_humans(examples: Sequence[HumanExample], config: SimConfig | None = None,
+def compare_with_humans(examples: Sequence[HumanExample | MeasuredExample], config: SimConfig | None = None,
                         seeds: Sequence[int] = DEFAULT_SEEDS) -> list[SourceComparison]:
-    """Per source, the human and simulated measures of every object (in source order)."""
+    """Per source, the human and simulated measures of every object (in source order).
+
+    ``examples`` may be measured already (:func:`measure_humans`), as a search over
+    settings does once.
+    """
     config = config or SimConfig()
     by_source: dict[str, SourceComparison] = {}
-    for example in examples:
-        comparison = by_source.setdefault(example.source, SourceComparison(example.source))
-        compare_example(example, comparison, config, seeds)
+    for item in examples:
+        measured = item if isinstance(item, MeasuredExample) else measure_humans(item)
+        comparison = by_source.setdefault(measured.example.source, SourceComparison(measured.example.source))
+        compare_example(measured, comparison, config, seeds)
     return list(by_source.values())
 
 

@@ -77,7 +77,8 @@ def visible_owner(masks: np.ndarray | Sequence[np.ndarray], ignore: np.ndarray |
     return owner
 
 
-def _box(mask: np.ndarray) -> tuple[slice, slice]:
+def mask_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The bounding box of a non-empty mask, as slices."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
@@ -90,7 +91,7 @@ def boundary_distance(mask: np.ndarray) -> np.ndarray:
 def one_object(mask: np.ndarray, label: int, scribbles: np.ndarray, image_pixels: int, index: int = 0,
                style: str = "unknown") -> ObjectStats:
     """Statistics of one (visible) object mask against a scribble label map of the same size."""
-    box = _box(mask)
+    box = mask_box(mask)
     mask, scribbles = mask[box], scribbles[box]
     area = int(mask.sum())
     on = mask & (scribbles == label)
@@ -223,7 +224,7 @@ def agreement(
         visible = owner == index
         if not visible.any():
             continue
-        box = _box(visible)
+        box = mask_box(visible)
         pad = ((radius, radius), (radius, radius))
         mask = np.pad(visible[box], pad)
         label = int(ids[index])

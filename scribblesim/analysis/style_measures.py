@@ -26,7 +26,7 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from ..engine.vectorise import skeleton_length
-from .metrics import boundary_distance, chamfer_distance, visible_owner
+from .metrics import boundary_distance, chamfer_distance, mask_box, visible_owner
 
 #: Depth (distance to the boundary / inscribed radius) below which a skeleton pixel is on the rim.
 RIM_DEPTH = 0.25
@@ -51,11 +51,6 @@ class StyleMeasures:
         return float(getattr(self, measure))
 
 
-def _box(mask: np.ndarray) -> tuple[slice, slice]:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
 def scribble_skeleton(mask: np.ndarray, label: int, scribbles: np.ndarray) -> np.ndarray:
     """Skeleton of the pixels of ``mask`` that ``scribbles`` labels ``label``."""
     return skeletonize(mask & (scribbles == label))
@@ -63,7 +58,7 @@ def scribble_skeleton(mask: np.ndarray, label: int, scribbles: np.ndarray) -> np
 
 def object_measures(mask: np.ndarray, label: int, scribbles: np.ndarray, index: int = 0) -> StyleMeasures:
     """The style measures of the scribble ``label`` on one object ``mask`` (see the module docstring)."""
-    box = _box(mask)
+    box = mask_box(mask)
     mask, scribbles = mask[box], scribbles[box]
     area = int(mask.sum())
     on = mask & (scribbles == label)
@@ -100,7 +95,7 @@ def style_measures(
 
 def chamfer_ratio(mask: np.ndarray, label: int, first: np.ndarray, second: np.ndarray) -> float:
     """Chamfer distance between two scribbles' skeletons on ``mask`` / sqrt(area); NaN if one is empty."""
-    box = _box(mask)
+    box = mask_box(mask)
     mask = mask[box]
     a, b = (scribble_skeleton(mask, label, s[box]) for s in (first, second))
     return chamfer_distance(a, b) / math.sqrt(mask.sum())

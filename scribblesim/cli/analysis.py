@@ -140,6 +140,32 @@ def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...]) -> None:
     click.echo(f"wrote {', '.join(p.name for p in files)} to {dest}")
 
 
+@click.command("fit", cls=ListOptionsCommand, short_help="Fit a scribble style to human scribbles.")
+@click.argument("human_dir", type=_PATH)
+@click.option("--out", "dest", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Style file to write (JSON; build --style and SimConfig.from_file read it).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="First simulated annotator of the search (it uses this seed and the next).")
+def fit_command(human_dir: Path, dest: Path, seed: int) -> None:
+    """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png)."""
+    from ..analysis.fit import fit_style
+    from ..analysis.human_compare import format_comparison
+    from ..datasets.human import read_human_examples
+    from ..sets.files import json_bytes, write_bytes_atomic
+
+    if seed < 0:
+        raise DatasetError(f"--seed: must be non-negative, got {seed}")
+    seeds = (seed, seed + 1)
+    result = fit_style(read_human_examples(human_dir), seeds=seeds, report=lambda line: click.echo(f"  {line}"))
+    click.echo(f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
+               "(h: human median, s: simulated median, in: simulated values inside the human band):")
+    click.echo(format_comparison(result.before))
+    click.echo(f"after ({', '.join(f'{k}={v}' for k, v in result.knobs().items()) or 'no knob helped'}):")
+    click.echo(format_comparison(result.after))
+    write_bytes_atomic(dest, json_bytes(result.style_record(str(human_dir), seeds)))
+    click.echo(f"wrote {dest} ({result.evaluations} settings simulated)")
+
+
 @click.command("degrade", cls=ListOptionsCommand, short_help="Scribble-shrink and scribble-drop a scribble set.")
 @click.argument("out", type=_PATH)
 @click.option("--seed", required=True, metavar="SEED", help="Scribble set to degrade.")

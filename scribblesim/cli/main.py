@@ -189,7 +189,7 @@ def build_folder(instances, classes_file, images, split, **options) -> None:
     _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)
 
 
-from .analysis import degrade_command, import_group, preview_command, stats_command  # noqa: E402
+from .analysis import degrade_command, fit_command, import_group, preview_command, stats_command  # noqa: E402
 
-for _command in (preview_command, stats_command, degrade_command, import_group):
+for _command in (preview_command, stats_command, fit_command, degrade_command, import_group):
     main.add_command(_command)

@@ -76,8 +76,8 @@ class SimConfig:
         Chance of boundary style for an object that may have one (``None``: its area
         ratio P, as Eq. 20).
     wobble_amplitude, wobble_wavelength : float
-        Hand wobble of line strokes: a sideways sine of this amplitude and wavelength in
-        pixels, random phase (amplitude 0: none).
+        Hand wobble of line strokes: a sideways sine of this amplitude and wavelength,
+        both in units of the object's inscribed radius, random phase (amplitude 0: none).
     """
 
     erosion_kernel: int = 20
@@ -98,7 +98,7 @@ class SimConfig:
     strokes_per_object: int = 1
     boundary_probability: float | None = None
     wobble_amplitude: float = 0.0
-    wobble_wavelength: float = 40.0
+    wobble_wavelength: float = 2.0
 
     def __post_init__(self) -> None:
         if self.erosion_kernel < 1:

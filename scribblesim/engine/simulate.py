@@ -186,7 +186,8 @@ def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) 
     tree, factor = obj.tree(config)
     if tree is None:
         return []
-    smooth, raw = line_paths(tree, factor, config, rng, obj.depth() if config.inset > 0 else None)
+    needs_depth = config.inset > 0 or config.wobble_amplitude > 0
+    smooth, raw = line_paths(tree, factor, config, rng, obj.depth() if needs_depth else None)
     return [(smooth, "line"), (raw, "line")]
 
 

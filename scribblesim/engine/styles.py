@@ -55,9 +55,9 @@ def line_paths(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Line style (Section IV-C, Algorithm 1): random depth search, then Bezier smoothing.
 
-    The style knobs of ``config`` (:mod:`.hand`) then trim the path (``inset``, which
-    needs the object's boundary ``depth`` map, and ``stroke_length``) and wobble the
-    smoothed stroke.
+    The style knobs of ``config`` (:mod:`.hand`) then trim the path (``inset`` and
+    ``stroke_length``) and wobble the smoothed stroke, both in units of the object's
+    inscribed radius: they need its boundary ``depth`` map.
 
     Returns
     -------
@@ -71,7 +71,11 @@ def line_paths(
     raw = keep_stretch(raw, config.stroke_length, config.stroke_position, rng)
     control = resample(raw, config.control_spacing) if len(raw) > 1 else raw
     smooth = bezier_smooth(control, config.bezier_degree)
-    return wobble(smooth, config.wobble_amplitude, config.wobble_wavelength, rng), raw
+    if config.wobble_amplitude > 0:
+        assert depth is not None, "wobble needs the object's depth map"
+        radius = float(depth.max())
+        smooth = wobble(smooth, config.wobble_amplitude * radius, config.wobble_wavelength * radius, rng)
+    return smooth, raw
 
 
 def background_paths(
