@@ -35,8 +35,12 @@ COCO_TRAIN2014_IMAGES = 82_783
 REFERENCE_S_PER_IMAGE = 1.28
 
 
-def peak_rss_of(process: subprocess.Popen, interval: float = 0.02) -> list[int]:
-    """Sample the resident memory of ``process`` and its children until it exits."""
+def peak_rss_of(process: subprocess.Popen, interval: float = 0.25) -> list[int]:
+    """Sample the resident memory of ``process`` and its children until it exits.
+
+    Sampled every quarter second: the sampler shares the cores with the build, and a
+    frequent one would slow the two-job run it measures.
+    """
     peak = [0]
 
     def run() -> None:

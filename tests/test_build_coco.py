@@ -226,15 +226,24 @@ def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_no_worker_outlives_a_parent_killed_with_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["multiprocessing", "loky"])
+def test_no_worker_outlives_a_parent_killed_with_sigkill(tmp_path: Path, backend: str) -> None:
     command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2", "3",
-               "--out", str(tmp_path / "out"), "--jobs", "2", "--no-progress"]
+               "--out", str(tmp_path / "out"), "--jobs", "2", "--backend", backend, "--no-progress"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(process.pid)
+
+    def is_worker(child: psutil.Process) -> bool:  # loky starts its own; multiprocessing forks the build
+        line = child.cmdline()
+        return "LokyProcess" in " ".join(line) if backend == "loky" else line == parent.cmdline()
+
     deadline = time.monotonic() + 60
     workers = []
     while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
-        workers = [c for c in parent.children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
+        try:
+            workers = [c for c in parent.children(recursive=True) if is_worker(c)]
+        except psutil.Error:  # a child that ended while we looked
+            continue
         time.sleep(0.05)
     assert len(workers) == 2, "the build ended before its workers were seen"
     process.send_signal(signal.SIGKILL)

@@ -19,7 +19,7 @@ import joblib
 from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
-from ..sets.build import BuildSpec, build
+from ..sets.build import DEFAULT_BACKEND, BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .failures import OneLineErrors, fail
 
@@ -33,7 +33,8 @@ def build_options(function):
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True, help="Output folder.")
     @click.option("--seeds", "seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Seeds (annotators): --seeds 1 2 3. Default: 1.")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
-    @click.option("--backend", type=click.Choice(JOBLIB_BACKENDS), default="loky", show_default=True, help="joblib backend.")
+    @click.option("--backend", type=click.Choice(JOBLIB_BACKENDS), default=DEFAULT_BACKEND, show_default=True,
+                  help="joblib backend (multiprocessing: forked workers, quick to start).")
     @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
     @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")
     @click.option("--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split).")
