@@ -44,6 +44,32 @@ def test_stroke_length_shortens_strokes() -> None:
         0.6 * mean_measure(SimConfig(), "length")
 
 
+def test_leaf_to_leaf_strokes_need_not_start_at_the_dfs_root() -> None:
+    cross = np.zeros((90, 90), bool)
+    cross[38:52, 5:85] = cross[5:85, 38:52] = True  # the DFS root is the left arm's end
+    starts = {path: [scribblesim.simulate([cross], [1], seed=seed, config=SimConfig(stroke_path=path)).strokes
+                     for seed in SEEDS] for path in ("root-to-leaf", "leaf-to-leaf")}
+    left = {path: [min(s.points[:, 0].min() for s in strokes if s.instance == 0) for strokes in runs]
+            for path, runs in starts.items()}
+    assert max(left["root-to-leaf"]) < 15  # every root-to-leaf stroke reaches the left arm
+    assert max(left["leaf-to-leaf"]) > 30  # some leaf-to-leaf stroke joins two other arms
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_leaf_to_leaf_path_joins_two_leaves_through_the_tree(seed: int) -> None:
+    from scribblesim.engine.skeleton import leaf_to_leaf_path, skeleton_tree
+
+    plus = np.zeros((21, 21), bool)
+    plus[10, 1:20] = plus[1:20, 10] = True  # a cross: four leaves
+    tree = skeleton_tree(plus)
+    path = leaf_to_leaf_path(tree, np.random.default_rng(seed))
+    leaves = {tuple(p) for p in tree.pixels[tree.leaves].tolist()} | {tuple(tree.pixels[tree.root].tolist())}
+    assert tuple(path[0].tolist()) in leaves and tuple(path[-1].tolist()) in leaves
+    assert np.abs(np.diff(path, axis=0)).max() == 1 and len({tuple(p) for p in path.tolist()}) == len(path)
+    assert plus[path[:, 0], path[:, 1]].all()
+
+
 def test_inset_keeps_strokes_deep() -> None:
     assert mean_measure(SimConfig(inset=0.7), "depth") > mean_measure(SimConfig(), "depth") + 0.05
     assert mean_measure(SimConfig(inset=0.7), "rim") < mean_measure(SimConfig(), "rim")
@@ -75,7 +101,7 @@ def test_boundary_probability_sets_the_style() -> None:
     assert disc == {"boundary"}  # the bar and the L are too thin for an eroded outline: line strokes
 
 
-@pytest.mark.parametrize("bad", [dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
+@pytest.mark.parametrize("bad", [dict(stroke_path="spiral"), dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
                                  dict(strokes_per_object=0), dict(boundary_probability=1.2),
                                  dict(wobble_amplitude=-1), dict(wobble_wavelength=0), dict(stroke_position="left")])
 def test_bad_knobs_are_refused(bad) -> None:
@@ -114,7 +140,7 @@ def test_wobble_stays_within_its_amplitude() -> None:
 def test_style_file_round_trips_and_bad_files_are_one_line(tmp_path) -> None:
     import json
 
-    styled = SimConfig(stroke_length=0.5, stroke_position="random", inset=0.3, strokes_per_object=2,
+    styled = SimConfig(stroke_path="leaf-to-leaf", stroke_length=0.5, stroke_position="random", inset=0.3, strokes_per_object=2,
                        boundary_probability=0.2, wobble_amplitude=0.3, wobble_wavelength=1.5, width=3)
     path = tmp_path / "style.json"
     path.write_text(json.dumps({"format": "any", "config": styled.to_dict()}))

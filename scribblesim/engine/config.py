@@ -9,6 +9,7 @@ from typing import Literal
 
 BackgroundSplit = Literal["none", "horizontal"]
 StrokePosition = Literal["centred", "random"]
+StrokePath = Literal["root-to-leaf", "leaf-to-leaf"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class SimConfig:
 
     Style knobs (off by default, when the paper's style is drawn exactly):
 
+    stroke_path : {"root-to-leaf", "leaf-to-leaf"}
+        The skeleton path of a line stroke: from the DFS root to a random leaf (the
+        paper's Algorithm 1), or between two random leaves through the tree.
     stroke_length : float or None
         Share of the chosen skeleton path's length that a line stroke keeps (``None``:
         all of it), at the place ``stroke_position`` says: ``"centred"`` or ``"random"``.
@@ -92,6 +96,7 @@ class SimConfig:
     max_work_pixels: int | None = 4096
     background_work_pixels: int | None = 1024 * 1024
     background_band: float = 201 / 1024
+    stroke_path: StrokePath = "root-to-leaf"
     stroke_length: float | None = None
     stroke_position: StrokePosition = "centred"
     inset: float = 0.0
@@ -125,6 +130,8 @@ class SimConfig:
             raise ValueError(f"background_band must lie in [0, 1), got {self.background_band}")
         if self.stroke_length is not None and not 0.0 < self.stroke_length <= 1.0:
             raise ValueError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
+        if self.stroke_path not in ("root-to-leaf", "leaf-to-leaf"):
+            raise ValueError(f"stroke_path must be 'root-to-leaf' or 'leaf-to-leaf', got {self.stroke_path!r}")
         if self.stroke_position not in ("centred", "random"):
             raise ValueError(f"stroke_position must be 'centred' or 'random', got {self.stroke_position!r}")
         if not 0.0 <= self.inset <= 1.0:

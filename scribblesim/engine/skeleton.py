@@ -311,13 +311,36 @@ def skeleton_tree(skeleton: np.ndarray, max_nodes: int = MAX_TREE_NODES) -> Skel
     return SkeletonTree(pixels=graph.pixels, graph=tree, root=root, parent=parent, depth=depth, leaves=leaves)
 
 
+def _random_leaf(tree: SkeletonTree, rng: np.random.Generator, leaves: np.ndarray | None = None) -> int:
+    """A leaf (of ``leaves``, default all) with probability proportional to its path length."""
+    leaves = tree.leaves if leaves is None else leaves
+    lengths = tree.depth[leaves]
+    total = lengths.sum()
+    return int(rng.choice(leaves, p=lengths / total if total > 0 else None))
+
+
 def random_path(tree: SkeletonTree, rng: np.random.Generator) -> np.ndarray:
     """Pick a root-to-leaf path with probability proportional to its length."""
-    lengths = tree.depth[tree.leaves]
-    total = lengths.sum()
-    probabilities = lengths / total if total > 0 else None
-    leaf = int(rng.choice(tree.leaves, p=probabilities))
-    return tree.path_to(leaf)
+    return tree.path_to(_random_leaf(tree, rng))
+
+
+def leaf_to_leaf_path(tree: SkeletonTree, rng: np.random.Generator) -> np.ndarray:
+    """Two leaves picked as :func:`random_path` does, and the tree path between them.
+
+    The stroke runs from one leaf through the tree to another, as a hand that draws through
+    an object (or around a ring, whose skeleton the spanning tree cuts once). A tree with
+    one leaf gives its root-to-leaf path.
+    """
+    first = _random_leaf(tree, rng)
+    if len(tree.leaves) < 2:
+        return tree.path_to(first)
+    second = _random_leaf(tree, rng, tree.leaves[tree.leaves != first])
+    to_first, to_second = tree.path_to(first), tree.path_to(second)
+    # both paths leave the root along the same pixels up to the leaves' last common ancestor
+    shared = min(len(to_first), len(to_second))
+    same = np.all(to_first[:shared] == to_second[:shared], axis=1)
+    common = shared if same.all() else int(np.argmin(same))
+    return np.concatenate([to_first[common - 1:][::-1], to_second[common:]])
 
 
 def longest_path(tree: SkeletonTree) -> np.ndarray:

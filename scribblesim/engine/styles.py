@@ -22,6 +22,7 @@ from .skeleton import (
     SkeletonTooComplex,
     SkeletonTree,
     largest_component,
+    leaf_to_leaf_path,
     longest_path,
     random_path,
     skeleton_tree,
@@ -64,7 +65,8 @@ def line_paths(
     (smooth, raw)
         The smoothed path and the skeleton path it was smoothed from.
     """
-    raw = _rc_to_xy(random_path(tree, rng), factor)
+    path = random_path(tree, rng) if config.stroke_path == "root-to-leaf" else leaf_to_leaf_path(tree, rng)
+    raw = _rc_to_xy(path, factor)
     if config.inset > 0:
         assert depth is not None, "inset needs the object's depth map"
         raw = inset_path(raw, depth, config.inset)
