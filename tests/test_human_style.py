@@ -176,5 +176,11 @@ def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Pat
     assert record["format"] == "scribblesim-style-1" and record["score"]["after"] >= record["score"]["before"]
     fitted = SimConfig.from_file(tmp_path / "style.json")
     assert {k: getattr(fitted, k) for k in record["knobs"]} == record["knobs"]
+    compared = CliRunner().invoke(main, ["stats", "--compare-human", str(root), "--style", str(tmp_path / "style.json"),
+                                         "--sim-seeds", "1", "2", "--out", str(tmp_path / "cmp")])
+    assert compared.exit_code == 0 and f"against {tmp_path / 'style.json'}" in compared.output
+    compare = json.loads((tmp_path / "cmp/human_compare.json").read_text())
+    assert compare["config"] == fitted.to_dict()
+    assert compare["sources"][0]["measures"]["length"] == record["sources"]["coco"]["after"]["measures"]["length"]
     bad = CliRunner().invoke(main, ["fit", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")])
     assert bad.exit_code == 2 and bad.stderr == f"error: {tmp_path / 'nope'}: human scribble folder not found\n"

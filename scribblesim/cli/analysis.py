@@ -89,8 +89,10 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
               help="Human scribble folder ({source}/{example}/gt.png, human_*.png): simulate its objects and compare.")
 @click.option("--sim-seeds", type=int, multiple=True, default=(1, 2, 3), show_default=True, metavar="SEED [SEED ...]",
               help="With --compare-human: the simulated annotators.")
+@click.option("--style", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --compare-human: simulate this style file (default: the paper's style).")
 def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins, human_dir,
-                  sim_seeds) -> None:
+                  sim_seeds, style) -> None:
     """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set.
 
     With --compare-human (and no OUT), the style measures of human scribbles next to
@@ -102,8 +104,10 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     if human_dir is not None:
         if out is not None or seed is not None:
             raise DatasetError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
-        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)))
+        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style)
         return
+    if style is not None:
+        raise DatasetError("--style: only with --compare-human (a build records its own style)")
     if out is None or seed is None:
         raise DatasetError("stats: pass OUT and --seed (or --compare-human HUMAN_DIR)")
     if radius < 0:
@@ -128,13 +132,18 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
 
 
-def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...]) -> None:
+def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None) -> None:
     from ..analysis.human_compare import compare_report, format_comparison
+    from ..engine.config import SimConfig
 
     if any(s < 0 for s in seeds):
         raise DatasetError(f"--sim-seeds: seeds must be non-negative, got {list(seeds)}")
-    comparisons, files = compare_report(human_dir, dest, seeds=seeds)
-    click.echo(f"{human_dir} against the default style, seeds {' '.join(map(str, seeds))} "
+    try:
+        config = SimConfig.from_file(style) if style is not None else SimConfig()
+    except ValueError as error:
+        raise DatasetError(f"--style: {error}") from None
+    comparisons, files = compare_report(human_dir, dest, config, seeds=seeds)
+    click.echo(f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
                "(h: human median, s: simulated median, in: simulated values inside the human band)")
     click.echo(format_comparison(comparisons))
     click.echo(f"wrote {', '.join(p.name for p in files)} to {dest}")
