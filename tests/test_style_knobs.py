@@ -11,7 +11,7 @@ from test_simulate_coco import FRESH_INDICES, _digest
 import scribblesim
 from scribblesim import SimConfig
 from scribblesim.analysis.style_measures import style_measures
-from scribblesim.engine.hand import inset_path, keep_stretch, wobble
+from scribblesim.engine.hand import extend_path, inset_path, keep_stretch, wobble
 
 #: sha256 of the embedded sample's FRESH_INDICES images, seed 1, default config, before the knobs existed.
 DEFAULT_DIGEST = "2f15252a47886c6c9a92c444622043634888d1ef9fbaeda0401b01676a15060b"
@@ -70,6 +70,26 @@ def test_leaf_to_leaf_path_joins_two_leaves_through_the_tree(seed: int) -> None:
     assert plus[path[:, 0], path[:, 1]].all()
 
 
+def test_stroke_extension_lengthens_strokes_in_blobs() -> None:
+    rows, cols = np.mgrid[:80, :80]
+    disc = np.hypot(rows - 40, cols - 40) < 30  # a short skeleton: a blob
+    lengths = [np.mean([style_measures([disc], [1], scribblesim.simulate(
+        [disc], [1], seed=seed, config=SimConfig(stroke_extension=e)).label_map)[0].length for seed in SEEDS])
+        for e in (0.0, 1.0)]
+    assert lengths[1] > lengths[0] + 0.5
+
+
+def test_extend_path_carries_the_ends_on_straight() -> None:
+    path = np.array([[10.0, 10.0], [20.0, 10.0], [20.0, 20.0]])
+    longer = extend_path(path, 5.0, np.random.default_rng(0))
+    assert np.allclose(longer[0], [5.0, 10.0]) and np.allclose(longer[-1], [20.0, 25.0])
+    assert np.array_equal(longer[1:-1], path)
+    point = extend_path(path[:1], 4.0, np.random.default_rng(3))
+    assert len(point) == 2 and np.allclose(point.mean(axis=0), path[0]) and np.linalg.norm(point[1] - point[0]) == \
+        pytest.approx(8.0)
+    assert extend_path(path, 0.0, np.random.default_rng(0)) is path
+
+
 def test_inset_keeps_strokes_deep() -> None:
     assert mean_measure(SimConfig(inset=0.7), "depth") > mean_measure(SimConfig(), "depth") + 0.05
     assert mean_measure(SimConfig(inset=0.7), "rim") < mean_measure(SimConfig(), "rim")
@@ -101,7 +121,7 @@ def test_boundary_probability_sets_the_style() -> None:
     assert disc == {"boundary"}  # the bar and the L are too thin for an eroded outline: line strokes
 
 
-@pytest.mark.parametrize("bad", [dict(stroke_path="spiral"), dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
+@pytest.mark.parametrize("bad", [dict(stroke_path="spiral"), dict(stroke_extension=-1), dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
                                  dict(strokes_per_object=0), dict(boundary_probability=1.2),
                                  dict(wobble_amplitude=-1), dict(wobble_wavelength=0), dict(stroke_position="left")])
 def test_bad_knobs_are_refused(bad) -> None:

@@ -27,6 +27,7 @@ STYLE_FORMAT = "scribblesim-style-1"
 #: The values tried for each knob, in search order; the first is the paper's style.
 KNOB_VALUES: Mapping[str, tuple] = {
     "stroke_path": ("root-to-leaf", "leaf-to-leaf"),
+    "stroke_extension": (0.0, 0.5, 1.0, 2.0),
     "stroke_length": (None, 0.85, 0.7, 0.55, 0.4, 0.25),
     "inset": (0.0, 0.1, 0.2, 0.3, 0.45, 0.6),
     "strokes_per_object": (1, 2, 3),

@@ -66,6 +66,9 @@ class SimConfig:
     stroke_path : {"root-to-leaf", "leaf-to-leaf"}
         The skeleton path of a line stroke: from the DFS root to a random leaf (the
         paper's Algorithm 1), or between two random leaves through the tree.
+    stroke_extension : float
+        Both ends of a line stroke's path carry on straight for this many inscribed
+        radii (clipped to the object): a hand overshoots a blob's short skeleton.
     stroke_length : float or None
         Share of the chosen skeleton path's length that a line stroke keeps (``None``:
         all of it), at the place ``stroke_position`` says: ``"centred"`` or ``"random"``.
@@ -97,6 +100,7 @@ class SimConfig:
     background_work_pixels: int | None = 1024 * 1024
     background_band: float = 201 / 1024
     stroke_path: StrokePath = "root-to-leaf"
+    stroke_extension: float = 0.0
     stroke_length: float | None = None
     stroke_position: StrokePosition = "centred"
     inset: float = 0.0
@@ -128,6 +132,8 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 64 or None, got {cap}")
         if not 0.0 <= self.background_band < 1.0:
             raise ValueError(f"background_band must lie in [0, 1), got {self.background_band}")
+        if self.stroke_extension < 0:
+            raise ValueError(f"stroke_extension must be >= 0, got {self.stroke_extension}")
         if self.stroke_length is not None and not 0.0 < self.stroke_length <= 1.0:
             raise ValueError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
         if self.stroke_path not in ("root-to-leaf", "leaf-to-leaf"):

@@ -16,6 +16,30 @@ from shapely.ops import substring
 from .smoothing import resample
 
 
+def extend_path(path: np.ndarray, reach: float, rng: np.random.Generator) -> np.ndarray:
+    """``path`` with both ends carried on straight for ``reach`` pixels, along their last ``reach`` of path.
+
+    A hand overshoots the skeleton: a short one (a blob's) becomes a stroke across the
+    object. A single point goes both ways in a random direction. The rasteriser clips
+    what leaves the object.
+    """
+    if reach <= 0 or len(path) == 0:
+        return path
+    if len(path) == 1 or not np.any(np.ptp(path, axis=0)):
+        angle = float(rng.uniform(0.0, math.pi))
+        heading = np.array([math.cos(angle), math.sin(angle)])
+        return np.stack([path[0] - reach * heading, path[0] + reach * heading])
+    line = shapely.LineString(path)
+    ends = []
+    for stretch in (substring(line, 0.0, min(reach, line.length)), substring(line, max(0.0, line.length - reach),
+                                                                                 line.length)):
+        ends.append(np.array(stretch.coords, dtype=float))
+    head, tail = ends[0][0] - ends[0][-1], ends[1][-1] - ends[1][0]
+    start = path[0] + reach * head / max(np.linalg.norm(head), 1e-12)
+    end = path[-1] + reach * tail / max(np.linalg.norm(tail), 1e-12)
+    return np.concatenate([start[None], path, end[None]])
+
+
 def inset_path(path: np.ndarray, depth: np.ndarray, inset: float) -> np.ndarray:
     """The longest run of ``path``'s vertices at least ``inset`` x the inscribed radius deep.
 

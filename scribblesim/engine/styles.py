@@ -15,7 +15,7 @@ from scipy import ndimage
 from .boundary import eroded_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, to_fine, work_factor
-from .hand import inset_path, keep_stretch, wobble
+from .hand import extend_path, inset_path, keep_stretch, wobble
 from .medial import medial_axis
 from .skeleton import (
     MAX_TREE_NODES,
@@ -56,9 +56,10 @@ def line_paths(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Line style (Section IV-C, Algorithm 1): random depth search, then Bezier smoothing.
 
-    The style knobs of ``config`` (:mod:`.hand`) then trim the path (``inset`` and
-    ``stroke_length``) and wobble the smoothed stroke, both in units of the object's
-    inscribed radius: they need its boundary ``depth`` map.
+    The style knobs of ``config`` (:mod:`.hand`) then extend the path
+    (``stroke_extension``), trim it (``inset`` and ``stroke_length``) and wobble the
+    smoothed stroke, in units of the object's inscribed radius: they need its boundary
+    ``depth`` map.
 
     Returns
     -------
@@ -67,6 +68,9 @@ def line_paths(
     """
     path = random_path(tree, rng) if config.stroke_path == "root-to-leaf" else leaf_to_leaf_path(tree, rng)
     raw = _rc_to_xy(path, factor)
+    if config.stroke_extension > 0:
+        assert depth is not None, "stroke_extension needs the object's depth map"
+        raw = extend_path(raw, config.stroke_extension * float(depth.max()), rng)
     if config.inset > 0:
         assert depth is not None, "inset needs the object's depth map"
         raw = inset_path(raw, depth, config.inset)
