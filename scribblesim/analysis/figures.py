@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .summary import AREA_EDGES, SCRIBBLE_EDGES
+from .summary import AREA_EDGES, SCRIBBLE_EDGES, finite_values
 
 
 def _png(figure) -> bytes:
@@ -64,8 +64,7 @@ def distributions_png(rows: Sequence[tuple[str, Mapping[str, tuple[Sequence[floa
     axes = figure.subplots(max(len(rows), 1), max(len(measures), 1), squeeze=False)
     for row, (title, values) in zip(axes, rows):
         for ax, (measure, (human, simulated)) in zip(row, values.items()):
-            both = [np.asarray(v, dtype=float) for v in (human, simulated)]
-            both = [v[np.isfinite(v)] for v in both]
+            both = [finite_values(v) for v in (human, simulated)]
             joined = np.concatenate(both)
             edges = np.histogram_bin_edges(joined, bins=20) if joined.size else np.linspace(0, 1, 21)
             for data, name, colour in zip(both, ("human", "simulated"), ("tab:blue", "tab:orange")):

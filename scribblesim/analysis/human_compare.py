@@ -26,7 +26,7 @@ from ..engine.simulate import simulate_seeds
 from ..sets.files import json_bytes, write_bytes_atomic
 from .figures import distributions_png
 from .style_measures import MEASURES, StyleMeasures, chamfer_ratio, style_measures
-from .summary import json_safe
+from .summary import finite_values, json_safe
 
 #: Measures scored by band agreement (stroke counts are reported, not banded).
 BANDED = ("length", "depth", "rim")
@@ -67,7 +67,7 @@ class SourceComparison:
 
     def chamfer_ratio(self) -> float:
         """Mean seed-to-seed over mean annotator-to-annotator Chamfer; NaN with one annotator."""
-        human, seeds = _finite(self.human_chamfer), _finite(self.seed_chamfer)
+        human, seeds = finite_values(self.human_chamfer), finite_values(self.seed_chamfer)
         return float(np.mean(seeds) / np.mean(human)) if human.size and seeds.size else math.nan
 
     def to_dict(self) -> dict:
@@ -81,13 +81,8 @@ class SourceComparison:
         }
 
 
-def _finite(values: Sequence[float]) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    return array[np.isfinite(array)]
-
-
 def _median(values: Sequence[float]) -> float:
-    finite = _finite(values)
+    finite = finite_values(values)
     return float(np.median(finite)) if finite.size else math.nan
 
 
@@ -108,7 +103,7 @@ def measure_humans(example: HumanExample) -> MeasuredExample:
     """The human side of a comparison, which no simulation setting changes (so measured once)."""
     masks, labels, ignore = example.masks, example.object_ids, example.ignore
     humans = [_by_object(style_measures(masks, labels, s, ignore=ignore)) for s in example.scribbles]
-    chamfer = {index: [chamfer_ratio(masks[index] & ~ignore, labels[index], a, b)
+    chamfer = {index: [chamfer_ratio(masks[index], labels[index], a, b)
                        for a, b in itertools.combinations(example.scribbles, 2)]
                for index in set().union(*humans)}
     return MeasuredExample(example, humans, chamfer)
@@ -134,7 +129,7 @@ def compare_example(measured: MeasuredExample, comparison: SourceComparison, con
                 low, high = human_band(values)
                 comparison.inside[measure] += [bool(low <= s[index].value(measure) <= high) for s in simulated]
         comparison.human_chamfer += measured.human_chamfer.get(index, [])
-        comparison.seed_chamfer += [chamfer_ratio(masks[index] & ~ignore, labels[index], a.label_map, b.label_map)
+        comparison.seed_chamfer += [chamfer_ratio(masks[index], labels[index], a.label_map, b.label_map)
                                     for a, b in itertools.combinations(maps, 2)]
 
 

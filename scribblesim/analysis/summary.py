@@ -51,7 +51,7 @@ def total_variation(counts_a: np.ndarray, counts_b: np.ndarray) -> float:
 
 def distribution_distances(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> dict[str, float]:
     """1-D Wasserstein distance and Kolmogorov-Smirnov statistic of two samples (NaNs dropped)."""
-    first, second = _finite(a), _finite(b)
+    first, second = finite_values(a), finite_values(b)
     if first.size == 0 or second.size == 0:
         return {"wasserstein": math.nan, "ks": math.nan}
     return {
@@ -60,13 +60,14 @@ def distribution_distances(a: Sequence[float] | np.ndarray, b: Sequence[float] |
     }
 
 
-def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
+def finite_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``values`` as a float array without NaN and infinities."""
     array = np.asarray(values, dtype=float)
     return array[np.isfinite(array)]
 
 
 def _describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
-    finite = _finite(values)
+    finite = finite_values(values)
     if finite.size == 0:
         return {"mean": math.nan, "median": math.nan, "n": 0}
     return {"mean": float(finite.mean()), "median": float(np.median(finite)), "n": int(finite.size)}

@@ -11,12 +11,13 @@ Objects are the ground truth's ids 1..254; the unknown band belongs to none of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from ..engine.result import UNLABELLED
-from .base import DatasetError, read_png
+from .base import DatasetError, masks_from_ids, read_png
 
 TRUTH_FILE = "gt.png"
 HUMAN_GLOB = "human_*.png"
@@ -31,18 +32,17 @@ class HumanExample:
     truth: np.ndarray
     scribbles: tuple[np.ndarray, ...]
 
-    @property
+    @cached_property
     def object_ids(self) -> list[int]:
         """Ids of the objects in the ground truth, in increasing order."""
         return [int(k) for k in np.unique(self.truth) if 0 < k < UNLABELLED]
 
-    @property
+    @cached_property
     def masks(self) -> np.ndarray:
-        """(N, H, W) bool masks of :attr:`object_ids`."""
-        return np.stack([self.truth == k for k in self.object_ids]) if self.object_ids else \
-            np.zeros((0, *self.truth.shape), dtype=bool)
+        """(N, H, W) bool masks of :attr:`object_ids` (the unknown band lies in none)."""
+        return masks_from_ids(self.truth, self.object_ids)
 
-    @property
+    @cached_property
     def ignore(self) -> np.ndarray:
         """The unknown band: neither background nor an object."""
         return self.truth == UNLABELLED
