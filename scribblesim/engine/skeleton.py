@@ -13,10 +13,21 @@ from functools import partial
 
 import networkx as nx
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse import csgraph
+from scipy import ndimage
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`skeleton_edges` of a mask framed by empty pixels, given its set pixels."""
+    starts, ends = [], []
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        hit = mask[rows + dr, cols + dc]
+        if dr and dc:
+            hit &= ~mask[rows + dr, cols] & ~mask[rows, cols + dc]
+        starts.append(np.stack([rows[hit], cols[hit]], axis=1))
+        ends.append(np.stack([rows[hit] + dr, cols[hit] + dc], axis=1))
+    return np.concatenate(starts), np.concatenate(ends)
 
 
 def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,15 +46,8 @@ def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``(row, col)`` of both ends of every edge (each edge once).
     """
     mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
-    rows, cols = np.nonzero(mask)
-    starts, ends = [], []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        hit = mask[rows + dr, cols + dc]
-        if dr and dc:
-            hit &= ~mask[rows + dr, cols] & ~mask[rows, cols + dc]
-        starts.append(np.stack([rows[hit], cols[hit]], axis=1))
-        ends.append(np.stack([rows[hit] + dr, cols[hit] + dc], axis=1))
-    return np.concatenate(starts) - 1, np.concatenate(ends) - 1
+    starts, ends = _padded_edges(mask, *np.nonzero(mask))
+    return starts - 1, ends - 1
 
 
 def largest_component(skeleton: np.ndarray) -> np.ndarray:
@@ -76,69 +80,78 @@ class _PixelGraph:
         return chain if chain[0] == first else chain[::-1]
 
 
-def _walk_chains(inner_sources: np.ndarray, inner_targets: np.ndarray, chain_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order the pixels of every chain (a path graph) in one depth-first search.
+def _chains(
+    neighbours: list[int], offsets: list[int], is_node: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Follow every chain of degree-2 pixels from a node to the next one.
 
-    The last end of each chain is joined to the first end of the next, which makes one
-    long path; a search from its start runs down each chain in turn.
+    ``neighbours[offsets[p]:offsets[p + 1]]`` are the neighbours of pixel ``p``. A closed
+    loop of chain pixels has no end: its first pixel becomes a node (``is_node`` is
+    updated), as a junction would be. Chains are numbered by their first pixel, in index
+    order, and each one's pixels lie from end to end in ``walk``.
+
+    Returns
+    -------
+    chain_of, walk, bounds
+        Chain of every pixel (-1 for nodes), all chains' pixels one chain after another,
+        and where each chain lies in ``walk``.
     """
-    n = chain_of.size
-    chains = int(chain_of.max(initial=-1)) + 1
-    if chains == 0:
-        return np.empty(0, dtype=np.int64), np.empty((0, 2), dtype=np.int64)
-    in_chain = np.flatnonzero(chain_of >= 0)
-    degree = np.bincount(inner_sources, minlength=n) + np.bincount(inner_targets, minlength=n)
-    ends = in_chain[degree[in_chain] <= 1]
-    first_end = np.full(chains, n, dtype=np.int64)
-    last_end = np.full(chains, -1, dtype=np.int64)
-    np.minimum.at(first_end, chain_of[ends], ends)
-    np.maximum.at(last_end, chain_of[ends], ends)
-    adjacency = sparse.csr_matrix(
-        (np.ones(inner_sources.size + chains - 1, dtype=np.int8),
-         (np.concatenate([inner_sources, last_end[:-1]]), np.concatenate([inner_targets, first_end[1:]]))),
-        shape=(n, n),
-    )
-    walk = csgraph.depth_first_order(adjacency, first_end[0], directed=False, return_predecessors=False)
-    cuts = np.flatnonzero(np.diff(chain_of[walk])) + 1
-    starts = np.concatenate([[0], cuts])
-    stops = np.concatenate([cuts, [walk.size]])
-    bounds = np.zeros((chains, 2), dtype=np.int64)
-    bounds[chain_of[walk[starts]]] = np.stack([starts, stops], axis=1)
-    return walk, bounds
+    node = is_node.tolist()
+    chain = [-1] * len(node)
+    chains: list[list[int]] = []
+
+    def follow_from(start: int) -> None:
+        for pixel in neighbours[offsets[start] : offsets[start + 1]]:
+            if node[pixel] or chain[pixel] >= 0:
+                continue
+            number, sequence, previous = len(chains), [], start
+            while not node[pixel]:
+                chain[pixel] = number
+                sequence.append(pixel)
+                first, second = neighbours[offsets[pixel] : offsets[pixel] + 2]
+                previous, pixel = pixel, (second if first == previous else first)
+            chains.append(sequence)
+
+    # A Python walk: scipy.sparse's set-up costs more than the walk on skeletons of tens of pixels.
+    for start in np.flatnonzero(is_node).tolist():
+        follow_from(start)
+    for pixel, (is_end, seen) in enumerate(zip(node, chain)):
+        if not is_end and seen < 0:
+            node[pixel] = is_node[pixel] = True
+            follow_from(pixel)
+    by_first = sorted(range(len(chains)), key=lambda c: min(chains[c]))
+    number = np.empty(len(chains), dtype=np.int64)
+    number[by_first] = np.arange(len(chains))
+    chain_of = np.asarray(chain, dtype=np.int64)
+    chain_of[chain_of >= 0] = number[chain_of[chain_of >= 0]]
+    sizes = np.array([len(chains[c]) for c in by_first], dtype=np.int64)
+    stops = np.cumsum(sizes)
+    walk = np.array([pixel for c in by_first for pixel in chains[c]], dtype=np.int64)
+    return chain_of, walk, np.stack([stops - sizes, stops], axis=1)
 
 
-def _pixel_graph(skeleton: np.ndarray, root: int) -> _PixelGraph:
-    """The pixel graph of a skeleton, with pixel ``root`` kept as a node."""
-    rows, cols = np.nonzero(skeleton)
+def _neighbour_lists(sources: np.ndarray, targets: np.ndarray, n: int) -> tuple[list[int], list[int]]:
+    """Every pixel's neighbours as one flat list, and where each pixel's run starts."""
+    ends = np.concatenate([sources, targets])
+    order = np.argsort(ends, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=n))])
+    return np.concatenate([targets, sources])[order].tolist(), offsets.tolist()
+
+
+def _pixel_graph(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, root: int) -> _PixelGraph:
+    """The pixel graph of a skeleton framed by empty pixels, with pixel ``root`` kept as a node."""
     n = rows.size
-    index = np.full(skeleton.shape, -1, dtype=np.int64)
+    index = np.full(mask.shape, -1, dtype=np.int64)
     index[rows, cols] = np.arange(n)
-    starts, ends = skeleton_edges(skeleton)
+    starts, ends = _padded_edges(mask, rows, cols)
     sources, targets = index[starts[:, 0], starts[:, 1]], index[ends[:, 0], ends[:, 1]]
     weights = np.where(np.abs(ends - starts).sum(axis=1) == 2, np.sqrt(2.0), 1.0)
     degree = np.bincount(sources, minlength=n) + np.bincount(targets, minlength=n)
     is_node = degree != 2
     is_node[root] = True
-    while True:
-        inner = ~is_node[sources] & ~is_node[targets]
-        adjacency = sparse.csr_matrix(
-            (np.ones(int(inner.sum()), dtype=np.int8), (sources[inner], targets[inner])), shape=(n, n)
-        )
-        _, labels = csgraph.connected_components(adjacency, directed=False)
-        linked = np.zeros(n, dtype=bool)
-        link = is_node[sources] != is_node[targets]
-        linked[labels[np.where(is_node[sources[link]], targets[link], sources[link])]] = True
-        closed = np.unique(labels[~is_node & ~linked[labels]])
-        if closed.size == 0:
-            break
-        # A closed loop has no end: its first pixel becomes a node, as a junction would be.
-        first_pixel = np.full(n, n, dtype=np.int64)
-        np.minimum.at(first_pixel, labels[~is_node], np.flatnonzero(~is_node))
-        is_node[first_pixel[closed]] = True
-    chain_of = np.full(n, -1, dtype=np.int64)
-    chain_of[~is_node] = np.unique(labels[~is_node], return_inverse=True)[1]
-    walk, bounds = _walk_chains(sources[inner], targets[inner], chain_of)
-    return _PixelGraph(np.stack([rows, cols], axis=1), sources, targets, weights, is_node, chain_of, walk, bounds)
+    chain_of, walk, bounds = _chains(*_neighbour_lists(sources, targets, n), is_node)
+    pixels = np.stack([rows, cols], axis=1) - 1
+    return _PixelGraph(pixels, sources, targets, weights, is_node, chain_of, walk, bounds)
 
 
 def _chain_multigraph(graph: _PixelGraph) -> nx.MultiGraph:
@@ -291,15 +304,15 @@ def skeleton_tree(skeleton: np.ndarray, max_nodes: int = MAX_TREE_NODES) -> Skel
     SkeletonTooComplex
         If the chain graph has more than ``max_nodes`` nodes; the work stays bounded.
     """
-    skeleton = np.asarray(skeleton, dtype=bool)
-    rows, cols = np.nonzero(skeleton)
+    mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
+    rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None
     if np.ptp(cols) >= np.ptp(rows):
         root = int(np.lexsort((rows, cols))[0])
     else:
         root = int(np.lexsort((cols, rows))[0])
-    graph = _pixel_graph(skeleton, root)
+    graph = _pixel_graph(mask, rows, cols, root)
     nodes = int(graph.is_node.sum())
     if nodes > max_nodes:
         raise SkeletonTooComplex(f"skeleton too fragmented ({nodes} end points and junctions > {max_nodes})")
