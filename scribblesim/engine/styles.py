@@ -107,27 +107,35 @@ def background_paths(
     if factor > 1 and not work.any():
         work, factor = region, 1
     skeleton = medial_axis(np.pad(work, 1), rng=rng)[1:-1, 1:-1]
-    labels, count = ndimage.label(skeleton, structure=_EIGHT_CONNECTED)
-    sizes = np.bincount(labels.ravel())[1:]
-    order = np.argsort(-sizes, kind="stable") + 1
-    boxes = ndimage.find_objects(labels)
-    chosen = order[: count if every_component else 1].tolist()
+    labels = ndimage.label(skeleton, structure=_EIGHT_CONNECTED)[0]
+    # The skeleton's pixels, not the whole image, give each piece's size and box.
+    rows, cols = np.nonzero(skeleton)
+    piece = labels[rows, cols]
+    by_piece = np.argsort(piece, kind="stable")
+    sizes = np.bincount(piece)[1:]
+    starts = np.cumsum(sizes) - sizes
+    order = np.argsort(-sizes, kind="stable")
+    chosen = order[: len(order) if every_component else 1].tolist()
     paths, budget, reason = [], MAX_TREE_NODES, None
     for done, k in enumerate(chosen):
-        rows, cols = boxes[k - 1]
+        mine = by_piece[starts[k] : starts[k] + sizes[k]]
+        top, left = rows[mine].min(), cols[mine].min()
+        pixels = np.zeros((rows[mine].max() - top + 1, cols[mine].max() - left + 1), dtype=bool)
+        pixels[rows[mine] - top, cols[mine] - left] = True
         try:
-            tree = skeleton_tree(labels[rows, cols] == k, max_nodes=budget)
+            tree = skeleton_tree(pixels, max_nodes=budget)
             assert tree is not None  # a labelled component is never empty
         except SkeletonTooComplex as error:
             reason = f"{error}; {len(chosen) - done} skeleton piece(s) left without a stroke"
             break
         budget -= tree.graph.number_of_nodes()
-        path = _rc_to_xy(longest_path(tree) + np.array([rows.start, cols.start]), factor)
+        path = _rc_to_xy(longest_path(tree) + np.array([top, left]), factor)
         if len(path) >= 3:
             # Straight runs instead of the pixel grid's staircase, still no smoothing: the
             # path keeps within half a cell of the skeleton (the reference simplifies its
-            # vertices with a 2-px Douglas-Peucker).
-            path = np.asarray(shapely.LineString(path).simplify(factor / 2.0).coords)
+            # vertices with a 2-px Douglas-Peucker). Plain Douglas-Peucker: keeping the
+            # topology costs ten times more, for crossings within half a cell that no brush shows.
+            path = np.asarray(shapely.simplify(shapely.LineString(path), factor / 2.0, preserve_topology=False).coords)
         paths.append(path)
     return paths, reason
 
