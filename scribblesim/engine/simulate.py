@@ -94,14 +94,22 @@ class _Scene:
     shape: tuple[int, int]
     ignore: np.ndarray | None  # pixels no stroke may cover, whatever the clipping
     objects: list[_Object]
-    background: list[tuple[int, np.ndarray, list[np.ndarray]]]  # (top, allowed, paths) per part
+    # Per part: its paths (image frame) and their pixels, the same for every seed.
+    background: list[list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]]
     skipped: list[Skip]
 
 
-def _pixels(points: np.ndarray, allowed: np.ndarray, config: SimConfig) -> tuple[np.ndarray, np.ndarray]:
+def _pixels(
+    points: np.ndarray, allowed: np.ndarray, top: int, left: int, config: SimConfig, ignore: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image pixels a stroke on the crop ``allowed`` (at ``top``, ``left``) labels."""
     rows, cols = stroke_pixels(points, allowed.shape, config.width)
     if config.clip_to_mask:
         keep = allowed[rows, cols]
+        rows, cols = rows[keep], cols[keep]
+    rows, cols = rows + top, cols + left
+    if ignore is not None and not config.clip_to_mask:
+        keep = ~ignore[rows, cols]  # clipped strokes never reach ignored pixels anyway
         rows, cols = rows[keep], cols[keep]
     return rows, cols
 
@@ -147,7 +155,10 @@ def _scene(
                 scene.skipped.append(Skip(None, "skeleton too complex", f"background part {part}: {bound}"))
             elif not paths:
                 scene.skipped.append(Skip.background(part, "no skeleton to trace"))
-            scene.background.append((rows.start, allowed, paths))
+            scene.background.append([
+                (path + np.array([0.0, rows.start]), _pixels(path, allowed, rows.start, 0, config, ignore))
+                for path in paths
+            ])
     image_area = shape[0] * shape[1]
     for index in range(len(stack)):
         box = _bounding_box(stack[index])
@@ -195,34 +206,31 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
     """One annotator's scribbles of a scene."""
     result = ScribbleMap(label_map=np.full(scene.shape, UNLABELLED, dtype=np.uint8), skipped=list(scene.skipped))
 
-    def draw(points: np.ndarray, label: int, instance: int | None, style: StrokeStyle, top: int, left: int,
-             allowed: np.ndarray) -> bool:
-        rows, cols = _pixels(points, allowed, config)
-        rows, cols = rows + top, cols + left
-        if scene.ignore is not None and not config.clip_to_mask:
-            keep = ~scene.ignore[rows, cols]  # clipped strokes never reach ignored pixels anyway
-            rows, cols = rows[keep], cols[keep]
-        if rows.size == 0:
+    def paint(pixels: tuple[np.ndarray, np.ndarray], points: np.ndarray, label: int, instance: int | None,
+              style: StrokeStyle) -> bool:
+        if pixels[0].size == 0:
             return False
-        result.label_map[rows, cols] = label
-        result.strokes.append(Stroke(points + np.array([left, top], dtype=float), label, instance, style))
+        result.label_map[pixels] = label
+        result.strokes.append(Stroke(points, label, instance, style))
         return True
 
-    for part, (top, allowed, paths) in enumerate(scene.background):
-        drawn = [draw(path, BACKGROUND, None, "background", top, 0, allowed) for path in paths]
-        if paths and not any(drawn):
+    def draw(points: np.ndarray, obj: _Object, style: StrokeStyle) -> bool:
+        pixels = _pixels(points, obj.visible, obj.top, obj.left, config, scene.ignore)
+        return paint(pixels, points + np.array([obj.left, obj.top], dtype=float), obj.label, obj.index, style)
+
+    for part, strokes in enumerate(scene.background):
+        drawn = [paint(pixels, path, BACKGROUND, None, "background") for path, pixels in strokes]
+        if strokes and not any(drawn):
             result.skipped.append(Skip.background(part, "background stroke left no pixel"))
     for obj in scene.objects:
         rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
         candidates = _object_candidates(obj, config, rng)
-        if not any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)
-                   for points, style in candidates):
+        if not any(draw(points, obj, style) for points, style in candidates):
             # Objects always get a stroke: their deepest pixel is the last resort.
-            draw(_deepest_pixel(obj.visible), obj.label, obj.index, "line", obj.top, obj.left, obj.visible)
+            draw(_deepest_pixel(obj.visible), obj, "line")
         if candidates and candidates[0][1] == "line":
             for _ in range(config.strokes_per_object - 1):  # more strokes: each one optional
-                any(draw(points, obj.label, obj.index, style, obj.top, obj.left, obj.visible)
-                    for points, style in _line_candidates(obj, config, rng))
+                any(draw(points, obj, style) for points, style in _line_candidates(obj, config, rng))
     return result
 
 
