@@ -443,7 +443,7 @@ def _workers(jobs: int) -> int:
 
 def _in_chunks(tasks: Iterator, size: int) -> Iterator:
     """Results of ``tasks`` a chunk at a time, from one worker pool for all of them."""
-    with joblib.Parallel() as parallel:
+    with joblib.Parallel(batch_size=1) as parallel:
         while chunk := list(itertools.islice(tasks, size)):
             yield from parallel(chunk)
 
