@@ -147,13 +147,15 @@ def test_cli_compare_human(coco_loaded, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("knob", "values", "truth"), [
     ("stroke_length", (None, 0.7, 0.4), 0.4),
     ("inset", (0.0, 0.25, 0.5), 0.5),
+    (("boundary_probability", "boundary_inset"), ((None, None), (1.0, 0.5), (1.0, 0.2)), (1.0, 0.5)),
 ])
 def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_path: Path, knob, values, truth) -> None:
+    drawn_with = {knob: truth} if isinstance(knob, str) else dict(zip(knob, truth))
     root = write_human_folder(tmp_path / "human", coco_loaded, images=4, annotator_seeds=(11, 12),
-                              config=SimConfig(**{knob: truth}))
+                              config=SimConfig(**drawn_with))
     examples = read_human_examples(root)
     result = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
-    assert getattr(result.config, knob) == truth and result.knobs() == {knob: truth}
+    assert result.knobs() == drawn_with
     assert result.evaluations == 1 + 2 * (len(values) - 1)  # two passes: the second finds nothing better
     again = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
     assert again.config == result.config  # deterministic

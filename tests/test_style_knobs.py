@@ -121,8 +121,28 @@ def test_boundary_probability_sets_the_style() -> None:
     assert disc == {"boundary"}  # the bar and the L are too thin for an eroded outline: line strokes
 
 
+def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
+    """A disc and a ring of 256 x 256 images, far below Eq. 20's smallest area ratio."""
+    rows, cols = np.mgrid[:256, :256]
+    distance = np.hypot(rows - 128, cols - 128)
+    loops = SimConfig(boundary_probability=1.0, boundary_inset=0.5)
+    for mask in (distance < 14, (distance >= 20) & (distance < 30)):
+        paper = [scribblesim.simulate([mask], [1], seed=seed, config=SimConfig(boundary_probability=1.0))
+                 for seed in SEEDS]
+        assert {s.style for r in paper for s in r.strokes if s.instance == 0} == {"line"}  # the 20-px erosion leaves nothing
+        results = [scribblesim.simulate([mask], [1], seed=seed, config=loops) for seed in SEEDS]
+        assert {s.style for r in results for s in r.strokes if s.instance == 0} == {"boundary"}
+        measures = [style_measures([mask], [1], r.label_map)[0] for r in results]
+        assert all(m.rim == 0.0 and m.depth > 0.35 for m in measures)
+        # a closed loop half the inscribed radius r in from the outer edge (R), about 2 pi (R - r / 2) long
+        outer, radius = (14, 14) if mask[128, 128] else (30, 5)
+        circle = 2 * np.pi * (outer - radius / 2) / np.sqrt(mask.sum())
+        assert np.mean([m.length for m in measures]) == pytest.approx(circle, rel=0.15)
+
+
 @pytest.mark.parametrize("bad", [dict(stroke_path="spiral"), dict(stroke_extension=-1), dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
-                                 dict(strokes_per_object=0), dict(boundary_probability=1.2),
+                                 dict(strokes_per_object=0), dict(boundary_probability=1.2), dict(boundary_inset=0),
+                                 dict(boundary_inset=1.0),
                                  dict(wobble_amplitude=-1), dict(wobble_wavelength=0), dict(stroke_position="left")])
 def test_bad_knobs_are_refused(bad) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):

@@ -24,8 +24,10 @@ from .summary import json_safe
 #: ``format`` of a style file.
 STYLE_FORMAT = "scribblesim-style-1"
 
-#: The values tried for each knob, in search order; the first is the paper's style.
-KNOB_VALUES: Mapping[str, tuple] = {
+#: The values tried for each knob, in search order; the first is the paper's style. A
+#: tuple of names is searched as one knob: boundary loops need both a chance of boundary
+#: style and an inset that small objects keep (either alone changes nothing on them).
+KNOB_VALUES: Mapping[str | tuple[str, ...], tuple] = {
     "stroke_path": ("root-to-leaf", "leaf-to-leaf"),
     "stroke_extension": (0.0, 0.5, 1.0, 2.0),
     "stroke_length": (None, 0.85, 0.7, 0.55, 0.4, 0.25),
@@ -34,7 +36,13 @@ KNOB_VALUES: Mapping[str, tuple] = {
     "stroke_position": ("centred", "random"),
     "wobble_amplitude": (0.0, 0.2, 0.4, 0.7),
     "wobble_wavelength": (2.0, 1.0, 4.0),
+    ("boundary_probability", "boundary_inset"): ((None, None), (1.0, 0.5), (1.0, 0.35), (1.0, 0.65), (0.5, 0.5)),
 }
+
+
+def knob_names(knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES) -> list[str]:
+    """Every SimConfig field that ``knob_values`` searches, in search order."""
+    return [name for key in knob_values for name in ((key,) if isinstance(key, str) else key)]
 #: The seed-to-seed over annotator-to-annotator Chamfer ratio the humans' spread asks for.
 CHAMFER_BAND = (0.75, 1.5)
 SEARCH_PASSES = 2
@@ -67,7 +75,7 @@ class FitResult:
     def knobs(self) -> dict:
         """The knobs that differ from the paper's style."""
         default = SimConfig()
-        return {name: getattr(self.config, name) for name in KNOB_VALUES
+        return {name: getattr(self.config, name) for name in knob_names()
                 if getattr(self.config, name) != getattr(default, name)}
 
     def style_record(self, fitted_on: str, seeds: Sequence[int]) -> dict:
@@ -93,7 +101,7 @@ def search_subset(examples: Sequence[HumanExample], per_source: int = SEARCH_EXA
 
 
 def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2), base: SimConfig | None = None,
-              knob_values: Mapping[str, tuple] = KNOB_VALUES, passes: int = SEARCH_PASSES,
+              knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES, passes: int = SEARCH_PASSES,
               per_source: int = SEARCH_EXAMPLES, report: Callable[[str], None] | None = None) -> FitResult:
     """Search the style knobs so that simulated scribbles on ``examples``' objects match the humans'.
 
@@ -105,8 +113,9 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
         The simulated annotators of every evaluation.
     base : SimConfig, optional
         Where the search starts and what it leaves alone (default: the paper's style).
-    knob_values : mapping of str to tuple
-        The values tried per knob (default :data:`KNOB_VALUES`).
+    knob_values : mapping of str (or tuple of str) to tuple
+        The values tried per knob (default :data:`KNOB_VALUES`); a tuple of names takes
+        tuples of values, one per name.
     passes : int
         Rounds over all knobs.
     per_source : int
@@ -129,16 +138,19 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
     best = evaluate(config)
     for _ in range(passes):
         improved = False
-        for name, values in knob_values.items():
+        for key, values in knob_values.items():
+            names = (key,) if isinstance(key, str) else key
             for value in values:
-                if value == getattr(config, name):
+                setting = dict(zip(names, (value,) if isinstance(key, str) else value))
+                if all(getattr(config, name) == v for name, v in setting.items()):
                     continue
-                candidate = replace(config, **{name: value})
+                candidate = replace(config, **setting)
                 value_score = evaluate(candidate)
                 if value_score > best + 1e-12:
                     config, best, improved = candidate, value_score, True
                     if report is not None:
-                        report(f"{name} = {value}: score {best:.3f}")
+                        shown = ", ".join(f"{name} = {v}" for name, v in setting.items())
+                        report(f"{shown}: score {best:.3f}")
         if not improved:
             break
     after = compare_with_humans(measured, config, seeds)

@@ -14,10 +14,8 @@ def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarra
     """Inflection points of the eroded mask's outer boundary, and its centroid.
 
     The mask is eroded with a ``kernel`` x ``kernel`` square (one pixel larger when
-    ``kernel`` is even, so that it is centred and the contour is not shifted) and reduced
-    to its largest component. Its outer contour is simplified to inflection points (shapely), and
-    straight runs longer than ``kernel`` get intermediate points so that the jitter acts
-    all along the boundary.
+    ``kernel`` is even, so that it is centred and the contour is not shifted); the rest is
+    :func:`outer_contour` with ``kernel`` as its spacing.
 
     Returns
     -------
@@ -27,7 +25,22 @@ def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarra
     """
     size = 2 * (kernel // 2) + 1
     eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0)
-    labels, count = ndimage.label(eroded, structure=_EIGHT_CONNECTED)
+    return outer_contour(eroded.astype(bool), kernel)
+
+
+def outer_contour(region: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inflection points of the outer boundary of a region's largest component, and its centroid.
+
+    The contour is simplified to inflection points (shapely, a tolerance of a quarter of
+    ``spacing``, at least a pixel), and straight runs longer than ``spacing`` get
+    intermediate points so that the jitter acts all along the boundary.
+
+    Returns
+    -------
+    (points, centroid) or None
+        As :func:`eroded_contour`; ``None`` for an empty region.
+    """
+    labels, count = ndimage.label(region, structure=_EIGHT_CONNECTED)
     if count == 0:
         return None
     sizes = np.bincount(labels.ravel())
@@ -39,8 +52,8 @@ def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarra
     centroid = np.array([cols.mean(), rows.mean()])
     if len(outer) < 4:
         return outer, centroid
-    ring = shapely.LinearRing(outer).simplify(max(1.0, kernel / 4.0))
-    ring = shapely.segmentize(ring, max_segment_length=float(kernel))
+    ring = shapely.LinearRing(outer).simplify(max(1.0, spacing / 4.0))
+    ring = shapely.segmentize(ring, max_segment_length=float(spacing))
     points = np.asarray(ring.coords)[:-1]
     return (points if len(points) else outer), centroid
 

@@ -80,8 +80,13 @@ class SimConfig:
         keep one stroke). Paths share the skeleton's root, so whole strokes touch; with
         a ``stroke_length`` at ``"random"`` places they mostly lie apart.
     boundary_probability : float or None
-        Chance of boundary style for an object that may have one (``None``: its area
-        ratio P, as Eq. 20).
+        Chance of boundary style for every connected object, whatever its size
+        (``None``: its area ratio P, as Eq. 20, from ``boundary_min_ratio`` up).
+    boundary_inset : float or None
+        Boundary strokes follow the object's pixels at least this share of its inscribed
+        radius deep, jittered by half that depth: a loop that keeps its distance from the
+        boundary on objects of any size (``None``: the paper's erosion by
+        ``erosion_kernel`` pixels, jittered by as much).
     wobble_amplitude, wobble_wavelength : float
         Hand wobble of line strokes: a sideways sine of this amplitude and wavelength,
         both in units of the object's inscribed radius, random phase (amplitude 0: none).
@@ -106,6 +111,7 @@ class SimConfig:
     inset: float = 0.0
     strokes_per_object: int = 1
     boundary_probability: float | None = None
+    boundary_inset: float | None = None
     wobble_amplitude: float = 0.0
     wobble_wavelength: float = 2.0
 
@@ -146,6 +152,8 @@ class SimConfig:
             raise ValueError(f"strokes_per_object must be >= 1, got {self.strokes_per_object}")
         if self.boundary_probability is not None and not 0.0 <= self.boundary_probability <= 1.0:
             raise ValueError(f"boundary_probability must lie in [0, 1] or be None, got {self.boundary_probability}")
+        if self.boundary_inset is not None and not 0.0 < self.boundary_inset < 1.0:
+            raise ValueError(f"boundary_inset must lie in (0, 1) or be None, got {self.boundary_inset}")
         if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:
             raise ValueError(f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
                              f"{self.wobble_wavelength}")

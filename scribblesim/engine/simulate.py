@@ -83,7 +83,8 @@ class _Object:
     def outline(self, config: SimConfig) -> tuple | None:
         if self._outline is None:
             connected = ndimage.label(self.visible, structure=_EIGHT_CONNECTED)[1] == 1
-            self._outline = (boundary_outline(self.visible, config) if connected else None,)
+            depth = self.depth() if connected and config.boundary_inset is not None else None
+            self._outline = (boundary_outline(self.visible, config, depth) if connected else None,)
         return self._outline[0]
 
 
@@ -184,8 +185,11 @@ def _object_candidates(
     obj: _Object, config: SimConfig, rng: np.random.Generator
 ) -> list[tuple[np.ndarray, StrokeStyle]]:
     """Style decision (Eq. 20), then the style's paths, best first."""
-    chance = obj.ratio if config.boundary_probability is None else config.boundary_probability
-    if obj.ratio >= config.boundary_min_ratio and rng.random() < chance:
+    if config.boundary_probability is None:  # Eq. 20, from the reference's smallest ratio up
+        boundary = obj.ratio >= config.boundary_min_ratio and rng.random() < obj.ratio
+    else:
+        boundary = rng.random() < config.boundary_probability
+    if boundary:
         outline = obj.outline(config)
         if outline is not None:
             return [(boundary_path(outline, config, rng), "boundary")]

@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 from scipy import ndimage
 
-from .boundary import eroded_contour, radial_jitter
+from .boundary import eroded_contour, outer_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, to_fine, work_factor
 from .hand import extend_path, inset_path, keep_stretch, wobble
@@ -140,15 +140,30 @@ def background_paths(
     return paths, reason
 
 
-def boundary_outline(mask: np.ndarray, config: SimConfig) -> tuple[np.ndarray, np.ndarray] | None:
-    """The eroded contour a boundary stroke jitters, at full resolution, and its centroid."""
-    return eroded_contour(mask, config.erosion_kernel)
+#: A boundary stroke's outline: contour points, their centroid and the jitter amplitude.
+Outline = tuple[np.ndarray, np.ndarray, float]
 
 
-def boundary_path(
-    outline: tuple[np.ndarray, np.ndarray], config: SimConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """Boundary style (Section IV-B): radial jitter of the eroded contour, Bezier smoothing."""
-    points, centroid = outline
-    jittered = radial_jitter(points, centroid, config.erosion_kernel, rng)
+def boundary_outline(mask: np.ndarray, config: SimConfig, depth: np.ndarray | None = None) -> Outline | None:
+    """The contour a boundary stroke jitters, at full resolution, its centroid and the jitter amplitude.
+
+    The paper's erosion by ``config.erosion_kernel``, or with ``config.boundary_inset`` the
+    pixels that deep in inscribed radii (this needs the object's boundary ``depth`` map).
+    ``None`` when nothing is left.
+    """
+    if config.boundary_inset is None:
+        outline = eroded_contour(mask, config.erosion_kernel)
+        amplitude = float(config.erosion_kernel)
+    else:
+        assert depth is not None, "boundary_inset needs the object's depth map"
+        inset = config.boundary_inset * float(depth.max())
+        outline = outer_contour(depth >= inset, max(inset, 1.0))
+        amplitude = inset / 4.0
+    return None if outline is None else (*outline, amplitude)
+
+
+def boundary_path(outline: Outline, config: SimConfig, rng: np.random.Generator) -> np.ndarray:
+    """Boundary style (Section IV-B): radial jitter of the outline, Bezier smoothing."""
+    points, centroid, amplitude = outline
+    jittered = radial_jitter(points, centroid, amplitude, rng)
     return bezier_smooth(jittered, config.bezier_degree, closed=True)
