@@ -19,12 +19,10 @@ killed build resumes where it stopped.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 import warnings
@@ -65,6 +63,7 @@ from .layout import (
     write_meta,
 )
 from .palette import PALETTE
+from .processes import keep_freed_memory, start_worker
 from .scribble_set import recorded_label_png
 
 _VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
@@ -448,25 +447,6 @@ def _in_chunks(tasks: Iterator, size: int) -> Iterator:
             yield from parallel(chunk)
 
 
-def die_with_parent(parent: int) -> None:
-    """Have the kernel end this worker when the build process ``parent`` dies (Linux only).
-
-    A worker pool outlives a parent killed with SIGKILL otherwise: nothing tells the
-    workers, and they wait for work that never comes. A worker whose parent died before
-    this ran exits at once.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the pool's idle timeout ends the workers
-        return
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
 def build(
     samples: Iterable[Sample],
     spec: BuildSpec,
@@ -533,7 +513,8 @@ def build(
     if not spec.layout.meta.is_file():
         _write_meta(spec, dataset, class_names, None, source)
     # Worker processes end with the build, even one killed with SIGKILL.
-    options = {"initializer": die_with_parent, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
+    keep_freed_memory()  # forked workers inherit it; spawned ones set it in start_worker
+    options = {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
     with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
         here = os.getcwd()
         tasks = (joblib.delayed(_process_in)(here, sample, spec) for sample in samples)
