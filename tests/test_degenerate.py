@@ -309,6 +309,8 @@ def random_scenes(draw):
         min_area=draw(st.integers(0, 6)),
         background_split=draw(st.sampled_from(["none", "horizontal"])),
         clip_to_mask=True,
+        boundary_probability=draw(st.sampled_from([None, 1.0])),
+        boundary_inset=draw(st.sampled_from([None, 0.3, 0.9])),
     )
     seed = draw(st.integers(0, 2**32 - 1))
     return masks, classes, ignore, config, seed
@@ -331,6 +333,8 @@ def rectangle_scenes(draw):
         bezier_degree=draw(st.integers(1, 6)),
         boundary_min_ratio=draw(st.sampled_from([0.0, 0.1])),
         max_work_pixels=draw(st.sampled_from([64, 256, 4096, None])),  # coarse grids too
+        boundary_probability=draw(st.sampled_from([None, 0.5, 1.0])),
+        boundary_inset=draw(st.sampled_from([None, 0.3, 0.9])),
     )
     seed = draw(st.integers(0, 2**32 - 1))
     return masks, classes, config, seed
