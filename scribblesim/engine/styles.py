@@ -119,9 +119,10 @@ def background_paths(
     paths, budget, reason = [], MAX_TREE_NODES, None
     for done, k in enumerate(chosen):
         mine = by_piece[starts[k] : starts[k] + sizes[k]]
-        top, left = rows[mine].min(), cols[mine].min()
-        pixels = np.zeros((rows[mine].max() - top + 1, cols[mine].max() - left + 1), dtype=bool)
-        pixels[rows[mine] - top, cols[mine] - left] = True
+        piece_rows, piece_cols = rows[mine], cols[mine]
+        top, left = piece_rows.min(), piece_cols.min()
+        pixels = np.zeros((piece_rows.max() - top + 1, piece_cols.max() - left + 1), dtype=bool)
+        pixels[piece_rows - top, piece_cols - left] = True
         try:
             tree = skeleton_tree(pixels, max_nodes=budget)
             assert tree is not None  # a labelled component is never empty
