@@ -39,16 +39,17 @@ KNOB_VALUES: Mapping[str | tuple[str, ...], tuple] = {
     ("boundary_probability", "boundary_inset"): ((None, None), (1.0, 0.5), (1.0, 0.35), (1.0, 0.65), (0.5, 0.5)),
 }
 
-
-def knob_names(knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES) -> list[str]:
-    """Every SimConfig field that ``knob_values`` searches, in search order."""
-    return [name for key in knob_values for name in ((key,) if isinstance(key, str) else key)]
 #: The seed-to-seed over annotator-to-annotator Chamfer ratio the humans' spread asks for.
 CHAMFER_BAND = (0.75, 1.5)
 SEARCH_PASSES = 2
 #: The search simulates at most this many examples per source (evenly spread); the before
 #: and after comparisons take them all.
 SEARCH_EXAMPLES = 40
+
+
+def knob_names(knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES) -> list[str]:
+    """Every SimConfig field that ``knob_values`` searches, in search order."""
+    return [name for key in knob_values for name in ((key,) if isinstance(key, str) else key)]
 
 
 def score(comparisons: Sequence[SourceComparison]) -> float:

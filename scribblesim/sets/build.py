@@ -441,7 +441,11 @@ def _workers(jobs: int) -> int:
 
 
 def _in_chunks(tasks: Iterator, size: int) -> Iterator:
-    """Results of ``tasks`` a chunk at a time, from one worker pool for all of them."""
+    """Results of ``tasks`` a chunk at a time, from one worker pool for all of them.
+
+    One image per dispatch: joblib's automatic batches of several images leave a worker
+    idle while the other finishes the chunk's last batch.
+    """
     with joblib.Parallel(batch_size=1) as parallel:
         while chunk := list(itertools.islice(tasks, size)):
             yield from parallel(chunk)
