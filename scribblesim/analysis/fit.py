@@ -47,9 +47,14 @@ SEARCH_PASSES = 2
 SEARCH_EXAMPLES = 40
 
 
+def _names(key: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The SimConfig fields a :data:`KNOB_VALUES` key sets."""
+    return (key,) if isinstance(key, str) else key
+
+
 def knob_names(knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES) -> list[str]:
     """Every SimConfig field that ``knob_values`` searches, in search order."""
-    return [name for key in knob_values for name in ((key,) if isinstance(key, str) else key)]
+    return [name for key in knob_values for name in _names(key)]
 
 
 def score(comparisons: Sequence[SourceComparison]) -> float:
@@ -140,7 +145,7 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
     for _ in range(passes):
         improved = False
         for key, values in knob_values.items():
-            names = (key,) if isinstance(key, str) else key
+            names = _names(key)
             for value in values:
                 setting = dict(zip(names, (value,) if isinstance(key, str) else value))
                 if all(getattr(config, name) == v for name, v in setting.items()):

@@ -89,8 +89,9 @@ def style_measures(
     (1.357, 1.0, 0.0, 1)
     """
     owner = visible_owner(masks, ignore)
-    return [object_measures(owner == index, int(label), scribbles, index)
-            for index, label in enumerate(classes) if (owner == index).any()]
+    visible = [owner == index for index in range(len(classes))]
+    return [object_measures(visible[index], int(label), scribbles, index)
+            for index, label in enumerate(classes) if visible[index].any()]
 
 
 def chamfer_ratio(mask: np.ndarray, label: int, first: np.ndarray, second: np.ndarray) -> float:

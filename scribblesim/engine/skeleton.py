@@ -123,7 +123,8 @@ def _chains(
     number = np.empty(len(chains), dtype=np.int64)
     number[by_first] = np.arange(len(chains))
     chain_of = np.asarray(chain, dtype=np.int64)
-    chain_of[chain_of >= 0] = number[chain_of[chain_of >= 0]]
+    inner = chain_of >= 0
+    chain_of[inner] = number[chain_of[inner]]
     sizes = np.array([len(chains[c]) for c in by_first], dtype=np.int64)
     stops = np.cumsum(sizes)
     walk = np.array([pixel for c in by_first for pixel in chains[c]], dtype=np.int64)

@@ -516,8 +516,8 @@ def build(
     remove_stale_temporaries(spec.out)
     if not spec.layout.meta.is_file():
         _write_meta(spec, dataset, class_names, None, source)
-    # Worker processes end with the build, even one killed with SIGKILL.
     keep_freed_memory()  # forked workers inherit it; spawned ones set it in start_worker
+    # Worker processes end with the build, even one killed with SIGKILL.
     options = {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
     with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
         here = os.getcwd()
