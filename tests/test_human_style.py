@@ -15,7 +15,7 @@ from PIL import Image
 
 import scribblesim
 from scribblesim import SimConfig
-from scribblesim.analysis.fit import fit_style, search_subset
+from scribblesim.analysis.fit import fit_style, objects_only, search_subset
 from scribblesim.analysis.human_compare import compare_with_humans, human_band
 from scribblesim.analysis.style_measures import RIM_DEPTH, chamfer_ratio, style_measures
 from scribblesim.cli.main import main
@@ -156,11 +156,19 @@ def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_pa
     examples = read_human_examples(root)
     result = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
     assert result.knobs() == drawn_with
-    assert result.evaluations == 1 + 2 * (len(values) - 1)  # two passes: the second finds nothing better
+    assert result.evaluations == len(values)  # each setting is simulated once, however many rounds score it
     again = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
     assert again.config == result.config  # deterministic
     banded = ("length", "depth", "rim")
     assert sum(result.after[0].agreement(m) for m in banded) > sum(result.before[0].agreement(m) for m in banded)
+
+
+def test_the_search_leaves_out_background_strokes_and_nothing_else(coco_loaded, tmp_path: Path) -> None:
+    examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded, images=3))
+    config = SimConfig(stroke_path="leaf-to-leaf", zigzag_reach=0.5)
+    (full,), (objects,) = (compare_with_humans(examples, c, seeds=(1, 2)) for c in (config, objects_only(config)))
+    assert not objects_only(config).background and objects_only(SimConfig(clip_to_mask=False)).background
+    assert dict(objects.simulated) == dict(full.simulated) and objects.seed_chamfer == full.seed_chamfer
 
 
 def test_search_subset_spreads_over_each_source(coco_loaded, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from test_simulate_coco import FRESH_INDICES, _digest
 import scribblesim
 from scribblesim import SimConfig
 from scribblesim.analysis.style_measures import style_measures
-from scribblesim.engine.hand import extend_path, inset_path, keep_stretch, wobble
+from scribblesim.engine.hand import extend_path, inset_path, keep_stretch, wobble, zigzag
 
 #: sha256 of the embedded sample's FRESH_INDICES images, seed 1, default config, before the knobs existed.
 DEFAULT_DIGEST = "2f15252a47886c6c9a92c444622043634888d1ef9fbaeda0401b01676a15060b"
@@ -106,6 +106,31 @@ def test_more_strokes_per_object() -> None:
 def test_wobble_lengthens_the_drawn_line() -> None:
     assert mean_measure(SimConfig(wobble_amplitude=0.4, wobble_wavelength=1.5), "length") > \
         mean_measure(SimConfig(), "length")
+
+
+def test_zigzag_hatches_across_the_object() -> None:
+    hatch = SimConfig(zigzag_reach=0.8, zigzag_wavelength=1.0)
+    assert mean_measure(hatch, "length") > 1.5 * mean_measure(SimConfig(), "length")
+    assert mean_measure(hatch, "depth") < mean_measure(SimConfig(), "depth") - 0.1
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(6, 30), reach=st.floats(0.1, 0.95), wavelength=st.floats(2.0, 40.0), seed=st.integers(0, 99))
+def test_zigzag_swings_within_the_local_depth(width: int, reach: float, wavelength: float, seed: int) -> None:
+    """Along a bar's centre line the swing reaches ``reach`` x the depth, and never leaves the bar."""
+    from scribblesim.analysis.metrics import boundary_distance
+
+    bar = np.zeros((2 * width + 20, 200), bool)
+    bar[10 : 10 + 2 * width, 10:190] = True
+    depth = boundary_distance(bar)
+    centre = np.array([[20.0, 10 + width - 0.5], [180.0, 10 + width - 0.5]])
+    drawn = zigzag(centre, depth, reach, wavelength, np.random.default_rng(seed))
+    offset = np.abs(drawn[:, 1] - centre[0, 1])
+    assert offset.max() <= reach * depth.max() + 1e-9
+    assert offset.max() >= 0.7 * reach * depth[10 + width, 100]  # eight points a wave: within 25 % of its peak
+    rows, cols = np.rint(drawn[:, 1]).astype(int), np.rint(drawn[:, 0]).astype(int)
+    assert bar[rows, cols].all()
+    assert zigzag(centre, depth, 0.0, wavelength, np.random.default_rng(seed)) is centre
 
 
 def test_boundary_probability_sets_the_style() -> None:

@@ -25,7 +25,7 @@ from ..engine.config import SimConfig
 from ..engine.simulate import simulate_seeds
 from ..sets.files import json_bytes, write_bytes_atomic
 from .figures import distributions_png
-from .style_measures import MEASURES, StyleMeasures, chamfer_ratio, style_measures
+from .style_measures import MEASURES, ObjectFrame, StyleMeasures, chamfer_ratio, frame_measures, object_frames
 from .summary import finite_values, json_safe
 
 #: Measures scored by band agreement (stroke counts are reported, not banded).
@@ -86,27 +86,28 @@ def _median(values: Sequence[float]) -> float:
     return float(np.median(finite)) if finite.size else math.nan
 
 
-def _by_object(measures: list[StyleMeasures]) -> dict[int, StyleMeasures]:
-    return {m.object: m for m in measures}
+def _by_object(frames: list[ObjectFrame], labels: Sequence[int], scribbles: np.ndarray) -> dict[int, StyleMeasures]:
+    return {f.index: frame_measures(f, labels[f.index], scribbles) for f in frames}
 
 
 @dataclass(frozen=True)
 class MeasuredExample:
-    """A human example with its annotators' measures and Chamfer distances, per object index."""
+    """A human example with its visible objects' frames, its annotators' measures and Chamfer distances."""
 
     example: HumanExample
+    frames: list[ObjectFrame]
     humans: list[dict[int, StyleMeasures]]
     human_chamfer: dict[int, list[float]]
 
 
 def measure_humans(example: HumanExample) -> MeasuredExample:
     """The human side of a comparison, which no simulation setting changes (so measured once)."""
-    masks, labels, ignore = example.masks, example.object_ids, example.ignore
-    humans = [_by_object(style_measures(masks, labels, s, ignore=ignore)) for s in example.scribbles]
-    chamfer = {index: [chamfer_ratio(masks[index], labels[index], a, b)
-                       for a, b in itertools.combinations(example.scribbles, 2)]
-               for index in set().union(*humans)}
-    return MeasuredExample(example, humans, chamfer)
+    labels = example.object_ids
+    frames = object_frames(example.masks, example.ignore)
+    humans = [_by_object(frames, labels, s) for s in example.scribbles]
+    chamfer = {f.index: [chamfer_ratio(f, labels[f.index], a, b) for a, b in itertools.combinations(example.scribbles, 2)]
+               for f in frames}
+    return MeasuredExample(example, frames, humans, chamfer)
 
 
 def compare_example(measured: MeasuredExample, comparison: SourceComparison, config: SimConfig,
@@ -116,20 +117,21 @@ def compare_example(measured: MeasuredExample, comparison: SourceComparison, con
     masks, labels, ignore = example.masks, example.object_ids, example.ignore
     maps = simulate_seeds(masks, labels, seeds=seeds, image_id=f"{example.source}/{example.name}", config=config,
                           ignore=ignore)
-    simulated = [_by_object(style_measures(masks, labels, m.label_map, ignore=ignore)) for m in maps]
+    simulated = [_by_object(measured.frames, labels, m.label_map) for m in maps]
     comparison.annotators = max(comparison.annotators, len(example.scribbles))
-    for index in simulated[0]:
+    for frame in measured.frames:
+        index = frame.index
         comparison.objects += 1
         comparison.unstroked += sum(s[index].strokes == 0 for s in simulated)
         for measure in MEASURES:
-            values = [h[index].value(measure) for h in humans if index in h]
+            values = [h[index].value(measure) for h in humans]
             comparison.human[measure] += values
             comparison.simulated[measure] += [s[index].value(measure) for s in simulated]
             if measure in BANDED:
                 low, high = human_band(values)
                 comparison.inside[measure] += [bool(low <= s[index].value(measure) <= high) for s in simulated]
         comparison.human_chamfer += measured.human_chamfer.get(index, [])
-        comparison.seed_chamfer += [chamfer_ratio(masks[index], labels[index], a.label_map, b.label_map)
+        comparison.seed_chamfer += [chamfer_ratio(frame, labels[index], a.label_map, b.label_map)
                                     for a, b in itertools.combinations(maps, 2)]
 
 

@@ -51,22 +51,44 @@ class StyleMeasures:
         return float(getattr(self, measure))
 
 
-def scribble_skeleton(mask: np.ndarray, label: int, scribbles: np.ndarray) -> np.ndarray:
-    """Skeleton of the pixels of ``mask`` that ``scribbles`` labels ``label``."""
-    return skeletonize(mask & (scribbles == label))
+@dataclass(frozen=True, eq=False)
+class ObjectFrame:
+    """One visible object cropped to its box, with its boundary depth: what its measures need.
+
+    The frame depends on the mask alone, so a comparison over many scribbles of one
+    object builds it once.
+    """
+
+    index: int
+    box: tuple[slice, slice]
+    mask: np.ndarray
+    depth: np.ndarray
+
+    @classmethod
+    def of(cls, mask: np.ndarray, index: int = 0) -> ObjectFrame:
+        """The frame of a non-empty object ``mask`` (full image size)."""
+        box = mask_box(mask)
+        return cls(index, box, mask[box], boundary_distance(mask[box]))
+
+    def skeleton(self, label: int, scribbles: np.ndarray) -> np.ndarray:
+        """Skeleton of the object's pixels that ``scribbles`` (full image size) labels ``label``."""
+        return skeletonize(self.mask & (scribbles[self.box] == label))
 
 
-def object_measures(mask: np.ndarray, label: int, scribbles: np.ndarray, index: int = 0) -> StyleMeasures:
-    """The style measures of the scribble ``label`` on one object ``mask`` (see the module docstring)."""
-    box = mask_box(mask)
-    mask, scribbles = mask[box], scribbles[box]
-    area = int(mask.sum())
-    on = mask & (scribbles == label)
+def object_frames(masks: np.ndarray | Sequence[np.ndarray], ignore: np.ndarray | None = None) -> list[ObjectFrame]:
+    """The frames of the visible objects (later masks own overlaps; ``ignore`` owns none), in mask order."""
+    owner = visible_owner(masks, ignore)
+    return [ObjectFrame.of(owner == index, index) for index in range(len(masks)) if (owner == index).any()]
+
+
+def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> StyleMeasures:
+    """The style measures of the scribble ``label`` on one object (see the module docstring)."""
+    area = int(frame.mask.sum())
+    on = frame.mask & (scribbles[frame.box] == label)
     skeleton = skeletonize(on)
-    depth = boundary_distance(mask)
-    relative = depth[skeleton] / depth.max()
+    relative = frame.depth[skeleton] / frame.depth.max()
     return StyleMeasures(
-        object=index, area=area, length=skeleton_length(skeleton) / math.sqrt(area),
+        object=frame.index, area=area, length=skeleton_length(skeleton) / math.sqrt(area),
         depth=float(relative.mean()) if relative.size else math.nan,
         rim=float((relative < RIM_DEPTH).mean()) if relative.size else math.nan,
         strokes=int(ndimage.label(on, structure=_EIGHT)[1]),
@@ -88,15 +110,14 @@ def style_measures(
     >>> round(m.length, 3), m.depth, m.rim, m.strokes
     (1.357, 1.0, 0.0, 1)
     """
-    owner = visible_owner(masks, ignore)
-    visible = [owner == index for index in range(len(classes))]
-    return [object_measures(visible[index], int(label), scribbles, index)
-            for index, label in enumerate(classes) if visible[index].any()]
+    return [frame_measures(frame, int(classes[frame.index]), scribbles) for frame in object_frames(masks, ignore)]
 
 
-def chamfer_ratio(mask: np.ndarray, label: int, first: np.ndarray, second: np.ndarray) -> float:
-    """Chamfer distance between two scribbles' skeletons on ``mask`` / sqrt(area); NaN if one is empty."""
-    box = mask_box(mask)
-    mask = mask[box]
-    a, b = (scribble_skeleton(mask, label, s[box]) for s in (first, second))
-    return chamfer_distance(a, b) / math.sqrt(mask.sum())
+def chamfer_ratio(object: np.ndarray | ObjectFrame, label: int, first: np.ndarray, second: np.ndarray) -> float:
+    """Chamfer distance between two scribbles' skeletons on an object (mask or frame) / sqrt(area).
+
+    NaN if either scribble misses the object.
+    """
+    frame = object if isinstance(object, ObjectFrame) else ObjectFrame.of(object)
+    a, b = (frame.skeleton(label, s) for s in (first, second))
+    return chamfer_distance(a, b) / math.sqrt(frame.mask.sum())

@@ -90,6 +90,11 @@ class SimConfig:
     wobble_amplitude, wobble_wavelength : float
         Hand wobble of line strokes: a sideways sine of this amplitude and wavelength,
         both in units of the object's inscribed radius, random phase (amplitude 0: none).
+    zigzag_reach, zigzag_wavelength : float
+        Hatching: line strokes zigzag sideways to ``zigzag_reach`` x the object's local
+        depth (its distance to the boundary where the path runs, so a reach below 1 stays
+        inside and fills the object), one full zigzag every ``zigzag_wavelength``
+        inscribed radii of path, random phase (reach 0: none).
     """
 
     erosion_kernel: int = 20
@@ -114,6 +119,8 @@ class SimConfig:
     boundary_inset: float | None = None
     wobble_amplitude: float = 0.0
     wobble_wavelength: float = 2.0
+    zigzag_reach: float = 0.0
+    zigzag_wavelength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.erosion_kernel < 1:
@@ -157,6 +164,9 @@ class SimConfig:
         if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:
             raise ValueError(f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
                              f"{self.wobble_wavelength}")
+        if not 0.0 <= self.zigzag_reach <= 1.0 or self.zigzag_wavelength <= 0:
+            raise ValueError(f"need zigzag_reach in [0, 1] and zigzag_wavelength > 0, got {self.zigzag_reach}, "
+                             f"{self.zigzag_wavelength}")
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-serialisable dict."""

@@ -71,6 +71,16 @@ def keep_stretch(path: np.ndarray, share: float | None, position: str, rng: np.r
     return np.array(substring(line, start, start + kept).coords, dtype=float)
 
 
+def _sideways(path: np.ndarray, spacing: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``path`` resampled every ``spacing`` pixels, its unit normals and its arc length per point."""
+    dense = resample(path, spacing)
+    tangent = np.gradient(dense, axis=0)
+    norm = np.linalg.norm(tangent, axis=1, keepdims=True)
+    normal = np.where(norm > 0, tangent[:, ::-1] * np.array([-1.0, 1.0]) / np.maximum(norm, 1e-12), 0.0)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
+    return dense, normal, arc
+
+
 def wobble(path: np.ndarray, amplitude: float, wavelength: float, rng: np.random.Generator) -> np.ndarray:
     """``path`` displaced sideways by ``amplitude * sin(2 pi s / wavelength + phase)`` at arc length s.
 
@@ -78,10 +88,25 @@ def wobble(path: np.ndarray, amplitude: float, wavelength: float, rng: np.random
     """
     if amplitude <= 0 or len(path) < 2:
         return path
-    dense = resample(path, 1.0)
-    tangent = np.gradient(dense, axis=0)
-    norm = np.linalg.norm(tangent, axis=1, keepdims=True)
-    normal = np.where(norm > 0, tangent[:, ::-1] * np.array([-1.0, 1.0]) / np.maximum(norm, 1e-12), 0.0)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
+    dense, normal, arc = _sideways(path)
     phase = float(rng.uniform(0.0, 2 * math.pi))
     return dense + amplitude * np.sin(2 * math.pi * arc / wavelength + phase)[:, None] * normal
+
+
+def zigzag(path: np.ndarray, depth: np.ndarray, reach: float, wavelength: float,
+           rng: np.random.Generator) -> np.ndarray:
+    """``path`` zigzagged sideways to ``reach`` x its local depth, one turn every ``wavelength / 2`` of arc.
+
+    A hatching hand: the swing follows the object's width where the path runs (``depth``,
+    its distance to the boundary per pixel in the crop's frame), so with ``reach`` < 1 the
+    zigzag stays inside the object and fills it. The wave's phase is uniform; the path is
+    resampled finely enough (eight points a wave) that every turn is drawn.
+    """
+    if reach <= 0 or len(path) < 2:
+        return path
+    dense, normal, arc = _sideways(path, min(1.0, wavelength / 8))
+    rows = np.clip(np.rint(dense[:, 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.rint(dense[:, 0]).astype(int), 0, depth.shape[1] - 1)
+    phase = float(rng.uniform(0.0, 1.0))
+    triangle = 2.0 * np.abs(2.0 * ((arc / wavelength + phase) % 1.0) - 1.0) - 1.0
+    return dense + (reach * depth[rows, cols] * triangle)[:, None] * normal

@@ -15,7 +15,7 @@ from scipy import ndimage
 from .boundary import eroded_contour, outer_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, to_fine, work_factor
-from .hand import extend_path, inset_path, keep_stretch, wobble
+from .hand import extend_path, inset_path, keep_stretch, wobble, zigzag
 from .medial import medial_axis
 from .skeleton import (
     MAX_TREE_NODES,
@@ -57,7 +57,7 @@ def line_paths(
     """Line style (Section IV-C, Algorithm 1): random depth search, then Bezier smoothing.
 
     The style knobs of ``config`` (:mod:`.hand`) then extend the path
-    (``stroke_extension``), trim it (``inset`` and ``stroke_length``) and wobble the
+    (``stroke_extension``), trim it (``inset`` and ``stroke_length``), wobble and zigzag the
     smoothed stroke, in units of the object's inscribed radius: they need its boundary
     ``depth`` map.
 
@@ -81,6 +81,9 @@ def line_paths(
         assert depth is not None, "wobble needs the object's depth map"
         radius = float(depth.max())
         smooth = wobble(smooth, config.wobble_amplitude * radius, config.wobble_wavelength * radius, rng)
+    if config.zigzag_reach > 0:
+        assert depth is not None, "zigzag needs the object's depth map"
+        smooth = zigzag(smooth, depth, config.zigzag_reach, config.zigzag_wavelength * float(depth.max()), rng)
     return smooth, raw
 
 

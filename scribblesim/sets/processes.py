@@ -53,6 +53,11 @@ def die_with_parent(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Initializer of a build's worker processes: they end with ``parent`` and keep freed memory."""
+    """Initializer of a build's worker processes: they end with ``parent``, keep freed memory and ignore Ctrl-C.
+
+    Ctrl-C reaches the whole process group; the build process alone answers it (one
+    line, exit 130) and ends its workers, which would otherwise each print a traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent)
     keep_freed_memory()
