@@ -1,11 +1,12 @@
 """Fit the style knobs of :class:`~scribblesim.SimConfig` to human scribbles.
 
-The humans are measured once (:func:`~.human_compare.measure_humans`); then a coordinate
-search tries each knob's values in turn, keeping the others, and keeps a value when it
-raises the score: the mean share of simulated values inside their object's human band
-over length, depth and rim (:mod:`.human_compare`), minus a penalty when the seed-to-seed
-Chamfer distance leaves 0.75-1.5x the annotators' (sources with two or more of them).
-Ties keep the value already held, so the search is deterministic for given seeds.
+The humans are measured once (:func:`~.human_compare.measure_humans`); then a beam
+search goes through the knobs in turn: it tries each value of a knob on each setting it
+holds and keeps the :data:`BEAM_WIDTH` best by the score, the mean share of simulated
+values inside their object's human band over length, depth and rim (:mod:`.human_compare`),
+minus a penalty when the seed-to-seed Chamfer distance leaves 0.75-1.5x the annotators'
+(sources with two or more of them). Ties keep the setting already held, so the search is
+deterministic for given seeds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from ..datasets.human import HumanExample
 from ..engine.config import SimConfig
 from .human_compare import BANDED, SourceComparison, compare_with_humans, measure_humans
+from .style_measures import MEASURES
 from .summary import json_safe
 
 #: ``format`` of a style file.
@@ -77,6 +79,12 @@ def objects_only(config: SimConfig) -> SimConfig:
     streams, so the search skips them: they take half of an evaluation's time.
     """
     return replace(config, background=False) if config.clip_to_mask else config
+
+
+def _drawn(comparisons: Sequence[SourceComparison]) -> tuple:
+    """Every simulated value of ``comparisons``, NaN as None (so equal draws compare equal)."""
+    return tuple(None if math.isnan(v) else v for c in comparisons
+                 for values in (*(c.simulated[m] for m in MEASURES), c.seed_chamfer) for v in values)
 
 
 def score(comparisons: Sequence[SourceComparison], chamfer_weight: float = 1.0) -> float:
@@ -161,13 +169,24 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
     searched = {id(e) for e in search_subset(examples, per_source)}
     subset = [m for m in measured if id(m.example) in searched]
     scores: dict[SimConfig, float] = {}
+    drawn: dict[SimConfig, tuple] = {}  # what each setting's simulated annotators measured
 
     def evaluate(config: SimConfig) -> float:
         if config not in scores:
-            scores[config] = score(compare_with_humans(subset, objects_only(config), seeds))
+            comparisons = compare_with_humans(subset, objects_only(config), seeds)
+            scores[config] = score(comparisons)
+            drawn[config] = _drawn(comparisons)
         return scores[config]
 
-    config = base or SimConfig()
+    def best_distinct(candidates: list[SimConfig]) -> list[SimConfig]:
+        # Settings that draw the same scribbles (a knob that acts only with another) are
+        # one: the first, held or the paper's value, stays.
+        kept: dict[tuple, SimConfig] = {}
+        for candidate in sorted(candidates, key=evaluate, reverse=True):
+            kept.setdefault(drawn[candidate], candidate)
+        return list(kept.values())[:beam_width]
+
+    start = config = base or SimConfig()
     before = compare_with_humans(measured, config, seeds)
     beam, best = [config], evaluate(config)
     for _ in range(rounds):
@@ -179,7 +198,7 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
             for held in beam:
                 for value in values:
                     candidates.setdefault(replace(held, **dict(zip(names, (value,) if isinstance(key, str) else value))))
-            beam = sorted(candidates, key=evaluate, reverse=True)[:beam_width]
+            beam = best_distinct(list(candidates))
             if scores[beam[0]] > best + 1e-12:
                 best = scores[beam[0]]
                 if report is not None:
@@ -187,5 +206,11 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
         if set(beam) == held_before:
             break
     config = beam[0]
+    for name in knob_names(knob_values):  # a knob held where it changes nothing goes back
+        plain = replace(config, **{name: getattr(start, name)})
+        if plain != config:
+            evaluate(plain)
+            if drawn[plain] == drawn[config]:
+                config = plain
     after = compare_with_humans(measured, config, seeds)
     return FitResult(config, before, after, len(scores))

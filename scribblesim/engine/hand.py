@@ -40,6 +40,13 @@ def extend_path(path: np.ndarray, reach: float, rng: np.random.Generator) -> np.
     return np.concatenate([start[None], path, end[None]])
 
 
+def _depth_along(path: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """``depth`` at the pixel of each (x, y) point of ``path`` (clamped to the crop)."""
+    rows = np.clip(np.rint(path[:, 1]).astype(int), 0, depth.shape[0] - 1)
+    cols = np.clip(np.rint(path[:, 0]).astype(int), 0, depth.shape[1] - 1)
+    return depth[rows, cols]
+
+
 def inset_path(path: np.ndarray, depth: np.ndarray, inset: float) -> np.ndarray:
     """The longest run of ``path``'s vertices at least ``inset`` x the inscribed radius deep.
 
@@ -48,9 +55,7 @@ def inset_path(path: np.ndarray, depth: np.ndarray, inset: float) -> np.ndarray:
     """
     if inset <= 0 or len(path) == 0:
         return path
-    rows = np.clip(np.rint(path[:, 1]).astype(int), 0, depth.shape[0] - 1)
-    cols = np.clip(np.rint(path[:, 0]).astype(int), 0, depth.shape[1] - 1)
-    along = depth[rows, cols]
+    along = _depth_along(path, depth)
     deep = along >= inset * float(depth.max())
     if not deep.any():
         return path[[int(np.argmax(along))]]
@@ -105,8 +110,6 @@ def zigzag(path: np.ndarray, depth: np.ndarray, reach: float, wavelength: float,
     if reach <= 0 or len(path) < 2:
         return path
     dense, normal, arc = _sideways(path, min(1.0, wavelength / 8))
-    rows = np.clip(np.rint(dense[:, 1]).astype(int), 0, depth.shape[0] - 1)
-    cols = np.clip(np.rint(dense[:, 0]).astype(int), 0, depth.shape[1] - 1)
     phase = float(rng.uniform(0.0, 1.0))
     triangle = 2.0 * np.abs(2.0 * ((arc / wavelength + phase) % 1.0) - 1.0) - 1.0
-    return dense + (reach * depth[rows, cols] * triangle)[:, None] * normal
+    return dense + (reach * _depth_along(dense, depth) * triangle)[:, None] * normal
