@@ -158,8 +158,8 @@ def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_pa
     assert result.knobs() == drawn_with
     # each value simulated once however many rounds score it, and each fitted field reset alone, if that is new
     assert len(values) <= result.evaluations <= len(values) + len(drawn_with)
-    again = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
-    assert again.config == result.config  # deterministic
+    again = fit_style(examples, seeds=(1, 2), knob_values={knob: values}, jobs=2)
+    assert again.config == result.config and again.evaluations == result.evaluations  # deterministic, any jobs
     banded = ("length", "depth", "rim")
     assert sum(result.after[0].agreement(m) for m in banded) > sum(result.before[0].agreement(m) for m in banded)
 
@@ -202,3 +202,5 @@ def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Pat
     assert compare["sources"][0]["measures"]["length"] == record["sources"]["coco"]["after"]["measures"]["length"]
     bad = CliRunner().invoke(main, ["fit", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")])
     assert bad.exit_code == 2 and bad.stderr == f"error: {tmp_path / 'nope'}: human scribble folder not found\n"
+    bad = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "s.json"), "--jobs", "0"])
+    assert bad.exit_code == 2 and bad.stderr == "error: --jobs: must be a positive number of workers or -1, got 0\n"

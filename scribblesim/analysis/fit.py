@@ -12,14 +12,16 @@ deterministic for given seeds.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import joblib
 import numpy as np
 
 from ..datasets.human import HumanExample
 from ..engine.config import SimConfig
-from .human_compare import BANDED, SourceComparison, compare_with_humans, measure_humans
+from .human_compare import BANDED, MeasuredExample, SourceComparison, compare_with_humans, measure_humans
 from .style_measures import MEASURES
 from .summary import json_safe
 
@@ -142,7 +144,8 @@ def search_subset(examples: Sequence[HumanExample], per_source: int = SEARCH_EXA
 
 def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2), base: SimConfig | None = None,
               knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES, rounds: int = SEARCH_ROUNDS,
-              beam_width: int = BEAM_WIDTH, per_source: int = SEARCH_EXAMPLES, report: Callable[[str], None] | None = None) -> FitResult:
+              beam_width: int = BEAM_WIDTH, per_source: int = SEARCH_EXAMPLES, jobs: int = 1,
+              report: Callable[[str], None] | None = None) -> FitResult:
     """Search the style knobs so that simulated scribbles on ``examples``' objects match the humans'.
 
     Parameters
@@ -162,55 +165,75 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
         Settings carried from knob to knob (1: plain coordinate search).
     per_source : int
         Examples per source that the search simulates (see :func:`search_subset`).
+    jobs : int
+        Settings simulated at once, in forked worker processes (-1: all cores); the
+        result is the same for any number.
     report : callable, optional
         Called with one line per improvement.
     """
     measured = [measure_humans(e) for e in examples]
     searched = {id(e) for e in search_subset(examples, per_source)}
-    subset = [m for m in measured if id(m.example) in searched]
+    _SEARCHED[:] = [m for m in measured if id(m.example) in searched]  # forked workers inherit them
     scores: dict[SimConfig, float] = {}
     drawn: dict[SimConfig, tuple] = {}  # what each setting's simulated annotators measured
-
-    def evaluate(config: SimConfig) -> float:
-        if config not in scores:
-            comparisons = compare_with_humans(subset, objects_only(config), seeds)
-            scores[config] = score(comparisons)
-            drawn[config] = _drawn(comparisons)
-        return scores[config]
 
     def best_distinct(candidates: list[SimConfig]) -> list[SimConfig]:
         # Settings that draw the same scribbles (a knob that acts only with another) are
         # one: the first, held or the paper's value, stays.
         kept: dict[tuple, SimConfig] = {}
-        for candidate in sorted(candidates, key=evaluate, reverse=True):
+        for candidate in sorted(candidates, key=scores.__getitem__, reverse=True):
             kept.setdefault(drawn[candidate], candidate)
         return list(kept.values())[:beam_width]
 
     start = config = base or SimConfig()
-    before = compare_with_humans(measured, config, seeds)
-    beam, best = [config], evaluate(config)
-    for _ in range(rounds):
-        held_before = set(beam)
-        for key, values in knob_values.items():
-            names = _names(key)
-            # the beam's own settings first, so that ties keep what is held
-            candidates = dict.fromkeys(beam)
-            for held in beam:
-                for value in values:
-                    candidates.setdefault(replace(held, **dict(zip(names, (value,) if isinstance(key, str) else value))))
-            beam = best_distinct(list(candidates))
-            if scores[beam[0]] > best + 1e-12:
-                best = scores[beam[0]]
-                if report is not None:
-                    report(f"{_shown(beam[0])}: score {best:.3f}")
-        if set(beam) == held_before:
-            break
-    config = beam[0]
-    for name in knob_names(knob_values):  # a knob held where it changes nothing goes back
-        plain = replace(config, **{name: getattr(start, name)})
-        if plain != config:
-            evaluate(plain)
-            if drawn[plain] == drawn[config]:
-                config = plain
-    after = compare_with_humans(measured, config, seeds)
+    backend = "multiprocessing" if _workers(jobs) > 1 else "sequential"
+    try:
+        with joblib.Parallel(n_jobs=jobs, backend=backend) as parallel:
+
+            def evaluate(configs: list[SimConfig]) -> None:
+                new = [c for c in dict.fromkeys(configs) if c not in scores]
+                for setting, comparisons in zip(new, parallel(joblib.delayed(_simulate_searched)(c, seeds)
+                                                              for c in new)):
+                    scores[setting], drawn[setting] = score(comparisons), _drawn(comparisons)
+
+            before = compare_with_humans(measured, objects_only(config), seeds)
+            evaluate([config])
+            beam, best = [config], scores[config]
+            for _ in range(rounds):
+                held_before = set(beam)
+                for key, values in knob_values.items():
+                    names = _names(key)
+                    # the beam's own settings first, so that ties keep what is held
+                    candidates = list(beam) + [replace(held, **dict(zip(names, (v,) if isinstance(key, str) else v)))
+                                               for held in beam for v in values]
+                    evaluate(candidates)
+                    beam = best_distinct(list(dict.fromkeys(candidates)))
+                    if scores[beam[0]] > best + 1e-12:
+                        best = scores[beam[0]]
+                        if report is not None:
+                            report(f"{_shown(beam[0])}: score {best:.3f}")
+                if set(beam) == held_before:
+                    break
+            config = beam[0]
+            for name in knob_names(knob_values):  # a knob held where it changes nothing goes back
+                reset = replace(config, **{name: getattr(start, name)})
+                evaluate([reset])
+                if drawn[reset] == drawn[config]:
+                    config = reset
+    finally:
+        _SEARCHED.clear()
+    after = compare_with_humans(measured, objects_only(config), seeds)
     return FitResult(config, before, after, len(scores))
+
+
+#: The examples that the running search simulates: module state so that forked workers
+#: inherit them instead of receiving them with every setting.
+_SEARCHED: list[MeasuredExample] = []
+
+
+def _simulate_searched(config: SimConfig, seeds: Sequence[int]) -> list[SourceComparison]:
+    return compare_with_humans(_SEARCHED, objects_only(config), seeds)
+
+
+def _workers(jobs: int) -> int:
+    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)

@@ -9,6 +9,7 @@ command group (:mod:`scribblesim.cli.main`) prints it as one ``error:`` line and
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -155,7 +156,9 @@ def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: P
               help="Style file to write (JSON; build --style and SimConfig.from_file read it).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="First simulated annotator of the search (it uses this seed and the next).")
-def fit_command(human_dir: Path, dest: Path, seed: int) -> None:
+@click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores",
+              help="Settings simulated at once (-1: all cores); the style found is the same for any number.")
+def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int) -> None:
     """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png)."""
     from ..analysis.fit import fit_style
     from ..analysis.human_compare import format_comparison
@@ -164,8 +167,11 @@ def fit_command(human_dir: Path, dest: Path, seed: int) -> None:
 
     if seed < 0:
         raise DatasetError(f"--seed: must be non-negative, got {seed}")
+    if jobs == 0 or jobs < -1:
+        raise DatasetError(f"--jobs: must be a positive number of workers or -1, got {jobs}")
     seeds = (seed, seed + 1)
-    result = fit_style(read_human_examples(human_dir), seeds=seeds, report=lambda line: click.echo(f"  {line}"))
+    result = fit_style(read_human_examples(human_dir), seeds=seeds, jobs=jobs,
+                       report=lambda line: click.echo(f"  {line}"))
     click.echo(f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
                "(h: human median, s: simulated median, in: simulated values inside the human band):")
     click.echo(format_comparison(result.before))
