@@ -15,7 +15,7 @@ from PIL import Image
 
 import scribblesim
 from scribblesim import SimConfig
-from scribblesim.analysis.fit import fit_style, objects_only, search_subset
+from scribblesim.analysis.fit import WIDTHS, fit_style, objects_only, search_subset
 from scribblesim.analysis.human_compare import compare_with_humans, human_band
 from scribblesim.analysis.style_measures import RIM_DEPTH, chamfer_ratio, style_measures
 from scribblesim.cli.main import main
@@ -39,7 +39,18 @@ def test_depth_and_rim_of_a_stroke_in_a_strip(half: int, extra: int, data) -> No
     assert measured.depth == pytest.approx(depth)
     assert measured.rim == (1.0 if depth < RIM_DEPTH else 0.0)
     assert measured.length == pytest.approx((width - 2 * height - 1) / math.sqrt(height * width))
-    assert measured.strokes == 1
+    assert measured.strokes == 1 and measured.width == pytest.approx(1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(thickness=st.integers(1, 9), length=st.integers(40, 120))
+def test_width_of_a_thick_stroke_is_its_thickness(thickness: int, length: int) -> None:
+    mask = np.ones((40, length + 20), bool)
+    scribbles = np.full(mask.shape, 255, np.uint8)
+    scribbles[20 - thickness // 2 : 20 - thickness // 2 + thickness, 10 : 10 + length] = 1
+    measured = style_measures([mask], [1], scribbles)[0]
+    # the skeleton stops about half the thickness short of either end
+    assert measured.width == pytest.approx(thickness, rel=0.1 + thickness / length)
 
 
 def test_strokes_count_pieces_and_foreign_labels_do_not_count() -> None:
@@ -53,6 +64,7 @@ def test_strokes_count_pieces_and_foreign_labels_do_not_count() -> None:
     assert measured.strokes == 2 and 0 < measured.depth < 1
     empty = style_measures([mask], [1], np.full(mask.shape, 255, np.uint8))[0]
     assert empty.strokes == 0 and empty.length == 0 and math.isnan(empty.depth) and math.isnan(empty.rim)
+    assert math.isnan(empty.width)
 
 
 def test_chamfer_ratio_of_two_parallel_strokes() -> None:
@@ -156,19 +168,30 @@ def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_pa
     examples = read_human_examples(root)
     result = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
     assert result.knobs() == drawn_with
-    # each value simulated once however many rounds score it, and each fitted field reset alone, if that is new
-    assert len(values) <= result.evaluations <= len(values) + len(drawn_with)
+    # each width and value simulated once however many rounds score it (the paper's width 2 is one of the widths),
+    # and each fitted field reset alone, if that is new
+    tried = len(WIDTHS) + len(values) - 1
+    assert tried <= result.evaluations <= tried + len(drawn_with)
     again = fit_style(examples, seeds=(1, 2), knob_values={knob: values}, jobs=2)
     assert again.config == result.config and again.evaluations == result.evaluations  # deterministic, any jobs
     banded = ("length", "depth", "rim")
     assert sum(result.after[0].agreement(m) for m in banded) > sum(result.before[0].agreement(m) for m in banded)
 
 
+def test_fit_matches_the_humans_brush_width(coco_loaded, tmp_path: Path) -> None:
+    examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded, images=2,
+                                                      config=SimConfig(width=5)))
+    result = fit_style(examples, seeds=(1, 2), knob_values={})
+    assert result.knobs() == {"width": 5}
+    assert np.median(result.after[0].simulated["width"]) == pytest.approx(np.median(result.after[0].human["width"]),
+                                                                         rel=0.1)
+
+
 def test_fit_keeps_the_paper_value_of_a_knob_that_changes_nothing(coco_loaded, tmp_path: Path) -> None:
     examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded, images=2))
     # a stroke's position acts only on a shortened stroke: "random" draws what "centred" does
     result = fit_style(examples, seeds=(1, 2), knob_values={"stroke_position": ("random", "centred")})
-    assert result.knobs() == {} and result.evaluations == 2
+    assert result.knobs() == {} and result.evaluations == len(WIDTHS) + 1
 
 
 def test_the_search_leaves_out_background_strokes_and_nothing_else(coco_loaded, tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """Fit the style knobs of :class:`~scribblesim.SimConfig` to human scribbles.
 
-The humans are measured once (:func:`~.human_compare.measure_humans`); then a beam
-search goes through the knobs in turn: it tries each value of a knob on each setting it
-holds and keeps the :data:`BEAM_WIDTH` best by the score, the mean share of simulated
-values inside their object's human band over length, depth and rim (:mod:`.human_compare`),
-minus a penalty when the seed-to-seed Chamfer distance leaves 0.75-1.5x the annotators'
-(sources with two or more of them). Ties keep the setting already held, so the search is
-deterministic for given seeds.
+The humans are measured once (:func:`~.human_compare.measure_humans`). The brush width
+is set first, to the one of :data:`WIDTHS` whose simulated median width is nearest the
+humans'. Then a beam search goes through the knobs in turn: it tries each value of a
+knob on each setting it holds and keeps the :data:`BEAM_WIDTH` best by the score, the
+mean share of simulated values inside their object's human band over length, depth and
+rim (:mod:`.human_compare`), minus a penalty when the seed-to-seed Chamfer distance
+leaves 0.75-1.5x the annotators' (sources with two or more of them). Ties keep the
+setting already held, so the search is deterministic for given seeds.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ KNOB_VALUES: Mapping[str | tuple[str, ...], tuple] = {
     ("zigzag_reach", "zigzag_wavelength"): ((0.0, 1.0), (0.5, 1.0), (0.7, 1.0), (0.7, 0.5)),
 }
 
+#: Brush widths tried before the search. Width is no band measure: the search starts
+#: from the width whose simulated median is nearest the humans' median.
+WIDTHS = (1, 2, 3, 4, 5, 6)
+
 #: The seed-to-seed over annotator-to-annotator Chamfer ratio the humans' spread asks for.
 CHAMFER_BAND = (0.75, 1.5)
 #: Rounds over all knobs at most; a round that leaves the beam as it was ends the search.
@@ -65,7 +70,7 @@ def _names(key: str | tuple[str, ...]) -> tuple[str, ...]:
 def _shown(config: SimConfig) -> str:
     """The knobs of ``config`` that differ from the paper's style, as ``name = value``."""
     default = SimConfig()
-    return ", ".join(f"{name} = {getattr(config, name)}" for name in knob_names()
+    return ", ".join(f"{name} = {getattr(config, name)}" for name in (*knob_names(), "width")
                      if getattr(config, name) != getattr(default, name)) or "the paper's style"
 
 
@@ -117,7 +122,7 @@ class FitResult:
     def knobs(self) -> dict:
         """The knobs that differ from the paper's style."""
         default = SimConfig()
-        return {name: getattr(self.config, name) for name in knob_names()
+        return {name: getattr(self.config, name) for name in (*knob_names(), "width")
                 if getattr(self.config, name) != getattr(default, name)}
 
     def style_record(self, fitted_on: str, seeds: Sequence[int]) -> dict:
@@ -176,6 +181,7 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
     _SEARCHED[:] = [m for m in measured if id(m.example) in searched]  # forked workers inherit them
     scores: dict[SimConfig, float] = {}
     drawn: dict[SimConfig, tuple] = {}  # what each setting's simulated annotators measured
+    widths: dict[SimConfig, float] = {}  # their median width
 
     def best_distinct(candidates: list[SimConfig]) -> list[SimConfig]:
         # Settings that draw the same scribbles (a knob that acts only with another) are
@@ -185,7 +191,7 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
             kept.setdefault(drawn[candidate], candidate)
         return list(kept.values())[:beam_width]
 
-    start = config = base or SimConfig()
+    start = config = base or SimConfig()  # fitted knobs that change nothing go back to it
     backend = "multiprocessing" if _workers(jobs) > 1 else "sequential"
     try:
         with joblib.Parallel(n_jobs=jobs, backend=backend) as parallel:
@@ -195,9 +201,14 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
                 for setting, comparisons in zip(new, parallel(joblib.delayed(_simulate_searched)(c, seeds)
                                                               for c in new)):
                     scores[setting], drawn[setting] = score(comparisons), _drawn(comparisons)
+                    widths[setting] = _median([v for c in comparisons for v in c.simulated["width"]])
 
             before = compare_with_humans(measured, objects_only(config), seeds)
-            evaluate([config])
+            human_width = _median([h[f.index].width for m in _SEARCHED for h in m.humans for f in m.frames])
+            tried = [replace(config, width=w) for w in WIDTHS]
+            evaluate([config, *tried])
+            # nearest the humans' median; ties keep the width held
+            config = min([config, *tried], key=lambda c: abs(widths[c] - human_width))
             beam, best = [config], scores[config]
             for _ in range(rounds):
                 held_before = set(beam)
@@ -233,6 +244,11 @@ _SEARCHED: list[MeasuredExample] = []
 
 def _simulate_searched(config: SimConfig, seeds: Sequence[int]) -> list[SourceComparison]:
     return compare_with_humans(_SEARCHED, objects_only(config), seeds)
+
+
+def _median(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.median(finite)) if finite else math.nan
 
 
 def _workers(jobs: int) -> int:

@@ -28,7 +28,7 @@ from .figures import distributions_png
 from .style_measures import MEASURES, ObjectFrame, StyleMeasures, chamfer_ratio, frame_measures, object_frames
 from .summary import finite_values, json_safe
 
-#: Measures scored by band agreement (stroke counts are reported, not banded).
+#: Measures scored by band agreement (stroke counts and widths are reported, not banded).
 BANDED = ("length", "depth", "rim")
 #: Relative half-width of the band of a single annotator's value.
 SINGLE_ANNOTATOR_BAND = 0.25
@@ -153,16 +153,18 @@ def compare_with_humans(examples: Sequence[HumanExample | MeasuredExample], conf
 
 def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
     """The before/after table: per source and measure, human and simulated medians, % inside the band."""
+    unbanded = [m for m in MEASURES if m not in BANDED]
     header = f"{'source':<12} {'objects':>7}  " + "  ".join(f"{m + ' (h/s/in)':>22}" for m in BANDED) + \
-        f"  {'strokes (h/s)':>13}  {'chamfer ratio':>13}"
+        "".join(f"  {m + ' (h/s)':>13}" for m in unbanded) + f"  {'chamfer ratio':>13}"
     lines = [header]
     for c in comparisons:
         cells = [f"{_median(c.human[m]):6.2f} {_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
                  for m in BANDED]
-        strokes = f"{_median(c.human['strokes']):5.1f} {_median(c.simulated['strokes']):5.1f}"
+        medians = [f"{_median(c.human[m]):5.1f} {_median(c.simulated[m]):5.1f}" for m in unbanded]
         ratio = c.chamfer_ratio()
         lines.append(f"{c.source:<12} {c.objects:>7}  " + "  ".join(f"{cell:>22}" for cell in cells) +
-                     f"  {strokes:>13}  {'n/a' if math.isnan(ratio) else f'{ratio:.2f}':>13}")
+                     "".join(f"  {cell:>13}" for cell in medians) +
+                     f"  {'n/a' if math.isnan(ratio) else f'{ratio:.2f}':>13}")
     return "\n".join(lines)
 
 

@@ -9,7 +9,9 @@ the same for human and simulated scribbles:
   object divided by the object's inscribed radius (1 on its deepest point, near 0 on
   its boundary);
 - **rim**: share of skeleton pixels with depth below :data:`RIM_DEPTH`;
-- **strokes**: the scribble's 8-connected pieces on the object.
+- **strokes**: the scribble's 8-connected pieces on the object;
+- **width**: the scribble's pixels on the object / (its skeleton length + 1), the brush
+  width in pixels (NaN without a scribble).
 
 Two scribbles of one object agree by their **Chamfer** distance: the mean of the two
 directed mean nearest-pixel distances between their skeletons, / sqrt(object area).
@@ -31,7 +33,7 @@ from .metrics import boundary_distance, chamfer_distance, mask_box, visible_owne
 #: Depth (distance to the boundary / inscribed radius) below which a skeleton pixel is on the rim.
 RIM_DEPTH = 0.25
 #: The measures compared between humans and simulation, in table order.
-MEASURES = ("length", "depth", "rim", "strokes")
+MEASURES = ("length", "depth", "rim", "strokes", "width")
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -45,6 +47,7 @@ class StyleMeasures:
     depth: float
     rim: float
     strokes: int
+    width: float
 
     def value(self, measure: str) -> float:
         """The measure named ``measure`` (one of :data:`MEASURES`)."""
@@ -87,11 +90,14 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     on = frame.mask & (scribbles[frame.box] == label)
     skeleton = skeletonize(on)
     relative = frame.depth[skeleton] / frame.depth.max()
+    length = skeleton_length(skeleton)
     return StyleMeasures(
-        object=frame.index, area=area, length=skeleton_length(skeleton) / math.sqrt(area),
+        object=frame.index, area=area, length=length / math.sqrt(area),
         depth=float(relative.mean()) if relative.size else math.nan,
         rim=float((relative < RIM_DEPTH).mean()) if relative.size else math.nan,
         strokes=int(ndimage.label(on, structure=_EIGHT)[1]),
+        # n skeleton pixels in a row are n - 1 long and cover n pixels of stroke
+        width=float(on.sum()) / (length + 1.0) if relative.size else math.nan,
     )
 
 
@@ -107,8 +113,8 @@ def style_measures(
     >>> mask = np.zeros((9, 30), bool); mask[1:8, 1:29] = True
     >>> scribbles = np.full((9, 30), 255, np.uint8); scribbles[4, 5:25] = 1
     >>> m = style_measures([mask], [1], scribbles)[0]
-    >>> round(m.length, 3), m.depth, m.rim, m.strokes
-    (1.357, 1.0, 0.0, 1)
+    >>> round(m.length, 3), m.depth, m.rim, m.strokes, m.width
+    (1.357, 1.0, 0.0, 1, 1.0)
     """
     return [frame_measures(frame, int(classes[frame.index]), scribbles) for frame in object_frames(masks, ignore)]
 
