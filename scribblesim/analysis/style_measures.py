@@ -119,11 +119,11 @@ def style_measures(
     return [frame_measures(frame, int(classes[frame.index]), scribbles) for frame in object_frames(masks, ignore)]
 
 
-def chamfer_ratio(object: np.ndarray | ObjectFrame, label: int, first: np.ndarray, second: np.ndarray) -> float:
-    """Chamfer distance between two scribbles' skeletons on an object (mask or frame) / sqrt(area).
+def chamfer_ratio(frame_or_mask: ObjectFrame | np.ndarray, label: int, first: np.ndarray, second: np.ndarray) -> float:
+    """Chamfer distance between two scribbles' skeletons on an object (its frame or mask) / sqrt(area).
 
     NaN if either scribble misses the object.
     """
-    frame = object if isinstance(object, ObjectFrame) else ObjectFrame.of(object)
+    frame = frame_or_mask if isinstance(frame_or_mask, ObjectFrame) else ObjectFrame.of(frame_or_mask)
     a, b = (frame.skeleton(label, s) for s in (first, second))
     return chamfer_distance(a, b) / math.sqrt(frame.mask.sum())

@@ -1,4 +1,4 @@
-"""An annotator's hand on a line stroke: how much of the path it keeps, how far from the edge, how it wobbles.
+"""An annotator's hand on a line stroke: how much of the path it keeps, how far from the edge, how it wobbles or hatches.
 
 Pure functions on (x, y) float paths in an object's crop. Each is the identity at its
 :class:`~scribblesim.engine.config.SimConfig` default and then draws nothing from the

@@ -201,7 +201,7 @@ def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) 
     tree, factor = obj.tree(config)
     if tree is None:
         return []
-    needs_depth = config.inset > 0 or config.wobble_amplitude > 0 or config.stroke_extension > 0 or config.zigzag_reach > 0
+    needs_depth = max(config.inset, config.wobble_amplitude, config.stroke_extension, config.zigzag_reach) > 0
     smooth, raw = line_paths(tree, factor, config, rng, obj.depth() if needs_depth else None)
     return [(smooth, "line"), (raw, "line")]
 
