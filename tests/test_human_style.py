@@ -227,3 +227,46 @@ def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Pat
     assert bad.exit_code == 2 and bad.stderr == f"error: {tmp_path / 'nope'}: human scribble folder not found\n"
     bad = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "s.json"), "--jobs", "0"])
     assert bad.exit_code == 2 and bad.stderr == "error: --jobs: must be a positive number of workers or -1, got 0\n"
+
+
+def test_fit_and_compare_a_build_with_folders_of_human_scribbles(tmp_path: Path) -> None:
+    """A build's images, with its two seeds' scribble sets standing in for two annotators' PNG folders."""
+    from dataset_fixtures import build_tiny
+
+    from scribblesim.analysis.objects import human_examples_from_build
+    from scribblesim.datasets.sample import coco_sample_root
+    from scribblesim.sets.scribble_set import read_label_map
+
+    out = build_tiny(tmp_path / "out", seeds=(1, 2))
+    folders = sorted(out.glob("tiny_scribble_r*"))
+    examples = human_examples_from_build(out, folders, root=coco_sample_root())
+    assert [e.name for e in examples] == sorted(p.stem for p in folders[0].glob("*.png")) and len(examples) == 3
+    for example in examples:
+        assert example.source == "coco" and len(example.scribbles) == 2
+        for human, folder in zip(example.scribbles, folders):
+            labels = read_label_map(folder / f"{example.name}.png")
+            on = (human > 0) & (human < 255)
+            assert (human[on] == example.truth[on]).all()  # object k's scribble lies on object k
+            # every foreground scribble pixel of the build carries its object's class, so none is lost
+            assert on.sum() == ((labels > 0) & (labels < 255)).sum()
+            assert ((human == 0) == (labels == 0)).all()
+    runner = CliRunner()
+    common = [*(word for f in folders for word in ("--scribbles", str(f))), "--root", str(coco_sample_root())]
+    fitted = runner.invoke(main, ["fit", str(out), *common, "--out", str(tmp_path / "style.json"), "--jobs", "1"])
+    assert fitted.exit_code == 0, fitted.output
+    assert json.loads((tmp_path / "style.json").read_text())["sources"]["coco"]["after"]["objects"] == \
+        sum(len(e.object_ids) for e in examples)
+    compared = runner.invoke(main, ["stats", "--compare-human", str(out), *common, "--out", str(tmp_path / "cmp"),
+                                    "--sim-seeds", "1", "2"])
+    assert compared.exit_code == 0, compared.output
+    assert json.loads((tmp_path / "cmp/human_compare.json").read_text())["sources"][0]["annotators"] == 2
+    for args, line in [
+        (["fit", str(out), "--root", str(coco_sample_root()), "--out", str(tmp_path / "s.json")],
+         "error: --root, --split: only with --scribbles (HUMAN_DIR a build output)\n"),
+        (["fit", str(out), "--scribbles", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")],
+         f"error: {tmp_path / 'nope'}: scribble folder not found\n"),
+        (["stats", str(out), "--seed", "1", "--scribbles", str(folders[0]), "--out", str(tmp_path / "s")],
+         "error: --scribbles: only with --compare-human\n"),
+    ]:
+        bad = runner.invoke(main, args)
+        assert bad.exit_code == 2 and bad.stderr == line, bad.output

@@ -168,14 +168,15 @@ def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
     return "\n".join(lines)
 
 
-def compare_report(human_dir: Path, dest: Path, config: SimConfig | None = None,
-                   seeds: Sequence[int] = DEFAULT_SEEDS) -> tuple[list[SourceComparison], list[Path]]:
+def compare_report(human_dir: Path, dest: Path, config: SimConfig | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
+                   examples: Sequence[HumanExample] | None = None) -> tuple[list[SourceComparison], list[Path]]:
     """Compare simulation with the humans of ``human_dir``; write the JSON and the figure into ``dest``.
 
-    Writes ``human_compare.json`` (per source: medians, band agreement, Chamfer ratio) and
+    ``examples`` are its examples when they are read already (a build's, see
+    :func:`~.objects.human_examples_from_build`); by default ``human_dir`` is read. Writes ``human_compare.json`` (per source: medians, band agreement, Chamfer ratio) and
     ``human_compare.png`` (per source and measure, both distributions), atomically.
     """
-    comparisons = compare_with_humans(read_human_examples(human_dir), config, seeds)
+    comparisons = compare_with_humans(read_human_examples(human_dir) if examples is None else examples, config, seeds)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     record = {"human": str(human_dir), "seeds": list(seeds), "config": (config or SimConfig()).to_dict(),

@@ -17,6 +17,7 @@ which is why the dataset is re-read when it can be.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,12 @@ import numpy as np
 from scipy import ndimage
 
 from ..datasets.base import DatasetError
+from ..datasets.human import HumanExample
 from ..datasets.registry import dataset_adapter
 from ..engine.result import UNLABELLED
 from ..sets.layout import Layout, read_meta, split_list_name
 from ..sets.scribble_set import read_label_map
+from .metrics import visible_owner
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -100,3 +103,42 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
     if split is None:
         raise DatasetError(f"{Layout(out).meta}: several or no splits {splits}; pass --split")
     return DatasetObjects(str(meta.get("dataset")), Path(root), split)
+
+
+def human_examples_from_build(out: Path, scribble_dirs: Sequence[Path], root: Path | None = None,
+                              split: str | None = None) -> list[HumanExample]:
+    """Human examples of a build output's images, one annotator per folder of scribble label PNGs.
+
+    Each folder holds ``{id}.png`` class label maps (255 unlabelled, 0 background), as a
+    build's or an imported scribble set; the images found in every folder are taken. An
+    object's scribble is the pixels of its own class on it, and its instances come from
+    :func:`object_source` (``root``, ``split``).
+    """
+    folders = [Path(d) for d in scribble_dirs]
+    for folder in folders:
+        if not folder.is_dir():
+            raise DatasetError(f"{folder}: scribble folder not found")
+    names = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for folder in folders)))
+    if not names:
+        raise DatasetError(f"{folders[0]}: no {{id}}.png found in every scribble folder")
+    objects = object_source(out, root, split)
+    source = str(read_meta(out).get("dataset", Path(out).name))
+    examples = []
+    for name in names:
+        found = objects(name)
+        owner = visible_owner(found.masks, found.ignore)
+        if owner.max() >= UNLABELLED - 1:
+            raise DatasetError(f"{name}: more than {UNLABELLED - 1} objects, more than a human example holds")
+        truth = np.where(found.ignore, UNLABELLED, owner + 1).astype(np.uint8)
+        own_class = np.append(found.classes, -1)[owner]  # -1 where no object owns the pixel
+        maps = []
+        for folder in folders:
+            labels = read_label_map(folder / f"{name}.png")
+            if labels.shape != truth.shape:
+                raise DatasetError(f"{folder / name}.png: size {labels.shape} differs from the image's {truth.shape}")
+            human = np.where(labels == 0, 0, UNLABELLED).astype(np.uint8)
+            mine = labels == own_class
+            human[mine] = truth[mine]
+            maps.append(human)
+        examples.append(HumanExample(source, name, truth, tuple(maps)))
+    return examples

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
 from .failures import OneLineErrors
 from .options import SET_TAG, ListOptionsCommand
+
+if TYPE_CHECKING:
+    from ..datasets.human import HumanExample
 
 _PATH = click.Path(path_type=Path)
 
@@ -75,6 +79,12 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
     click.echo(f"{dest}: {len(written) - 1} previews and {written[-1].name}")
 
 
+_scribbles_option = click.option(
+    "--scribbles", "scribble_dirs", type=_PATH, multiple=True, metavar="DIR",
+    help="HUMAN_DIR is a build output and this folder holds one annotator's scribbles of its images "
+         "({id}.png class label maps, 255 unlabelled); repeat it for each annotator.")
+
+
 @click.command("stats", cls=ListOptionsCommand, short_help="Per-object scribble statistics, heatmap, agreement.")
 @click.argument("out", type=_PATH, required=False)
 @click.option("--seed", default=None, metavar="SEED", help="Scribble set to measure (with OUT).")
@@ -92,8 +102,9 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
               help="With --compare-human: the simulated annotators.")
 @click.option("--style", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --compare-human: simulate this style file (default: the paper's style).")
+@_scribbles_option
 def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins, human_dir,
-                  sim_seeds, style) -> None:
+                  sim_seeds, style, scribble_dirs) -> None:
     """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set.
 
     With --compare-human (and no OUT), the style measures of human scribbles next to
@@ -105,10 +116,11 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     if human_dir is not None:
         if out is not None or seed is not None:
             raise DatasetError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
-        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style)
+        examples = _human_examples(human_dir, scribble_dirs, root, split)
+        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style, examples)
         return
-    if style is not None:
-        raise DatasetError("--style: only with --compare-human (a build records its own style)")
+    if style is not None or scribble_dirs:
+        raise DatasetError(f"{'--style' if style is not None else '--scribbles'}: only with --compare-human")
     if out is None or seed is None:
         raise DatasetError("stats: pass OUT and --seed (or --compare-human HUMAN_DIR)")
     if radius < 0:
@@ -133,7 +145,23 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
     click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
 
 
-def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None) -> None:
+def _human_examples(human_dir: Path, scribble_dirs: tuple[Path, ...], root: Path | None,
+                    split: str | None) -> list[HumanExample]:
+    """HUMAN_DIR's examples: its own layout, or a build whose images ``scribble_dirs`` scribble."""
+    from ..analysis.objects import human_examples_from_build
+    from ..datasets.human import read_human_examples
+
+    if scribble_dirs:
+        if root is not None and not root.is_dir():
+            raise DatasetError(f"--root: {root}: folder not found")
+        return human_examples_from_build(human_dir, scribble_dirs, root, split)
+    if root is not None or split is not None:
+        raise DatasetError("--root, --split: only with --scribbles (HUMAN_DIR a build output)")
+    return read_human_examples(human_dir)
+
+
+def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None,
+                   examples: list[HumanExample]) -> None:
     from ..analysis.human_compare import compare_report, format_comparison
     from ..engine.config import SimConfig
 
@@ -143,7 +171,7 @@ def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: P
         config = SimConfig.from_file(style) if style is not None else SimConfig()
     except ValueError as error:
         raise DatasetError(f"--style: {error}") from None
-    comparisons, files = compare_report(human_dir, dest, config, seeds=seeds)
+    comparisons, files = compare_report(human_dir, dest, config, seeds=seeds, examples=examples)
     click.echo(f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
                "(h: human median, s: simulated median, in: simulated values inside the human band)")
     click.echo(format_comparison(comparisons))
@@ -158,11 +186,19 @@ def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: P
               help="First simulated annotator of the search (it uses this seed and the next).")
 @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores",
               help="Settings simulated at once (-1: all cores); the style found is the same for any number.")
-def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int) -> None:
-    """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png)."""
+@_scribbles_option
+@click.option("--root", type=_PATH, default=None,
+              help="With --scribbles: dataset root to re-read the build's instances from (default: meta.json 'source').")
+@click.option("--split", default=None, help="With --scribbles: dataset split for --root (default: the build's only split).")
+def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int, scribble_dirs: tuple[Path, ...], root: Path | None,
+                split: str | None) -> None:
+    """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png).
+
+    With --scribbles, HUMAN_DIR is a scribblesim build output instead, and each folder
+    holds one annotator's scribbles of its images.
+    """
     from ..analysis.fit import fit_style
     from ..analysis.human_compare import format_comparison
-    from ..datasets.human import read_human_examples
     from ..sets.files import json_bytes, write_bytes_atomic
 
     if seed < 0:
@@ -170,7 +206,7 @@ def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int) -> None:
     if jobs == 0 or jobs < -1:
         raise DatasetError(f"--jobs: must be a positive number of workers or -1, got {jobs}")
     seeds = (seed, seed + 1)
-    result = fit_style(read_human_examples(human_dir), seeds=seeds, jobs=jobs,
+    result = fit_style(_human_examples(human_dir, scribble_dirs, root, split), seeds=seeds, jobs=jobs,
                        report=lambda line: click.echo(f"  {line}"))
     click.echo(f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
                "(h: human median, s: simulated median, in: simulated values inside the human band):")
