@@ -13,7 +13,7 @@ setting already held, so the search is deterministic for given seeds.
 from __future__ import annotations
 
 import math
-import os
+import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -24,7 +24,7 @@ from ..datasets.human import HumanExample
 from ..engine.config import SimConfig
 from .human_compare import BANDED, MeasuredExample, SourceComparison, compare_with_humans, measure_humans
 from .style_measures import MEASURES
-from .summary import json_safe
+from .summary import finite_median, json_safe
 
 #: ``format`` of a style file.
 STYLE_FORMAT = "scribblesim-style-1"
@@ -171,8 +171,8 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
     per_source : int
         Examples per source that the search simulates (see :func:`search_subset`).
     jobs : int
-        Settings simulated at once, in forked worker processes (-1: all cores); the
-        result is the same for any number.
+        Settings simulated at once, in forked worker processes (-1: all cores; one at a
+        time where processes are not forked); the result is the same for any number.
     report : callable, optional
         Called with one line per improvement.
     """
@@ -192,7 +192,8 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
         return list(kept.values())[:beam_width]
 
     start = config = base or SimConfig()  # fitted knobs that change nothing go back to it
-    backend = "multiprocessing" if _workers(jobs) > 1 else "sequential"
+    # Workers see the examples only where they are forked (joblib runs one job in-process).
+    backend = "multiprocessing" if multiprocessing.get_start_method() == "fork" else "sequential"
     try:
         with joblib.Parallel(n_jobs=jobs, backend=backend) as parallel:
 
@@ -201,10 +202,10 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
                 for setting, comparisons in zip(new, parallel(joblib.delayed(_simulate_searched)(c, seeds)
                                                               for c in new)):
                     scores[setting], drawn[setting] = score(comparisons), _drawn(comparisons)
-                    widths[setting] = _median([v for c in comparisons for v in c.simulated["width"]])
+                    widths[setting] = finite_median([v for c in comparisons for v in c.simulated["width"]])
 
             before = compare_with_humans(measured, objects_only(config), seeds)
-            human_width = _median([h[f.index].width for m in _SEARCHED for h in m.humans for f in m.frames])
+            human_width = finite_median([h[f.index].width for m in _SEARCHED for h in m.humans for f in m.frames])
             tried = [replace(config, width=w) for w in WIDTHS]
             evaluate([config, *tried])
             # nearest the humans' median; ties keep the width held
@@ -244,12 +245,3 @@ _SEARCHED: list[MeasuredExample] = []
 
 def _simulate_searched(config: SimConfig, seeds: Sequence[int]) -> list[SourceComparison]:
     return compare_with_humans(_SEARCHED, objects_only(config), seeds)
-
-
-def _median(values: Sequence[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return float(np.median(finite)) if finite else math.nan
-
-
-def _workers(jobs: int) -> int:
-    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)

@@ -26,7 +26,7 @@ from ..engine.simulate import simulate_seeds
 from ..sets.files import json_bytes, write_bytes_atomic
 from .figures import distributions_png
 from .style_measures import MEASURES, ObjectFrame, StyleMeasures, chamfer_ratio, frame_measures, object_frames
-from .summary import finite_values, json_safe
+from .summary import finite_median, finite_values, json_safe
 
 #: Measures scored by band agreement (stroke counts and widths are reported, not banded).
 BANDED = ("length", "depth", "rim")
@@ -75,15 +75,10 @@ class SourceComparison:
         return {
             "source": self.source, "objects": self.objects, "annotators": self.annotators,
             "objects_without_stroke": self.unstroked,
-            "measures": {m: {"human_median": _median(self.human[m]), "simulated_median": _median(self.simulated[m]),
+            "measures": {m: {"human_median": finite_median(self.human[m]), "simulated_median": finite_median(self.simulated[m]),
                              "inside_band": self.agreement(m) if m in BANDED else None} for m in MEASURES},
             "chamfer_ratio": self.chamfer_ratio(),
         }
-
-
-def _median(values: Sequence[float]) -> float:
-    finite = finite_values(values)
-    return float(np.median(finite)) if finite.size else math.nan
 
 
 def _by_object(frames: list[ObjectFrame], labels: Sequence[int], scribbles: np.ndarray) -> dict[int, StyleMeasures]:
@@ -158,9 +153,9 @@ def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
         "".join(f"  {m + ' (h/s)':>13}" for m in unbanded) + f"  {'chamfer ratio':>13}"
     lines = [header]
     for c in comparisons:
-        cells = [f"{_median(c.human[m]):6.2f} {_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
+        cells = [f"{finite_median(c.human[m]):6.2f} {finite_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
                  for m in BANDED]
-        medians = [f"{_median(c.human[m]):5.1f} {_median(c.simulated[m]):5.1f}" for m in unbanded]
+        medians = [f"{finite_median(c.human[m]):5.1f} {finite_median(c.simulated[m]):5.1f}" for m in unbanded]
         ratio = c.chamfer_ratio()
         lines.append(f"{c.source:<12} {c.objects:>7}  " + "  ".join(f"{cell:>22}" for cell in cells) +
                      "".join(f"  {cell:>13}" for cell in medians) +

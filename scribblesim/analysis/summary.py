@@ -66,6 +66,12 @@ def finite_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return array[np.isfinite(array)]
 
 
+def finite_median(values: Sequence[float] | np.ndarray) -> float:
+    """Median of the finite ``values``; NaN if there are none."""
+    finite = finite_values(values)
+    return float(np.median(finite)) if finite.size else math.nan
+
+
 def _describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
     finite = finite_values(values)
     if finite.size == 0:
