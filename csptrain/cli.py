@@ -32,6 +32,7 @@ def _options(specs: list[tuple], prefix: str = "", defaults=None) -> Callable:
     The options default to None (the preset or YAML decides); ``defaults``, a config
     instance, gives the value shown in ``--help``.
     """
+
     def decorate(command: Callable) -> Callable:
         for flag, kwargs in reversed(specs):
             names = [f"--{prefix}{name.lstrip('-')}" for name in flag.split("/")]
@@ -44,12 +45,13 @@ def _options(specs: list[tuple], prefix: str = "", defaults=None) -> Callable:
                 kwargs = {**kwargs, "help": f"{kwargs.get('help', '')} [default: {shown}]".strip()}
             command = click.option(*names, **kwargs)(command)
         return command
+
     return decorate
 
 
 def _take(values: dict, prefix: str) -> dict:
     """Pop the ``prefix``-ed entries of ``values`` and return them without the prefix."""
-    return {key[len(prefix):]: values.pop(key) for key in [k for k in values if k.startswith(prefix)]}
+    return {key[len(prefix) :]: values.pop(key) for key in [k for k in values if k.startswith(prefix)]}
 
 
 #: Flags shared by the two trainers; in ``run`` they apply to both stages.
@@ -70,30 +72,50 @@ STAGE1 = [
     ("--lr", dict(type=float, default=None)),
     ("--lambda-cls", dict(type=float, default=None)),
     ("--lambda-segs", dict(type=float, default=None)),
-    ("--segs-head", dict(type=click.Choice(["separate", "shared"]), default=None,
-                         help="A second LargeFOV head for L_segs (our choice), or ToCo's seg head.")),
+    (
+        "--segs-head",
+        dict(
+            type=click.Choice(["separate", "shared"]),
+            default=None,
+            help="A second LargeFOV head for L_segs (our choice), or ToCo's seg head.",
+        ),
+    ),
     ("--segs-from", dict(type=int, default=None, help="Iteration from which L_segs is on.")),
     ("--w-reg", dict(type=float, default=None, help="Weight of the dense energy regulariser (0 = off).")),
 ]
 STAGE2 = [
     ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None)),
     ("--losses", dict(default=None, help="Comma-separated subset of segs,segc,ds,dc,lorm.")),
-    ("--lorm-mask", dict(type=click.Choice(["queries", "keys"]), default=None,
-                         help="LoRM masks query rows (the authors' code) or key columns (our reading of the paper).")),
+    (
+        "--lorm-mask",
+        dict(
+            type=click.Choice(["queries", "keys"]),
+            default=None,
+            help="LoRM masks query rows (the authors' code) or key columns (our reading of the paper).",
+        ),
+    ),
     ("--lr", dict(type=float, default=None)),
     ("--lambda-segc", dict(type=float, default=None)),
     ("--lambda-lorm", dict(type=float, default=None)),
     ("--lambda-s", dict(type=float, default=None)),
     ("--lambda-c", dict(type=float, default=None)),
-    ("--label-smoothing", dict(type=float, default=None,
-                               help="Of L_segc: 0.2 as the paper's Eq. 8 (the authors' script: 0.1).")),
+    (
+        "--label-smoothing",
+        dict(type=float, default=None, help="Of L_segc: 0.2 as the paper's Eq. 8 (the authors' script: 0.1)."),
+    ),
     ("--epochs", dict(type=int, default=None)),
     ("--batch-size", dict(type=int, default=None)),
     ("--crop-size", dict(type=int, default=None)),
     ("--rotation", dict(type=float, default=None, help="Largest random rotation in degrees, 0 for none.")),
     ("--blur/--no-blur", dict(default=None, help="5 x 5 Gaussian blur of half the images, as the authors.")),
-    ("--dpm-pad", dict(type=float, default=None,
-                       help="DPM weight where padding or rotation leaves no image: 1 as the authors, 0 for none.")),
+    (
+        "--dpm-pad",
+        dict(
+            type=float,
+            default=None,
+            help="DPM weight where padding or rotation leaves no image: 1 as the authors, 0 for none.",
+        ),
+    ),
     ("--channels-last/--no-channels-last", dict(default=None)),
     ("--compile/--no-compile", dict(default=None)),
 ]
@@ -120,8 +142,9 @@ class _Commands(OneLineErrors):
 
     def explain(self, error: Exception) -> str | None:
         if isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] in TRAIN_EXTRA:
-            return (f"this command needs the train extra (no module named {error.name!r}): "
-                    "pip install 'scribblesim[train]'")
+            return (
+                f"this command needs the train extra (no module named {error.name!r}): pip install 'scribblesim[train]'"
+            )
         return None
 
 
@@ -140,21 +163,32 @@ def main() -> None:
 @click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
 @click.option("--preset", type=PRESET, default=None, help="Table A4 hyper-parameters.")
-@click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
+@click.option(
+    "--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides."
+)
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Local timm ViT weights file.")
 @_options(STAGE1 + COMMON, defaults=Stage1Config())
 @click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
 @click.option("--no-progress", is_flag=True)
-def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress,
-           **overrides) -> None:
+def stage1(
+    data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress, **overrides
+) -> None:
     """Train stage 1 (scribble-promoted ToCo); rerun the same command to resume."""
     from .stage1.config import make_stage1_config
     from .stage1.train import train_stage1
 
     config = make_stage1_config(preset, yaml_file, **overrides)
-    last = train_stage1(data, scribbles, out, config, split=train_split, pretrained=pretrained,
-                        progress=not no_progress, reconfigure=reconfigure)
+    last = train_stage1(
+        data,
+        scribbles,
+        out,
+        config,
+        split=train_split,
+        pretrained=pretrained,
+        progress=not no_progress,
+        reconfigure=reconfigure,
+    )
     click.echo(_summary(out, last))
 
 
@@ -172,34 +206,73 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
     """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
     from .stage1.pseudo import generate_pseudo_labels
 
-    summary = generate_pseudo_labels(data, checkpoint, out, split=split, scribbles=scribbles, device=device,
-                                     batch_size=batch_size, use_par=par, progress=not no_progress)
-    click.echo(f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
-               f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)")
+    summary = generate_pseudo_labels(
+        data,
+        checkpoint,
+        out,
+        split=split,
+        scribbles=scribbles,
+        device=device,
+        batch_size=batch_size,
+        use_par=par,
+        progress=not no_progress,
+    )
+    click.echo(
+        f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
+        f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)"
+    )
 
 
 @main.command("stage2")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
 @click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
-@click.option("--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain).")
+@click.option(
+    "--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain)."
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
 @click.option("--preset", type=PRESET, default=None, help="Table A5 hyper-parameters.")
-@click.option("--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides.")
+@click.option(
+    "--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides."
+)
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
-@click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet).")
+@click.option(
+    "--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet)."
+)
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
 @click.option("--no-progress", is_flag=True)
-def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_classes, pretrained, reconfigure,
-           no_progress, **overrides) -> None:
+def stage2(
+    data,
+    scribbles,
+    pseudo,
+    out,
+    preset,
+    yaml_file,
+    train_split,
+    num_classes,
+    pretrained,
+    reconfigure,
+    no_progress,
+    **overrides,
+) -> None:
     """Train stage 2 (DeepLabV3+ with LoRM and DPM); rerun the same command to resume."""
     from .stage2.config import make_stage2_config
     from .stage2.train import train_stage2
 
     config = make_stage2_config(preset, yaml_file, **overrides)
-    last = train_stage2(data, scribbles, pseudo, out, config, split=train_split, num_classes=num_classes,
-                        pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
+    last = train_stage2(
+        data,
+        scribbles,
+        pseudo,
+        out,
+        config,
+        split=train_split,
+        num_classes=num_classes,
+        pretrained=pretrained,
+        progress=not no_progress,
+        reconfigure=reconfigure,
+    )
     click.echo(_summary(out, last))
 
 
@@ -207,32 +280,60 @@ def stage2(data, scribbles, pseudo, out, preset, yaml_file, train_split, num_cla
 @click.option("--data", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-2 run's last.pt.")
 @click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
-              help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.")
-@click.option("--scales", type=float, multiple=True, default=(), metavar="SCALE [SCALE ...]",
-              help="Override the protocol's scales: --scales 0.75 1 1.25.")
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=PROTOCOLS[0],
+    show_default=True,
+    help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.",
+)
+@click.option(
+    "--scales",
+    type=float,
+    multiple=True,
+    default=(),
+    metavar="SCALE [SCALE ...]",
+    help="Override the protocol's scales: --scales 0.75 1 1.25.",
+)
 @click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
-@click.option("--base-size", type=int, default=None,
-              help="authors: long side at scale 1 [default: the run's, 512; cityscapes preset 2048].")
+@click.option(
+    "--base-size",
+    type=int,
+    default=None,
+    help="authors: long side at scale 1 [default: the run's, 512; cityscapes preset 2048].",
+)
 @click.option("--window", type=int, default=None, help="authors: sliding-window side [default: the run's crop size].")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True)
-def eval_command(data, checkpoint, val_split, protocol, scales, flip, base_size, window, save_predictions, device,
-                 no_progress) -> None:
+def eval_command(
+    data, checkpoint, val_split, protocol, scales, flip, base_size, window, save_predictions, device, no_progress
+) -> None:
     """mIoU of a checkpoint; writes eval.json next to it and prints per-class IoU."""
     from .data.layout import class_names_of
     from .stage2.evaluate import evaluate_checkpoint
     from .stage2.protocol import describe_protocol
 
-    scores = evaluate_checkpoint(data, checkpoint, val_split, protocol=protocol, scales=scales, flip=flip,
-                                 base_size=base_size, window=window, device=device, save_dir=save_predictions,
-                                 progress=not no_progress)
+    scores = evaluate_checkpoint(
+        data,
+        checkpoint,
+        val_split,
+        protocol=protocol,
+        scales=scales,
+        flip=flip,
+        base_size=base_size,
+        window=window,
+        device=device,
+        save_dir=save_predictions,
+        progress=not no_progress,
+    )
     names = class_names_of(data)
     names += [f"class {k}" for k in range(len(names), len(scores["iou"]))]
     for name, iou in zip(names, scores["iou"]):
         click.echo(f"{name:>20}  {100 * iou:6.2f}" if iou == iou else f"{name:>20}     n/a")
-    every = "" if scores["miou_all_classes"] == scores["miou"] else f", all classes {100 * scores['miou_all_classes']:.2f}"
+    every = (
+        "" if scores["miou_all_classes"] == scores["miou"] else f", all classes {100 * scores['miou_all_classes']:.2f}"
+    )
     click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f}{every})")
     click.echo(f"protocol: {describe_protocol(scores['protocol'])}")
 
@@ -258,17 +359,45 @@ def report(run_dirs) -> None:
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
-@click.option("--protocol", type=click.Choice(PROTOCOLS), default=PROTOCOLS[0], show_default=True,
-              help="Evaluation protocol (see csptrain eval).")
-@click.option("--scales", type=float, multiple=True, default=(), metavar="SCALE [SCALE ...]",
-              help="Override the evaluation protocol's scales.")
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=PROTOCOLS[0],
+    show_default=True,
+    help="Evaluation protocol (see csptrain eval).",
+)
+@click.option(
+    "--scales",
+    type=float,
+    multiple=True,
+    default=(),
+    metavar="SCALE [SCALE ...]",
+    help="Override the evaluation protocol's scales.",
+)
 @click.option("--flip", is_flag=True, help="Eval with flips.")
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
-def run(data, seeds, out, preset, train_split, val_split, pretrained, stage1_pretrained, stage1_config, stage2_config,
-        par, protocol, scales, flip, dry_run, no_progress, **flags) -> None:
+def run(
+    data,
+    seeds,
+    out,
+    preset,
+    train_split,
+    val_split,
+    pretrained,
+    stage1_pretrained,
+    stage1_config,
+    stage2_config,
+    par,
+    protocol,
+    scales,
+    flip,
+    dry_run,
+    no_progress,
+    **flags,
+) -> None:
     """Stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report; reruns resume."""
     from .pipeline import PipelineSpec, run_pipeline
     from .stage1.config import make_stage1_config
@@ -281,9 +410,19 @@ def run(data, seeds, out, preset, train_split, val_split, pretrained, stage1_pre
         if stage1_flags.get(name) is None:
             stage1_flags[name] = flags.get(name)
     spec = PipelineSpec(
-        data=data, seeds=seeds, out=out, preset=preset, train_split=train_split, val_split=val_split,
+        data=data,
+        seeds=seeds,
+        out=out,
+        preset=preset,
+        train_split=train_split,
+        val_split=val_split,
         stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
         stage2=make_stage2_config(preset, stage2_config, **flags),
-        stage1_pretrained=stage1_pretrained, stage2_pretrained=pretrained, use_par=par,
-        eval_protocol=protocol, eval_scales=tuple(scales), eval_flip=flip)
+        stage1_pretrained=stage1_pretrained,
+        stage2_pretrained=pretrained,
+        use_par=par,
+        eval_protocol=protocol,
+        eval_scales=tuple(scales),
+        eval_flip=flip,
+    )
     run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)

@@ -28,8 +28,9 @@ def read_yaml(path: Path) -> dict:
     return loaded
 
 
-def make_config(cls: type[Config], presets: dict[str, dict], preset: str | None = None,
-                yaml_file: Path | None = None, **overrides) -> Config:
+def make_config(
+    cls: type[Config], presets: dict[str, dict], preset: str | None = None, yaml_file: Path | None = None, **overrides
+) -> Config:
     """``cls()`` updated by ``presets[preset]``, the YAML file, then overrides (``None`` = unset).
 
     Tuple fields accept a list or a comma-separated string.
@@ -50,12 +51,14 @@ def make_config(cls: type[Config], presets: dict[str, dict], preset: str | None 
         if isinstance(getattr(defaults, name), tuple):
             items = value.split(",") if isinstance(value, str) else value
             kind = type(getattr(defaults, name)[0]) if getattr(defaults, name) else str
-            values[name] = tuple(kind(item.strip()) if isinstance(item, str) else kind(item) for item in items
-                                 if not isinstance(item, str) or item.strip())
+            values[name] = tuple(
+                kind(item.strip()) if isinstance(item, str) else kind(item)
+                for item in items
+                if not isinstance(item, str) or item.strip()
+            )
     return replace(defaults, **values)
 
 
 def config_to_dict(config) -> dict:
     """JSON/YAML-serialisable form of a config dataclass (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-

@@ -72,8 +72,10 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
         raise DataError(f"{spec.data}: build folder not found")
     classes = class_names_of(spec.data)
     if spec.preset is not None and PRESET_CLASSES[spec.preset] != len(classes):
-        raise ValueError(f"preset {spec.preset!r} is for {PRESET_CLASSES[spec.preset]} classes, but "
-                         f"{Path(spec.data) / 'meta.json'} lists {len(classes)}")
+        raise ValueError(
+            f"preset {spec.preset!r} is for {PRESET_CLASSES[spec.preset]} classes, but "
+            f"{Path(spec.data) / 'meta.json'} lists {len(classes)}"
+        )
     if not spec.seeds:
         raise ValueError("--seeds: give at least one seed")
     read_split(spec.data, spec.val_split)
@@ -103,21 +105,33 @@ def plan(spec: PipelineSpec) -> list[Step]:
         stage2_done = read_progress(root / "stage2").get("step", 0) >= stop2 and inputs.get("pseudo_step") == stop1
         steps += [
             Step(seed, "stage1", root / "stage1", stop1, read_progress(root / "stage1").get("step", 0) >= stop1),
-            Step(seed, "pseudo", root / "pseudo", stop1,
-                 pseudo.get("checkpoint_step") == stop1 and pseudo.get("par") == spec.use_par),
+            Step(
+                seed,
+                "pseudo",
+                root / "pseudo",
+                stop1,
+                pseudo.get("checkpoint_step") == stop1 and pseudo.get("par") == spec.use_par,
+            ),
             Step(seed, "stage2", root / "stage2", stop2, stage2_done),
-            Step(seed, "eval", root / "stage2", stop2, stage2_done and evaluation.get("checkpoint_step") == stop2
-                 and evaluation.get("protocol") == protocol),
+            Step(
+                seed,
+                "eval",
+                root / "stage2",
+                stop2,
+                stage2_done and evaluation.get("checkpoint_step") == stop2 and evaluation.get("protocol") == protocol,
+            ),
         ]
     return steps
 
 
 def describe(step: Step, scribbles: str, protocol: str = "") -> str:
     """One line of the plan; ``protocol`` names the evaluation protocol."""
-    what = {"stage1": f"train stage 1 on {scribbles} to step {step.target}",
-            "pseudo": f"pseudo-labels from stage-1 step {step.target}",
-            "stage2": f"train stage 2 to step {step.target}",
-            "eval": f"evaluate stage 2: {protocol}" if protocol else "evaluate stage 2"}[step.name]
+    what = {
+        "stage1": f"train stage 1 on {scribbles} to step {step.target}",
+        "pseudo": f"pseudo-labels from stage-1 step {step.target}",
+        "stage2": f"train stage 2 to step {step.target}",
+        "eval": f"evaluate stage 2: {protocol}" if protocol else "evaluate stage 2",
+    }[step.name]
     return f"r{step.seed} {step.name:<6}  {'done' if step.done else 'todo'}  {what}  -> {step.folder}"
 
 
@@ -126,16 +140,31 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
     if step.name == "stage1":
         from .stage1.train import train_stage1
 
-        train_stage1(spec.data, scribbles, step.folder, spec.stage1, split=spec.train_split,
-                     pretrained=spec.stage1_pretrained, progress=progress)
+        train_stage1(
+            spec.data,
+            scribbles,
+            step.folder,
+            spec.stage1,
+            split=spec.train_split,
+            pretrained=spec.stage1_pretrained,
+            progress=progress,
+        )
     elif step.name == "pseudo":
         from .stage1.pseudo import generate_pseudo_labels
 
         source = read_json_or_none(step.folder / "source.json") or {}
         if source.get("checkpoint_step") != step.target or source.get("par") != spec.use_par:
             shutil.rmtree(step.folder, ignore_errors=True)  # labels of another checkpoint
-        generate_pseudo_labels(spec.data, root / "stage1" / "last.pt", step.folder, split=spec.train_split,
-                               scribbles=scribbles, device=spec.stage1.device, use_par=spec.use_par, progress=progress)
+        generate_pseudo_labels(
+            spec.data,
+            root / "stage1" / "last.pt",
+            step.folder,
+            split=spec.train_split,
+            scribbles=scribbles,
+            device=spec.stage1.device,
+            use_par=spec.use_par,
+            progress=progress,
+        )
     elif step.name == "stage2":
         from .stage2.train import train_stage2
 
@@ -144,16 +173,33 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
             shutil.rmtree(step.folder, ignore_errors=True)  # trained on other pseudo-labels
             step.folder.mkdir(parents=True)
             write_json_atomic(step.folder / "inputs.json", inputs)
-        train_stage2(spec.data, scribbles, root / "pseudo", step.folder, spec.stage2, split=spec.train_split,
-                     pretrained=spec.stage2_pretrained, progress=progress)
+        train_stage2(
+            spec.data,
+            scribbles,
+            root / "pseudo",
+            step.folder,
+            spec.stage2,
+            split=spec.train_split,
+            pretrained=spec.stage2_pretrained,
+            progress=progress,
+        )
     else:
         from .stage2.evaluate import evaluate_checkpoint
 
         protocol = spec.protocol()
-        evaluate_checkpoint(spec.data, step.folder / "last.pt", spec.val_split, protocol=protocol.name,
-                            scales=protocol.scales, flip=protocol.flip, base_size=protocol.base_size,
-                            window=protocol.window, device=spec.stage2.device,
-                            save_dir=step.folder / "predictions", progress=progress)
+        evaluate_checkpoint(
+            spec.data,
+            step.folder / "last.pt",
+            spec.val_split,
+            protocol=protocol.name,
+            scales=protocol.scales,
+            flip=protocol.flip,
+            base_size=protocol.base_size,
+            window=protocol.window,
+            device=spec.stage2.device,
+            save_dir=step.folder / "predictions",
+            progress=progress,
+        )
 
 
 def collect(spec: PipelineSpec) -> list[RunResult]:
@@ -163,14 +209,21 @@ def collect(spec: PipelineSpec) -> list[RunResult]:
         root = seed_folder(spec, seed)
         evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
         pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
-        results.append(RunResult(f"r{seed}", 100 * evaluation.get("miou", float("nan")),
-                                 100 * pseudo.get("miou", float("nan")), 100 * pseudo.get("uncertain_share", float("nan")),
-                                 describe_protocol(evaluation.get("protocol"))))
+        results.append(
+            RunResult(
+                f"r{seed}",
+                100 * evaluation.get("miou", float("nan")),
+                100 * pseudo.get("miou", float("nan")),
+                100 * pseudo.get("uncertain_share", float("nan")),
+                describe_protocol(evaluation.get("protocol")),
+            )
+        )
     return results
 
 
-def run_pipeline(spec: PipelineSpec, *, dry_run: bool = False, progress: bool = True,
-                 echo: Callable[[str], None] = print) -> list[RunResult]:
+def run_pipeline(
+    spec: PipelineSpec, *, dry_run: bool = False, progress: bool = True, echo: Callable[[str], None] = print
+) -> list[RunResult]:
     """Run (or resume) every step not yet done, then write and print the report.
 
     With ``dry_run`` only the plan is printed.
@@ -193,4 +246,3 @@ def run_pipeline(spec: PipelineSpec, *, dry_run: bool = False, progress: bool = 
     write_json_atomic(Path(spec.out) / "report.json", report_json(results, spec.val_split))
     echo(table)
     return results
-

@@ -35,8 +35,9 @@ def read_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
         path = run / EVAL_FILE
         try:
             record = json.loads(path.read_text())
-            rows.append(RunResult(run.name, 100.0 * float(record["miou"]),
-                                  protocol=describe_protocol(record.get("protocol"))))
+            rows.append(
+                RunResult(run.name, 100.0 * float(record["miou"]), protocol=describe_protocol(record.get("protocol")))
+            )
         except FileNotFoundError:
             raise ValueError(f"{path}: no evaluation; run csptrain eval first") from None
         except (ValueError, KeyError, TypeError) as error:
@@ -57,7 +58,9 @@ def format_report(rows: Sequence[RunResult]) -> str:
     """
     with_pseudo = any(not math.isnan(r.pseudo_miou) for r in rows)
     width = max(len("mean ± std"), *(len(r.name) for r in rows))
-    header = f"{'run':<{width}}  {'mIoU (%)':>14}" + (f"  {'pseudo mIoU (%)':>15}  {'uncertain (%)':>13}" if with_pseudo else "")
+    header = f"{'run':<{width}}  {'mIoU (%)':>14}" + (
+        f"  {'pseudo mIoU (%)':>15}  {'uncertain (%)':>13}" if with_pseudo else ""
+    )
     lines = [header]
     for r in rows:
         line = f"{r.name:<{width}}  {r.miou:14.2f}"
@@ -82,5 +85,11 @@ def report_json(rows: Sequence[RunResult], split: str) -> dict:
     """The report as JSON: the runs, and mean/std of both mIoUs."""
     mean, std = _mean_std([r.miou for r in rows])
     pseudo_mean, pseudo_std = _mean_std([r.pseudo_miou for r in rows])
-    return {"split": split, "runs": [asdict(r) for r in rows], "miou_mean": mean, "miou_std": std,
-            "pseudo_miou_mean": pseudo_mean, "pseudo_miou_std": pseudo_std}
+    return {
+        "split": split,
+        "runs": [asdict(r) for r in rows],
+        "miou_mean": mean,
+        "miou_std": std,
+        "pseudo_miou_mean": pseudo_mean,
+        "pseudo_miou_std": pseudo_std,
+    }

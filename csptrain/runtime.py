@@ -115,22 +115,39 @@ def load_weights(path: Path) -> dict:
         raise ValueError(f"{path}: unreadable weights file ({type(error).__name__})") from None
 
 
-def save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, stop: int,
-                    config, num_classes: int, last: dict | None = None) -> None:
+def save_checkpoint(
+    out: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    stop: int,
+    config,
+    num_classes: int,
+    last: dict | None = None,
+) -> None:
     """``out/last.pt`` (weights, optimiser, step, RNG, config) and its ``progress.json`` sidecar.
 
     The sidecar also keeps the last step's numbers (``last``), which a rerun of a
     finished run reports.
     """
-    save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                 "torch_rng": torch.get_rng_state(), "config": config.to_dict(), "num_classes": num_classes},
-                Path(out) / CHECKPOINT)
+    save_atomic(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "torch_rng": torch.get_rng_state(),
+            "config": config.to_dict(),
+            "num_classes": num_classes,
+        },
+        Path(out) / CHECKPOINT,
+    )
     write_json_atomic(Path(out) / PROGRESS, {"step": step, "stop": stop, "last": last or {"step": step}})
 
 
 #: Settings that may change when a run resumes: they do not change what is learnt.
-RESUMABLE_CHANGES = frozenset({"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile",
-                               "channels_last", "eval_base_size"})
+RESUMABLE_CHANGES = frozenset(
+    {"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile", "channels_last", "eval_base_size"}
+)
 
 
 def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool = False) -> None:
@@ -142,12 +159,17 @@ def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool =
     path = Path(out) / "config.json"
     recorded = read_json_or_none(path) if resuming else None
     if recorded is not None and not reconfigure:
-        changed = sorted(k for k in settings.keys() | recorded.keys()
-                         if k not in RESUMABLE_CHANGES and settings.get(k) != recorded.get(k))
+        changed = sorted(
+            k
+            for k in settings.keys() | recorded.keys()
+            if k not in RESUMABLE_CHANGES and settings.get(k) != recorded.get(k)
+        )
         if changed:
             details = ", ".join(f"{k} {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-            raise ValueError(f"{out}: this run was started with other settings ({details}); "
-                             "rerun with the same ones, use another --out, or pass --reconfigure")
+            raise ValueError(
+                f"{out}: this run was started with other settings ({details}); "
+                "rerun with the same ones, use another --out, or pass --reconfigure"
+            )
     write_json_atomic(path, settings)
 
 
@@ -191,8 +213,15 @@ def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) 
     return state["step"]
 
 
-def run_training(out: Path, step: int, stop: int, batches, take_step: Callable[[dict, int], dict],
-                 save: Callable[[int, dict], None], save_after: Callable[[int], bool]) -> tuple[int, dict | None]:
+def run_training(
+    out: Path,
+    step: int,
+    stop: int,
+    batches,
+    take_step: Callable[[dict, int], dict],
+    save: Callable[[int, dict], None],
+    save_after: Callable[[int], bool],
+) -> tuple[int, dict | None]:
     """The training loop both stages share: steps up to ``stop``, checkpoints, and stops on signals.
 
     ``take_step(batch, step)`` trains on one batch and returns the step's numbers;
@@ -234,8 +263,9 @@ def steps_per_epoch(size: int, batch_size: int, world: int, split: str) -> int:
     return steps
 
 
-def batches_from(step: int, dataset: Dataset, batch_size: int, per_epoch: int, workers: int, seed: int,
-                 process: Process):
+def batches_from(
+    step: int, dataset: Dataset, batch_size: int, per_epoch: int, workers: int, seed: int, process: Process
+):
     """Batches on the device from ``step`` on, in the order an uninterrupted run sees them.
 
     The order depends on (seed, epoch) only and ``dataset.epoch`` is set for each epoch,
@@ -248,8 +278,15 @@ def batches_from(step: int, dataset: Dataset, batch_size: int, per_epoch: int, w
         sampler.set_position(epoch, offset * batch_size)
         # Its own generator: a DataLoader iterator otherwise draws from the global RNG, which
         # would shift the random stream of a resumed run.
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=True,
-                            pin_memory=process.device.type == "cuda", generator=torch.Generator().manual_seed(epoch))
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            drop_last=True,
+            pin_memory=process.device.type == "cuda",
+            generator=torch.Generator().manual_seed(epoch),
+        )
         for batch in _without_worker_traceback(loader):
             yield {k: v.to(process.device, non_blocking=True) for k, v in batch.items()}
             step += 1
@@ -295,8 +332,9 @@ class TrainLog:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(Path(out) / "tensorboard")
-        self.bar = tqdm(total=total, initial=initial, unit="step", desc=desc,
-                        disable=None if progress and process.is_main else True)  # None: only on a terminal
+        self.bar = tqdm(
+            total=total, initial=initial, unit="step", desc=desc, disable=None if progress and process.is_main else True
+        )  # None: only on a terminal
 
     def step(self, step: int, values: dict[str, float], **postfix: float) -> None:
         if self.writer is not None:

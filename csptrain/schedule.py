@@ -19,8 +19,9 @@ def warmup_steps_for(total_steps: int, epochs: int, warmup_epochs: int) -> int:
     return min(total_steps, round(total_steps * min(warmup_epochs, epochs) / epochs))
 
 
-def poly_warmup_multiplier(step: int, total_steps: int, warmup_steps: int, warmup_ratio: float = 1e-6,
-                           power: float = 0.9) -> float:
+def poly_warmup_multiplier(
+    step: int, total_steps: int, warmup_steps: int, warmup_ratio: float = 1e-6, power: float = 0.9
+) -> float:
     """ToCo's ``PolyWarmupAdamW`` factor of the base learning rate at ``step`` (0-based).
 
     Linear from ``warmup_ratio`` to 1 over ``warmup_steps``, then (1 - step / total) ** power.

@@ -22,7 +22,9 @@ print(f"image {sample.name}: {len(sample.classes)} objects, classes {sample.clas
 # 2. One call per image; the seed is the annotator.
 panels = []
 for seed in (1, 2):
-    result = scribblesim.simulate(sample.masks, sample.classes, seed=seed, image_id=sample.image_id, ignore=sample.ignore)
+    result = scribblesim.simulate(
+        sample.masks, sample.classes, seed=seed, image_id=sample.image_id, ignore=sample.ignore
+    )
     styles = [stroke.style for stroke in result.strokes]
     print(f"seed {seed}: {len(result.strokes)} strokes {styles}, skipped {[skip.reason for skip in result.skipped]}")
     # 3. Overlay: scribbles in the class palette (background in white) over the image.

@@ -10,8 +10,12 @@ from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 def simulate_sample(sample, seed, config=None):
     """Simulate one loaded COCO sample the way the dataset builder does."""
     return scribblesim.simulate(
-        sample.masks, sample.classes, seed=seed, image_id=sample.image_id,
-        config=config, ignore=sample.ignore,
+        sample.masks,
+        sample.classes,
+        seed=seed,
+        image_id=sample.image_id,
+        config=config,
+        ignore=sample.ignore,
     )
 
 

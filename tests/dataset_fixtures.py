@@ -106,8 +106,9 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
     return instances, images, table_path
 
 
-def build_tiny(out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT,
-               label_png: str = "gray") -> Path:
+def build_tiny(
+    out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT, label_png: str = "gray"
+) -> Path:
     """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``)."""
     from scribblesim.datasets.coco import coco_class_names
     from scribblesim.engine.config import SimConfig

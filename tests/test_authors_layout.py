@@ -55,7 +55,8 @@ def coco_root(tmp_path_factory) -> Path:
         part["images"] = [i for i in data["images"] if i["id"] in ids]
         part["annotations"] = [
             {**a, "iscrowd": 1} if a["image_id"] == CROWD_ONLY else a
-            for a in data["annotations"] if a["image_id"] in ids
+            for a in data["annotations"]
+            if a["image_id"] in ids
         ]
         (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(part))
         (root / split).mkdir()
@@ -104,7 +105,10 @@ def test_authors_loader_reads_class_ids(built: Path, coco_root: Path) -> None:
                 assert labelled.any() and np.array_equal(ids_cv2[labelled], gray[labelled])
     meta = json.loads((built / "meta.json").read_text())
     assert meta["label_png"] == "gray"
-    assert {s: meta["splits"][s]["list_file"] for s in meta["splits"]} == {"train2014": "train.txt", "val2014": "val.txt"}
+    assert {s: meta["splits"][s]["list_file"] for s in meta["splits"]} == {
+        "train2014": "train.txt",
+        "val2014": "val.txt",
+    }
 
 
 def test_unannotated_image_left_out_crowd_only_kept(built: Path) -> None:
@@ -134,8 +138,9 @@ def test_keep_empty_keeps_unannotated_image(built: Path, coco_root: Path, tmp_pa
     assert split["keep_empty"] is True and split["left_out_images"] == [] and split["images"] == len(TRAIN_IDS)
     # the other images are the same files as in the default build
     for name in (built / "ImageSets/SegmentationAug/train.txt").read_text().split():
-        assert (out / "coco2014_train_scribble_r1" / f"{name}.png").read_bytes() == \
-            (built / "coco2014_train_scribble_r1" / f"{name}.png").read_bytes()
+        assert (out / "coco2014_train_scribble_r1" / f"{name}.png").read_bytes() == (
+            built / "coco2014_train_scribble_r1" / f"{name}.png"
+        ).read_bytes()
     # dropping --keep-empty on a rerun would leave the kept image's files unlisted: refused
     result = run_cli("build", "coco", "--root", coco_root, "--split", "train2014", "--out", out)
     assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "--keep-empty" in result.stderr
@@ -153,8 +158,10 @@ def test_palette_option(built: Path, coco_root: Path, tmp_path: Path) -> None:
                 np.testing.assert_array_equal(np.asarray(image), pil(built / folder / f"{name}.png"))
     result = run_cli("build", "coco", "--root", coco_root, "--split", "val2014", "--out", out, "--seeds", "2")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: {out}: built with --label-png palette (not gray); rerun with those, "
-                             "build into another --out, or pass --overwrite to start over\n")
+    assert result.stderr == (
+        f"error: {out}: built with --label-png palette (not gray); rerun with those, "
+        "build into another --out, or pass --overwrite to start over\n"
+    )
     assert not (out / "coco2014_val_scribble_r2").exists()
 
 
@@ -166,7 +173,13 @@ def test_two_splits_of_one_role_refused(built: Path) -> None:
 
 def test_split_list_names() -> None:
     assert [split_list_name(s) for s in ("train2014", "train", "val2017", "validation", "test", "minival")] == [
-        "train.txt", "train.txt", "val.txt", "val.txt", "test.txt", "minival.txt"]
+        "train.txt",
+        "train.txt",
+        "val.txt",
+        "val.txt",
+        "test.txt",
+        "minival.txt",
+    ]
 
 
 def test_readers_find_lists_by_real_or_role_name(built: Path) -> None:
@@ -199,8 +212,9 @@ def samples():
 
 def _empty(sample):
     shape = sample.semantic.shape
-    return dataclasses.replace(sample, masks=np.zeros((0, *shape), bool), classes=np.zeros(0, np.int64),
-                               semantic=np.zeros(shape, np.uint8))
+    return dataclasses.replace(
+        sample, masks=np.zeros((0, *shape), bool), classes=np.zeros(0, np.int64), semantic=np.zeros(shape, np.uint8)
+    )
 
 
 def test_voc_image_without_objects_left_out(tmp_path: Path, samples) -> None:

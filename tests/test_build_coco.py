@@ -72,7 +72,9 @@ def test_layout(built: Path) -> None:
     for seed in (1, 2):
         records = [json.loads(line) for line in (built / f"strokes_r{seed}.jsonl").read_text().splitlines()]
         assert [r["image"] for r in records] == ids
-        assert sum(len(r["strokes"]) for r in records) == sum(meta["splits"]["train2017"]["strokes"][str(seed)].values())
+        assert sum(len(r["strokes"]) for r in records) == sum(
+            meta["splits"]["train2017"]["strokes"][str(seed)].values()
+        )
 
 
 def test_scribbles_match_ground_truth(built: Path) -> None:
@@ -85,7 +87,9 @@ def test_scribbles_match_ground_truth(built: Path) -> None:
 
 def test_seeds_differ(built: Path) -> None:
     differ = sum(
-        not np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(built / "coco2017_train_scribble_r2" / p.name)))
+        not np.array_equal(
+            np.asarray(Image.open(p)), np.asarray(Image.open(built / "coco2017_train_scribble_r2" / p.name))
+        )
         for p in (built / "coco2017_train_scribble_r1").glob("*.png")
     )
     assert differ >= 0.8 * LISTED
@@ -98,8 +102,9 @@ def test_two_jobs_byte_identical(built: Path, tmp_path: Path) -> None:
     assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
 
 
-def test_relative_out_from_another_directory_in_one_process(built: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_out_from_another_directory_in_one_process(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the worker pool outlives a build: its workers must resolve relative paths where the caller is
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
@@ -141,8 +146,21 @@ def test_summary_line(built: Path) -> None:
 
 def test_killed_build_resumes_to_identical_output(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2",
-               "--out", str(out), "--jobs", "1", "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "scribblesim",
+        "build",
+        "coco",
+        "--seeds",
+        "1",
+        "2",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scribbles = out / "coco2017_train_scribble_r2"
     deadline = time.monotonic() + 60
@@ -168,7 +186,9 @@ def test_missing_image_is_a_recorded_skip(tmp_path: Path) -> None:
     (root / "val").mkdir()
     for image in data["images"][1:]:
         (root / "val" / image["file_name"]).symlink_to(source / "train2017" / image["file_name"])
-    result = run_cli("build", "coco", "--root", str(root), "--split", "val", "--out", str(tmp_path / "out"), "--jobs", "1")
+    result = run_cli(
+        "build", "coco", "--root", str(root), "--split", "val", "--out", str(tmp_path / "out"), "--jobs", "1"
+    )
     assert result.exit_code == 0, result.output
     missing = Path(data["images"][0]["file_name"]).stem
     assert f"warning: skipped image {missing}" in result.stderr
@@ -192,9 +212,11 @@ def _coco_root(tmp_path: Path, annotations: str | None) -> Path:
         (None, "annotation file not found"),
         ("{not json", "not valid JSON"),
         ('{"images": []}', "missing the 'annotations' list"),
-        ('{"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}], "categories": [{"id": 1, "name": "x"}],'
-         ' "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": [[0,0,3,0,3,3]], "iscrowd": 0}]}',
-         "unknown category ids [7]"),
+        (
+            '{"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}], "categories": [{"id": 1, "name": "x"}],'
+            ' "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": [[0,0,3,0,3,3]], "iscrowd": 0}]}',
+            "unknown category ids [7]",
+        ),
     ],
 )
 def test_bad_annotations_give_one_line_error(tmp_path: Path, annotations, message) -> None:
@@ -217,10 +239,13 @@ def test_missing_root_and_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         out = tmp_path / "out"
-        result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--scheduler", cluster.scheduler_address)
+        result = run_cli(
+            "build", "coco", "--seeds", "1", "2", "--out", str(out), "--scheduler", cluster.scheduler_address
+        )
         assert result.exit_code == 0, result.output
     assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
 
@@ -228,8 +253,24 @@ def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("backend", ["multiprocessing", "loky"])
 def test_no_worker_outlives_a_parent_killed_with_sigkill(tmp_path: Path, backend: str) -> None:
-    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2", "3",
-               "--out", str(tmp_path / "out"), "--jobs", "2", "--backend", backend, "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "scribblesim",
+        "build",
+        "coco",
+        "--seeds",
+        "1",
+        "2",
+        "3",
+        "--out",
+        str(tmp_path / "out"),
+        "--jobs",
+        "2",
+        "--backend",
+        backend,
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(process.pid)
 

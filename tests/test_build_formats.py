@@ -38,8 +38,20 @@ def cityscapes(tmp_path_factory, samples):
     names = write_cityscapes(root, samples)
     out = root / "out"
     # two of the three images have no Cityscapes instance (left out by default): keep them here
-    result = run_cli("build", "cityscapes", "--root", str(root), "--split", "train", "--out", str(out), "--seeds", "1", "2",
-                     "--keep-empty")
+    result = run_cli(
+        "build",
+        "cityscapes",
+        "--root",
+        str(root),
+        "--split",
+        "train",
+        "--out",
+        str(out),
+        "--seeds",
+        "1",
+        "2",
+        "--keep-empty",
+    )
     assert result.exit_code == 0, result.output
     return root, out, names
 
@@ -119,8 +131,11 @@ def test_voc(tmp_path: Path, samples) -> None:
         assert labelled.any() and np.array_equal(scribble[labelled], truth[labelled])
         assert not np.any(labelled & (truth == 255)), "a void pixel got scribbled"
         objects = set(np.unique(read(root / "SegmentationObject" / f"{name}.png")).tolist()) - {0, 255}
-        record = next(json.loads(line) for line in (out / "strokes_r1.jsonl").read_text().splitlines()
-                      if json.loads(line)["image"] == name)
+        record = next(
+            json.loads(line)
+            for line in (out / "strokes_r1.jsonl").read_text().splitlines()
+            if json.loads(line)["image"] == name
+        )
         covered = {s["instance"] for s in record["strokes"]} | {s["instance"] for s in record["skipped"]}
         assert covered - {None} == set(range(len(objects)))
 
@@ -128,8 +143,18 @@ def test_voc(tmp_path: Path, samples) -> None:
 def test_folder(tmp_path: Path, samples) -> None:
     instances, images, table = write_folder(tmp_path, samples)
     out = tmp_path / "out"
-    result = run_cli("build", "folder", "--instances", str(instances), "--classes", str(table),
-                     "--images", str(images), "--out", str(out))
+    result = run_cli(
+        "build",
+        "folder",
+        "--instances",
+        str(instances),
+        "--classes",
+        str(table),
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     for n, sample in enumerate(samples):
         name = f"img_{n:03d}"
@@ -145,13 +170,19 @@ def test_folder_unknown_instance_and_bad_table(tmp_path: Path, samples) -> None:
     data = json.loads(table.read_text())
     data["instances"].pop(next(iter(data["instances"])))
     table.write_text(json.dumps(data))
-    result = run_cli("build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o"))
+    result = run_cli(
+        "build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o")
+    )
     assert result.exit_code == 0 and "have no class in" in result.stderr
     table.write_text('{"classes": {"300": "x"}}')
-    result = run_cli("build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o"))
+    result = run_cli(
+        "build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o")
+    )
     assert result.exit_code == 2 and "class ids must lie in 1..254" in result.stderr
     table.write_text("[")
-    result = run_cli("build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o"))
+    result = run_cli(
+        "build", "folder", "--instances", str(instances), "--classes", str(table), "--out", str(tmp_path / "o")
+    )
     assert result.exit_code == 2 and "classes.json: not valid JSON" in result.stderr
 
 
@@ -162,5 +193,7 @@ def test_dataset_registry_names_what_it_can_reread() -> None:
     assert sorted(DATASETS) == ["cityscapes", "coco", "voc"]
     assert dataset_adapter("cityscapes").background_split == "horizontal"
     assert dataset_adapter("coco").background_split == dataset_adapter("voc").background_split == "none"
-    with pytest.raises(DatasetError, match=r"^--root: cannot re-read instances of a 'folder' build \(coco, cityscapes, voc only\)$"):
+    with pytest.raises(
+        DatasetError, match=r"^--root: cannot re-read instances of a 'folder' build \(coco, cityscapes, voc only\)$"
+    ):
         dataset_adapter("folder", "--root")

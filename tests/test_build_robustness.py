@@ -67,6 +67,7 @@ def _set(key, value, where=lambda d: d["images"][0]):
             del where(data)[key]
         else:
             where(data)[key] = value
+
     return edit
 
 
@@ -77,16 +78,24 @@ BAD_RECORDS = {
     "height 0": (_set("height", 0), "'height' 0 is not a positive integer"),
     "no segmentation": (_set("segmentation", KeyError, first_annotation), "annotation without 'segmentation'"),
     "segmentation oops": (_set("segmentation", "oops", first_annotation), "segmentation is 'oops', not polygons"),
-    "NaN coordinate": (_set("segmentation", [[10, 10, float("nan"), 10, 10, 50]], first_annotation),
-                       "polygon is not a list of finite numbers"),
+    "NaN coordinate": (
+        _set("segmentation", [[10, 10, float("nan"), 10, 10, 50]], first_annotation),
+        "polygon is not a list of finite numbers",
+    ),
     "empty polygon": (_set("segmentation", [[]], first_annotation), "polygon with 0 coordinates"),
     "2-point polygon": (_set("segmentation", [[10, 10, 50, 50]], first_annotation), "polygon with 4 coordinates"),
-    "RLE of another size": (_set("segmentation", {"size": [10, 10], "counts": [100]}, first_annotation),
-                            "RLE size [10, 10] is not the image's [428, 640]"),
-    "RLE counts short": (_set("segmentation", {"size": [428, 640], "counts": [5, 10]}, first_annotation),
-                         "RLE counts cover 15 pixels"),
-    "polygon reaching 1e9": (_set("segmentation", [[10, 10, 1e9, 10, 10, 50]], first_annotation),
-                             "polygon reaches far outside the image"),
+    "RLE of another size": (
+        _set("segmentation", {"size": [10, 10], "counts": [100]}, first_annotation),
+        "RLE size [10, 10] is not the image's [428, 640]",
+    ),
+    "RLE counts short": (
+        _set("segmentation", {"size": [428, 640], "counts": [5, 10]}, first_annotation),
+        "RLE counts cover 15 pixels",
+    ),
+    "polygon reaching 1e9": (
+        _set("segmentation", [[10, 10, 1e9, 10, 10, 50]], first_annotation),
+        "polygon reaches far outside the image",
+    ),
 }
 
 
@@ -105,10 +114,16 @@ def test_bad_record_skips_its_image(tmp_path: Path, case: str) -> None:
     assert not list(out.rglob(f"{NAMES[0]}*")), "a skipped image got files"
 
 
-@pytest.mark.parametrize("edit, message", [
-    (_set("name", KeyError, lambda d: d["categories"][0]), "every category needs an integer 'id' and a string 'name'"),
-    (_set("id", KeyError), "malformed COCO record"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            _set("name", KeyError, lambda d: d["categories"][0]),
+            "every category needs an integer 'id' and a string 'name'",
+        ),
+        (_set("id", KeyError), "malformed COCO record"),
+    ],
+)
 def test_broken_file_is_one_error(tmp_path: Path, edit, message) -> None:
     out = tmp_path / "out"
     result = build_val(coco_root(tmp_path, edit), out)
@@ -125,9 +140,12 @@ def test_annotations_naming_no_image_are_recorded(tmp_path: Path) -> None:
     result = build_val(coco_root(tmp_path, edit), out)
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "warning: 2 annotations name no image of instances_val.json (e.g. annotation 9001: image 999); recorded in meta.json"]
+        "warning: 2 annotations name no image of instances_val.json (e.g. annotation 9001: image 999); recorded in meta.json"
+    ]
     assert meta(out)["splits"]["val"]["orphan_annotations"] == {
-        "count": 2, "examples": [{"annotation": 9001, "image_id": 999}, {"annotation": 9002, "image_id": 998}]}
+        "count": 2,
+        "examples": [{"annotation": 9001, "image_id": 999}, {"annotation": 9002, "image_id": 998}],
+    }
 
 
 def test_polygon_outside_the_image_says_why(tmp_path: Path) -> None:
@@ -137,9 +155,14 @@ def test_polygon_outside_the_image_says_why(tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     assert build_val(coco_root(tmp_path, edit), out).exit_code == 0
-    record = next(json.loads(line) for line in (out / "strokes_r1.jsonl").read_text().splitlines()
-                  if json.loads(line)["image"] == NAMES[0])
-    assert {"instance": 2, "kind": "empty mask", "reason": "empty mask: polygon lies outside the image"} in record["skipped"]
+    record = next(
+        json.loads(line)
+        for line in (out / "strokes_r1.jsonl").read_text().splitlines()
+        if json.loads(line)["image"] == NAMES[0]
+    )
+    assert {"instance": 2, "kind": "empty mask", "reason": "empty mask: polygon lies outside the image"} in record[
+        "skipped"
+    ]
     assert meta(out)["splits"]["val"]["skipped_objects"]["1"]["empty mask"] == 1  # counted by kind; the record says why
 
 
@@ -152,7 +175,10 @@ BAD_IMAGES = {
     "not an image": (lambda p: p.write_text("hello"), "not an image file"),
     "truncated": (_truncate, "truncated JPEG"),
     "cut in the header": (lambda p: p.write_bytes(p.read_bytes()[:100]), "unreadable image"),
-    "other size": (lambda p: Image.new("RGB", (64, 48)).save(p, format="JPEG"), "image is 64 x 48, its annotations 640 x 428"),
+    "other size": (
+        lambda p: Image.new("RGB", (64, 48)).save(p, format="JPEG"),
+        "image is 64 x 48, its annotations 640 x 428",
+    ),
 }
 
 
@@ -178,7 +204,9 @@ def test_every_image_skipped_fails(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = build_val(root, out)
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == f"error: {out}: no image built (3 skipped, 0 left out; reasons in meta.json)"
+    assert (
+        result.stderr.splitlines()[-1] == f"error: {out}: no image built (3 skipped, 0 left out; reasons in meta.json)"
+    )
     assert meta(out)["splits"]["val"]["images_skipped"] == 3
 
 
@@ -189,8 +217,10 @@ def test_rerun_with_other_options_refused_then_overwritten(tmp_path: Path) -> No
     before, meta_before = scribble.read_bytes(), meta(out)
     result = build_val(root, out, "--width", 5, "--no-background")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == (f"error: {out}: built with --width 2 (not 5), background True (not False); rerun with "
-                             "those, build into another --out, or pass --overwrite to start over\n")
+    assert result.stderr == (
+        f"error: {out}: built with --width 2 (not 5), background True (not False); rerun with "
+        "those, build into another --out, or pass --overwrite to start over\n"
+    )
     assert meta(out) == meta_before and scribble.read_bytes() == before
     (out / "coco_val_scribble_r1_shrink0.5").mkdir()  # a set derived from the old scribbles
     result = build_val(root, out, "--width", 5, "--overwrite")
@@ -239,8 +269,24 @@ def test_seed_counts_merge_across_builds(tmp_path: Path) -> None:
 
 def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2", "3", "--out", str(out), "--jobs", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "scribblesim",
+        "build",
+        "coco",
+        "--seeds",
+        "1",
+        "2",
+        "3",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.glob("*_scribble_r1/*.png"))) < 3:
         time.sleep(0.02)
@@ -252,8 +298,21 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
 def test_no_progress_bar_off_a_terminal(tmp_path: Path) -> None:
     """stderr is a pipe here: no bar frames in it, without --no-progress."""
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--root", str(coco_root(tmp_path)),
-               "--split", "val", "--out", str(out), "--jobs", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "scribblesim",
+        "build",
+        "coco",
+        "--root",
+        str(coco_root(tmp_path)),
+        "--split",
+        "val",
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stderr == ""
 
@@ -282,7 +341,9 @@ def test_moved_output_and_dataset_keep_working(tmp_path: Path) -> None:
     assert meta(out)["source"] == {"root": "../coco", "split": "val"}
     moved = tmp_path / "moved"
     project.rename(moved)
-    assert (moved / "out" / "JPEGImages" / f"{NAMES[0]}.jpg").read_bytes() == (moved / "coco/val" / f"{NAMES[0]}.jpg").read_bytes()
+    assert (moved / "out" / "JPEGImages" / f"{NAMES[0]}.jpg").read_bytes() == (
+        moved / "coco/val" / f"{NAMES[0]}.jpg"
+    ).read_bytes()
     objects = object_source(moved / "out")
     assert objects.kind == "dataset" and len(objects(NAMES[0]).classes) == 2
 

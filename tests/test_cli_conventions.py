@@ -23,16 +23,38 @@ def parsed(group: click.Group, path: list[str], args: list[str]) -> dict:
 @pytest.mark.parametrize(
     ("group", "path", "listed", "repeated", "name", "expected"),
     [
-        (scribblesim_main, ["build", "coco"], ["--seeds", "1", "2", "3"],
-         ["--seeds", "1", "--seeds", "2", "--seeds", "3"], "seeds", (1, 2, 3)),
-        (scribblesim_main, ["preview"], ["OUT", "--seeds", "1", "1_shrink0.5", "--out", "P"],
-         ["OUT", "--seed", "1", "--seed", "1_shrink0.5", "--out", "P"], "seeds", ("1", "1_shrink0.5")),
-        (csptrain_main, ["eval"], ["--data", "D", "--checkpoint", "C", "--scales", "0.75", "1", "1.25"],
-         ["--data", "D", "--checkpoint", "C", "--scales", "0.75", "--scales", "1", "--scales", "1.25"],
-         "scales", (0.75, 1.0, 1.25)),
-        (csptrain_main, ["run"], ["--data", "D", "--out", "R", "--seeds", "1", "2", "--scales", "1", "2"],
-         ["--data", "D", "--out", "R", "--scales", "1", "--seeds", "1", "--seeds", "2", "--scales", "2"],
-         "seeds", (1, 2)),
+        (
+            scribblesim_main,
+            ["build", "coco"],
+            ["--seeds", "1", "2", "3"],
+            ["--seeds", "1", "--seeds", "2", "--seeds", "3"],
+            "seeds",
+            (1, 2, 3),
+        ),
+        (
+            scribblesim_main,
+            ["preview"],
+            ["OUT", "--seeds", "1", "1_shrink0.5", "--out", "P"],
+            ["OUT", "--seed", "1", "--seed", "1_shrink0.5", "--out", "P"],
+            "seeds",
+            ("1", "1_shrink0.5"),
+        ),
+        (
+            csptrain_main,
+            ["eval"],
+            ["--data", "D", "--checkpoint", "C", "--scales", "0.75", "1", "1.25"],
+            ["--data", "D", "--checkpoint", "C", "--scales", "0.75", "--scales", "1", "--scales", "1.25"],
+            "scales",
+            (0.75, 1.0, 1.25),
+        ),
+        (
+            csptrain_main,
+            ["run"],
+            ["--data", "D", "--out", "R", "--seeds", "1", "2", "--scales", "1", "2"],
+            ["--data", "D", "--out", "R", "--scales", "1", "--seeds", "1", "--seeds", "2", "--scales", "2"],
+            "seeds",
+            (1, 2),
+        ),
     ],
 )
 def test_list_options_take_values_after_one_flag_or_repeated(group, path, listed, repeated, name, expected) -> None:
@@ -44,7 +66,14 @@ def test_list_options_take_values_after_one_flag_or_repeated(group, path, listed
 def test_list_values_stop_at_the_first_word_of_another_kind() -> None:
     preview = scribblesim_main.commands["preview"]
     assert expand_list_options(preview, ["--seeds", "1", "2", "OUT", "--out", "P"]) == [
-        "--seeds", "1", "--seeds", "2", "OUT", "--out", "P"]
+        "--seeds",
+        "1",
+        "--seeds",
+        "2",
+        "OUT",
+        "--out",
+        "P",
+    ]
     assert parsed(scribblesim_main, ["preview"], ["--seeds", "1", "2", "OUT", "--out", "P"])["out"].name == "OUT"
     assert expand_list_options(preview, ["OUT", "--ids", "a", "b"]) == ["OUT", "--ids", "a", "b"]  # free text repeats
     assert expand_list_options(preview, ["OUT", "--", "--seeds", "1", "2"]) == ["OUT", "--", "--seeds", "1", "2"]
@@ -53,11 +82,17 @@ def test_list_values_stop_at_the_first_word_of_another_kind() -> None:
 @pytest.mark.parametrize(
     ("group", "args", "line"),
     [
-        (scribblesim_main, ["build", "coco", "--jobs", "x"],
-         "error: Invalid value for '--jobs': 'x' is not a valid integer. (see main build coco --help)\n"),
+        (
+            scribblesim_main,
+            ["build", "coco", "--jobs", "x"],
+            "error: Invalid value for '--jobs': 'x' is not a valid integer. (see main build coco --help)\n",
+        ),
         (scribblesim_main, ["nope"], "error: No such command 'nope'. (see main --help)\n"),
-        (csptrain_main, ["eval", "--data", "D", "--checkpoint", "C", "--protocol", "nope"],
-         "error: Invalid value for '--protocol': 'nope' is not one of 'authors', 'single-scale'. (see main eval --help)\n"),
+        (
+            csptrain_main,
+            ["eval", "--data", "D", "--checkpoint", "C", "--protocol", "nope"],
+            "error: Invalid value for '--protocol': 'nope' is not one of 'authors', 'single-scale'. (see main eval --help)\n",
+        ),
         (csptrain_main, ["stage2", "--data", "D"], "error: Missing option '--scribbles'. (see main stage2 --help)\n"),
     ],
 )

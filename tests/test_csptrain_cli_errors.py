@@ -19,8 +19,21 @@ from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
 
-TINY = ["--backbone", "resnet18", "--crop-size", "64", "--batch-size", "2", "--device", "cpu", "--workers", "0",
-        "--epochs", "1", "--no-progress"]
+TINY = [
+    "--backbone",
+    "resnet18",
+    "--crop-size",
+    "64",
+    "--batch-size",
+    "2",
+    "--device",
+    "cpu",
+    "--workers",
+    "0",
+    "--epochs",
+    "1",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +63,24 @@ def test_pretrained_of_another_shape_is_one_line(data: Path, tmp_path: Path) -> 
 
 def test_stage1_weights_without_a_vit_are_one_line(data: Path, tmp_path: Path) -> None:
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "resnet.pth")
-    result = CliRunner().invoke(main, [
-        "stage1", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out", str(tmp_path / "run"),
-        "--backbone", "vit_tiny_patch16_224", "--pretrained", str(tmp_path / "resnet.pth"), "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "stage1",
+            "--data",
+            str(data),
+            "--scribbles",
+            "tiny_scribble_r1",
+            "--out",
+            str(tmp_path / "run"),
+            "--backbone",
+            "vit_tiny_patch16_224",
+            "--pretrained",
+            str(tmp_path / "resnet.pth"),
+            "--device",
+            "cpu",
+        ],
+    )
     assert "not a checkpoint of vit_tiny_patch16_224" in one_error_line(result)
 
 
@@ -69,14 +97,19 @@ def test_missing_data_folder_says_so(tmp_path: Path) -> None:
 
 
 def test_help_and_a_clear_line_without_the_train_extra() -> None:
-    code = ("import sys\n"
-            "for name in ('torch', 'torchvision', 'timm', 'yaml'): sys.modules[name] = None\n"
-            "from csptrain.cli import main\n"
-            "main()\n")
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'torchvision', 'timm', 'yaml'): sys.modules[name] = None\n"
+        "from csptrain.cli import main\n"
+        "main()\n"
+    )
     helped = subprocess.run([sys.executable, "-c", code, "stage2", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "[default: 0.002]" in helped.stdout
-    failed = subprocess.run([sys.executable, "-c", code, "stage2", "--data", "d", "--scribbles", "s", "--out", "o"],
-                            capture_output=True, text=True)
+    failed = subprocess.run(
+        [sys.executable, "-c", code, "stage2", "--data", "d", "--scribbles", "s", "--out", "o"],
+        capture_output=True,
+        text=True,
+    )
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1 and "needs the train extra" in failed.stderr
 
@@ -99,10 +132,26 @@ def test_finished_run_reports_its_loss_and_changed_settings_are_refused(data: Pa
 
 def test_sigint_saves_a_checkpoint_and_exits_130(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "csptrain", "stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1",
-               "--out", str(out), *TINY, "--epochs", "500", "--checkpoint-every", "100000"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "csptrain",
+        "stage2",
+        "--data",
+        str(data),
+        "--scribbles",
+        "tiny_scribble_r1",
+        "--out",
+        str(out),
+        *TINY,
+        "--epochs",
+        "500",
+        "--checkpoint-every",
+        "100000",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "tensorboard").is_dir():
         time.sleep(0.1)
@@ -126,8 +175,18 @@ def test_a_bad_image_read_in_a_worker_is_one_line(data: Path, tmp_path: Path) ->
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(data: Path, tmp_path: Path) -> None:
-    args = ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out", str(tmp_path / "run"),
-            *[a for a in TINY if a != "--no-progress"], "--max-steps", "1"]
+    args = [
+        "stage2",
+        "--data",
+        str(data),
+        "--scribbles",
+        "tiny_scribble_r1",
+        "--out",
+        str(tmp_path / "run"),
+        *[a for a in TINY if a != "--no-progress"],
+        "--max-steps",
+        "1",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "step/s" not in result.output and "it/s" not in result.output and "%|" not in result.output

@@ -27,7 +27,9 @@ def data(tmp_path_factory) -> Path:
 
 
 def dataset(data: Path, **kw) -> ScribbleDataset:
-    return ScribbleDataset(data, "train", "tiny_scribble_r1", data / "SegmentationClassAug", Augment(64), 1.0, 7.0, **kw)
+    return ScribbleDataset(
+        data, "train", "tiny_scribble_r1", data / "SegmentationClassAug", Augment(64), 1.0, 7.0, **kw
+    )
 
 
 def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
@@ -79,8 +81,15 @@ def fixed_batch_loss(model: Stage2Model, batch: dict, config) -> float:
 def test_loss_decreases(data: Path, tmp_path: Path) -> None:
     # the optimisation is under test here, so the training views are not rotated or blurred (8 epochs
     # of the authors' full augmentation bring the loss down by some 15 %, too close to call)
-    config = make_config("coco", **{**TINY, "epochs": 8, "crop_size": 96}, losses="segs,segc", lr=0.05, warmup_epochs=1,
-                         rotation=0.0, blur=False)
+    config = make_config(
+        "coco",
+        **{**TINY, "epochs": 8, "crop_size": 96},
+        losses="segs,segc",
+        lr=0.05,
+        warmup_epochs=1,
+        rotation=0.0,
+        blur=False,
+    )
     batch = {k: torch.stack([dataset(data)[i][k] for i in range(4)]) for k in dataset(data)[0]}
     torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
     model = Stage2Model(config, 81, None)
@@ -93,15 +102,33 @@ def test_loss_decreases(data: Path, tmp_path: Path) -> None:
 
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
     settings = {**TINY, "epochs": 2, "losses": "segs,segc,ds,dc,lorm", "max_steps": 4, "checkpoint_every": 1}
-    straight = train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "a",
-                            make_config("coco", **settings), progress=False)
+    straight = train_stage2(
+        data,
+        "tiny_scribble_r1",
+        data / "SegmentationClassAug",
+        tmp_path / "a",
+        make_config("coco", **settings),
+        progress=False,
+    )
     # an interrupted run: stopped after step 2 (its last checkpoint), then the same command again
-    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "b",
-                 make_config("coco", **{**settings, "max_steps": 2}), progress=False)
+    train_stage2(
+        data,
+        "tiny_scribble_r1",
+        data / "SegmentationClassAug",
+        tmp_path / "b",
+        make_config("coco", **{**settings, "max_steps": 2}),
+        progress=False,
+    )
     state = torch.load(tmp_path / "b/last.pt", weights_only=False)
     assert state["step"] == 2
-    resumed = train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "b",
-                           make_config("coco", **settings), progress=False)
+    resumed = train_stage2(
+        data,
+        "tiny_scribble_r1",
+        data / "SegmentationClassAug",
+        tmp_path / "b",
+        make_config("coco", **settings),
+        progress=False,
+    )
     assert resumed["step"] == straight["step"] == 4
     assert resumed["lr"] == straight["lr"]
     assert resumed["loss"] == pytest.approx(straight["loss"], rel=1e-5)
@@ -113,27 +140,78 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
 def test_cli_stage2_eval_report(data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     run = tmp_path / "seed1"
-    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--pseudo",
-                                  str(data / "SegmentationClassAug"), "--out", str(run), "--preset", "coco",
-                                  "--backbone", "resnet18", "--crop-size", "64", "--batch-size", "2", "--epochs", "1",
-                                  "--max-steps", "2", "--device", "cpu", "--workers", "0", "--no-progress"])
+    result = runner.invoke(
+        main,
+        [
+            "stage2",
+            "--data",
+            str(data),
+            "--scribbles",
+            "tiny_scribble_r1",
+            "--pseudo",
+            str(data / "SegmentationClassAug"),
+            "--out",
+            str(run),
+            "--preset",
+            "coco",
+            "--backbone",
+            "resnet18",
+            "--crop-size",
+            "64",
+            "--batch-size",
+            "2",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "2",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (run / "last.pt").is_file() and any((run / "tensorboard").iterdir())
     evaluate = ["eval", "--data", str(data), "--checkpoint", str(run / "last.pt"), "--device", "cpu", "--no-progress"]
-    result = runner.invoke(main, [*evaluate, "--protocol", "single-scale", "--flip", "--scales", "1.0", "0.75",
-                                  "--save-predictions", str(tmp_path / "pred")])
+    result = runner.invoke(
+        main,
+        [
+            *evaluate,
+            "--protocol",
+            "single-scale",
+            "--flip",
+            "--scales",
+            "1.0",
+            "0.75",
+            "--save-predictions",
+            str(tmp_path / "pred"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "mIoU" in result.output and len(list((tmp_path / "pred").glob("*.png"))) == 2
     record = json.loads((run / "eval.json").read_text())["protocol"]
-    assert record == {"name": "single-scale", "scales": [1.0, 0.75], "flip": True, "base_size": None, "window": None,
-                      "stride": None}
+    assert record == {
+        "name": "single-scale",
+        "scales": [1.0, 0.75],
+        "flip": True,
+        "base_size": None,
+        "window": None,
+        "stride": None,
+    }
     # the default, the authors' protocol, on a small base size (long sides 48 to 192) to stay quick
     result = runner.invoke(main, [*evaluate, "--base-size", "96"])
     assert result.exit_code == 0, result.output
     assert "protocol: authors (long side 96 at scales 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 64-px windows" in result.output
     record = json.loads((run / "eval.json").read_text())["protocol"]
-    assert record == {"name": "authors", "scales": [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0], "flip": False,
-                      "base_size": 96, "window": 64, "stride": 43}
+    assert record == {
+        "name": "authors",
+        "scales": [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],
+        "flip": False,
+        "base_size": 96,
+        "window": 64,
+        "stride": 43,
+    }
     result = runner.invoke(main, ["report", str(run), str(run)])
     assert result.exit_code == 0 and "mean ± std" in result.output and "± 0.00" in result.output
     assert "evaluation: authors (long side 96" in result.output
@@ -143,11 +221,24 @@ def test_cli_stage2_eval_report(data: Path, tmp_path: Path) -> None:
 
 def test_cli_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "nope", "--out", str(tmp_path / "r"),
-                                  "--device", "cpu"])
+    result = runner.invoke(
+        main, ["stage2", "--data", str(data), "--scribbles", "nope", "--out", str(tmp_path / "r"), "--device", "cpu"]
+    )
     assert result.exit_code == 2 and result.stderr.strip() == f"error: {data / 'nope'}: scribble folder not found"
-    result = runner.invoke(main, ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out",
-                                  str(tmp_path / "r"), "--losses", "segs,wat"])
+    result = runner.invoke(
+        main,
+        [
+            "stage2",
+            "--data",
+            str(data),
+            "--scribbles",
+            "tiny_scribble_r1",
+            "--out",
+            str(tmp_path / "r"),
+            "--losses",
+            "segs,wat",
+        ],
+    )
     assert result.exit_code == 2 and "losses must be" in result.stderr
     result = runner.invoke(main, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "eval.json: no evaluation" in result.stderr

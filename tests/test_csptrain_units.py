@@ -83,7 +83,9 @@ def test_lorm_four_positions_by_hand() -> None:
     mask = np.array([1.0, 1.0, 0.0, 1.0])
     expected = np.zeros((4, 2))
     for i in range(4):
-        cosines = [vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j])) for j in range(4)]
+        cosines = [
+            vectors[i] @ vectors[j] / (np.linalg.norm(vectors[i]) * np.linalg.norm(vectors[j])) for j in range(4)
+        ]
         weights = np.exp(cosines) / np.exp(cosines).sum()
         expected[i] = mask[i] * sum(weights[j] * vectors[j] for j in range(4))
     features = torch.tensor(vectors.T, dtype=torch.float32).reshape(1, 2, 1, 4)
@@ -105,12 +107,16 @@ def brute_force_distance(points: np.ndarray, lam: float) -> np.ndarray:
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.sampled_from([0, 1, 2, 255])),
-       st.floats(0.0, 8.0))
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.sampled_from([0, 1, 2, 255])),
+    st.floats(0.0, 8.0),
+)
 def test_distance_maps_equal_brute_force(label: np.ndarray, lam: float) -> None:
     foreground = (label != 0) & (label != 255)
     assert np.allclose(scribble_distance_map(label, lam), 1 - brute_force_distance(foreground, lam), atol=1e-6)
-    assert np.allclose(pseudo_boundary_distance_map(label, lam), brute_force_distance(foreground_boundary(label), lam), atol=1e-6)
+    assert np.allclose(
+        pseudo_boundary_distance_map(label, lam), brute_force_distance(foreground_boundary(label), lam), atol=1e-6
+    )
 
 
 def test_boundary_of_a_square() -> None:

@@ -45,7 +45,8 @@ def check_valid(smap, masks, classes, config=None, ignore=None):
     parts = background_parts(shape[0], config)
     stroked_parts = Counter(
         next(k for k, rows in enumerate(parts) if rows.start <= round(s.points[0, 1]) < rows.stop)
-        for s in smap.strokes if s.instance is None
+        for s in smap.strokes
+        if s.instance is None
     )
     skipped_parts = Counter(int(s.reason.split(":")[0].split()[-1]) for s in smap.skipped if s.instance is None)
     assert set(skipped_parts.values()) <= {1} and all(0 <= k < len(parts) for k in skipped_parts)
@@ -165,8 +166,9 @@ DEGENERATE = {
 
 
 @pytest.mark.parametrize("name", sorted(DEGENERATE))
-@pytest.mark.parametrize("config", [SimConfig(), SimConfig(width=1, background_split="horizontal")],
-                         ids=["default", "width1-split"])
+@pytest.mark.parametrize(
+    "config", [SimConfig(), SimConfig(width=1, background_split="horizontal")], ids=["default", "width1-split"]
+)
 def test_degenerate_masks_give_valid_maps(name, config):
     mask = DEGENERATE[name]
     for seed in (0, 1, 2):
@@ -293,6 +295,7 @@ def test_list_and_stack_give_the_same_result():
 
 # --- property-based: random masks ------------------------------------------------
 
+
 @st.composite
 def random_scenes(draw):
     """Random boolean masks, classes, seed, ignore and config for one small image."""
@@ -386,10 +389,26 @@ MASK = np.zeros((1, 8, 8), dtype=bool)
         (np.zeros((1, 0, 8), bool), [1], "non-empty image size"),
     ],
     ids=[
-        "mask-shape-mismatch", "too-many-classes", "no-classes", "too-few-classes",
-        "2d-classes", "class-0", "class-255", "class-minus-1", "class-1.5", "class-nan",
-        "class-string", "inf-mask", "nan-mask", "string-mask",
-        "string-mask-list", "object-mask", "2d-mask", "4d-mask", "empty-list", "zero-height",
+        "mask-shape-mismatch",
+        "too-many-classes",
+        "no-classes",
+        "too-few-classes",
+        "2d-classes",
+        "class-0",
+        "class-255",
+        "class-minus-1",
+        "class-1.5",
+        "class-nan",
+        "class-string",
+        "inf-mask",
+        "nan-mask",
+        "string-mask",
+        "string-mask-list",
+        "object-mask",
+        "2d-mask",
+        "4d-mask",
+        "empty-list",
+        "zero-height",
     ],
 )
 def test_invalid_masks_and_classes_raise(masks, classes, match):
@@ -403,8 +422,11 @@ def test_masks_of_any_nonzero_value_are_foreground(coco_loaded):
     """0/255 uint8 masks (what PIL gives) and 0/1 int or float masks equal boolean ones."""
     sample = coco_loaded[0]
     expected = scribblesim.simulate(sample.masks, sample.classes, seed=1, ignore=sample.ignore)
-    for masks in (np.asarray(sample.masks, np.uint8) * 255, np.asarray(sample.masks, np.int32),
-                  np.asarray(sample.masks, np.float32) * 0.5):
+    for masks in (
+        np.asarray(sample.masks, np.uint8) * 255,
+        np.asarray(sample.masks, np.int32),
+        np.asarray(sample.masks, np.float32) * 0.5,
+    ):
         smap = scribblesim.simulate(masks, sample.classes, seed=1, ignore=sample.ignore)
         np.testing.assert_array_equal(smap.label_map, expected.label_map)
 

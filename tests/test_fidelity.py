@@ -48,8 +48,9 @@ def test_eroded_contour_has_no_directional_bias(kernel):
     mask[20:101, 30:131] = True  # centre (80, 60)
     points, centroid = eroded_contour(mask, kernel)
     np.testing.assert_allclose(centroid, [80.0, 60.0], atol=1e-9)
-    np.testing.assert_allclose([points[:, 0].min() + points[:, 0].max(), points[:, 1].min() + points[:, 1].max()],
-                               [160.0, 120.0], atol=1.0)
+    np.testing.assert_allclose(
+        [points[:, 0].min() + points[:, 0].max(), points[:, 1].min() + points[:, 1].max()], [160.0, 120.0], atol=1.0
+    )
 
 
 def test_background_strokes_are_traced_at_full_resolution(coco_loaded):
@@ -112,9 +113,12 @@ def test_cityscapes_scribbles_leave_the_band_blank(coco_loaded):
 
 def test_simulate_seeds_equals_simulate_per_seed(coco_loaded):
     for sample in coco_loaded[:4]:
-        together = scribblesim.simulate_seeds(sample.masks, sample.classes, [3, 1], sample.image_id, ignore=sample.ignore)
+        together = scribblesim.simulate_seeds(
+            sample.masks, sample.classes, [3, 1], sample.image_id, ignore=sample.ignore
+        )
         for seed, smap in zip([3, 1], together):
-            alone = scribblesim.simulate(sample.masks, sample.classes, seed=seed, image_id=sample.image_id,
-                                         ignore=sample.ignore)
+            alone = scribblesim.simulate(
+                sample.masks, sample.classes, seed=seed, image_id=sample.image_id, ignore=sample.ignore
+            )
             np.testing.assert_array_equal(smap.label_map, alone.label_map)
             assert [s.to_dict() for s in smap.strokes] == [s.to_dict() for s in alone.strokes]

@@ -31,6 +31,7 @@ def _masks(max_side=24):
 
 # --- medial_axis ----------------------------------------------------------------------
 
+
 @MEDIAL_SETTINGS
 @given(_masks(), st.integers(0, 2**32 - 1))
 def test_medial_axis_equals_scikit_image(mask, seed):
@@ -59,6 +60,7 @@ def test_medial_axis_of_a_bar_is_its_centre_line():
 
 
 # --- smoothing ------------------------------------------------------------------------
+
 
 def _points(min_size=1, max_size=30):
     # Pixel coordinates in 1/100 steps (shapely's hull distance breaks on 1e-244 offsets).
@@ -125,6 +127,7 @@ def test_resample_keeps_ends_and_spacing(points, spacing):
 
 # --- raster -----------------------------------------------------------------------------
 
+
 def _polylines(low, high, max_size=20):
     coords = st.floats(low, high, allow_nan=False, allow_infinity=False)
     return st.integers(1, max_size).flatmap(lambda n: arrays(np.float64, (n, 2), elements=coords))
@@ -154,7 +157,10 @@ def test_stroke_pixels_are_unique_in_bounds_and_cover_the_vertices(points, width
 def test_thick_stroke_pixels_lie_within_the_brush_radius_of_the_polyline(points, width):
     rows, cols = stroke_pixels(points, (50, 50), width)
     pixels = np.stack([cols, rows], axis=1).astype(float)[:, None, :]
-    starts, steps = points[:-1] if len(points) > 1 else points, np.diff(points, axis=0) if len(points) > 1 else np.zeros((1, 2))
+    starts, steps = (
+        points[:-1] if len(points) > 1 else points,
+        np.diff(points, axis=0) if len(points) > 1 else np.zeros((1, 2)),
+    )
     along = np.clip(((pixels - starts) * steps).sum(-1) / np.maximum((steps**2).sum(-1), 1e-12), 0.0, 1.0)
     distances = np.linalg.norm(pixels - starts - along[..., None] * steps, axis=-1).min(axis=1)
     assert (distances <= brush_radius(width) + 0.02).all()
@@ -180,6 +186,7 @@ def test_stroke_pixels_entirely_outside_are_empty():
 
 
 # --- skeleton trees ----------------------------------------------------------------------
+
 
 def _tree_graph(tree):
     """The tree expanded to pixels: every pixel step of every root-to-node path, weighted."""
@@ -295,9 +302,7 @@ def test_longest_path_of_a_t_shape_is_its_diameter():
     tree = skeleton_tree(_t_shape())
     path = longest_path(tree)
     graph = _tree_graph(tree)
-    diameter = max(
-        max(lengths.values()) for _, lengths in nx.all_pairs_dijkstra_path_length(graph)
-    )
+    diameter = max(max(lengths.values()) for _, lengths in nx.all_pairs_dijkstra_path_length(graph))
     # from a bar end to the middle (10), down to the stem's end (16)
     assert diameter == pytest.approx(26.0)
     assert _path_length(path) == pytest.approx(diameter)
@@ -364,6 +369,7 @@ def test_largest_component_keeps_the_biggest_piece():
 
 # --- boundary jitter and analysis grids ------------------------------------------------
 
+
 @SETTINGS
 @given(_points(min_size=1), st.floats(0, 30), st.integers(0, 1000))
 def test_radial_jitter_moves_points_along_their_rays(points, amplitude, seed):
@@ -377,8 +383,8 @@ def test_radial_jitter_moves_points_along_their_rays(points, amplitude, seed):
 
 
 @pytest.mark.parametrize(
-    "shape, cap, factor", [((10, 10), 4096, 1), ((64, 64), 4096, 1), ((65, 64), 4096, 2),
-                           ((480, 640), 4096, 9), ((480, 640), None, 1)]
+    "shape, cap, factor",
+    [((10, 10), 4096, 1), ((64, 64), 4096, 1), ((65, 64), 4096, 2), ((480, 640), 4096, 9), ((480, 640), None, 1)],
 )
 def test_work_factor_is_the_smallest_that_fits_the_cap(shape, cap, factor):
     assert work_factor(shape, cap) == factor

@@ -33,7 +33,7 @@ def test_depth_and_rim_of_a_stroke_in_a_strip(half: int, extra: int, data) -> No
     mask = np.zeros((height + 2, width + 2), bool)
     mask[1:-1, 1:-1] = True
     scribbles = np.full(mask.shape, 255, np.uint8)
-    scribbles[1 + row, 1 + height:1 + width - height] = 4  # far from the ends: the depth is the row's
+    scribbles[1 + row, 1 + height : 1 + width - height] = 4  # far from the ends: the depth is the row's
     measured = style_measures([mask], [4], scribbles)[0]
     depth = min(row + 1, height - row) / (half + 1)
     assert measured.depth == pytest.approx(depth)
@@ -85,8 +85,9 @@ def test_human_band() -> None:
     assert all(math.isnan(v) for v in human_band([math.nan]))
 
 
-def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds=(1, 2),
-                       config: SimConfig | None = None) -> Path:
+def write_human_folder(
+    root: Path, coco_loaded, images: int = 3, annotator_seeds=(1, 2), config: SimConfig | None = None
+) -> Path:
     """A human folder of real COCO shapes whose "annotators" are the simulator with the given seeds and config."""
     for sample in coco_loaded[:images]:
         folder = root / "coco" / sample.name
@@ -95,8 +96,9 @@ def write_human_folder(root: Path, coco_loaded, images: int = 3, annotator_seeds
         ids = [k for k in range(1, len(sample.masks) + 1) if (truth == k).any()]
         masks = np.stack([truth == k for k in ids])
         Image.fromarray(truth).save(folder / "gt.png")
-        maps = scribblesim.simulate_seeds(masks, ids, seeds=annotator_seeds, image_id=f"coco/{sample.name}",
-                                          config=config)
+        maps = scribblesim.simulate_seeds(
+            masks, ids, seeds=annotator_seeds, image_id=f"coco/{sample.name}", config=config
+        )
         for a, smap in enumerate(maps):
             Image.fromarray(smap.label_map).save(folder / f"human_{a}.png")
     return root
@@ -139,8 +141,9 @@ def test_simulation_against_annotators_that_are_the_simulator(coco_loaded, tmp_p
 def test_cli_compare_human(coco_loaded, tmp_path: Path) -> None:
     root = write_human_folder(tmp_path / "human", coco_loaded, images=2)
     runner = CliRunner()
-    result = runner.invoke(main, ["stats", "--compare-human", str(root), "--out", str(tmp_path / "cmp"),
-                                  "--sim-seeds", "1", "2"])
+    result = runner.invoke(
+        main, ["stats", "--compare-human", str(root), "--out", str(tmp_path / "cmp"), "--sim-seeds", "1", "2"]
+    )
     assert result.exit_code == 0, result.output
     assert "coco" in result.output and "100 %" in result.output
     record = json.loads((tmp_path / "cmp/human_compare.json").read_text())
@@ -148,23 +151,29 @@ def test_cli_compare_human(coco_loaded, tmp_path: Path) -> None:
     assert (tmp_path / "cmp/human_compare.png").read_bytes()[:4] == b"\x89PNG"
     for args, line in [
         (["--compare-human", str(tmp_path / "nope")], f"error: {tmp_path / 'nope'}: human scribble folder not found\n"),
-        (["--compare-human", str(root), "--seed", "1"], "error: --compare-human: measures the human folder's own "
-                                                       "objects; pass no OUT and no --seed\n"),
+        (
+            ["--compare-human", str(root), "--seed", "1"],
+            "error: --compare-human: measures the human folder's own objects; pass no OUT and no --seed\n",
+        ),
         ([], "error: stats: pass OUT and --seed (or --compare-human HUMAN_DIR)\n"),
     ]:
         bad = runner.invoke(main, ["stats", *args, "--out", str(tmp_path / "bad")])
         assert bad.exit_code == 2 and bad.stderr == line
 
 
-@pytest.mark.parametrize(("knob", "values", "truth"), [
-    ("stroke_length", (None, 0.7, 0.4), 0.4),
-    ("inset", (0.0, 0.25, 0.5), 0.5),
-    (("boundary_probability", "boundary_inset"), ((None, None), (1.0, 0.5), (1.0, 0.2)), (1.0, 0.5)),
-])
+@pytest.mark.parametrize(
+    ("knob", "values", "truth"),
+    [
+        ("stroke_length", (None, 0.7, 0.4), 0.4),
+        ("inset", (0.0, 0.25, 0.5), 0.5),
+        (("boundary_probability", "boundary_inset"), ((None, None), (1.0, 0.5), (1.0, 0.2)), (1.0, 0.5)),
+    ],
+)
 def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_path: Path, knob, values, truth) -> None:
     drawn_with = {knob: truth} if isinstance(knob, str) else dict(zip(knob, truth))
-    root = write_human_folder(tmp_path / "human", coco_loaded, images=4, annotator_seeds=(11, 12),
-                              config=SimConfig(**drawn_with))
+    root = write_human_folder(
+        tmp_path / "human", coco_loaded, images=4, annotator_seeds=(11, 12), config=SimConfig(**drawn_with)
+    )
     examples = read_human_examples(root)
     result = fit_style(examples, seeds=(1, 2), knob_values={knob: values})
     assert result.knobs() == drawn_with
@@ -179,12 +188,14 @@ def test_fit_recovers_the_knob_the_scribbles_were_drawn_with(coco_loaded, tmp_pa
 
 
 def test_fit_matches_the_humans_brush_width(coco_loaded, tmp_path: Path) -> None:
-    examples = read_human_examples(write_human_folder(tmp_path / "human", coco_loaded, images=2,
-                                                      config=SimConfig(width=5)))
+    examples = read_human_examples(
+        write_human_folder(tmp_path / "human", coco_loaded, images=2, config=SimConfig(width=5))
+    )
     result = fit_style(examples, seeds=(1, 2), knob_values={})
     assert result.knobs() == {"width": 5}
-    assert np.median(result.after[0].simulated["width"]) == pytest.approx(np.median(result.after[0].human["width"]),
-                                                                         rel=0.1)
+    assert np.median(result.after[0].simulated["width"]) == pytest.approx(
+        np.median(result.after[0].human["width"]), rel=0.1
+    )
 
 
 def test_fit_keeps_the_paper_value_of_a_knob_that_changes_nothing(coco_loaded, tmp_path: Path) -> None:
@@ -217,8 +228,21 @@ def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Pat
     assert record["format"] == "scribblesim-style-1" and record["score"]["after"] >= record["score"]["before"]
     fitted = SimConfig.from_file(tmp_path / "style.json")
     assert {k: getattr(fitted, k) for k in record["knobs"]} == record["knobs"]
-    compared = CliRunner().invoke(main, ["stats", "--compare-human", str(root), "--style", str(tmp_path / "style.json"),
-                                         "--sim-seeds", "1", "2", "--out", str(tmp_path / "cmp")])
+    compared = CliRunner().invoke(
+        main,
+        [
+            "stats",
+            "--compare-human",
+            str(root),
+            "--style",
+            str(tmp_path / "style.json"),
+            "--sim-seeds",
+            "1",
+            "2",
+            "--out",
+            str(tmp_path / "cmp"),
+        ],
+    )
     assert compared.exit_code == 0 and f"against {tmp_path / 'style.json'}" in compared.output
     compare = json.loads((tmp_path / "cmp/human_compare.json").read_text())
     assert compare["config"] == fitted.to_dict()
@@ -254,19 +278,27 @@ def test_fit_and_compare_a_build_with_folders_of_human_scribbles(tmp_path: Path)
     common = [*(word for f in folders for word in ("--scribbles", str(f))), "--root", str(coco_sample_root())]
     fitted = runner.invoke(main, ["fit", str(out), *common, "--out", str(tmp_path / "style.json"), "--jobs", "1"])
     assert fitted.exit_code == 0, fitted.output
-    assert json.loads((tmp_path / "style.json").read_text())["sources"]["coco"]["after"]["objects"] == \
-        sum(len(e.object_ids) for e in examples)
-    compared = runner.invoke(main, ["stats", "--compare-human", str(out), *common, "--out", str(tmp_path / "cmp"),
-                                    "--sim-seeds", "1", "2"])
+    assert json.loads((tmp_path / "style.json").read_text())["sources"]["coco"]["after"]["objects"] == sum(
+        len(e.object_ids) for e in examples
+    )
+    compared = runner.invoke(
+        main, ["stats", "--compare-human", str(out), *common, "--out", str(tmp_path / "cmp"), "--sim-seeds", "1", "2"]
+    )
     assert compared.exit_code == 0, compared.output
     assert json.loads((tmp_path / "cmp/human_compare.json").read_text())["sources"][0]["annotators"] == 2
     for args, line in [
-        (["fit", str(out), "--root", str(coco_sample_root()), "--out", str(tmp_path / "s.json")],
-         "error: --root, --split: only with --scribbles (HUMAN_DIR a build output)\n"),
-        (["fit", str(out), "--scribbles", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")],
-         f"error: {tmp_path / 'nope'}: scribble folder not found\n"),
-        (["stats", str(out), "--seed", "1", "--scribbles", str(folders[0]), "--out", str(tmp_path / "s")],
-         "error: --scribbles: only with --compare-human\n"),
+        (
+            ["fit", str(out), "--root", str(coco_sample_root()), "--out", str(tmp_path / "s.json")],
+            "error: --root, --split: only with --scribbles (HUMAN_DIR a build output)\n",
+        ),
+        (
+            ["fit", str(out), "--scribbles", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")],
+            f"error: {tmp_path / 'nope'}: scribble folder not found\n",
+        ),
+        (
+            ["stats", str(out), "--seed", "1", "--scribbles", str(folders[0]), "--out", str(tmp_path / "s")],
+            "error: --scribbles: only with --compare-human\n",
+        ),
     ]:
         bad = runner.invoke(main, args)
         assert bad.exit_code == 2 and bad.stderr == line, bad.output

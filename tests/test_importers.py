@@ -78,7 +78,11 @@ def test_draw_polylines_three_pixels_wide(tmp_path: Path) -> None:
     parsed = parse_scribblesup_xml(write_xml(tmp_path))
     label_map, strokes = draw_polylines(parsed.polylines, (8, 12))
     np.testing.assert_array_equal(label_map, expected_map())
-    assert [(s.label, s.style, s.instance) for s in strokes] == [(0, "human", None), (1, "human", None), (15, "human", None)]
+    assert [(s.label, s.style, s.instance) for s in strokes] == [
+        (0, "human", None),
+        (1, "human", None),
+        (15, "human", None),
+    ]
 
 
 def test_points_outside_the_image_are_clipped() -> None:
@@ -276,13 +280,16 @@ def test_import_label_png_mode(tmp_path: Path) -> None:
     with Image.open(out / "imported_scribble_r1" / "a.png") as image:
         assert image.mode == "P"
     result = run("import", "png", source, "--out", out, "--seed", 2, "--label-png", "gray")
-    assert result.exit_code == 2 and len(result.output.splitlines()) == 1 and "--label-png gray would mix" in result.output
+    assert (
+        result.exit_code == 2 and len(result.output.splitlines()) == 1 and "--label-png gray would mix" in result.output
+    )
 
 
 def test_xml_coordinates_far_outside_are_clipped_to_the_image(tmp_path: Path) -> None:
     """Points at +-1e9 once meant 15 GB of samples; the polyline is clipped to the image first."""
     text = XML.replace("<X>1</X><Y>6</Y>", "<X>-1000000000</X><Y>6</Y>").replace(
-        "<X>10</X><Y>6</Y>", "<X>1000000000</X><Y>6</Y>")
+        "<X>10</X><Y>6</Y>", "<X>1000000000</X><Y>6</Y>"
+    )
     label_map, strokes = draw_polylines(parse_scribblesup_xml(write_xml(tmp_path, text)).polylines, (8, 12))
     assert (label_map[5:8, :] != U).all() and (label_map[5:8] == 0).sum() == 3 * 12 - 3  # person covers 3
     assert len(strokes) == 3

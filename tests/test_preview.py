@@ -111,7 +111,11 @@ def test_preview_cli(tiny: Path, tmp_path: Path) -> None:
         assert sheet.mode == "RGB" and sheet.size[1] >= 2 * (160 + CAPTION + GAP) + CAPTION  # + legend
     chosen = run("preview", tiny, "--seed", 1, "--ids", "000000000072,000000000030", "--out", tmp_path / "ids")
     assert chosen.exit_code == 0, chosen.output
-    assert sorted(p.name for p in (tmp_path / "ids").iterdir()) == ["000000000030.png", "000000000072.png", "contact_sheet.png"]
+    assert sorted(p.name for p in (tmp_path / "ids").iterdir()) == [
+        "000000000030.png",
+        "000000000072.png",
+        "contact_sheet.png",
+    ]
 
 
 def test_preview_without_images_uses_grey_panels(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_readme_smoke_commands_run_as_written(tmp_path: Path, monkeypatch: pytes
     assert build.exit_code == 0, build.output
     plan = runner.invoke(csptrain_main, [*commands[1][1:], "--dry-run"])
     assert plan.exit_code == 0, plan.output
-    seeds = commands[1][commands[1].index("--seeds") + 1:commands[1].index("--seeds") + 3]
+    seeds = commands[1][commands[1].index("--seeds") + 1 : commands[1].index("--seeds") + 3]
     for seed in seeds:  # every step of every seed is planned, none yet done
         for step in ("stage1", "pseudo", "stage2", "eval"):
             assert re.search(rf"r{seed}\b.*{step}.*todo", plan.output), (seed, step, plan.output)

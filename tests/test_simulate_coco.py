@@ -40,7 +40,7 @@ DIGEST_SOURCE = textwrap.dedent(
 )
 
 FRESH_PROCESS_SCRIPT = DIGEST_SOURCE + textwrap.dedent(
-    '''
+    """
     from scribblesim.datasets.coco import coco_samples
     from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
@@ -49,7 +49,7 @@ FRESH_PROCESS_SCRIPT = DIGEST_SOURCE + textwrap.dedent(
     # Other work first, in another order: results must not depend on history.
     digest(chosen[::-1], seed=SEED + 1)
     print(digest(chosen, seed=SEED))
-    '''
+    """
 )
 
 FRESH_INDICES = (0, 1, 7, 11, 26)
@@ -189,7 +189,11 @@ def test_same_seed_gives_identical_results_in_a_fresh_process(coco_loaded):
     expected = _digest(chosen, seed=3)
     script = FRESH_PROCESS_SCRIPT.replace("INDICES", repr(FRESH_INDICES)).replace("SEED", "3")
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "PYTHONHASHSEED": "12345"},
     )
     assert done.returncode == 0, done.stderr
@@ -215,9 +219,7 @@ def test_strokes_serialise_to_json(coco_maps):
 
 
 def test_different_seeds_give_different_scribbles(coco_loaded, coco_maps, coco_maps_seed2):
-    differ = sum(
-        not np.array_equal(a.label_map, b.label_map) for a, b in zip(coco_maps, coco_maps_seed2)
-    )
+    differ = sum(not np.array_equal(a.label_map, b.label_map) for a, b in zip(coco_maps, coco_maps_seed2))
     print(f"images whose seed-1 and seed-2 label maps differ: {differ}/{len(coco_maps)}")
     assert differ >= 0.8 * len(coco_loaded)
 

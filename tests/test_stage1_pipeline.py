@@ -19,13 +19,48 @@ from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
 from scribblesim.sets.scribble_set import read_label_map
 
-TINY_VIT = dict(backbone="vit_tiny_patch16_224", crop_size=64, local_crop_size=32, batch_size=2, iterations=4,
-                warmup_iters=1, seg_start=0.0, contrast_start=0.0, device="cpu", workers=0)
+TINY_VIT = dict(
+    backbone="vit_tiny_patch16_224",
+    crop_size=64,
+    local_crop_size=32,
+    batch_size=2,
+    iterations=4,
+    warmup_iters=1,
+    seg_start=0.0,
+    contrast_start=0.0,
+    device="cpu",
+    workers=0,
+)
 #: Flags of a tiny CPU ``csptrain run`` with every stage-1 term active from the first step.
-RUN_FLAGS = ["--preset", "coco", "--device", "cpu", "--workers", "0", "--stage1-backbone", "vit_tiny_patch16_224",
-             "--stage1-crop-size", "64", "--stage1-local-crop-size", "32", "--backbone", "resnet18", "--crop-size", "64",
-             "--batch-size", "2", "--max-steps", "2", "--train-split", "val2017", "--val-split", "val2017",
-             "--protocol", "single-scale", "--no-progress"]
+RUN_FLAGS = [
+    "--preset",
+    "coco",
+    "--device",
+    "cpu",
+    "--workers",
+    "0",
+    "--stage1-backbone",
+    "vit_tiny_patch16_224",
+    "--stage1-crop-size",
+    "64",
+    "--stage1-local-crop-size",
+    "32",
+    "--backbone",
+    "resnet18",
+    "--crop-size",
+    "64",
+    "--batch-size",
+    "2",
+    "--max-steps",
+    "2",
+    "--train-split",
+    "val2017",
+    "--val-split",
+    "val2017",
+    "--protocol",
+    "single-scale",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +84,33 @@ def test_dataset_views_and_labels(data: Path) -> None:
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
     settings = dict(TINY_VIT, checkpoint_every=1)
-    straight = train_stage1(data, "tiny_scribble_r1", tmp_path / "a", make_stage1_config("coco", **settings),
-                            split="val2017", progress=False)
+    straight = train_stage1(
+        data,
+        "tiny_scribble_r1",
+        tmp_path / "a",
+        make_stage1_config("coco", **settings),
+        split="val2017",
+        progress=False,
+    )
     assert {"cls", "aux", "ptc", "ctc", "seg", "reg", "segs"} <= set(straight)
-    train_stage1(data, "tiny_scribble_r1", tmp_path / "b", make_stage1_config("coco", **settings, max_steps=2),
-                 split="val2017", progress=False)
+    train_stage1(
+        data,
+        "tiny_scribble_r1",
+        tmp_path / "b",
+        make_stage1_config("coco", **settings, max_steps=2),
+        split="val2017",
+        progress=False,
+    )
     progress = json.loads((tmp_path / "b/progress.json").read_text())
     assert (progress["step"], progress["stop"], progress["last"]["step"]) == (2, 2, 2)
-    resumed = train_stage1(data, "tiny_scribble_r1", tmp_path / "b", make_stage1_config("coco", **settings),
-                           split="val2017", progress=False)
+    resumed = train_stage1(
+        data,
+        "tiny_scribble_r1",
+        tmp_path / "b",
+        make_stage1_config("coco", **settings),
+        split="val2017",
+        progress=False,
+    )
     assert resumed["step"] == straight["step"] == 4 and resumed["lr"] == straight["lr"]
     a = torch.load(tmp_path / "a/last.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "b/last.pt", weights_only=False)["model"]
@@ -65,11 +118,18 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: 
 
 
 def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> None:
-    train_stage1(data, "tiny_scribble_r1", tmp_path / "s1", make_stage1_config("coco", **TINY_VIT, max_steps=1),
-                 split="val2017", progress=False)
+    train_stage1(
+        data,
+        "tiny_scribble_r1",
+        tmp_path / "s1",
+        make_stage1_config("coco", **TINY_VIT, max_steps=1),
+        split="val2017",
+        progress=False,
+    )
     out = tmp_path / "pseudo"
-    summary = generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
-                                     device="cpu", progress=False)
+    summary = generate_pseudo_labels(
+        data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1", device="cpu", progress=False
+    )
     assert summary["images"] == 4 and 0 <= summary["miou"] <= 1 and 0 <= summary["uncertain_share"] <= 1
     assert json.loads((out / "eval.json").read_text())["checkpoint_step"] == 1
     for name in (data / "ImageSets/SegmentationAug/val.txt").read_text().split():
@@ -78,12 +138,21 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         assert label.shape == scribble.shape
         assert set(np.unique(label)) <= set(np.unique(scribble)) | {0, 255}
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-    generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
-                           device="cpu", progress=False)
+    generate_pseudo_labels(
+        data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1", device="cpu", progress=False
+    )
     assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     with pytest.raises(ValueError, match="holds pseudo-labels of"):
-        generate_pseudo_labels(data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1",
-                               device="cpu", use_par=False, progress=False)
+        generate_pseudo_labels(
+            data,
+            tmp_path / "s1/last.pt",
+            out,
+            split="val2017",
+            scribbles="tiny_scribble_r1",
+            device="cpu",
+            use_par=False,
+            progress=False,
+        )
 
 
 def test_run_end_to_end_then_rerun_skips_everything(data: Path, tmp_path: Path) -> None:
@@ -124,8 +193,21 @@ def test_run_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
 
     assert "build folder not found" in error("--data", str(tmp_path / "nope"), "--seeds", "1")
     assert "*_scribble_r7" in error("--data", str(data), "--seeds", "7")
-    result = runner.invoke(main, ["run", "--data", str(data), "--seeds", "1", "--out", str(tmp_path / "r"),
-                                  *RUN_FLAGS, "--preset", "cityscapes"])
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            "--data",
+            str(data),
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+            *RUN_FLAGS,
+            "--preset",
+            "cityscapes",
+        ],
+    )
     assert result.exit_code == 2 and "preset 'cityscapes' is for 9 classes" in result.stderr
     broken = tmp_path / "runs/r1/stage1"
     broken.mkdir(parents=True)
@@ -138,20 +220,86 @@ def test_run_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
 def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     run = tmp_path / "s1"
-    result = runner.invoke(main, ["stage1", "--data", str(data), "--scribbles", "tiny_scribble_r2", "--out", str(run),
-                                  "--train-split", "val2017", "--backbone", "vit_tiny_patch16_224", "--crop-size", "64",
-                                  "--local-crop-size", "32", "--max-steps", "1", "--device", "cpu", "--workers", "0",
-                                  "--no-progress"])
+    result = runner.invoke(
+        main,
+        [
+            "stage1",
+            "--data",
+            str(data),
+            "--scribbles",
+            "tiny_scribble_r2",
+            "--out",
+            str(run),
+            "--train-split",
+            "val2017",
+            "--backbone",
+            "vit_tiny_patch16_224",
+            "--crop-size",
+            "64",
+            "--local-crop-size",
+            "32",
+            "--max-steps",
+            "1",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "step 1" in result.output and any((run / "tensorboard").iterdir())
-    result = runner.invoke(main, ["pseudo", "--data", str(data), "--checkpoint", str(run / "last.pt"), "--scribbles",
-                                  "tiny_scribble_r2", "--out", str(tmp_path / "p"), "--split", "val2017", "--no-par",
-                                  "--device", "cpu", "--no-progress"])
+    result = runner.invoke(
+        main,
+        [
+            "pseudo",
+            "--data",
+            str(data),
+            "--checkpoint",
+            str(run / "last.pt"),
+            "--scribbles",
+            "tiny_scribble_r2",
+            "--out",
+            str(tmp_path / "p"),
+            "--split",
+            "val2017",
+            "--no-par",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "pseudo-label mIoU" in result.output and len(list((tmp_path / "p").glob("*.png"))) == 4
-    result = runner.invoke(main, ["stage1", "--data", str(data), "--scribbles", "tiny_scribble_r2", "--out", str(run),
-                                  "--train-split", "val2017", "--backbone", "vit_nonexistent"])
+    result = runner.invoke(
+        main,
+        [
+            "stage1",
+            "--data",
+            str(data),
+            "--scribbles",
+            "tiny_scribble_r2",
+            "--out",
+            str(run),
+            "--train-split",
+            "val2017",
+            "--backbone",
+            "vit_nonexistent",
+        ],
+    )
     assert result.exit_code == 2 and result.stderr == "error: unknown timm model 'vit_nonexistent'\n"
-    result = runner.invoke(main, ["pseudo", "--data", str(data), "--checkpoint", str(tmp_path / "none.pt"),
-                                  "--scribbles", "tiny_scribble_r2", "--out", str(tmp_path / "q")])
+    result = runner.invoke(
+        main,
+        [
+            "pseudo",
+            "--data",
+            str(data),
+            "--checkpoint",
+            str(tmp_path / "none.pt"),
+            "--scribbles",
+            "tiny_scribble_r2",
+            "--out",
+            str(tmp_path / "q"),
+        ],
+    )
     assert result.exit_code == 2 and result.stderr.strip().endswith("none.pt: checkpoint not found")

@@ -84,13 +84,16 @@ def test_dense_energy_matches_brute_force_and_toco_gradient() -> None:
     labels[0, 0, 0] = 255
     sigma_rgb, sigma_xy = 15.0, 2.0
     probabilities = logits.softmax(1)
-    value = dense_energy_loss(images, probabilities, roi, labels, sigma_rgb=sigma_rgb, sigma_xy=sigma_xy, scale=1.0,
-                              weight=1.0, chunk=5)
+    value = dense_energy_loss(
+        images, probabilities, roi, labels, sigma_rgb=sigma_rgb, sigma_xy=sigma_xy, scale=1.0, weight=1.0, chunk=5
+    )
     ys, xs = torch.meshgrid(torch.arange(3.0), torch.arange(4.0), indexing="ij")
     position = torch.stack([ys, xs], -1).reshape(-1, 2)
     colour = images[0].reshape(3, -1).T
-    kernel = torch.exp(-torch.cdist(position, position) ** 2 / (2 * sigma_xy**2)
-                       - torch.cdist(colour, colour) ** 2 / (2 * sigma_rgb**2))
+    kernel = torch.exp(
+        -(torch.cdist(position, position) ** 2) / (2 * sigma_xy**2)
+        - torch.cdist(colour, colour) ** 2 / (2 * sigma_rgb**2)
+    )
     s = (probabilities.detach() * roi[:, None])[0].reshape(2, -1).T
     gate = (roi[0] - probabilities.detach()[0].max(0).values).reshape(-1)
     gate[labels[0].reshape(-1) == 255] = 1
@@ -166,12 +169,13 @@ def test_par_moves_a_blurred_boundary_onto_the_colour_edge() -> None:
     labels = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0]])
     box = torch.tensor([[0, size, 0, size]])
     raw = cams_to_labels(cams, labels, high=0.5, low=0.49, boxes=box)
-    assert (raw[0, :, wrong + 2: edge] == 0).all()  # the raw CAM misses the object's right part
-    refined = refine_labels(PAR(), two_colour_image(size, edge), cams * labels[:, :, None, None], labels,
-                            high=0.5, low=0.49, boxes=box)
+    assert (raw[0, :, wrong + 2 : edge] == 0).all()  # the raw CAM misses the object's right part
+    refined = refine_labels(
+        PAR(), two_colour_image(size, edge), cams * labels[:, :, None, None], labels, high=0.5, low=0.49, boxes=box
+    )
     assert set(refined.unique().tolist()) <= {0, 3, 255}
-    assert (refined[0, :, 2:edge - 1] == 3).float().mean() > 0.98
-    assert (refined[0, :, edge + 1:] == 0).float().mean() > 0.98
+    assert (refined[0, :, 2 : edge - 1] == 3).float().mean() > 0.98
+    assert (refined[0, :, edge + 1 :] == 0).float().mean() > 0.98
 
 
 def test_image_labels_come_from_the_scribble() -> None:
@@ -192,7 +196,7 @@ def test_augmentation_keeps_the_scribble_on_its_pixels(seed: int, height: int, w
     out, (scribble,), box = ToCoAugment(crop)(image, [classes], np.random.default_rng(seed))
     assert out.shape == (crop, crop, 3) and scribble.shape == (crop, crop)
     inside = np.zeros((crop, crop), bool)
-    inside[box[0]:box[1], box[2]:box[3]] = True
+    inside[box[0] : box[1], box[2] : box[3]] = True
     assert (scribble[~inside] == 255).all() and (out[~inside] == 0).all()
     assert (scribble[inside] != 255).all() and (out[inside][:, 1] > 100).all()
     # away from block edges the bilinear image and the nearest-neighbour scribble agree
@@ -231,7 +235,11 @@ def test_vit_loads_local_weights_resampled_to_448(tmp_path) -> None:
     assert not model.encoder.pos_embed.requires_grad
     assert torch.equal(model.encoder.patch_embed.proj.weight, reference.patch_embed.proj.weight)
     outputs = model(torch.randn(1, 3, 64, 96))
-    assert outputs["cls"].shape == (1, 4) and outputs["seg"].shape == (1, 5, 4, 6) and outputs["features"].shape[-2:] == (4, 6)
+    assert (
+        outputs["cls"].shape == (1, 4)
+        and outputs["seg"].shape == (1, 5, 4, 6)
+        and outputs["features"].shape[-2:] == (4, 6)
+    )
     weights.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="vit_tiny.pth: "):
         toco_vit("vit_tiny_patch16_224", 5, weights)

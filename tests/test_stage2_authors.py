@@ -55,12 +55,18 @@ def data(tmp_path_factory) -> Path:
     """A build-layout folder of two synthetic images (train and val lists), scribbles and pseudo-labels."""
     out = tmp_path_factory.mktemp("synthetic")
     label = synthetic_labels()
-    folders = {"JPEGImages": COLOURS[label], "SegmentationClassAug": label, "syn_scribble_r1": synthetic_scribble(label),
-               "pseudo": synthetic_pseudo(label)}
+    folders = {
+        "JPEGImages": COLOURS[label],
+        "SegmentationClassAug": label,
+        "syn_scribble_r1": synthetic_scribble(label),
+        "pseudo": synthetic_pseudo(label),
+    }
     for name in ("a", "b"):
         for folder, array in folders.items():
             (out / folder).mkdir(exist_ok=True)
-            Image.fromarray(array if name == "a" else np.ascontiguousarray(array[::-1])).save(out / folder / f"{name}.png")
+            Image.fromarray(array if name == "a" else np.ascontiguousarray(array[::-1])).save(
+                out / folder / f"{name}.png"
+            )
     (out / "ImageSets/SegmentationAug").mkdir(parents=True)
     for split in ("train", "val"):
         (out / f"ImageSets/SegmentationAug/{split}.txt").write_text("a\nb\n")
@@ -185,7 +191,7 @@ def plain_authors_protocol(model, image: torch.Tensor, base: int, crop: int, sca
                         probs = (probs + model(window.flip(-1))["out"].softmax(1).flip(-1)) / 2
                 summed[:, s_h:e_h, s_w:e_w] += probs[0].numpy()
                 count[s_h:e_h, s_w:e_w] += 1
-        probs = torch.from_numpy(summed / count)[:, pad_h // 2:pad_h // 2 + new_h, pad_w // 2:pad_w // 2 + new_w]
+        probs = torch.from_numpy(summed / count)[:, pad_h // 2 : pad_h // 2 + new_h, pad_w // 2 : pad_w // 2 + new_w]
         total += F.interpolate(probs[None].float(), size=(h, w), mode="bilinear", align_corners=False)[0].numpy()
     return total / len(scales)
 
@@ -208,7 +214,13 @@ def test_protocol_geometry_is_the_authors() -> None:
     assert window_starts(465, 465, 310) == [0]
     assert long_side_size(366, 500, 512) == (375, 512) and long_side_size(500, 366, 256) == (256, 187)
     assert make_protocol("authors", base_size=512, window=465).to_dict() == {
-        "name": "authors", "scales": list(AUTHORS_SCALES), "flip": False, "base_size": 512, "window": 465, "stride": 310}
+        "name": "authors",
+        "scales": list(AUTHORS_SCALES),
+        "flip": False,
+        "base_size": 512,
+        "window": 465,
+        "stride": 310,
+    }
     assert make_protocol("single-scale", base_size=512, window=465).scales == (1.0,)
     assert make_protocol("authors", base_size=512, window=465, scales=[1.0]).scales == (1.0,)
     with pytest.raises(ValueError, match="scales must be > 0"):

@@ -144,8 +144,10 @@ def test_agreement_per_object() -> None:
 
 def test_heatmap_counts_bins() -> None:
     counts = heatmap_counts(
-        area_ratios=[0.001, 0.3, 1.0, 0.3], scribble_ratios=[0.005, 0.15, 0.02, 0.15],
-        area_edges=(0, 1, 50, 100), scribble_edges=(0, 1, 10, 100),
+        area_ratios=[0.001, 0.3, 1.0, 0.3],
+        scribble_ratios=[0.005, 0.15, 0.02, 0.15],
+        area_edges=(0, 1, 50, 100),
+        scribble_edges=(0, 1, 10, 100),
     )
     # rows = scribble bins (0-1, 1-10, 10-100 %), columns = area bins (0-1, 1-50, 50-100 %)
     np.testing.assert_array_equal(counts, [[1, 0, 0], [0, 0, 1], [0, 2, 0]])
@@ -196,10 +198,12 @@ def test_styles_follow_the_owning_strokes() -> None:
     b[6:10, :] = True
     scribbles = blank()
     scribbles[2, 1:8] = 1
-    record = {"strokes": [
-        {"points": [[1, 2], [7, 2]], "label": 1, "instance": 0, "style": "boundary"},
-        {"points": [[1, 8], [7, 8]], "label": 2, "instance": 1, "style": "line"},
-    ]}
+    record = {
+        "strokes": [
+            {"points": [[1, 2], [7, 2]], "label": 1, "instance": 0, "style": "boundary"},
+            {"points": [[1, 8], [7, 8]], "label": 2, "instance": 1, "style": "line"},
+        ]
+    }
     owner = visible_owner(np.stack([a, b]))
     assert object_styles(owner, np.array([1, 2]), scribbles, record) == ["boundary", "none"]
     assert object_styles(owner, np.array([1, 2]), scribbles, None) == ["unknown", "unknown"]

@@ -26,31 +26,45 @@ def shapes() -> tuple[np.ndarray, list[int]]:
     """A long bar, an L and a disc: skeletons with branches, on a 120 x 200 image (all line style)."""
     rows, cols = np.mgrid[:120, :200]
     bar = (rows >= 10) & (rows < 34) & (cols >= 10) & (cols < 190)
-    ell = ((rows >= 45) & (rows < 110) & (cols >= 10) & (cols < 30)) | ((rows >= 90) & (rows < 110) & (cols >= 10) & (cols < 90))
+    ell = ((rows >= 45) & (rows < 110) & (cols >= 10) & (cols < 30)) | (
+        (rows >= 90) & (rows < 110) & (cols >= 10) & (cols < 90)
+    )
     disc = (rows - 75) ** 2 + (cols - 150) ** 2 < 30**2
     return np.stack([bar, ell, disc]), [1, 2, 3]
 
 
 def mean_measure(config: SimConfig, measure: str) -> float:
     masks, classes = shapes()
-    values = [m.value(measure) for seed in SEEDS
-              for m in style_measures(masks, classes, scribblesim.simulate(masks, classes, seed=seed, config=config).label_map)]
+    values = [
+        m.value(measure)
+        for seed in SEEDS
+        for m in style_measures(
+            masks, classes, scribblesim.simulate(masks, classes, seed=seed, config=config).label_map
+        )
+    ]
     return float(np.nanmean(values))
 
 
 def test_stroke_length_shortens_strokes() -> None:
     assert mean_measure(SimConfig(stroke_length=0.4), "length") < 0.6 * mean_measure(SimConfig(), "length")
-    assert mean_measure(SimConfig(stroke_length=0.4, stroke_position="random"), "length") < \
-        0.6 * mean_measure(SimConfig(), "length")
+    assert mean_measure(SimConfig(stroke_length=0.4, stroke_position="random"), "length") < 0.6 * mean_measure(
+        SimConfig(), "length"
+    )
 
 
 def test_leaf_to_leaf_strokes_need_not_start_at_the_dfs_root() -> None:
     cross = np.zeros((90, 90), bool)
     cross[38:52, 5:85] = cross[5:85, 38:52] = True  # the DFS root is the left arm's end
-    starts = {path: [scribblesim.simulate([cross], [1], seed=seed, config=SimConfig(stroke_path=path)).strokes
-                     for seed in SEEDS] for path in ("root-to-leaf", "leaf-to-leaf")}
-    left = {path: [min(s.points[:, 0].min() for s in strokes if s.instance == 0) for strokes in runs]
-            for path, runs in starts.items()}
+    starts = {
+        path: [
+            scribblesim.simulate([cross], [1], seed=seed, config=SimConfig(stroke_path=path)).strokes for seed in SEEDS
+        ]
+        for path in ("root-to-leaf", "leaf-to-leaf")
+    }
+    left = {
+        path: [min(s.points[:, 0].min() for s in strokes if s.instance == 0) for strokes in runs]
+        for path, runs in starts.items()
+    }
     assert max(left["root-to-leaf"]) < 15  # every root-to-leaf stroke reaches the left arm
     assert max(left["leaf-to-leaf"]) > 30  # some leaf-to-leaf stroke joins two other arms
 
@@ -73,9 +87,19 @@ def test_leaf_to_leaf_path_joins_two_leaves_through_the_tree(seed: int) -> None:
 def test_stroke_extension_lengthens_strokes_in_blobs() -> None:
     rows, cols = np.mgrid[:80, :80]
     disc = np.hypot(rows - 40, cols - 40) < 30  # a short skeleton: a blob
-    lengths = [np.mean([style_measures([disc], [1], scribblesim.simulate(
-        [disc], [1], seed=seed, config=SimConfig(stroke_extension=e)).label_map)[0].length for seed in SEEDS])
-        for e in (0.0, 1.0)]
+    lengths = [
+        np.mean(
+            [
+                style_measures(
+                    [disc],
+                    [1],
+                    scribblesim.simulate([disc], [1], seed=seed, config=SimConfig(stroke_extension=e)).label_map,
+                )[0].length
+                for seed in SEEDS
+            ]
+        )
+        for e in (0.0, 1.0)
+    ]
     assert lengths[1] > lengths[0] + 0.5
 
 
@@ -85,8 +109,11 @@ def test_extend_path_carries_the_ends_on_straight() -> None:
     assert np.allclose(longer[0], [5.0, 10.0]) and np.allclose(longer[-1], [20.0, 25.0])
     assert np.array_equal(longer[1:-1], path)
     point = extend_path(path[:1], 4.0, np.random.default_rng(3))
-    assert len(point) == 2 and np.allclose(point.mean(axis=0), path[0]) and np.linalg.norm(point[1] - point[0]) == \
-        pytest.approx(8.0)
+    assert (
+        len(point) == 2
+        and np.allclose(point.mean(axis=0), path[0])
+        and np.linalg.norm(point[1] - point[0]) == pytest.approx(8.0)
+    )
     assert extend_path(path, 0.0, np.random.default_rng(0)) is path
 
 
@@ -98,14 +125,17 @@ def test_inset_keeps_strokes_deep() -> None:
 def test_more_strokes_per_object() -> None:
     # whole root-to-leaf paths share their root, so they touch; short stretches at random places stay apart
     short = dict(stroke_length=0.3, stroke_position="random")
-    assert mean_measure(SimConfig(strokes_per_object=3, **short), "strokes") > \
-        mean_measure(SimConfig(**short), "strokes") + 0.2
+    assert (
+        mean_measure(SimConfig(strokes_per_object=3, **short), "strokes")
+        > mean_measure(SimConfig(**short), "strokes") + 0.2
+    )
     assert mean_measure(SimConfig(strokes_per_object=3), "length") > mean_measure(SimConfig(), "length")
 
 
 def test_wobble_lengthens_the_drawn_line() -> None:
-    assert mean_measure(SimConfig(wobble_amplitude=0.4, wobble_wavelength=1.5), "length") > \
-        mean_measure(SimConfig(), "length")
+    assert mean_measure(SimConfig(wobble_amplitude=0.4, wobble_wavelength=1.5), "length") > mean_measure(
+        SimConfig(), "length"
+    )
 
 
 def test_zigzag_hatches_across_the_object() -> None:
@@ -135,14 +165,26 @@ def test_zigzag_swings_within_the_local_depth(width: int, reach: float, waveleng
 
 def test_boundary_probability_sets_the_style() -> None:
     masks, classes = shapes()
-    styles = {p: {s.style for seed in SEEDS
-                  for s in scribblesim.simulate(masks, classes, seed=seed, config=SimConfig(boundary_probability=p,
-                                                                                       boundary_min_ratio=0.0)).strokes
-                  if s.instance is not None} for p in (0.0, 1.0)}
+    styles = {
+        p: {
+            s.style
+            for seed in SEEDS
+            for s in scribblesim.simulate(
+                masks, classes, seed=seed, config=SimConfig(boundary_probability=p, boundary_min_ratio=0.0)
+            ).strokes
+            if s.instance is not None
+        }
+        for p in (0.0, 1.0)
+    }
     assert styles[0.0] == {"line"}
-    disc = {s.style for seed in SEEDS for s in scribblesim.simulate(
-        masks, classes, seed=seed, config=SimConfig(boundary_probability=1.0, boundary_min_ratio=0.0)).strokes
-        if s.instance == 2}
+    disc = {
+        s.style
+        for seed in SEEDS
+        for s in scribblesim.simulate(
+            masks, classes, seed=seed, config=SimConfig(boundary_probability=1.0, boundary_min_ratio=0.0)
+        ).strokes
+        if s.instance == 2
+    }
     assert disc == {"boundary"}  # the bar and the L are too thin for an eroded outline: line strokes
 
 
@@ -152,9 +194,12 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
     distance = np.hypot(rows - 128, cols - 128)
     loops = SimConfig(boundary_probability=1.0, boundary_inset=0.5)
     for mask in (distance < 14, (distance >= 20) & (distance < 30)):
-        paper = [scribblesim.simulate([mask], [1], seed=seed, config=SimConfig(boundary_probability=1.0))
-                 for seed in SEEDS]
-        assert {s.style for r in paper for s in r.strokes if s.instance == 0} == {"line"}  # the 20-px erosion leaves nothing
+        paper = [
+            scribblesim.simulate([mask], [1], seed=seed, config=SimConfig(boundary_probability=1.0)) for seed in SEEDS
+        ]
+        assert {s.style for r in paper for s in r.strokes if s.instance == 0} == {
+            "line"
+        }  # the 20-px erosion leaves nothing
         results = [scribblesim.simulate([mask], [1], seed=seed, config=loops) for seed in SEEDS]
         assert {s.style for r in results for s in r.strokes if s.instance == 0} == {"boundary"}
         measures = [style_measures([mask], [1], r.label_map)[0] for r in results]
@@ -165,10 +210,24 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
         assert np.mean([m.length for m in measures]) == pytest.approx(circle, rel=0.15)
 
 
-@pytest.mark.parametrize("bad", [dict(stroke_path="spiral"), dict(stroke_extension=-1), dict(stroke_length=0), dict(stroke_length=1.5), dict(inset=-0.1), dict(inset=2),
-                                 dict(strokes_per_object=0), dict(boundary_probability=1.2), dict(boundary_inset=0),
-                                 dict(boundary_inset=1.0),
-                                 dict(wobble_amplitude=-1), dict(wobble_wavelength=0), dict(stroke_position="left")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(stroke_path="spiral"),
+        dict(stroke_extension=-1),
+        dict(stroke_length=0),
+        dict(stroke_length=1.5),
+        dict(inset=-0.1),
+        dict(inset=2),
+        dict(strokes_per_object=0),
+        dict(boundary_probability=1.2),
+        dict(boundary_inset=0),
+        dict(boundary_inset=1.0),
+        dict(wobble_amplitude=-1),
+        dict(wobble_wavelength=0),
+        dict(stroke_position="left"),
+    ],
+)
 def test_bad_knobs_are_refused(bad) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         SimConfig(**bad)
@@ -205,15 +264,28 @@ def test_wobble_stays_within_its_amplitude() -> None:
 def test_style_file_round_trips_and_bad_files_are_one_line(tmp_path) -> None:
     import json
 
-    styled = SimConfig(stroke_path="leaf-to-leaf", stroke_length=0.5, stroke_position="random", inset=0.3, strokes_per_object=2,
-                       boundary_probability=0.2, wobble_amplitude=0.3, wobble_wavelength=1.5, width=3)
+    styled = SimConfig(
+        stroke_path="leaf-to-leaf",
+        stroke_length=0.5,
+        stroke_position="random",
+        inset=0.3,
+        strokes_per_object=2,
+        boundary_probability=0.2,
+        wobble_amplitude=0.3,
+        wobble_wavelength=1.5,
+        width=3,
+    )
     path = tmp_path / "style.json"
     path.write_text(json.dumps({"format": "any", "config": styled.to_dict()}))
     assert SimConfig.from_file(path) == styled
     (tmp_path / "flat.json").write_text('{"inset": 0.4}')
     assert SimConfig.from_file(tmp_path / "flat.json", SimConfig(width=5)) == SimConfig(width=5, inset=0.4)
-    for text, message in [("{", "not a readable style file"), ("[1]", "expected a JSON object"),
-                          ('{"nope": 1}', "unknown SimConfig fields nope"), ('{"inset": 3}', "inset must lie in")]:
+    for text, message in [
+        ("{", "not a readable style file"),
+        ("[1]", "expected a JSON object"),
+        ('{"nope": 1}', "unknown SimConfig fields nope"),
+        ('{"inset": 3}', "inset must lie in"),
+    ]:
         (tmp_path / "bad.json").write_text(text)
         with pytest.raises(ValueError, match=message) as error:
             SimConfig.from_file(tmp_path / "bad.json")
@@ -231,14 +303,30 @@ def test_build_with_a_style_file(tmp_path) -> None:
     style.write_text('{"config": {"stroke_length": 0.4, "inset": 0.5}}')
     runner = CliRunner()
     plain = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "plain"), "--jobs", "1", "--no-progress"])
-    styled = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "styled"), "--style", str(style),
-                                  "--width", "3", "--jobs", "1", "--no-progress"])
+    styled = runner.invoke(
+        main,
+        [
+            "build",
+            "coco",
+            "--out",
+            str(tmp_path / "styled"),
+            "--style",
+            str(style),
+            "--width",
+            "3",
+            "--jobs",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert plain.exit_code == 0 and styled.exit_code == 0, styled.output
     config = json.loads((tmp_path / "styled/meta.json").read_text())["config"]
     assert (config["stroke_length"], config["inset"], config["width"]) == (0.4, 0.5, 3)  # --width given: it wins
     folder = "coco2017_train_scribble_r1"
-    differ = sum((tmp_path / "plain" / folder / p.name).read_bytes() != p.read_bytes()
-                 for p in (tmp_path / "styled" / folder).glob("*.png"))
+    differ = sum(
+        (tmp_path / "plain" / folder / p.name).read_bytes() != p.read_bytes()
+        for p in (tmp_path / "styled" / folder).glob("*.png")
+    )
     assert differ > 20
     again = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "styled"), "--width", "3", "--no-progress"])
     assert again.exit_code == 2 and "stroke_length 0.4 (not None)" in again.stderr

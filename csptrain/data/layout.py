@@ -89,5 +89,7 @@ def scribble_folder(data: Path, split: str, seed: int | str) -> str:
     if not covering:
         found = ", ".join(p.name for p in candidates) or "none"
         raise DataError(f"{Path(data)}: no scribble folder *_scribble_r{seed} covers split {split!r} (found: {found})")
-    raise DataError(f"{Path(data)}: several scribble folders cover split {split!r} ({', '.join(covering)}); "
-                    "pass the folder name explicitly")
+    raise DataError(
+        f"{Path(data)}: several scribble folders cover split {split!r} ({', '.join(covering)}); "
+        "pass the folder name explicitly"
+    )

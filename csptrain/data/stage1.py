@@ -46,8 +46,9 @@ class ToCoAugment:
     scale_min: float = 0.5
     scale_max: float = 2.0
 
-    def __call__(self, image: np.ndarray, labels: list[np.ndarray], rng: np.random.Generator
-                 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    def __call__(
+        self, image: np.ndarray, labels: list[np.ndarray], rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """The crop, its label maps and the box (top, bottom, left, right) of real pixels in it."""
         ratio = rng.uniform(self.scale_min, self.scale_max)
         size = (max(1, int(ratio * image.shape[0])), max(1, int(ratio * image.shape[1])))
@@ -59,17 +60,24 @@ class ToCoAugment:
         pad_top = int(rng.integers(0, padded_size[0] - size[0] + 1))
         pad_left = int(rng.integers(0, padded_size[1] - size[1] + 1))
         canvas = np.zeros((*padded_size, 3), dtype=np.uint8)
-        canvas[pad_top:pad_top + size[0], pad_left:pad_left + size[1]] = image
+        canvas[pad_top : pad_top + size[0], pad_left : pad_left + size[1]] = image
         label_canvases = []
         for label in labels:
             label_canvas = np.full(padded_size, IGNORE, dtype=np.uint8)
-            label_canvas[pad_top:pad_top + size[0], pad_left:pad_left + size[1]] = label
+            label_canvas[pad_top : pad_top + size[0], pad_left : pad_left + size[1]] = label
             label_canvases.append(label_canvas)
         top = int(rng.integers(0, padded_size[0] - self.crop_size + 1))
         left = int(rng.integers(0, padded_size[1] - self.crop_size + 1))
         window = (slice(top, top + self.crop_size), slice(left, left + self.crop_size))
-        box = np.array([max(pad_top - top, 0), min(self.crop_size, pad_top + size[0] - top),
-                        max(pad_left - left, 0), min(self.crop_size, pad_left + size[1] - left)], dtype=np.int64)
+        box = np.array(
+            [
+                max(pad_top - top, 0),
+                min(self.crop_size, pad_top + size[0] - top),
+                max(pad_left - left, 0),
+                min(self.crop_size, pad_left + size[1] - left),
+            ],
+            dtype=np.int64,
+        )
         return canvas[window], [label[window] for label in label_canvases], box
 
 
@@ -111,8 +119,9 @@ class Stage1Dataset(Dataset):
     seed : int
     """
 
-    def __init__(self, data: Path, split: str, scribbles: str, num_classes: int, augment: ToCoAugment,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, data: Path, split: str, scribbles: str, num_classes: int, augment: ToCoAugment, seed: int = 0
+    ) -> None:
         self.data, self.scribbles = Path(data), Path(data) / scribbles
         if not self.scribbles.is_dir():
             raise DataError(f"{self.scribbles}: scribble folder not found")
@@ -121,8 +130,15 @@ class Stage1Dataset(Dataset):
         self.epoch = 0
         size = augment.crop_size
         self.training_view = T.Compose([*_jitter(), _PILBlur(1.0)])
-        self.global_view = T.Compose([T.RandomResizedCrop(size, scale=(0.4, 1.0), interpolation=T.InterpolationMode.BICUBIC),
-                                      T.RandomHorizontalFlip(), *_jitter(), _PILBlur(0.1), T.RandomSolarize(128, p=0.2)])
+        self.global_view = T.Compose(
+            [
+                T.RandomResizedCrop(size, scale=(0.4, 1.0), interpolation=T.InterpolationMode.BICUBIC),
+                T.RandomHorizontalFlip(),
+                *_jitter(),
+                _PILBlur(0.1),
+                T.RandomSolarize(128, p=0.2),
+            ]
+        )
         self.local_view = T.Compose([*_jitter(), _PILBlur(0.5)])
 
     def __len__(self) -> int:
@@ -134,7 +150,9 @@ class Stage1Dataset(Dataset):
         image = read_image(find_image(self.data, name))
         scribble = read_label_map(self.scribbles / f"{name}.png")
         if scribble.shape != image.shape[:2]:
-            raise DataError(f"{self.scribbles / name}.png: size {scribble.shape} differs from the image {image.shape[:2]}")
+            raise DataError(
+                f"{self.scribbles / name}.png: size {scribble.shape} differs from the image {image.shape[:2]}"
+            )
         labelled = scribble[scribble != IGNORE]
         if labelled.size and labelled.max() >= self.num_classes:
             raise DataError(f"{self.scribbles / name}.png: class {int(labelled.max())} >= {self.num_classes} classes")

@@ -58,8 +58,14 @@ def rotate(array: np.ndarray, angle: float, nearest: bool, fill: float | tuple[i
     """``array`` rotated by ``angle`` degrees about its centre, same size, corners filled with ``fill``."""
     height, width = array.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-    return cv2.warpAffine(array, matrix, (width, height), flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    return cv2.warpAffine(
+        array,
+        matrix,
+        (width, height),
+        flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
 
 
 def pad_around(array: np.ndarray, size: int, fill: float | tuple[int, ...]) -> np.ndarray:
@@ -68,12 +74,14 @@ def pad_around(array: np.ndarray, size: int, fill: float | tuple[int, ...]) -> n
     rows, cols = max(0, size - height), max(0, size - width)
     if not rows and not cols:
         return array
-    return cv2.copyMakeBorder(array, rows // 2, rows - rows // 2, cols // 2, cols - cols // 2,
-                              cv2.BORDER_CONSTANT, value=fill)
+    return cv2.copyMakeBorder(
+        array, rows // 2, rows - rows // 2, cols // 2, cols - cols // 2, cv2.BORDER_CONSTANT, value=fill
+    )
 
 
-def apply_draw(array: np.ndarray, draw: Draw, crop_size: int, *, nearest: bool, fill: float | tuple[int, ...],
-               blur: bool = False) -> np.ndarray:
+def apply_draw(
+    array: np.ndarray, draw: Draw, crop_size: int, *, nearest: bool, fill: float | tuple[int, ...], blur: bool = False
+) -> np.ndarray:
     """Scale, rotate, (blur), flip, pad and crop ``array`` as ``draw`` says.
 
     ``nearest`` resamples label maps and distance maps without mixing values; ``fill`` is
@@ -89,7 +97,7 @@ def apply_draw(array: np.ndarray, draw: Draw, crop_size: int, *, nearest: bool, 
         array = cv2.flip(array, 1)
     array = pad_around(array, crop_size, fill)
     top, left = draw.offset
-    return array[top:top + crop_size, left:left + crop_size]
+    return array[top : top + crop_size, left : left + crop_size]
 
 
 @dataclass(frozen=True)
@@ -125,19 +133,26 @@ class Augment:
         size = scaled_size(shape, scale)
         top = int(rng.integers(0, max(size[0], self.crop_size) - self.crop_size + 1))
         left = int(rng.integers(0, max(size[1], self.crop_size) - self.crop_size + 1))
-        return Draw(size, float(angle) if rotated and self.max_angle > 0 else 0.0, bool(blurred and self.blur),
-                    flip, (top, left))
+        return Draw(
+            size,
+            float(angle) if rotated and self.max_angle > 0 else 0.0,
+            bool(blurred and self.blur),
+            flip,
+            (top, left),
+        )
 
-    def apply(self, image: np.ndarray, labels: list[np.ndarray], maps: list[np.ndarray], draw: Draw
-              ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    def apply(
+        self, image: np.ndarray, labels: list[np.ndarray], maps: list[np.ndarray], draw: Draw
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """``draw`` applied to the image (uint8 HWC), label maps (uint8) and DPM maps (float32)."""
         image = apply_draw(image, draw, self.crop_size, nearest=False, fill=MEAN_FILL, blur=True)
         labels = [apply_draw(label, draw, self.crop_size, nearest=True, fill=IGNORE) for label in labels]
         maps = [apply_draw(m.astype(np.float32), draw, self.crop_size, nearest=True, fill=self.map_fill) for m in maps]
         return image, labels, maps
 
-    def __call__(self, image: np.ndarray, labels: list[np.ndarray], maps: list[np.ndarray], rng: np.random.Generator
-                 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    def __call__(
+        self, image: np.ndarray, labels: list[np.ndarray], maps: list[np.ndarray], rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
         """Draw a geometry from ``rng`` and apply it (see :meth:`apply`)."""
         return self.apply(image, labels, maps, self.draw(image.shape, rng))
 
@@ -163,8 +178,17 @@ class ScribbleDataset(Dataset):
         resume exactly.
     """
 
-    def __init__(self, data: Path, split: str, scribbles: str, pseudo: Path | None, augment: Augment,
-                 lambda_s: float, lambda_c: float, seed: int = 0) -> None:
+    def __init__(
+        self,
+        data: Path,
+        split: str,
+        scribbles: str,
+        pseudo: Path | None,
+        augment: Augment,
+        lambda_s: float,
+        lambda_c: float,
+        seed: int = 0,
+    ) -> None:
         self.data, self.scribbles, self.pseudo = Path(data), Path(data) / scribbles, pseudo
         if not self.scribbles.is_dir():
             raise DataError(f"{self.scribbles}: scribble folder not found")
@@ -187,7 +211,9 @@ class ScribbleDataset(Dataset):
         scribble = read_label_map(self.scribbles / f"{name}.png")
         pseudo = read_label_map(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
         if scribble.shape != image.shape[:2] or pseudo.shape != image.shape[:2]:
-            raise DataError(f"{self.scribbles / name}.png: label size {scribble.shape} differs from the image {image.shape[:2]}")
+            raise DataError(
+                f"{self.scribbles / name}.png: label size {scribble.shape} differs from the image {image.shape[:2]}"
+            )
         # Distances in full-resolution pixels, to labels the crop may cut away (as the authors' stored maps).
         maps = [scribble_distance_map(scribble, self.lambda_s), pseudo_boundary_distance_map(pseudo, self.lambda_c)]
         image, (scribble, pseudo), (d_s, d_c) = self.augment(image, [scribble, pseudo], maps, self.rng(index))

@@ -18,15 +18,24 @@ def _kernel_product(features: torch.Tensor, values: torch.Tensor, chunk: int) ->
     squared = (features * features).sum(1)
     out = torch.empty_like(values)
     for start in range(0, features.shape[0], chunk):
-        block = features[start:start + chunk]
-        distance = squared[start:start + chunk, None] + squared[None, :] - 2 * block @ features.T
-        out[start:start + chunk] = torch.exp(-0.5 * distance.clamp_min(0)) @ values
+        block = features[start : start + chunk]
+        distance = squared[start : start + chunk, None] + squared[None, :] - 2 * block @ features.T
+        out[start : start + chunk] = torch.exp(-0.5 * distance.clamp_min(0)) @ values
     return out
 
 
-def dense_energy_loss(images: torch.Tensor, probabilities: torch.Tensor, roi: torch.Tensor, labels: torch.Tensor, *,
-                      sigma_rgb: float = 15.0, sigma_xy: float = 100.0, scale: float = 0.5, weight: float = 1e-7,
-                      chunk: int = 2048) -> torch.Tensor:
+def dense_energy_loss(
+    images: torch.Tensor,
+    probabilities: torch.Tensor,
+    roi: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    sigma_rgb: float = 15.0,
+    sigma_xy: float = 100.0,
+    scale: float = 0.5,
+    weight: float = 1e-7,
+    chunk: int = 2048,
+) -> torch.Tensor:
     """Dense CRF energy of the segmentation softmax, as ToCo's ``get_energy_loss``.
 
     Parameters
@@ -47,23 +56,27 @@ def dense_energy_loss(images: torch.Tensor, probabilities: torch.Tensor, roi: to
     is ToCo's, -2 weight (K S * G) / B, with G held constant.
     """
     images = F.interpolate(images.float(), scale_factor=scale, recompute_scale_factor=True)
-    probabilities = F.interpolate(probabilities.float(), scale_factor=scale, mode="bilinear", align_corners=False,
-                                  recompute_scale_factor=True)
+    probabilities = F.interpolate(
+        probabilities.float(), scale_factor=scale, mode="bilinear", align_corners=False, recompute_scale_factor=True
+    )
     roi = F.interpolate(roi[:, None].float(), scale_factor=scale, recompute_scale_factor=True)[:, 0]
-    labels = F.interpolate(labels[:, None].float(), scale_factor=scale, mode="nearest",
-                           recompute_scale_factor=True)[:, 0]
+    labels = F.interpolate(labels[:, None].float(), scale_factor=scale, mode="nearest", recompute_scale_factor=True)[
+        :, 0
+    ]
     batch, classes, height, width = probabilities.shape
     gate = (roi - probabilities.max(1).values).masked_fill(labels == IGNORE, 1.0).clamp_min(0).detach()
     masked = probabilities * roi[:, None]
-    ys, xs = torch.meshgrid(torch.arange(height, device=images.device, dtype=torch.float32),
-                            torch.arange(width, device=images.device, dtype=torch.float32), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=images.device, dtype=torch.float32),
+        torch.arange(width, device=images.device, dtype=torch.float32),
+        indexing="ij",
+    )
     position = torch.stack([ys, xs], -1).reshape(-1, 2) / (sigma_xy * scale)
     energy = masked.new_zeros(())
     for b in range(batch):
         colour = images[b].reshape(3, -1).T / sigma_rgb
         values = masked[b].reshape(classes, -1).T
-        filtered = (_kernel_product(torch.cat([position, colour], 1), values.detach(), chunk)
-                    * gate[b].reshape(-1, 1))
+        filtered = _kernel_product(torch.cat([position, colour], 1), values.detach(), chunk) * gate[b].reshape(-1, 1)
         # value S.AS, gradient 2 AS: the lattice filter's backward treats K S as linear in S
         product = (values * filtered).sum()
         energy = energy - (2 * product - product.detach())

@@ -36,8 +36,9 @@ def ptc_loss(features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     pair_valid &= ~torch.eye(labels.shape[1], dtype=torch.bool, device=labels.device)[None]
     same = labels[:, :, None] == labels[:, None, :]
     positive, negative = pair_valid & same, pair_valid & ~same
-    return (0.5 * (1 - (cosine * positive).sum() / (positive.sum() + 1))
-            + 0.5 * (cosine * negative).sum() / (negative.sum() + 1))
+    return 0.5 * (1 - (cosine * positive).sum() / (positive.sum() + 1)) + 0.5 * (cosine * negative).sum() / (
+        negative.sum() + 1
+    )
 
 
 def ctc_loss(student: torch.Tensor, teacher: torch.Tensor, flags: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -60,8 +61,14 @@ def ctc_loss(student: torch.Tensor, teacher: torch.Tensor, flags: torch.Tensor, 
     evaluated in log space so that large dot products do not overflow.
     """
     batch, views = flags.shape
-    logits = torch.einsum("bap,bvp->bav", teacher.float().reshape(2, batch, -1).transpose(0, 1),
-                          student.float().reshape(views, batch, -1).transpose(0, 1)) / temperature
+    logits = (
+        torch.einsum(
+            "bap,bvp->bav",
+            teacher.float().reshape(2, batch, -1).transpose(0, 1),
+            student.float().reshape(views, batch, -1).transpose(0, 1),
+        )
+        / temperature
+    )
     negative = flags[:, None, :] == 0
     log_negatives = torch.logsumexp(logits.masked_fill(~negative, -math.inf), dim=-1)  # -inf when none
     log_denominator = torch.logaddexp(log_negatives, torch.tensor(math.log(1e-4), device=logits.device))

@@ -5,16 +5,26 @@ Stage 2: :func:`deeplabv3plus` and its per-backbone builders; :class:`LoRM`.
 """
 
 from .deeplabv3plus import (
-                            BACKBONES,
-                            DeepLabV3Plus,
-                            deeplabv3plus,
-                            deeplabv3plus_resnet18,
-                            deeplabv3plus_resnet50,
-                            deeplabv3plus_resnet101,
+    BACKBONES,
+    DeepLabV3Plus,
+    deeplabv3plus,
+    deeplabv3plus_resnet18,
+    deeplabv3plus_resnet50,
+    deeplabv3plus_resnet101,
 )
 from .largefov import LargeFOV
 from .lorm import LoRM
 from .toco import ToCoNet, toco_vit
 
-__all__ = ["BACKBONES", "DeepLabV3Plus", "LargeFOV", "LoRM", "ToCoNet", "deeplabv3plus", "deeplabv3plus_resnet18",
-           "deeplabv3plus_resnet50", "deeplabv3plus_resnet101", "toco_vit"]
+__all__ = [
+    "BACKBONES",
+    "DeepLabV3Plus",
+    "LargeFOV",
+    "LoRM",
+    "ToCoNet",
+    "deeplabv3plus",
+    "deeplabv3plus_resnet18",
+    "deeplabv3plus_resnet50",
+    "deeplabv3plus_resnet101",
+    "toco_vit",
+]

@@ -15,8 +15,9 @@ from ..catalog import BACKBONE_NAMES
 from ..runtime import load_weights
 
 #: The ResNets stage 2 builds on, by name.
-BACKBONES = dict(zip(BACKBONE_NAMES, (torchvision.models.resnet18, torchvision.models.resnet50,
-                                      torchvision.models.resnet101)))
+BACKBONES = dict(
+    zip(BACKBONE_NAMES, (torchvision.models.resnet18, torchvision.models.resnet50, torchvision.models.resnet101))
+)
 #: ASPP rates next to its 1x1 branch and image pooling, as the authors' DeepLabV3+ has them.
 ATROUS_RATES = (6, 12, 18)
 #: Dilation of layer3's blocks and multi-grid dilations of layer4's (output stride 8), as
@@ -38,8 +39,12 @@ class DeepLabV3Plus(nn.Module):
         self.aspp = ASPP(high_channels, list(ATROUS_RATES), out_channels=256)
         self.skip = nn.Sequential(nn.Conv2d(low_channels, 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU(inplace=True))
         self.decoder = nn.Sequential(
-            nn.Conv2d(256 + 48, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(inplace=True),
+            nn.Conv2d(256 + 48, 256, 3, padding=1, bias=False),
+            nn.BatchNorm2d(256),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1, bias=False),
+            nn.BatchNorm2d(256),
+            nn.ReLU(inplace=True),
         )
         self.classifier = nn.Conv2d(256, num_classes, 1)
 
@@ -91,16 +96,22 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
             raise ValueError(f"{pretrained}: not a state dict (a {type(state).__name__})")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         expected = resnet.state_dict()
-        reshaped = [k for k, v in state.items() if k in expected and tuple(getattr(v, "shape", ())) != expected[k].shape]
+        reshaped = [
+            k for k, v in state.items() if k in expected and tuple(getattr(v, "shape", ())) != expected[k].shape
+        ]
         if reshaped:
             first = reshaped[0]
-            raise ValueError(f"{pretrained}: not a torchvision {backbone} state dict ({len(reshaped)} tensors of "
-                             f"another shape, e.g. {first}: {tuple(state[first].shape)} in the file, "
-                             f"{tuple(expected[first].shape)} in {backbone})")
+            raise ValueError(
+                f"{pretrained}: not a torchvision {backbone} state dict ({len(reshaped)} tensors of "
+                f"another shape, e.g. {first}: {tuple(state[first].shape)} in the file, "
+                f"{tuple(expected[first].shape)} in {backbone})"
+            )
         missing, unexpected = resnet.load_state_dict(state, strict=False)
         if unexpected or [k for k in missing if not k.startswith("fc.")]:
-            raise ValueError(f"{pretrained}: not a torchvision {backbone} state dict "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise ValueError(
+                f"{pretrained}: not a torchvision {backbone} state dict "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
     low, high = (64, 512) if not bottleneck else (256, 2048)
     return DeepLabV3Plus(resnet, low, high, num_classes)
 

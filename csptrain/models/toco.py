@@ -32,8 +32,9 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int = 1024, hidden: int = 2048, bottleneck: int = 256) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, bottleneck))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck)
+        )
         for layer in self.mlp:
             if isinstance(layer, nn.Linear):
                 nn.init.trunc_normal_(layer.weight, std=0.02)
@@ -66,8 +67,14 @@ class ToCoNet(nn.Module):
         Teacher projection head update theta_t <- m theta_t + (1 - m) theta.
     """
 
-    def __init__(self, encoder: VisionTransformer, num_classes: int, segs_head: str = "separate", aux_layer: int = -3,
-                 ema_momentum: float = 0.9) -> None:
+    def __init__(
+        self,
+        encoder: VisionTransformer,
+        num_classes: int,
+        segs_head: str = "separate",
+        aux_layer: int = -3,
+        ema_momentum: float = 0.9,
+    ) -> None:
         super().__init__()
         if segs_head not in SEGS_HEADS:
             raise ValueError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {segs_head!r}")
@@ -89,10 +96,11 @@ class ToCoNet(nn.Module):
 
     def tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Class token (B, D), final patch tokens F (B, D, h, w) after the norm, aux tokens before it."""
-        final, (aux,) = self.encoder.forward_intermediates(images, indices=[self.aux_index], norm=False,
-                                                           output_fmt="NCHW")
+        final, (aux,) = self.encoder.forward_intermediates(
+            images, indices=[self.aux_index], norm=False, output_fmt="NCHW"
+        )
         height, width = aux.shape[-2:]
-        patches = final[:, self.encoder.num_prefix_tokens:].transpose(1, 2)
+        patches = final[:, self.encoder.num_prefix_tokens :].transpose(1, 2)
         return final[:, 0], patches.reshape(final.shape[0], -1, height, width), aux
 
     @torch.no_grad()
@@ -132,6 +140,7 @@ class ToCoNet(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """ToCo's optimiser groups: backbone, backbone norms (base lr), heads and decoders (10x lr)."""
+
         def trainable(module: nn.Module) -> list[nn.Parameter]:
             return [p for p in module.parameters() if p.requires_grad]
 
@@ -153,11 +162,20 @@ def _check_vit_weights(path: Path, backbone: str) -> None:
             state = state[key]
     if not isinstance(state, dict) or not any(str(k).endswith("patch_embed.proj.weight") for k in state):
         size = len(state) if isinstance(state, dict) else 0
-        raise ValueError(f"{path}: not a checkpoint of {backbone} (no patch_embed.proj.weight among its {size} tensors)")
+        raise ValueError(
+            f"{path}: not a checkpoint of {backbone} (no patch_embed.proj.weight among its {size} tensors)"
+        )
 
 
-def toco_vit(backbone: str = "vit_base_patch16_224", num_classes: int = 21, weights: Path | None = None, *,
-             img_size: int = 448, segs_head: str = "separate", ema_momentum: float = 0.9) -> ToCoNet:
+def toco_vit(
+    backbone: str = "vit_base_patch16_224",
+    num_classes: int = 21,
+    weights: Path | None = None,
+    *,
+    img_size: int = 448,
+    segs_head: str = "separate",
+    ema_momentum: float = 0.9,
+) -> ToCoNet:
     """Build scribble-promoted ToCo on a timm ViT.
 
     Parameters

@@ -17,8 +17,9 @@ from .par import PAR
 
 
 @torch.no_grad()
-def multi_scale_cams(model, images: torch.Tensor, scales: Sequence[float] = (1.0, 0.5, 1.5)
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def multi_scale_cams(
+    model, images: torch.Tensor, scales: Sequence[float] = (1.0, 0.5, 1.5)
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Final and aux CAMs (B, C-1, H, W) in [0, 1): flip-maxed, ReLU, summed over scales, normalised.
 
     ``model.cams(images)`` gives the raw maps on the token grid. Each class map is shifted
@@ -27,8 +28,13 @@ def multi_scale_cams(model, images: torch.Tensor, scales: Sequence[float] = (1.0
     batch, _, height, width = images.shape
     totals = None
     for scale in scales:
-        scaled = images if scale == 1.0 else F.interpolate(
-            images, size=(int(scale * height), int(scale * width)), mode="bilinear", align_corners=False)
+        scaled = (
+            images
+            if scale == 1.0
+            else F.interpolate(
+                images, size=(int(scale * height), int(scale * width)), mode="bilinear", align_corners=False
+            )
+        )
         maps = []
         for cam in model.cams(torch.cat([scaled, scaled.flip(-1)])):
             cam = F.interpolate(cam.float(), size=(height, width), mode="bilinear", align_corners=False)
@@ -66,8 +72,9 @@ def masked_cams(cams: torch.Tensor, image_labels: torch.Tensor) -> torch.Tensor:
     return cams * image_labels[:, :, None, None].to(cams.dtype)
 
 
-def cams_to_labels(cams: torch.Tensor, image_labels: torch.Tensor, high: float, low: float,
-                   boxes: torch.Tensor | None = None) -> torch.Tensor:
+def cams_to_labels(
+    cams: torch.Tensor, image_labels: torch.Tensor, high: float, low: float, boxes: torch.Tensor | None = None
+) -> torch.Tensor:
     """Two-threshold labels (B, H, W): class k + 1 where its CAM wins and exceeds ``high``,
     255 where the best CAM is in (low, high], 0 where it is at most ``low``; 255 outside boxes."""
     value, index = masked_cams(cams, image_labels).max(dim=1)
@@ -88,8 +95,9 @@ def roi_mask(cams: torch.Tensor, image_labels: torch.Tensor, high: float, low: f
     return roi
 
 
-def local_crops(images: torch.Tensor, roi: torch.Tensor, count: int, size: int, generator: torch.Generator
-                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+def local_crops(
+    images: torch.Tensor, roi: torch.Tensor, count: int, size: int, generator: torch.Generator
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """``count`` crops (B, 3, size, size) centred on non-confident pixels, and CTC flags (B, count + 2).
 
     Centres keep ``size // 2`` from the border; where too few are non-confident any centre
@@ -101,21 +109,29 @@ def local_crops(images: torch.Tensor, roi: torch.Tensor, count: int, size: int, 
     crops = images.new_zeros(count, batch, images.shape[1], size, size)
     flags = torch.ones(batch, count + 2, device=images.device)
     for b in range(batch):
-        inner = roi[b, margin:height - margin, margin:width - margin]
+        inner = roi[b, margin : height - margin, margin : width - margin]
         candidates = (inner <= 1).nonzero()
         if candidates.shape[0] < count:
             candidates = (inner >= 0).nonzero()
         order = torch.randperm(candidates.shape[0], generator=generator)[:count].to(candidates.device)
         for k, (top, left) in enumerate(candidates[order].tolist()):
-            crops[k, b] = images[b, :, top:top + size, left:left + size]
-            if roi[b, top:top + size, left:left + size].sum() / (size * size) <= 0.2:
+            crops[k, b] = images[b, :, top : top + size, left : left + size]
+            if roi[b, top : top + size, left : left + size].sum() / (size * size) <= 0.2:
                 flags[b, k + 2] = 0
     return list(crops), flags
 
 
 @torch.no_grad()
-def refine_labels(par: PAR, images: torch.Tensor, cams: torch.Tensor, image_labels: torch.Tensor, high: float,
-                  low: float, boxes: torch.Tensor, down_scale: int = 2) -> torch.Tensor:
+def refine_labels(
+    par: PAR,
+    images: torch.Tensor,
+    cams: torch.Tensor,
+    image_labels: torch.Tensor,
+    high: float,
+    low: float,
+    boxes: torch.Tensor,
+    down_scale: int = 2,
+) -> torch.Tensor:
     """PAR-refined two-threshold labels (B, H, W) (ToCo's ``refine_cams_with_bkg_v2``).
 
     For each image, a constant background channel (``high``, then ``low``) joins the CAMs of
@@ -128,18 +144,26 @@ def refine_labels(par: PAR, images: torch.Tensor, cams: torch.Tensor, image_labe
     small = (height // down_scale, width // down_scale)
     small_images = F.interpolate(images.float(), size=small, mode="bilinear", align_corners=False)
     present = torch.cat([torch.ones_like(image_labels[:, :1]), image_labels], dim=1) > 0
-    scores = [F.interpolate(torch.cat([torch.full_like(cams[:, :1], threshold), cams.float()], 1), size=small,
-                            mode="bilinear", align_corners=False) for threshold in (high, low)]
+    scores = [
+        F.interpolate(
+            torch.cat([torch.full_like(cams[:, :1], threshold), cams.float()], 1),
+            size=small,
+            mode="bilinear",
+            align_corners=False,
+        )
+        for threshold in (high, low)
+    ]
     high_labels = torch.empty(batch, height, width, dtype=torch.int64, device=cams.device)
     low_labels = torch.empty_like(high_labels)
     for b in range(batch):
         keys = present[b].nonzero()[:, 0]
         # PAR refines each channel alike with one affinity, so both labellings share a call
-        both = torch.cat([scores[0][b:b + 1, keys].softmax(dim=1), scores[1][b:b + 1, keys].softmax(dim=1)], dim=1)
-        refined = F.interpolate(par(small_images[b:b + 1], both), size=(height, width), mode="bilinear",
-                                align_corners=False)[0]
-        high_labels[b] = keys[refined[:len(keys)].argmax(0)]
-        low_labels[b] = keys[refined[len(keys):].argmax(0)]
+        both = torch.cat([scores[0][b : b + 1, keys].softmax(dim=1), scores[1][b : b + 1, keys].softmax(dim=1)], dim=1)
+        refined = F.interpolate(
+            par(small_images[b : b + 1], both), size=(height, width), mode="bilinear", align_corners=False
+        )[0]
+        high_labels[b] = keys[refined[: len(keys)].argmax(0)]
+        low_labels[b] = keys[refined[len(keys) :].argmax(0)]
     labels = high_labels.clone()
     labels[high_labels == 0] = IGNORE
     labels[(high_labels == 0) & (low_labels == 0)] = 0

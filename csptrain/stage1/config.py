@@ -78,10 +78,13 @@ class Stage1Config:
         if self.segs_head not in SEGS_HEADS:
             raise ValueError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {self.segs_head!r}")
         if self.local_crop_size >= self.crop_size:
-            raise ValueError(f"local_crop_size ({self.local_crop_size}) must be smaller than crop_size ({self.crop_size})")
+            raise ValueError(
+                f"local_crop_size ({self.local_crop_size}) must be smaller than crop_size ({self.crop_size})"
+            )
         if not 0 <= self.low_threshold < self.high_threshold <= 1:
-            raise ValueError(f"need 0 <= low_threshold < high_threshold <= 1, got {self.low_threshold}, "
-                             f"{self.high_threshold}")
+            raise ValueError(
+                f"need 0 <= low_threshold < high_threshold <= 1, got {self.low_threshold}, {self.high_threshold}"
+            )
         if not 0 < self.scale_min <= self.scale_max:
             raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
         if not self.cam_scales or min(self.cam_scales) <= 0:

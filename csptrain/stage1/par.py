@@ -23,8 +23,9 @@ def dilated_neighbours(x: torch.Tensor, dilations: Sequence[int]) -> torch.Tenso
     shifted = []
     for d in dilations:
         padded = F.pad(x, [d] * 4, mode="replicate")
-        shifted += [padded[..., d + dy * d: d + dy * d + height, d + dx * d: d + dx * d + width]
-                    for dy, dx in _DIRECTIONS]
+        shifted += [
+            padded[..., d + dy * d : d + dy * d + height, d + dx * d : d + dx * d + width] for dy, dx in _DIRECTIONS
+        ]
     return torch.stack(shifted, dim=2)
 
 
@@ -41,8 +42,13 @@ class PAR(nn.Module):
         w2 = 0.01: weight of the spatial term, added to the colour softmax (not renormalised).
     """
 
-    def __init__(self, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24), iterations: int = 10,
-                 colour_scale: float = 0.3, position_weight: float = 0.01) -> None:
+    def __init__(
+        self,
+        dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+        iterations: int = 10,
+        colour_scale: float = 0.3,
+        position_weight: float = 0.01,
+    ) -> None:
         super().__init__()
         self.dilations, self.iterations = tuple(dilations), iterations
         self.colour_scale, self.position_weight = colour_scale, position_weight

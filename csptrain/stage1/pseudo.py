@@ -34,26 +34,33 @@ SOURCE = "source.json"
 
 
 @torch.no_grad()
-def pseudo_labels(model, par: PAR | None, images: list[torch.Tensor], labels: torch.Tensor, config: Stage1Config
-                  ) -> list[torch.Tensor]:
+def pseudo_labels(
+    model, par: PAR | None, images: list[torch.Tensor], labels: torch.Tensor, config: Stage1Config
+) -> list[torch.Tensor]:
     """Pseudo-labels (H, W) of normalised images (3, H, W) with multi-hot ``labels`` (N, C-1).
 
     ``par`` = None gives the plain two-threshold labels.
     """
     size = (config.crop_size, config.crop_size)
-    batch = torch.stack([F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
-                         for image in images])
+    batch = torch.stack(
+        [F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0] for image in images]
+    )
     cams, _ = multi_scale_cams(model, batch, config.cam_scales)
     results = []
     for image, cam, label in zip(images, cams, labels):
         height, width = image.shape[-2:]
-        cam = masked_cams(F.interpolate(cam[None], size=(height, width), mode="bilinear", align_corners=False), label[None])
+        cam = masked_cams(
+            F.interpolate(cam[None], size=(height, width), mode="bilinear", align_corners=False), label[None]
+        )
         box = torch.tensor([[0, height, 0, width]], device=cam.device)
         if par is None:
             results.append(cams_to_labels(cam, label[None], config.high_threshold, config.low_threshold, box)[0])
         else:
-            results.append(refine_labels(par, denormalise(image[None]), cam, label[None], config.high_threshold,
-                                         config.low_threshold, box)[0])
+            results.append(
+                refine_labels(
+                    par, denormalise(image[None]), cam, label[None], config.high_threshold, config.low_threshold, box
+                )[0]
+            )
     return results
 
 
@@ -69,7 +76,9 @@ def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: i
         truth = read_label_map(Layout(data).ground_truth(name))
         pseudo = read_label_map(Path(folder) / f"{name}.png")
         if pseudo.shape != truth.shape:
-            raise DataError(f"{Path(folder) / name}.png: size {pseudo.shape} differs from the ground truth {truth.shape}")
+            raise DataError(
+                f"{Path(folder) / name}.png: size {pseudo.shape} differs from the ground truth {truth.shape}"
+            )
         certain = pseudo != IGNORE
         confusion += confusion_matrix(pseudo[certain], truth[certain], num_classes)
         labelled += int((truth != IGNORE).sum())
@@ -78,9 +87,18 @@ def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: i
     return {**scores, "uncertain_share": uncertain / labelled if labelled else float("nan"), "images": len(ids)}
 
 
-def generate_pseudo_labels(data: Path, checkpoint: Path, out: Path, *, split: str, scribbles: str,
-                           device: str = "auto", batch_size: int = 4, use_par: bool = True,
-                           progress: bool = True) -> dict:
+def generate_pseudo_labels(
+    data: Path,
+    checkpoint: Path,
+    out: Path,
+    *,
+    split: str,
+    scribbles: str,
+    device: str = "auto",
+    batch_size: int = 4,
+    use_par: bool = True,
+    progress: bool = True,
+) -> dict:
     """Write the missing pseudo-label PNGs of ``split`` into ``out``, then score them all.
 
     Resumable: images whose PNG exists are skipped (files are written atomically). The
@@ -106,18 +124,28 @@ def generate_pseudo_labels(data: Path, checkpoint: Path, out: Path, *, split: st
         raise ValueError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
     write_json_atomic(out / SOURCE, source)
     missing = [name for name in ids if not (out / f"{name}.png").is_file()]
-    bar = tqdm(total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img",
-               disable=None if progress else True)
+    bar = tqdm(
+        total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img", disable=None if progress else True
+    )
     for start in range(0, len(missing), batch_size):
-        names = missing[start:start + batch_size]
+        names = missing[start : start + batch_size]
         images = [normalise(read_image(find_image(data, name))).to(target) for name in names]
-        labels = torch.stack([torch.from_numpy(image_labels(read_label_map(scribble_dir / f"{name}.png"), num_classes))
-                              for name in names]).to(target)
+        labels = torch.stack(
+            [
+                torch.from_numpy(image_labels(read_label_map(scribble_dir / f"{name}.png"), num_classes))
+                for name in names
+            ]
+        ).to(target)
         for name, label in zip(names, pseudo_labels(model, par, images, labels, config)):
             write_bytes_atomic(out / f"{name}.png", label_png_bytes(label.cpu().numpy().astype(np.uint8)))
         bar.update(len(names))
     bar.close()
-    summary = {**score_pseudo_labels(data, out, ids, num_classes), "split": split, "checkpoint": str(checkpoint),
-               "checkpoint_step": step, "par": use_par}
+    summary = {
+        **score_pseudo_labels(data, out, ids, num_classes),
+        "split": split,
+        "checkpoint": str(checkpoint),
+        "checkpoint_step": step,
+        "par": use_par,
+    }
     write_json_atomic(out / SUMMARY, summary)
     return summary

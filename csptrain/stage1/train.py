@@ -42,18 +42,40 @@ from .config import Stage1Config, make_stage1_config
 from .par import PAR
 
 
-def build_stage1(config: Stage1Config, num_classes: int, pretrained: Path | None, device: torch.device
-                 ) -> tuple[ToCoNet, torch.optim.Optimizer]:
+def build_stage1(
+    config: Stage1Config, num_classes: int, pretrained: Path | None, device: torch.device
+) -> tuple[ToCoNet, torch.optim.Optimizer]:
     """The network on ``device`` and its AdamW with ToCo's parameter groups."""
-    model = toco_vit(config.backbone, num_classes, pretrained, img_size=config.crop_size, segs_head=config.segs_head,
-                     ema_momentum=config.ema_momentum).to(device)
+    model = toco_vit(
+        config.backbone,
+        num_classes,
+        pretrained,
+        img_size=config.crop_size,
+        segs_head=config.segs_head,
+        ema_momentum=config.ema_momentum,
+    ).to(device)
     groups = model.param_groups()
-    multipliers = {"backbone": 1.0, "backbone_norm": 1.0, "heads": config.head_lr_multiplier,
-                   "decoders": config.head_lr_multiplier}
+    multipliers = {
+        "backbone": 1.0,
+        "backbone_norm": 1.0,
+        "heads": config.head_lr_multiplier,
+        "decoders": config.head_lr_multiplier,
+    }
     optimizer = torch.optim.AdamW(
-        [{"params": groups[name], "lr": config.lr * multipliers[name], "name": name, "base_lr": config.lr * multipliers[name]}
-         for name in multipliers],
-        lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay, eps=1e-8)
+        [
+            {
+                "params": groups[name],
+                "lr": config.lr * multipliers[name],
+                "name": name,
+                "base_lr": config.lr * multipliers[name],
+            }
+            for name in multipliers
+        ],
+        lr=config.lr,
+        betas=tuple(config.betas),
+        weight_decay=config.weight_decay,
+        eps=1e-8,
+    )
     return model, optimizer
 
 
@@ -71,8 +93,9 @@ def active_terms(step: int, config: Stage1Config) -> dict[str, float]:
     return weights
 
 
-def stage1_losses(model: ToCoNet, forward: torch.nn.Module, batch: dict, config: Stage1Config, step: int,
-                  par: PAR, bf16: bool) -> dict[str, torch.Tensor]:
+def stage1_losses(
+    model: ToCoNet, forward: torch.nn.Module, batch: dict, config: Stage1Config, step: int, par: PAR, bf16: bool
+) -> dict[str, torch.Tensor]:
     """The active loss terms of one step, each already weighted.
 
     ``model`` is the bare network (CAMs are computed without gradients), ``forward`` the
@@ -96,19 +119,28 @@ def stage1_losses(model: ToCoNet, forward: torch.nn.Module, batch: dict, config:
         terms["ctc"] = ctc_loss(outputs["student"], outputs["teacher"], flags, config.ctc_temperature)
         grid = outputs["features"].shape[-1]
         grid_cams = F.interpolate(cams_aux, size=outputs["features"].shape[-2:], mode="bilinear", align_corners=False)
-        token_labels = cams_to_labels(grid_cams, labels, config.high_threshold, config.low_threshold,
-                                      scale_boxes(boxes, size, grid))
+        token_labels = cams_to_labels(
+            grid_cams, labels, config.high_threshold, config.low_threshold, scale_boxes(boxes, size, grid)
+        )
         terms["ptc"] = ptc_loss(outputs["features"], token_labels)
     if "seg" in weights:
         # ToCo's COCO run takes the seg target from the aux CAM until PTC/CTC start
         source = cams_aux if step < config.contrast_start * config.iterations else cams
-        pseudo = refine_labels(par, denormalise(images), masked_cams(source, labels), labels, config.high_threshold,
-                               config.low_threshold, boxes)
+        pseudo = refine_labels(
+            par,
+            denormalise(images),
+            masked_cams(source, labels),
+            labels,
+            config.high_threshold,
+            config.low_threshold,
+            boxes,
+        )
         seg = F.interpolate(outputs["seg"].float(), size=images.shape[-2:], mode="bilinear", align_corners=False)
         terms["seg"] = background_foreground_ce(seg, pseudo)
         if "reg" in weights:
-            terms["reg"] = dense_energy_loss(255 * denormalise(images), seg.softmax(1), box_mask(boxes, seg.shape[-2:]),
-                                             pseudo)
+            terms["reg"] = dense_energy_loss(
+                255 * denormalise(images), seg.softmax(1), box_mask(boxes, seg.shape[-2:]), pseudo
+            )
     if "segs" in weights:
         segs = F.interpolate(outputs["segs"].float(), size=images.shape[-2:], mode="bilinear", align_corners=False)
         terms["segs"] = partial_cross_entropy(segs, batch["scribble"])
@@ -123,8 +155,16 @@ def set_learning_rates(optimizer: torch.optim.Optimizer, step: int, config: Stag
     return optimizer.param_groups[0]["lr"]
 
 
-def train_step(model: ToCoNet, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
-               config: Stage1Config, step: int, par: PAR, bf16: bool) -> dict[str, torch.Tensor]:
+def train_step(
+    model: ToCoNet,
+    forward: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict,
+    config: Stage1Config,
+    step: int,
+    par: PAR,
+    bf16: bool,
+) -> dict[str, torch.Tensor]:
     """One optimisation step (``step`` 0-based) on a batch already on the device; returns the terms."""
     set_learning_rates(optimizer, step, config)
     terms = stage1_losses(model, forward, batch, config, step, par, bf16)
@@ -134,8 +174,17 @@ def train_step(model: ToCoNet, forward: torch.nn.Module, optimizer: torch.optim.
     return terms
 
 
-def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *, split: str = "train",
-                 pretrained: Path | None = None, progress: bool = True, reconfigure: bool = False) -> dict:
+def train_stage1(
+    data: Path,
+    scribbles: str,
+    out: Path,
+    config: Stage1Config,
+    *,
+    split: str = "train",
+    pretrained: Path | None = None,
+    progress: bool = True,
+    reconfigure: bool = False,
+) -> dict:
     """Train (or resume) a stage-1 run in ``out``; return the last step's numbers.
 
     Image-level labels are the classes of each image's scribble. The run resumes from
@@ -146,8 +195,14 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
     process = start_process(config.device)
     torch.manual_seed(config.seed + process.rank)
     num_classes = len(class_names_of(data))
-    dataset = Stage1Dataset(data, split, scribbles, num_classes,
-                            ToCoAugment(config.crop_size, config.scale_min, config.scale_max), config.seed)
+    dataset = Stage1Dataset(
+        data,
+        split,
+        scribbles,
+        num_classes,
+        ToCoAugment(config.crop_size, config.scale_min, config.scale_max),
+        config.seed,
+    )
     per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     model, optimizer = build_stage1(config, num_classes, pretrained, process.device)
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
@@ -155,9 +210,18 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
     out.mkdir(parents=True, exist_ok=True)
     step = resume(out, model, optimizer)
     if process.is_main:
-        record_config(out, {**config.to_dict(), "data": str(Path(data).resolve()), "scribbles": scribbles,
-                            "split": split, "num_classes": num_classes},
-                      resuming=step > 0, reconfigure=reconfigure)
+        record_config(
+            out,
+            {
+                **config.to_dict(),
+                "data": str(Path(data).resolve()),
+                "scribbles": scribbles,
+                "split": split,
+                "num_classes": num_classes,
+            },
+            resuming=step > 0,
+            reconfigure=reconfigure,
+        )
     forward = model
     if process.world > 1:
         ids = [process.device.index] if process.device.type == "cuda" else None
@@ -174,8 +238,12 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
         started = time.perf_counter()
         values = {k: float(v.detach()) for k, v in terms.items()}
         last = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": sum(values.values()), **values}
-        log.step(step + 1, {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
-                 loss=last["loss"], it_s=rate)
+        log.step(
+            step + 1,
+            {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
+            loss=last["loss"],
+            it_s=rate,
+        )
         return last
 
     def save(step: int, last: dict) -> None:
@@ -184,8 +252,9 @@ def train_stage1(data: Path, scribbles: str, out: Path, config: Stage1Config, *,
 
     batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
     try:
-        step, last = run_training(out, step, config.stop, batches, take_step, save,
-                                  lambda s: s % config.checkpoint_every == 0)
+        step, last = run_training(
+            out, step, config.stop, batches, take_step, save, lambda s: s % config.checkpoint_every == 0
+        )
     finally:
         log.close()
         end_process(process)
@@ -202,4 +271,3 @@ def load_stage1_model(checkpoint: Path) -> tuple[ToCoNet, Stage1Config, int, int
     except RuntimeError:
         raise ValueError(f"{checkpoint}: weights do not fit a {config.backbone} stage-1 model") from None
     return model, config, state["num_classes"], state["step"]
-

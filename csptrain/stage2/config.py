@@ -64,7 +64,9 @@ class Stage2Config:
     def __post_init__(self) -> None:
         unknown = set(self.losses) - set(LOSS_TERMS)
         if unknown or not self.losses:
-            raise ValueError(f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}")
+            raise ValueError(
+                f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
+            )
         if self.lorm_mask not in ("queries", "keys"):
             raise ValueError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
         if self.backbone not in BACKBONE_NAMES:

@@ -37,7 +37,9 @@ def _probabilities(model: torch.nn.Module, images: torch.Tensor, flip: bool) -> 
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, image: torch.Tensor, scales: Sequence[float] = (1.0,), flip: bool = False) -> torch.Tensor:
+def predict(
+    model: torch.nn.Module, image: torch.Tensor, scales: Sequence[float] = (1.0,), flip: bool = False
+) -> torch.Tensor:
     """Class probabilities (K, H, W) of the whole image, averaged over scales (and flips)."""
     height, width = image.shape[-2:]
     total = torch.zeros((), device=image.device)
@@ -56,8 +58,9 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
 
 
 @torch.no_grad()
-def sliding_window(model: torch.nn.Module, image: torch.Tensor, window: int, stride: int, flip: bool = False,
-                   batch: int = WINDOW_BATCH) -> torch.Tensor:
+def sliding_window(
+    model: torch.nn.Module, image: torch.Tensor, window: int, stride: int, flip: bool = False, batch: int = WINDOW_BATCH
+) -> torch.Tensor:
     """Class probabilities (K, H, W) of a normalised image (3, H, W) from ``window``-pixel windows.
 
     An image smaller than the window is padded around (half on each side) with zeros, the
@@ -68,20 +71,23 @@ def sliding_window(model: torch.nn.Module, image: torch.Tensor, window: int, str
     rows, cols = max(0, window - height), max(0, window - width)
     top, left = rows // 2, cols // 2
     padded = F.pad(image, (left, cols - left, top, rows - top))
-    boxes = [(y, x) for y in window_starts(padded.shape[-2], window, stride)
-             for x in window_starts(padded.shape[-1], window, stride)]
+    boxes = [
+        (y, x)
+        for y in window_starts(padded.shape[-2], window, stride)
+        for x in window_starts(padded.shape[-1], window, stride)
+    ]
     total: torch.Tensor | None = None
     count = torch.zeros(padded.shape[-2:], device=image.device)
     for first in range(0, len(boxes), batch):
-        chunk = boxes[first:first + batch]
-        probs = _probabilities(model, torch.stack([padded[:, y:y + window, x:x + window] for y, x in chunk]), flip)
+        chunk = boxes[first : first + batch]
+        probs = _probabilities(model, torch.stack([padded[:, y : y + window, x : x + window] for y, x in chunk]), flip)
         if total is None:
             total = torch.zeros((probs.shape[1], *padded.shape[-2:]), device=image.device)
         for (y, x), prob in zip(chunk, probs):
-            total[:, y:y + window, x:x + window] += prob
-            count[y:y + window, x:x + window] += 1
+            total[:, y : y + window, x : x + window] += prob
+            count[y : y + window, x : x + window] += 1
     assert total is not None  # there is always at least one window
-    return (total / count)[:, top:top + height, left:left + width]
+    return (total / count)[:, top : top + height, left : left + width]
 
 
 def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -117,8 +123,17 @@ def predict_with(model: torch.nn.Module, image: torch.Tensor, protocol: EvalProt
     return predict(model, image, protocol.scales, protocol.flip)
 
 
-def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, protocol: EvalProtocol, *,
-             device: torch.device | str = "cpu", save_dir: Path | None = None, progress: bool = True) -> dict:
+def evaluate(
+    model: torch.nn.Module,
+    data: Path,
+    split: str,
+    num_classes: int,
+    protocol: EvalProtocol,
+    *,
+    device: torch.device | str = "cpu",
+    save_dir: Path | None = None,
+    progress: bool = True,
+) -> dict:
     """mIoU of ``model`` on ``data``'s split against ``SegmentationClassAug`` under ``protocol``."""
     from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 
@@ -134,8 +149,13 @@ def evaluate(model: torch.nn.Module, data: Path, split: str, num_classes: int, p
         confusion += confusion_matrix(prediction, truth, num_classes)
         if save_dir is not None:
             write_bytes_atomic(Path(save_dir) / f"{name}.png", label_png_bytes(prediction))
-    return {**iou_scores(confusion), "confusion": confusion.tolist(), "split": split, "images": len(ids),
-            "protocol": protocol.to_dict()}
+    return {
+        **iou_scores(confusion),
+        "confusion": confusion.tolist(),
+        "split": split,
+        "images": len(ids),
+        "protocol": protocol.to_dict(),
+    }
 
 
 def load_stage2_model(checkpoint: Path) -> tuple[torch.nn.Module, int, int, Stage2Config]:
@@ -149,10 +169,20 @@ def load_stage2_model(checkpoint: Path) -> tuple[torch.nn.Module, int, int, Stag
     return model, state["num_classes"], state["step"], config
 
 
-def evaluate_checkpoint(data: Path, checkpoint: Path, split: str, *, protocol: str = "authors",
-                        scales: Sequence[float] | None = None, flip: bool = False, base_size: int | None = None,
-                        window: int | None = None, device: str = "auto", save_dir: Path | None = None,
-                        progress: bool = True) -> dict:
+def evaluate_checkpoint(
+    data: Path,
+    checkpoint: Path,
+    split: str,
+    *,
+    protocol: str = "authors",
+    scales: Sequence[float] | None = None,
+    flip: bool = False,
+    base_size: int | None = None,
+    window: int | None = None,
+    device: str = "auto",
+    save_dir: Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Evaluate a stage-2 checkpoint; write ``eval.json`` next to it (atomically) and return it.
 
     ``scales`` (when given) replaces the protocol's scales; the base size and window
@@ -161,8 +191,9 @@ def evaluate_checkpoint(data: Path, checkpoint: Path, split: str, *, protocol: s
     model, num_classes, step, config = load_stage2_model(checkpoint)
     chosen = protocol_for(config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
     target = pick_device(device)
-    scores = evaluate(model.to(target), data, split, num_classes, chosen, device=target, save_dir=save_dir,
-                      progress=progress)
+    scores = evaluate(
+        model.to(target), data, split, num_classes, chosen, device=target, save_dir=save_dir, progress=progress
+    )
     scores.update(checkpoint=str(checkpoint), checkpoint_step=step)
     write_json_atomic(Path(checkpoint).parent / "eval.json", scores)
     return scores

@@ -44,12 +44,19 @@ class EvalProtocol:
 
     def to_dict(self) -> dict:
         """The JSON record of ``eval.json``."""
-        return {"name": self.name, "scales": list(self.scales), "flip": self.flip, "base_size": self.base_size,
-                "window": self.window, "stride": self.stride}
+        return {
+            "name": self.name,
+            "scales": list(self.scales),
+            "flip": self.flip,
+            "base_size": self.base_size,
+            "window": self.window,
+            "stride": self.stride,
+        }
 
 
-def make_protocol(name: str, *, base_size: int, window: int, scales: Sequence[float] | None = None,
-                  flip: bool = False) -> EvalProtocol:
+def make_protocol(
+    name: str, *, base_size: int, window: int, scales: Sequence[float] | None = None, flip: bool = False
+) -> EvalProtocol:
     """The protocol ``name`` with its own scales unless ``scales`` is given.
 
     Raises a one-line ``ValueError`` for an unknown name or a non-positive size or scale.
@@ -66,15 +73,27 @@ def make_protocol(name: str, *, base_size: int, window: int, scales: Sequence[fl
     return EvalProtocol(name, chosen, flip, base_size, window)
 
 
-def protocol_for(config: Stage2Config, name: str = "authors", *, scales: Sequence[float] | None = None,
-                 flip: bool = False, base_size: int | None = None, window: int | None = None) -> EvalProtocol:
+def protocol_for(
+    config: Stage2Config,
+    name: str = "authors",
+    *,
+    scales: Sequence[float] | None = None,
+    flip: bool = False,
+    base_size: int | None = None,
+    window: int | None = None,
+) -> EvalProtocol:
     """The protocol ``name`` for a stage-2 run of ``config``.
 
     The base size defaults to the run's ``eval_base_size`` (512; the Cityscapes preset's
     2048) and the window to its training crop (the authors': 465 for both).
     """
-    return make_protocol(name, base_size=config.eval_base_size if base_size is None else base_size,
-                         window=config.crop_size if window is None else window, scales=scales, flip=flip)
+    return make_protocol(
+        name,
+        base_size=config.eval_base_size if base_size is None else base_size,
+        window=config.crop_size if window is None else window,
+        scales=scales,
+        flip=flip,
+    )
 
 
 def describe_protocol(record: dict | None) -> str:
@@ -85,5 +104,7 @@ def describe_protocol(record: dict | None) -> str:
     flip = ", flipped" if record.get("flip") else ""
     if record["name"] == "single-scale":
         return f"single-scale (whole image at scales {scales}{flip})"
-    return (f"{record['name']} (long side {record.get('base_size')} at scales {scales}, "
-            f"{record.get('window')}-px windows at stride {record.get('stride')}{flip})")
+    return (
+        f"{record['name']} (long side {record.get('base_size')} at scales {scales}, "
+        f"{record.get('window')}-px windows at stride {record.get('stride')}{flip})"
+    )

@@ -70,8 +70,15 @@ def stage2_losses(outputs: dict, batch: dict, config: Stage2Config, lorm: LoRM |
     return terms
 
 
-def train_step(model: Stage2Model, forward: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
-               config: Stage2Config, lr: float, bf16: bool) -> dict[str, torch.Tensor]:
+def train_step(
+    model: Stage2Model,
+    forward: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: dict,
+    config: Stage2Config,
+    lr: float,
+    bf16: bool,
+) -> dict[str, torch.Tensor]:
     """One optimisation step on a batch already on the device; returns the loss terms.
 
     ``forward`` is ``model`` itself or its compiled / DDP wrapper.
@@ -90,14 +97,16 @@ def train_step(model: Stage2Model, forward: torch.nn.Module, optimizer: torch.op
     return terms
 
 
-def build_stage2(config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device
-                 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
+def build_stage2(
+    config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device
+) -> tuple[Stage2Model, torch.optim.Optimizer]:
     """The model on ``device`` and its SGD optimiser."""
     model = Stage2Model(config, num_classes, pretrained).to(device)
     if config.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     return model, optimizer
 
 
@@ -110,8 +119,16 @@ def _wrap(model: torch.nn.Module, config: Stage2Config, process: Process) -> tor
 
 
 def train_stage2(
-    data: Path, scribbles: str, pseudo: Path | None, out: Path, config: Stage2Config, *,
-    split: str = "train", num_classes: int | None = None, pretrained: Path | None = None, progress: bool = True,
+    data: Path,
+    scribbles: str,
+    pseudo: Path | None,
+    out: Path,
+    config: Stage2Config,
+    *,
+    split: str = "train",
+    num_classes: int | None = None,
+    pretrained: Path | None = None,
+    progress: bool = True,
     reconfigure: bool = False,
 ) -> dict:
     """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
@@ -125,8 +142,14 @@ def train_stage2(
     process = start_process(config.device)
     torch.manual_seed(config.seed + process.rank)
     num_classes = num_classes or len(class_names_of(data))
-    augment = Augment(config.crop_size, config.scale_min, config.scale_max, max_angle=config.rotation,
-                      blur=config.blur, map_fill=config.dpm_pad)
+    augment = Augment(
+        config.crop_size,
+        config.scale_min,
+        config.scale_max,
+        max_angle=config.rotation,
+        blur=config.blur,
+        map_fill=config.dpm_pad,
+    )
     dataset = ScribbleDataset(data, split, scribbles, pseudo, augment, config.lambda_s, config.lambda_c, config.seed)
     per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     total_steps, stop = config.steps(per_epoch)
@@ -137,9 +160,18 @@ def train_stage2(
     out.mkdir(parents=True, exist_ok=True)
     step = resume(out, model, optimizer)
     if process.is_main:
-        record_config(out, {**config.to_dict(), "data": str(Path(data).resolve()), "scribbles": scribbles,
-                            "pseudo": str(Path(pseudo).resolve()) if pseudo else None, "num_classes": num_classes},
-                      resuming=step > 0, reconfigure=reconfigure)
+        record_config(
+            out,
+            {
+                **config.to_dict(),
+                "data": str(Path(data).resolve()),
+                "scribbles": scribbles,
+                "pseudo": str(Path(pseudo).resolve()) if pseudo else None,
+                "num_classes": num_classes,
+            },
+            resuming=step > 0,
+            reconfigure=reconfigure,
+        )
     forward = _wrap(model, config, process)
     log = TrainLog(out, process, stop, step, "stage2", progress)
     bf16 = config.bf16 and process.bf16
@@ -154,8 +186,12 @@ def train_stage2(
         started = time.perf_counter()
         values = {k: float(v.detach()) for k, v in terms.items()}
         last = {"step": step + 1, "lr": lr, "loss": sum(values.values()), **values}
-        log.step(step + 1, {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
-                 loss=last["loss"], img_s=rate)
+        log.step(
+            step + 1,
+            {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
+            loss=last["loss"],
+            img_s=rate,
+        )
         return last
 
     def save(step: int, last: dict) -> None:
@@ -164,8 +200,9 @@ def train_stage2(
 
     batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
     try:
-        step, last = run_training(out, step, stop, batches, take_step, save,
-                                  lambda s: s % config.checkpoint_every == 0 or s % per_epoch == 0)
+        step, last = run_training(
+            out, step, stop, batches, take_step, save, lambda s: s % config.checkpoint_every == 0 or s % per_epoch == 0
+        )
     finally:
         log.close()
         end_process(process)

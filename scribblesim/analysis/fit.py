@@ -70,8 +70,14 @@ def _names(key: str | tuple[str, ...]) -> tuple[str, ...]:
 def _shown(config: SimConfig) -> str:
     """The knobs of ``config`` that differ from the paper's style, as ``name = value``."""
     default = SimConfig()
-    return ", ".join(f"{name} = {getattr(config, name)}" for name in (*knob_names(), "width")
-                     if getattr(config, name) != getattr(default, name)) or "the paper's style"
+    return (
+        ", ".join(
+            f"{name} = {getattr(config, name)}"
+            for name in (*knob_names(), "width")
+            if getattr(config, name) != getattr(default, name)
+        )
+        or "the paper's style"
+    )
 
 
 def knob_names(knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES) -> list[str]:
@@ -90,8 +96,12 @@ def objects_only(config: SimConfig) -> SimConfig:
 
 def _drawn(comparisons: Sequence[SourceComparison]) -> tuple:
     """Every simulated value of ``comparisons``, NaN as None (so equal draws compare equal)."""
-    return tuple(None if math.isnan(v) else v for c in comparisons
-                 for values in (*(c.simulated[m] for m in MEASURES), c.seed_chamfer) for v in values)
+    return tuple(
+        None if math.isnan(v) else v
+        for c in comparisons
+        for values in (*(c.simulated[m] for m in MEASURES), c.seed_chamfer)
+        for v in values
+    )
 
 
 def score(comparisons: Sequence[SourceComparison], chamfer_weight: float = 1.0) -> float:
@@ -122,17 +132,27 @@ class FitResult:
     def knobs(self) -> dict:
         """The knobs that differ from the paper's style."""
         default = SimConfig()
-        return {name: getattr(self.config, name) for name in (*knob_names(), "width")
-                if getattr(self.config, name) != getattr(default, name)}
+        return {
+            name: getattr(self.config, name)
+            for name in (*knob_names(), "width")
+            if getattr(self.config, name) != getattr(default, name)
+        }
 
     def style_record(self, fitted_on: str, seeds: Sequence[int]) -> dict:
         """The style file's JSON: the whole config (what ``SimConfig.from_file`` reads) and how it was fitted."""
-        return json_safe({
-            "format": STYLE_FORMAT, "fitted_on": fitted_on, "seeds": list(seeds), "knobs": self.knobs(),
-            "score": {"before": score(self.before), "after": score(self.after)},
-            "sources": {c.source: {"before": b.to_dict(), "after": c.to_dict()} for b, c in zip(self.before, self.after)},
-            "config": self.config.to_dict(),
-        })
+        return json_safe(
+            {
+                "format": STYLE_FORMAT,
+                "fitted_on": fitted_on,
+                "seeds": list(seeds),
+                "knobs": self.knobs(),
+                "score": {"before": score(self.before), "after": score(self.after)},
+                "sources": {
+                    c.source: {"before": b.to_dict(), "after": c.to_dict()} for b, c in zip(self.before, self.after)
+                },
+                "config": self.config.to_dict(),
+            }
+        )
 
 
 def search_subset(examples: Sequence[HumanExample], per_source: int = SEARCH_EXAMPLES) -> list[HumanExample]:
@@ -147,10 +167,18 @@ def search_subset(examples: Sequence[HumanExample], per_source: int = SEARCH_EXA
     return chosen
 
 
-def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2), base: SimConfig | None = None,
-              knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES, rounds: int = SEARCH_ROUNDS,
-              beam_width: int = BEAM_WIDTH, per_source: int = SEARCH_EXAMPLES, jobs: int = 1,
-              report: Callable[[str], None] | None = None) -> FitResult:
+def fit_style(
+    examples: Sequence[HumanExample],
+    *,
+    seeds: Sequence[int] = (1, 2),
+    base: SimConfig | None = None,
+    knob_values: Mapping[str | tuple[str, ...], tuple] = KNOB_VALUES,
+    rounds: int = SEARCH_ROUNDS,
+    beam_width: int = BEAM_WIDTH,
+    per_source: int = SEARCH_EXAMPLES,
+    jobs: int = 1,
+    report: Callable[[str], None] | None = None,
+) -> FitResult:
     """Search the style knobs so that simulated scribbles on ``examples``' objects match the humans'.
 
     Parameters
@@ -199,8 +227,9 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
 
             def evaluate(configs: list[SimConfig]) -> None:
                 new = [c for c in dict.fromkeys(configs) if c not in scores]
-                for setting, comparisons in zip(new, parallel(joblib.delayed(_simulate_searched)(c, seeds)
-                                                              for c in new)):
+                for setting, comparisons in zip(
+                    new, parallel(joblib.delayed(_simulate_searched)(c, seeds) for c in new)
+                ):
                     scores[setting], drawn[setting] = score(comparisons), _drawn(comparisons)
                     widths[setting] = finite_median([v for c in comparisons for v in c.simulated["width"]])
 
@@ -216,8 +245,11 @@ def fit_style(examples: Sequence[HumanExample], *, seeds: Sequence[int] = (1, 2)
                 for key, values in knob_values.items():
                     names = _names(key)
                     # the beam's own settings first, so that ties keep what is held
-                    candidates = list(beam) + [replace(held, **dict(zip(names, (v,) if isinstance(key, str) else v)))
-                                               for held in beam for v in values]
+                    candidates = list(beam) + [
+                        replace(held, **dict(zip(names, (v,) if isinstance(key, str) else v)))
+                        for held in beam
+                        for v in values
+                    ]
                     evaluate(candidates)
                     beam = best_distinct(list(dict.fromkeys(candidates)))
                     if scores[beam[0]] > best + 1e-12:

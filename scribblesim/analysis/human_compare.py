@@ -73,10 +73,18 @@ class SourceComparison:
     def to_dict(self) -> dict:
         """The JSON record: medians, agreements and the Chamfer ratio."""
         return {
-            "source": self.source, "objects": self.objects, "annotators": self.annotators,
+            "source": self.source,
+            "objects": self.objects,
+            "annotators": self.annotators,
             "objects_without_stroke": self.unstroked,
-            "measures": {m: {"human_median": finite_median(self.human[m]), "simulated_median": finite_median(self.simulated[m]),
-                             "inside_band": self.agreement(m) if m in BANDED else None} for m in MEASURES},
+            "measures": {
+                m: {
+                    "human_median": finite_median(self.human[m]),
+                    "simulated_median": finite_median(self.simulated[m]),
+                    "inside_band": self.agreement(m) if m in BANDED else None,
+                }
+                for m in MEASURES
+            },
             "chamfer_ratio": self.chamfer_ratio(),
         }
 
@@ -100,18 +108,22 @@ def measure_humans(example: HumanExample) -> MeasuredExample:
     labels = example.object_ids
     frames = object_frames(example.masks, example.ignore)
     humans = [_by_object(frames, labels, s) for s in example.scribbles]
-    chamfer = {f.index: [chamfer_ratio(f, labels[f.index], a, b) for a, b in itertools.combinations(example.scribbles, 2)]
-               for f in frames}
+    chamfer = {
+        f.index: [chamfer_ratio(f, labels[f.index], a, b) for a, b in itertools.combinations(example.scribbles, 2)]
+        for f in frames
+    }
     return MeasuredExample(example, frames, humans, chamfer)
 
 
-def compare_example(measured: MeasuredExample, comparison: SourceComparison, config: SimConfig,
-                    seeds: Sequence[int]) -> None:
+def compare_example(
+    measured: MeasuredExample, comparison: SourceComparison, config: SimConfig, seeds: Sequence[int]
+) -> None:
     """Add one example's human and simulated measures to ``comparison``."""
     example, humans = measured.example, measured.humans
     masks, labels, ignore = example.masks, example.object_ids, example.ignore
-    maps = simulate_seeds(masks, labels, seeds=seeds, image_id=f"{example.source}/{example.name}", config=config,
-                          ignore=ignore)
+    maps = simulate_seeds(
+        masks, labels, seeds=seeds, image_id=f"{example.source}/{example.name}", config=config, ignore=ignore
+    )
     simulated = [_by_object(measured.frames, labels, m.label_map) for m in maps]
     comparison.annotators = max(comparison.annotators, len(example.scribbles))
     for frame in measured.frames:
@@ -126,12 +138,16 @@ def compare_example(measured: MeasuredExample, comparison: SourceComparison, con
                 low, high = human_band(values)
                 comparison.inside[measure] += [bool(low <= s[index].value(measure) <= high) for s in simulated]
         comparison.human_chamfer += measured.human_chamfer.get(index, [])
-        comparison.seed_chamfer += [chamfer_ratio(frame, labels[index], a.label_map, b.label_map)
-                                    for a, b in itertools.combinations(maps, 2)]
+        comparison.seed_chamfer += [
+            chamfer_ratio(frame, labels[index], a.label_map, b.label_map) for a, b in itertools.combinations(maps, 2)
+        ]
 
 
-def compare_with_humans(examples: Sequence[HumanExample | MeasuredExample], config: SimConfig | None = None,
-                        seeds: Sequence[int] = DEFAULT_SEEDS) -> list[SourceComparison]:
+def compare_with_humans(
+    examples: Sequence[HumanExample | MeasuredExample],
+    config: SimConfig | None = None,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+) -> list[SourceComparison]:
     """Per source, the human and simulated measures of every object (in source order).
 
     ``examples`` may be measured already (:func:`measure_humans`), as a search over
@@ -149,22 +165,36 @@ def compare_with_humans(examples: Sequence[HumanExample | MeasuredExample], conf
 def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
     """The before/after table: per source and measure, human and simulated medians, % inside the band."""
     unbanded = [m for m in MEASURES if m not in BANDED]
-    header = f"{'source':<12} {'objects':>7}  " + "  ".join(f"{m + ' (h/s/in)':>22}" for m in BANDED) + \
-        "".join(f"  {m + ' (h/s)':>13}" for m in unbanded) + f"  {'chamfer ratio':>13}"
+    header = (
+        f"{'source':<12} {'objects':>7}  "
+        + "  ".join(f"{m + ' (h/s/in)':>22}" for m in BANDED)
+        + "".join(f"  {m + ' (h/s)':>13}" for m in unbanded)
+        + f"  {'chamfer ratio':>13}"
+    )
     lines = [header]
     for c in comparisons:
-        cells = [f"{finite_median(c.human[m]):6.2f} {finite_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
-                 for m in BANDED]
+        cells = [
+            f"{finite_median(c.human[m]):6.2f} {finite_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
+            for m in BANDED
+        ]
         medians = [f"{finite_median(c.human[m]):5.1f} {finite_median(c.simulated[m]):5.1f}" for m in unbanded]
         ratio = c.chamfer_ratio()
-        lines.append(f"{c.source:<12} {c.objects:>7}  " + "  ".join(f"{cell:>22}" for cell in cells) +
-                     "".join(f"  {cell:>13}" for cell in medians) +
-                     f"  {'n/a' if math.isnan(ratio) else f'{ratio:.2f}':>13}")
+        lines.append(
+            f"{c.source:<12} {c.objects:>7}  "
+            + "  ".join(f"{cell:>22}" for cell in cells)
+            + "".join(f"  {cell:>13}" for cell in medians)
+            + f"  {'n/a' if math.isnan(ratio) else f'{ratio:.2f}':>13}"
+        )
     return "\n".join(lines)
 
 
-def compare_report(human_dir: Path, dest: Path, config: SimConfig | None = None, seeds: Sequence[int] = DEFAULT_SEEDS,
-                   examples: Sequence[HumanExample] | None = None) -> tuple[list[SourceComparison], list[Path]]:
+def compare_report(
+    human_dir: Path,
+    dest: Path,
+    config: SimConfig | None = None,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    examples: Sequence[HumanExample] | None = None,
+) -> tuple[list[SourceComparison], list[Path]]:
     """Compare simulation with the humans of ``human_dir``; write the JSON and the figure into ``dest``.
 
     ``examples`` are its examples when they are read already (a build's, see
@@ -174,8 +204,12 @@ def compare_report(human_dir: Path, dest: Path, config: SimConfig | None = None,
     comparisons = compare_with_humans(read_human_examples(human_dir) if examples is None else examples, config, seeds)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    record = {"human": str(human_dir), "seeds": list(seeds), "config": (config or SimConfig()).to_dict(),
-              "sources": [c.to_dict() for c in comparisons]}
+    record = {
+        "human": str(human_dir),
+        "seeds": list(seeds),
+        "config": (config or SimConfig()).to_dict(),
+        "sources": [c.to_dict() for c in comparisons],
+    }
     files = [dest / "human_compare.json", dest / "human_compare.png"]
     write_bytes_atomic(files[0], json_bytes(json_safe(record)))
     rows = [(c.source, {m: (c.human[m], c.simulated[m]) for m in MEASURES}) for c in comparisons]

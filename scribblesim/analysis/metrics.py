@@ -89,8 +89,9 @@ def boundary_distance(mask: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
 
 
-def one_object(mask: np.ndarray, label: int, scribbles: np.ndarray, image_pixels: int, index: int = 0,
-               style: str = "unknown") -> ObjectStats:
+def one_object(
+    mask: np.ndarray, label: int, scribbles: np.ndarray, image_pixels: int, index: int = 0, style: str = "unknown"
+) -> ObjectStats:
     """Statistics of one (visible) object mask against a scribble label map of the same size."""
     box = mask_box(mask)
     mask, scribbles = mask[box], scribbles[box]
@@ -101,16 +102,28 @@ def one_object(mask: np.ndarray, label: int, scribbles: np.ndarray, image_pixels
     radius = float(depth.max())
     length = skeleton_length(skeletonize(on)) if on.any() else 0.0
     return ObjectStats(
-        object=index, label=int(label), area=area, area_ratio=area / image_pixels,
-        scribble_pixels=int(on.sum()), scribble_ratio=float(on.sum()) / area,
-        foreign_pixels=int(foreign.sum()), stroke_length=length, length_ratio=length / math.sqrt(area),
-        inscribed_radius=radius, boundary_distances=depth[on] / radius, style=style,
+        object=index,
+        label=int(label),
+        area=area,
+        area_ratio=area / image_pixels,
+        scribble_pixels=int(on.sum()),
+        scribble_ratio=float(on.sum()) / area,
+        foreign_pixels=int(foreign.sum()),
+        stroke_length=length,
+        length_ratio=length / math.sqrt(area),
+        inscribed_radius=radius,
+        boundary_distances=depth[on] / radius,
+        style=style,
     )
 
 
 def object_stats(
-    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, scribbles: np.ndarray, *,
-    ignore: np.ndarray | None = None, styles: Sequence[str] | None = None,
+    masks: np.ndarray | Sequence[np.ndarray],
+    classes: Sequence[int] | np.ndarray,
+    scribbles: np.ndarray,
+    *,
+    ignore: np.ndarray | None = None,
+    styles: Sequence[str] | None = None,
 ) -> list[ObjectStats]:
     """Per-object statistics of a scribble label map.
 
@@ -199,8 +212,13 @@ class Agreement:
 
 
 def agreement(
-    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, scribbles_a: np.ndarray,
-    scribbles_b: np.ndarray, *, ignore: np.ndarray | None = None, radius: int = 3,
+    masks: np.ndarray | Sequence[np.ndarray],
+    classes: Sequence[int] | np.ndarray,
+    scribbles_a: np.ndarray,
+    scribbles_b: np.ndarray,
+    *,
+    ignore: np.ndarray | None = None,
+    radius: int = 3,
 ) -> list[Agreement]:
     """Per-object agreement of two scribble label maps of the same image.
 
@@ -235,8 +253,15 @@ def agreement(
         a = mask & (np.pad(scribbles_a[box], pad, constant_values=UNLABELLED) == label)
         b = mask & (np.pad(scribbles_b[box], pad, constant_values=UNLABELLED) == label)
         area = int(visible.sum())
-        found.append(Agreement(
-            index, label, area, int(a.sum()), int(b.sum()),
-            chamfer_distance(a, b) / math.sqrt(area), dilated_iou(a, b, radius, mask),
-        ))
+        found.append(
+            Agreement(
+                index,
+                label,
+                area,
+                int(a.sum()),
+                int(b.sum()),
+                chamfer_distance(a, b) / math.sqrt(area),
+                dilated_iou(a, b, radius, mask),
+            )
+        )
     return found

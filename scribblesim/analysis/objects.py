@@ -105,8 +105,9 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
     return DatasetObjects(str(meta.get("dataset")), Path(root), split)
 
 
-def human_examples_from_build(out: Path, scribble_dirs: Sequence[Path], root: Path | None = None,
-                              split: str | None = None) -> list[HumanExample]:
+def human_examples_from_build(
+    out: Path, scribble_dirs: Sequence[Path], root: Path | None = None, split: str | None = None
+) -> list[HumanExample]:
     """Human examples of a build output's images, one annotator per folder of scribble label PNGs.
 
     Each folder holds ``{id}.png`` class label maps (255 unlabelled, 0 background), as a

@@ -124,7 +124,12 @@ def _label_maps(sets: Sequence[ScribbleSet], name: str) -> list[np.ndarray | Non
 
 
 def preview_image(
-    out: Path, name: str, sets: Sequence[ScribbleSet], *, height: int | None = None, with_legend: bool = True,
+    out: Path,
+    name: str,
+    sets: Sequence[ScribbleSet],
+    *,
+    height: int | None = None,
+    with_legend: bool = True,
 ) -> np.ndarray:
     """The preview strip of one image: image, ground truth, then each set's scribbles.
 
@@ -157,8 +162,12 @@ def preview_image(
     blank = np.full((*shape, 3), MISSING_GREY, dtype=np.uint8)
     base = image if image is not None and image.shape[:2] == shape else blank
     panels = [(base, f"{name}" if image is not None else f"{name} (no image)")]
-    panels.append((colorize(truth) if truth is not None and truth.shape == shape else blank,
-                   "ground truth" if truth is not None else "no ground truth"))
+    panels.append(
+        (
+            colorize(truth) if truth is not None and truth.shape == shape else blank,
+            "ground truth" if truth is not None else "no ground truth",
+        )
+    )
     for scribbles in sets:
         label_map = maps[scribbles.tag]
         if label_map is None or label_map.shape != shape:
@@ -216,7 +225,12 @@ def choose_names(first: ScribbleSet, ids: Sequence[str] | None, count: int) -> l
 
 
 def write_previews(
-    out: Path, sets: Sequence[ScribbleSet], dest: Path, *, ids: Sequence[str] | None = None, count: int = 16,
+    out: Path,
+    sets: Sequence[ScribbleSet],
+    dest: Path,
+    *,
+    ids: Sequence[str] | None = None,
+    count: int = 16,
     sheet_height: int = SHEET_ROW_HEIGHT,
 ) -> list[Path]:
     """Write ``dest/{id}.png`` for each chosen image and ``dest/contact_sheet.png``; return the paths."""
@@ -234,5 +248,7 @@ def write_previews(
         labels |= set(scribbled_labels(_label_maps(sets, name)))
     sheet_rows = contact_sheet(rows)
     sheet = dest / "contact_sheet.png"
-    write_bytes_atomic(sheet, png_bytes(np.concatenate([sheet_rows, legend(labels, sets[0].classes, sheet_rows.shape[1])])))
+    write_bytes_atomic(
+        sheet, png_bytes(np.concatenate([sheet_rows, legend(labels, sets[0].classes, sheet_rows.shape[1])]))
+    )
     return written + [sheet]

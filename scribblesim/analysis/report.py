@@ -32,7 +32,9 @@ def object_styles(owner: np.ndarray, classes: np.ndarray, scribbles: np.ndarray,
     if record is None:
         return ["unknown"] * len(classes)
     strokes = record.get("strokes", [])
-    owners = assign_pixels(scribbles, [np.asarray(s["points"], float) for s in strokes], [int(s["label"]) for s in strokes])
+    owners = assign_pixels(
+        scribbles, [np.asarray(s["points"], float) for s in strokes], [int(s["label"]) for s in strokes]
+    )
     styles = np.array([s.get("style", "unknown") for s in strokes] + ["unknown"], dtype=object)
     objects = owner[owners.rows, owners.cols]
     same = (objects >= 0) & (scribbles[owners.rows, owners.cols] == np.asarray(classes)[np.maximum(objects, 0)])
@@ -59,8 +61,15 @@ def _table(name: str, stats: Sequence[ObjectStats], class_names: Sequence[str]) 
     for s in stats:
         row = s.row()
         label = row.pop("label")
-        rows.append({"image": name, "object": row.pop("object"), "label": label,
-                     "class": class_names[label] if label < len(class_names) else str(label), **row})
+        rows.append(
+            {
+                "image": name,
+                "object": row.pop("object"),
+                "label": label,
+                "class": class_names[label] if label < len(class_names) else str(label),
+                **row,
+            }
+        )
     return rows
 
 
@@ -73,8 +82,14 @@ class StatsReport:
 
 
 def stats_report(
-    scribbles: ScribbleSet, dest: Path, *, compare: ScribbleSet | None = None, root: Path | None = None,
-    split: str | None = None, radius: int = 3, area_edges: Sequence[float] = AREA_EDGES,
+    scribbles: ScribbleSet,
+    dest: Path,
+    *,
+    compare: ScribbleSet | None = None,
+    root: Path | None = None,
+    split: str | None = None,
+    radius: int = 3,
+    area_edges: Sequence[float] = AREA_EDGES,
     scribble_edges: Sequence[float] = SCRIBBLE_EDGES,
 ) -> StatsReport:
     """Measure a scribble set of a build output (and compare it with another) into ``dest``.
@@ -92,6 +107,7 @@ def stats_report(
     classes = list(scribbles.classes)
     table, table_b, agree_rows = [], [], []
     stats_a, stats_common, stats_b, agreements = [], [], [], []
+
     def read(chosen: ScribbleSet, name: str, shape: tuple[int, ...]) -> np.ndarray:
         label_map = chosen.label_map(name)
         if label_map.shape != shape:
@@ -110,8 +126,11 @@ def stats_report(
             stats_b += found_b
             stats_common += found
             table_b += _table(name, found_b, classes)
-            compared = agreement(objects.masks, objects.classes, label_map, label_b, ignore=objects.ignore, radius=radius) \
-                if len(objects.classes) else []
+            compared = (
+                agreement(objects.masks, objects.classes, label_map, label_b, ignore=objects.ignore, radius=radius)
+                if len(objects.classes)
+                else []
+            )
             agreements += compared
             agree_rows += [{"image": name, **asdict(g)} for g in compared]
     dest = Path(dest)
@@ -138,7 +157,10 @@ def stats_report(
         extra = [dest / "objects_compare.csv", dest / "agreement.csv", dest / "fig18_heatmap_compare.png"]
         write_bytes_atomic(extra[0], csv_bytes(table_b))
         write_bytes_atomic(extra[1], csv_bytes(agree_rows))
-        panels = [(f"{scribbles.out.name} seed {scribbles.tag}", counts), (f"{compare.out.name} seed {compare.tag}", counts_b)]
+        panels = [
+            (f"{scribbles.out.name} seed {scribbles.tag}", counts),
+            (f"{compare.out.name} seed {compare.tag}", counts_b),
+        ]
         write_bytes_atomic(extra[2], heatmap_png(panels, area_edges, scribble_edges))
         files[2:2] = extra
     write_bytes_atomic(dest / "summary.json", json_bytes(json_safe(summary)))

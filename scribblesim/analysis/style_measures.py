@@ -92,7 +92,9 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     relative = frame.depth[skeleton] / frame.depth.max()
     length = skeleton_length(skeleton)
     return StyleMeasures(
-        object=frame.index, area=area, length=length / math.sqrt(area),
+        object=frame.index,
+        area=area,
+        length=length / math.sqrt(area),
         depth=float(relative.mean()) if relative.size else math.nan,
         rim=float((relative < RIM_DEPTH).mean()) if relative.size else math.nan,
         strokes=int(ndimage.label(on, structure=_EIGHT)[1]),
@@ -102,7 +104,10 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
 
 
 def style_measures(
-    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, scribbles: np.ndarray, *,
+    masks: np.ndarray | Sequence[np.ndarray],
+    classes: Sequence[int] | np.ndarray,
+    scribbles: np.ndarray,
+    *,
     ignore: np.ndarray | None = None,
 ) -> list[StyleMeasures]:
     """The style measures of every visible object (later masks own overlaps; ``ignore`` owns none).

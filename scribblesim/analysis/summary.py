@@ -28,15 +28,18 @@ COMPARED = ("area_ratio", "scribble_ratio", "length_ratio", "dist_mean")
 
 
 def heatmap_counts(
-    area_ratios: Sequence[float], scribble_ratios: Sequence[float],
-    area_edges: Sequence[float] = AREA_EDGES, scribble_edges: Sequence[float] = SCRIBBLE_EDGES,
+    area_ratios: Sequence[float],
+    scribble_ratios: Sequence[float],
+    area_edges: Sequence[float] = AREA_EDGES,
+    scribble_edges: Sequence[float] = SCRIBBLE_EDGES,
 ) -> np.ndarray:
     """Fig. 18 histogram: object counts, shape (scribble bins, area bins); ratios in [0, 1], edges in %.
 
     Bins are half-open ``[lo, hi)`` except the last, which includes its upper edge.
     """
     counts, _, _ = np.histogram2d(
-        np.asarray(scribble_ratios, dtype=float) * 100.0, np.asarray(area_ratios, dtype=float) * 100.0,
+        np.asarray(scribble_ratios, dtype=float) * 100.0,
+        np.asarray(area_ratios, dtype=float) * 100.0,
         bins=[np.asarray(scribble_edges, float), np.asarray(area_edges, float)],
     )
     return counts.astype(np.int64)
@@ -79,8 +82,11 @@ def _describe(values: Sequence[float] | np.ndarray) -> dict[str, float]:
     return {"mean": float(finite.mean()), "median": float(np.median(finite)), "n": int(finite.size)}
 
 
-def summarize(stats: Sequence[ObjectStats], area_edges: Sequence[float] = AREA_EDGES,
-              scribble_edges: Sequence[float] = SCRIBBLE_EDGES) -> dict:
+def summarize(
+    stats: Sequence[ObjectStats],
+    area_edges: Sequence[float] = AREA_EDGES,
+    scribble_edges: Sequence[float] = SCRIBBLE_EDGES,
+) -> dict:
     """Summary of per-object statistics: means/medians, styles, pooled distances, Fig. 18 counts."""
     rows = [s.row() for s in stats]
     pooled = np.concatenate([s.boundary_distances for s in stats]) if stats else np.zeros(0)
@@ -99,19 +105,27 @@ def summarize(stats: Sequence[ObjectStats], area_edges: Sequence[float] = AREA_E
         "heatmap": {
             "area_edges_percent": list(area_edges),
             "scribble_edges_percent": list(scribble_edges),
-            "counts": heatmap_counts([r["area_ratio"] for r in rows], [r["scribble_ratio"] for r in rows],
-                                     area_edges, scribble_edges).tolist(),
+            "counts": heatmap_counts(
+                [r["area_ratio"] for r in rows], [r["scribble_ratio"] for r in rows], area_edges, scribble_edges
+            ).tolist(),
         },
     }
 
 
-def compare_summary(a: Sequence[ObjectStats], b: Sequence[ObjectStats], agreements: Sequence[Agreement],
-                    area_edges: Sequence[float] = AREA_EDGES, scribble_edges: Sequence[float] = SCRIBBLE_EDGES) -> dict:
+def compare_summary(
+    a: Sequence[ObjectStats],
+    b: Sequence[ObjectStats],
+    agreements: Sequence[Agreement],
+    area_edges: Sequence[float] = AREA_EDGES,
+    scribble_edges: Sequence[float] = SCRIBBLE_EDGES,
+) -> dict:
     """Agreement and distribution distances of two sets over the same objects."""
     rows_a, rows_b = [s.row() for s in a], [s.row() for s in b]
     pooled = [np.concatenate([s.boundary_distances for s in x]) if x else np.zeros(0) for x in (a, b)]
-    counts = [heatmap_counts([r["area_ratio"] for r in rows], [r["scribble_ratio"] for r in rows], area_edges, scribble_edges)
-              for rows in (rows_a, rows_b)]
+    counts = [
+        heatmap_counts([r["area_ratio"] for r in rows], [r["scribble_ratio"] for r in rows], area_edges, scribble_edges)
+        for rows in (rows_a, rows_b)
+    ]
     return {
         "objects": len(agreements),
         "scribbled_in_both": sum(g.pixels_a > 0 and g.pixels_b > 0 for g in agreements),

@@ -41,8 +41,11 @@ def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
 
 
 _label_png_option = click.option(
-    "--label-png", type=click.Choice(LABEL_PNG_MODES), default=None,
-    help="Label PNG mode (gray or palette); default: the one OUT holds (gray for a new folder). Must match OUT's.")
+    "--label-png",
+    type=click.Choice(LABEL_PNG_MODES),
+    default=None,
+    help="Label PNG mode (gray or palette); default: the one OUT holds (gray for a new folder). Must match OUT's.",
+)
 
 
 def _split_list(values: Sequence[str]) -> list[str]:
@@ -61,12 +64,31 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
     return edges
 
 
-@click.command("preview", cls=ListOptionsCommand, short_help="Overlay images, ground truth and scribbles; contact sheet.")
+@click.command(
+    "preview", cls=ListOptionsCommand, short_help="Overlay images, ground truth and scribbles; contact sheet."
+)
 @click.argument("out", type=_PATH)
-@click.option("--seeds", "--seed", "seeds", type=SET_TAG, multiple=True, required=True, metavar="SEED [SEED ...]",
-              help="Scribble sets to show side by side: --seeds 1 2 (a seed or a set tag such as 1_shrink0.5).")
-@click.option("-n", "count", type=int, default=16, show_default=True, help="Number of images (the first ones) when --ids is not given.")
-@click.option("--ids", multiple=True, metavar="ID[,ID...]", help="Image ids to preview (repeatable or comma-separated).")
+@click.option(
+    "--seeds",
+    "--seed",
+    "seeds",
+    type=SET_TAG,
+    multiple=True,
+    required=True,
+    metavar="SEED [SEED ...]",
+    help="Scribble sets to show side by side: --seeds 1 2 (a seed or a set tag such as 1_shrink0.5).",
+)
+@click.option(
+    "-n",
+    "count",
+    type=int,
+    default=16,
+    show_default=True,
+    help="Number of images (the first ones) when --ids is not given.",
+)
+@click.option(
+    "--ids", multiple=True, metavar="ID[,ID...]", help="Image ids to preview (repeatable or comma-separated)."
+)
 @click.option("--out", "dest", type=_PATH, required=True, help="Folder for {id}.png and contact_sheet.png.")
 def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[str, ...], dest: Path) -> None:
     """Write per-image overlays (image, ground truth, scribbles of each seed) and a contact sheet."""
@@ -80,31 +102,79 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
 
 
 _scribbles_option = click.option(
-    "--scribbles", "scribble_dirs", type=_PATH, multiple=True, metavar="DIR",
+    "--scribbles",
+    "scribble_dirs",
+    type=_PATH,
+    multiple=True,
+    metavar="DIR",
     help="HUMAN_DIR is a build output and this folder holds one annotator's scribbles of its images "
-         "({id}.png class label maps, 255 unlabelled); repeat it for each annotator.")
+    "({id}.png class label maps, 255 unlabelled); repeat it for each annotator.",
+)
 
 
 @click.command("stats", cls=ListOptionsCommand, short_help="Per-object scribble statistics, heatmap, agreement.")
 @click.argument("out", type=_PATH, required=False)
 @click.option("--seed", default=None, metavar="SEED", help="Scribble set to measure (with OUT).")
-@click.option("--out", "dest", type=_PATH, required=True, help="Folder for objects.csv, summary.json and fig18_heatmap.png.")
-@click.option("--compare", "compare_out", type=_PATH, default=None, help="Build output holding the set to compare with (default: OUT).")
+@click.option(
+    "--out", "dest", type=_PATH, required=True, help="Folder for objects.csv, summary.json and fig18_heatmap.png."
+)
+@click.option(
+    "--compare",
+    "compare_out",
+    type=_PATH,
+    default=None,
+    help="Build output holding the set to compare with (default: OUT).",
+)
 @click.option("--compare-seed", default=None, metavar="SEED", help="Set to compare with (default: --seed).")
-@click.option("--root", type=_PATH, default=None, help="Dataset root to re-read instances from (default: meta.json 'source'; else ground-truth components).")
+@click.option(
+    "--root",
+    type=_PATH,
+    default=None,
+    help="Dataset root to re-read instances from (default: meta.json 'source'; else ground-truth components).",
+)
 @click.option("--split", default=None, help="Dataset split for --root (default: the build's only split).")
 @click.option("--radius", type=int, default=3, show_default=True, help="Dilation radius (pixels) of the agreement IoU.")
 @click.option("--area-bins", default=None, metavar="E0,E1,...", help="Fig. 18 mask-ratio bin edges in %.")
 @click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
-@click.option("--compare-human", "human_dir", type=_PATH, default=None,
-              help="Human scribble folder ({source}/{example}/gt.png, human_*.png): simulate its objects and compare.")
-@click.option("--sim-seeds", type=int, multiple=True, default=(1, 2, 3), show_default=True, metavar="SEED [SEED ...]",
-              help="With --compare-human: the simulated annotators.")
-@click.option("--style", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --compare-human: simulate this style file (default: the paper's style).")
+@click.option(
+    "--compare-human",
+    "human_dir",
+    type=_PATH,
+    default=None,
+    help="Human scribble folder ({source}/{example}/gt.png, human_*.png): simulate its objects and compare.",
+)
+@click.option(
+    "--sim-seeds",
+    type=int,
+    multiple=True,
+    default=(1, 2, 3),
+    show_default=True,
+    metavar="SEED [SEED ...]",
+    help="With --compare-human: the simulated annotators.",
+)
+@click.option(
+    "--style",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --compare-human: simulate this style file (default: the paper's style).",
+)
 @_scribbles_option
-def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radius, area_bins, scribble_bins, human_dir,
-                  sim_seeds, style, scribble_dirs) -> None:
+def stats_command(
+    out,
+    seed,
+    dest,
+    compare_out,
+    compare_seed,
+    root,
+    split,
+    radius,
+    area_bins,
+    scribble_bins,
+    human_dir,
+    sim_seeds,
+    style,
+    scribble_dirs,
+) -> None:
     """Per-object scribble statistics, the Fig. 18 heatmap, and agreement with another set.
 
     With --compare-human (and no OUT), the style measures of human scribbles next to
@@ -135,18 +205,29 @@ def stats_command(out, seed, dest, compare_out, compare_seed, root, split, radiu
             raise DatasetError(f"--compare: {compare.folder} is the measured set itself")
     if root is not None and not root.is_dir():
         raise DatasetError(f"--root: {root}: folder not found")
-    report = stats_report(scribbles, dest, compare=compare, root=root, split=split, radius=radius,
-                          area_edges=area_edges, scribble_edges=scribble_edges)
+    report = stats_report(
+        scribbles,
+        dest,
+        compare=compare,
+        root=root,
+        split=split,
+        radius=radius,
+        area_edges=area_edges,
+        scribble_edges=scribble_edges,
+    )
     summary = report.summary
-    line = (f"{scribbles.folder.name}: {summary['objects']} objects ({summary['objects_from']}), "
-            f"median scribble ratio {summary['scribble_ratio']['median']:.3g}")
+    line = (
+        f"{scribbles.folder.name}: {summary['objects']} objects ({summary['objects_from']}), "
+        f"median scribble ratio {summary['scribble_ratio']['median']:.3g}"
+    )
     if compare is not None:
         line += f"; vs {compare.folder.name}: median dilated IoU {summary['compare']['dilated_iou']['median']:.3g}"
     click.echo(f"{line}; wrote {', '.join(p.name for p in report.files)} to {dest}")
 
 
-def _human_examples(human_dir: Path, scribble_dirs: tuple[Path, ...], root: Path | None,
-                    split: str | None) -> list[HumanExample]:
+def _human_examples(
+    human_dir: Path, scribble_dirs: tuple[Path, ...], root: Path | None, split: str | None
+) -> list[HumanExample]:
     """HUMAN_DIR's examples: its own layout, or a build whose images ``scribble_dirs`` scribble."""
     from ..analysis.objects import human_examples_from_build
     from ..datasets.human import read_human_examples
@@ -160,8 +241,9 @@ def _human_examples(human_dir: Path, scribble_dirs: tuple[Path, ...], root: Path
     return read_human_examples(human_dir)
 
 
-def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None,
-                   examples: list[HumanExample]) -> None:
+def _compare_human(
+    human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None, examples: list[HumanExample]
+) -> None:
     from ..analysis.human_compare import compare_report, format_comparison
     from ..engine.config import SimConfig
 
@@ -172,26 +254,56 @@ def _compare_human(human_dir: Path, dest: Path, seeds: tuple[int, ...], style: P
     except ValueError as error:
         raise DatasetError(f"--style: {error}") from None
     comparisons, files = compare_report(human_dir, dest, config, seeds=seeds, examples=examples)
-    click.echo(f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
-               "(h: human median, s: simulated median, in: simulated values inside the human band)")
+    click.echo(
+        f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
+        "(h: human median, s: simulated median, in: simulated values inside the human band)"
+    )
     click.echo(format_comparison(comparisons))
     click.echo(f"wrote {', '.join(p.name for p in files)} to {dest}")
 
 
 @click.command("fit", cls=ListOptionsCommand, short_help="Fit a scribble style to human scribbles.")
 @click.argument("human_dir", type=_PATH)
-@click.option("--out", "dest", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Style file to write (JSON; build --style and SimConfig.from_file read it).")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="First simulated annotator of the search (it uses this seed and the next).")
-@click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores",
-              help="Settings simulated at once (-1: all cores); the style found is the same for any number.")
+@click.option(
+    "--out",
+    "dest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Style file to write (JSON; build --style and SimConfig.from_file read it).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="First simulated annotator of the search (it uses this seed and the next).",
+)
+@click.option(
+    "--jobs",
+    type=int,
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Settings simulated at once (-1: all cores); the style found is the same for any number.",
+)
 @_scribbles_option
-@click.option("--root", type=_PATH, default=None,
-              help="With --scribbles: dataset root to re-read the build's instances from (default: meta.json 'source').")
-@click.option("--split", default=None, help="With --scribbles: dataset split for --root (default: the build's only split).")
-def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int, scribble_dirs: tuple[Path, ...], root: Path | None,
-                split: str | None) -> None:
+@click.option(
+    "--root",
+    type=_PATH,
+    default=None,
+    help="With --scribbles: dataset root to re-read the build's instances from (default: meta.json 'source').",
+)
+@click.option(
+    "--split", default=None, help="With --scribbles: dataset split for --root (default: the build's only split)."
+)
+def fit_command(
+    human_dir: Path,
+    dest: Path,
+    seed: int,
+    jobs: int,
+    scribble_dirs: tuple[Path, ...],
+    root: Path | None,
+    split: str | None,
+) -> None:
     """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png).
 
     With --scribbles, HUMAN_DIR is a scribblesim build output instead, and each folder
@@ -206,10 +318,16 @@ def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int, scribble_dirs
     if jobs == 0 or jobs < -1:
         raise DatasetError(f"--jobs: must be a positive number of workers or -1, got {jobs}")
     seeds = (seed, seed + 1)
-    result = fit_style(_human_examples(human_dir, scribble_dirs, root, split), seeds=seeds, jobs=jobs,
-                       report=lambda line: click.echo(f"  {line}"))
-    click.echo(f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
-               "(h: human median, s: simulated median, in: simulated values inside the human band):")
+    result = fit_style(
+        _human_examples(human_dir, scribble_dirs, root, split),
+        seeds=seeds,
+        jobs=jobs,
+        report=lambda line: click.echo(f"  {line}"),
+    )
+    click.echo(
+        f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
+        "(h: human median, s: simulated median, in: simulated values inside the human band):"
+    )
     click.echo(format_comparison(result.before))
     click.echo(f"after ({', '.join(f'{k}={v}' for k, v in result.knobs().items()) or 'no knob helped'}):")
     click.echo(format_comparison(result.after))
@@ -220,12 +338,23 @@ def fit_command(human_dir: Path, dest: Path, seed: int, jobs: int, scribble_dirs
 @click.command("degrade", cls=ListOptionsCommand, short_help="Scribble-shrink and scribble-drop a scribble set.")
 @click.argument("out", type=_PATH)
 @click.option("--seed", required=True, metavar="SEED", help="Scribble set to degrade.")
-@click.option("--shrink", type=float, default=None, help="Scribble-shrink ratio r in [0, 1]: keep the centred (1 - r) of each stroke.")
-@click.option("--drop", type=float, default=None, help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.")
+@click.option(
+    "--shrink",
+    type=float,
+    default=None,
+    help="Scribble-shrink ratio r in [0, 1]: keep the centred (1 - r) of each stroke.",
+)
+@click.option(
+    "--drop",
+    type=float,
+    default=None,
+    help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.",
+)
 @click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the drop decisions.")
 @_label_png_option
-def degrade_command(out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int,
-                    label_png: str | None) -> None:
+def degrade_command(
+    out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int, label_png: str | None
+) -> None:
     """Write a degraded copy of a scribble set (e.g. {prefix}_scribble_r1_shrink0.5)."""
     from ..sets.degrade import degrade_set
 
@@ -247,9 +376,15 @@ def import_group() -> None:
 
 def _import_options(function):
     function = click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")(function)
-    function = click.option("--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix).")(function)
-    function = click.option("--seed", type=int, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}.")(function)
-    function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(function)
+    function = click.option(
+        "--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix)."
+    )(function)
+    function = click.option(
+        "--seed", type=int, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+    )(function)
+    function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(
+        function
+    )
     return _label_png_option(function)
 
 
@@ -262,8 +397,13 @@ def _run_import(run, *args, seed: int, **kwargs) -> None:
 @import_group.command("scribblesup")
 @click.argument("xml_dir", type=_PATH)
 @_import_options
-@click.option("--width", type=int, default=SCRIBBLESUP_WIDTH, show_default=True,
-              help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).")
+@click.option(
+    "--width",
+    type=int,
+    default=SCRIBBLESUP_WIDTH,
+    show_default=True,
+    help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).",
+)
 @click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
 def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
     """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
@@ -271,14 +411,29 @@ def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png,
 
     if width < 1:
         raise DatasetError(f"--width: must be >= 1, got {width}")
-    _run_import(import_scribblesup, xml_dir, out, seed=seed, prefix=prefix, width=width,
-                skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png)
+    _run_import(
+        import_scribblesup,
+        xml_dir,
+        out,
+        seed=seed,
+        prefix=prefix,
+        width=width,
+        skip_unknown=skip_unknown,
+        overwrite=overwrite,
+        label_png=label_png,
+    )
 
 
 @import_group.command("png")
 @click.argument("png_dir", type=_PATH)
 @_import_options
-@click.option("--classes", "classes_file", type=_PATH, default=None, help="JSON list of class names (index = class id) for a new OUT.")
+@click.option(
+    "--classes",
+    "classes_file",
+    type=_PATH,
+    default=None,
+    help="JSON list of class names (index = class id) for a new OUT.",
+)
 def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes_file) -> None:
     """Import scribble label PNGs (255 = unlabelled; grayscale, palette or 3 equal channels); strokes come from the pixels."""
     from ..sets.importers import import_png
@@ -293,5 +448,6 @@ def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes
             raise DatasetError(f"{classes_file}: not valid JSON ({error})") from None
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
             raise DatasetError(f"{classes_file}: expected a JSON list of class names")
-    _run_import(import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite,
-                label_png=label_png)
+    _run_import(
+        import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite, label_png=label_png
+    )

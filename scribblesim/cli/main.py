@@ -30,22 +30,72 @@ JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
 def build_options(function):
     """Options shared by every ``build`` subcommand."""
 
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT, show_default=True, help="Output folder.")
-    @click.option("--seeds", "seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Seeds (annotators): --seeds 1 2 3. Default: 1.")
+    @click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_OUT,
+        show_default=True,
+        help="Output folder.",
+    )
+    @click.option(
+        "--seeds",
+        "seeds",
+        type=int,
+        multiple=True,
+        metavar="SEED [SEED ...]",
+        help="Seeds (annotators): --seeds 1 2 3. Default: 1.",
+    )
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
-    @click.option("--backend", type=click.Choice(JOBLIB_BACKENDS), default=DEFAULT_BACKEND, show_default=True,
-                  help="joblib backend (multiprocessing: forked workers, quick to start).")
-    @click.option("--scheduler", default=None, metavar="ADDRESS", help="Address of a running dask.distributed scheduler (implies --backend dask).")
+    @click.option(
+        "--backend",
+        type=click.Choice(JOBLIB_BACKENDS),
+        default=DEFAULT_BACKEND,
+        show_default=True,
+        help="joblib backend (multiprocessing: forked workers, quick to start).",
+    )
+    @click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Address of a running dask.distributed scheduler (implies --backend dask).",
+    )
     @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")
-    @click.option("--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split).")
-    @click.option("--width", type=int, default=SimConfig.width, show_default=True, help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).")
-    @click.option("--erosion-kernel", type=int, default=SimConfig.erosion_kernel, show_default=True, help="Erosion kernel k of boundary scribbles.")
+    @click.option(
+        "--prefix", default=None, help="Name prefix of the scribble folders (default: from dataset and split)."
+    )
+    @click.option(
+        "--width",
+        type=int,
+        default=SimConfig.width,
+        show_default=True,
+        help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).",
+    )
+    @click.option(
+        "--erosion-kernel",
+        type=int,
+        default=SimConfig.erosion_kernel,
+        show_default=True,
+        help="Erosion kernel k of boundary scribbles.",
+    )
     @click.option("--no-background", is_flag=True, help="Do not scribble the background.")
-    @click.option("--style", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                  help="Style file (JSON of SimConfig fields, e.g. from scribblesim fit); options given here win.")
-    @click.option("--label-png", type=click.Choice(LABEL_PNG_MODES), default=DEFAULT_LABEL_PNG, show_default=True,
-                  help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.")
-    @click.option("--keep-empty", is_flag=True, help="Keep images without annotations (background scribbles only) instead of leaving them out.")
+    @click.option(
+        "--style",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Style file (JSON of SimConfig fields, e.g. from scribblesim fit); options given here win.",
+    )
+    @click.option(
+        "--label-png",
+        type=click.Choice(LABEL_PNG_MODES),
+        default=DEFAULT_LABEL_PNG,
+        show_default=True,
+        help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.",
+    )
+    @click.option(
+        "--keep-empty",
+        is_flag=True,
+        help="Keep images without annotations (background scribbles only) instead of leaving them out.",
+    )
     @click.option("--overwrite", is_flag=True, help="Delete what earlier builds wrote into --out first (start over).")
     @click.option("--no-progress", is_flag=True, help="Hide the progress bar (it shows only on a terminal).")
     @functools.wraps(function)
@@ -61,8 +111,9 @@ def _given(field: str) -> bool:
     return click.get_current_context().get_parameter_source(option) == click.core.ParameterSource.COMMANDLINE
 
 
-def _run_build(samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None,
-               notes=None, **options) -> None:
+def _run_build(
+    samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None, notes=None, **options
+) -> None:
     seeds = tuple(dict.fromkeys(options["seeds"]))
     if any(s < 0 for s in seeds):
         fail(f"--seeds: seeds must be non-negative, got {list(seeds)}")
@@ -70,34 +121,49 @@ def _run_build(samples, *, dataset, split, default_prefix, class_names, backgrou
         fail(f"--jobs: must be a positive number of workers or -1, got {options['jobs']}")
     try:
         config = SimConfig(
-            width=options["width"], erosion_kernel=options["erosion_kernel"],
-            background=not options["no_background"], background_split=background_split,
+            width=options["width"],
+            erosion_kernel=options["erosion_kernel"],
+            background=not options["no_background"],
+            background_split=background_split,
         )
         if options["style"] is not None:  # the style file's fields, then the options given on the command line
-            given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background")
-                     if _given(name)}
+            given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background") if _given(name)}
             config = SimConfig(**{**SimConfig.from_file(options["style"], config).to_dict(), **given})
     except ValueError as error:
         fail(str(error))
     spec = BuildSpec(
-        out=options["out"], split=split, prefix=options["prefix"] or default_prefix,
-        seeds=tuple(dict.fromkeys(seeds or (1,))), config=config, copy_images=options["copy_images"],
-        label_png=options["label_png"], keep_empty=options["keep_empty"],
+        out=options["out"],
+        split=split,
+        prefix=options["prefix"] or default_prefix,
+        seeds=tuple(dict.fromkeys(seeds or (1,))),
+        config=config,
+        copy_images=options["copy_images"],
+        label_png=options["label_png"],
+        keep_empty=options["keep_empty"],
     )
     backend = "dask" if options["scheduler"] else options["backend"]
     with ExitStack() as stack:
         if backend == "dask":
             stack.enter_context(_dask_client(options["scheduler"], options["jobs"]))
         summary = build(
-            samples, spec, dataset=dataset, class_names=class_names, jobs=options["jobs"],
-            backend=backend, progress=not options["no_progress"], total=len(samples),
+            samples,
+            spec,
+            dataset=dataset,
+            class_names=class_names,
+            jobs=options["jobs"],
+            backend=backend,
+            progress=not options["no_progress"],
+            total=len(samples),
             source=None if root is None else {"root": relative_path(root, spec.out), "split": split},
-            notes=notes, overwrite=options["overwrite"],
+            notes=notes,
+            overwrite=options["overwrite"],
         )
     click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
     if summary.images == 0:
-        fail(f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
-              "reasons in meta.json)")
+        fail(
+            f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
+            "reasons in meta.json)"
+        )
 
 
 def _dask_client(address: str | None, jobs: int):
@@ -123,7 +189,12 @@ def build_group() -> None:
 
 
 @build_group.command("coco")
-@click.option("--root", type=click.Path(path_type=Path), default=None, help="COCO root (annotations/instances_SPLIT.json, SPLIT/). Default: the embedded sample.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="COCO root (annotations/instances_SPLIT.json, SPLIT/). Default: the embedded sample.",
+)
 @click.option("--split", default=None, help="Split, e.g. train2014. Default: train2017 for the embedded sample.")
 @build_options
 def build_coco(root, split, **options) -> None:
@@ -140,12 +211,23 @@ def build_coco(root, split, **options) -> None:
     if coco.orphans:
         notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
         example = coco.orphans[0]
-        warnings.warn(f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
-                      f"{example['annotation']}: image {example['image_id']}); recorded in meta.json", stacklevel=1)
+        warnings.warn(
+            f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
+            f"{example['annotation']}: image {example['image_id']}); recorded in meta.json",
+            stacklevel=1,
+        )
     year = "".join(ch for ch in split if ch.isdigit())
     prefix = f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
-    _run_build(coco.samples, dataset="coco", split=split, default_prefix=prefix, class_names=coco.class_names,
-               root=root, notes=notes, **options)
+    _run_build(
+        coco.samples,
+        dataset="coco",
+        split=split,
+        default_prefix=prefix,
+        class_names=coco.class_names,
+        root=root,
+        notes=notes,
+        **options,
+    )
 
 
 @build_group.command("cityscapes")
@@ -157,9 +239,16 @@ def build_cityscapes(root, split, **options) -> None:
     from ..datasets.cityscapes import CLASS_NAMES
 
     cityscapes = dataset_adapter("cityscapes")
-    _run_build(cityscapes.samples(root, split), dataset=cityscapes.name, split=split,
-               default_prefix=f"cityscapes_{split}", class_names=CLASS_NAMES,
-               background_split=cityscapes.background_split, root=root, **options)
+    _run_build(
+        cityscapes.samples(root, split),
+        dataset=cityscapes.name,
+        split=split,
+        default_prefix=f"cityscapes_{split}",
+        class_names=CLASS_NAMES,
+        background_split=cityscapes.background_split,
+        root=root,
+        **options,
+    )
 
 
 @build_group.command("voc")
@@ -171,13 +260,25 @@ def build_voc(root, split, **options) -> None:
     from ..datasets.voc import CLASS_NAMES
 
     voc = dataset_adapter("voc")
-    _run_build(voc.samples(root, split), dataset=voc.name, split=split, default_prefix=f"voc_{split}",
-               class_names=CLASS_NAMES, background_split=voc.background_split, root=root, **options)
+    _run_build(
+        voc.samples(root, split),
+        dataset=voc.name,
+        split=split,
+        default_prefix=f"voc_{split}",
+        class_names=CLASS_NAMES,
+        background_split=voc.background_split,
+        root=root,
+        **options,
+    )
 
 
 @build_group.command("folder")
-@click.option("--instances", type=click.Path(path_type=Path), required=True, help="Folder of instance-id PNGs (0 = background).")
-@click.option("--classes", "classes_file", type=click.Path(path_type=Path), required=True, help="JSON class table (see README).")
+@click.option(
+    "--instances", type=click.Path(path_type=Path), required=True, help="Folder of instance-id PNGs (0 = background)."
+)
+@click.option(
+    "--classes", "classes_file", type=click.Path(path_type=Path), required=True, help="JSON class table (see README)."
+)
 @click.option("--images", type=click.Path(path_type=Path), default=None, help="Folder of images named like the PNGs.")
 @click.option("--split", default="train", show_default=True)
 @build_options
@@ -187,7 +288,9 @@ def build_folder(instances, classes_file, images, split, **options) -> None:
 
     table = read_class_table(classes_file)
     samples = folder_samples(instances, table, images)
-    _run_build(samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options)
+    _run_build(
+        samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options
+    )
 
 
 from .analysis import degrade_command, fit_command, import_group, preview_command, stats_command  # noqa: E402

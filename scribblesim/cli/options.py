@@ -34,9 +34,12 @@ _LIST_TYPES = (click.types.IntParamType, click.types.FloatParamType, SetTag)
 
 def _list_options(command: click.Command) -> dict[str, click.Option]:
     """Flag name -> option, for every list option of ``command``."""
-    return {name: param for param in command.params
-            if isinstance(param, click.Option) and param.multiple and isinstance(param.type, _LIST_TYPES)
-            for name in param.opts}
+    return {
+        name: param
+        for param in command.params
+        if isinstance(param, click.Option) and param.multiple and isinstance(param.type, _LIST_TYPES)
+        for name in param.opts
+    }
 
 
 def _is_value(option: click.Option, token: str) -> bool:

@@ -74,12 +74,16 @@ def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
             if image.mode == "RGB":
                 array = np.asarray(image)
                 if not (np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 0], array[..., 2])):
-                    raise DatasetError(f"{path}: 3-channel PNG whose channels differ; expected a single-channel "
-                                       "label PNG (or 3 equal channels)")
+                    raise DatasetError(
+                        f"{path}: 3-channel PNG whose channels differ; expected a single-channel "
+                        "label PNG (or 3 equal channels)"
+                    )
                 return array[..., 0].copy()
             if modes is not None and image.mode not in modes:
-                raise DatasetError(f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG "
-                                   f"or 3 equal channels, got mode {image.mode}")
+                raise DatasetError(
+                    f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG "
+                    f"or 3 equal channels, got mode {image.mode}"
+                )
             return np.asarray(image)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None

@@ -69,7 +69,9 @@ class CocoSample:
             if (high < 0).any() or (low > size).any():
                 return np.zeros((self.height, self.width), dtype=bool), "polygon lies outside the image"
             if (low < -_POLYGON_REACH * size).any() or (high > (_POLYGON_REACH + 1) * size).any():
-                problem = f"polygon reaches far outside the image (x {low[0]:g}..{high[0]:g}, y {low[1]:g}..{high[1]:g})"
+                problem = (
+                    f"polygon reaches far outside the image (x {low[0]:g}..{high[0]:g}, y {low[1]:g}..{high[1]:g})"
+                )
         if problem is not None:
             which = self.annotation_ids[index] if index < len(self.annotation_ids) else f"#{index}"
             raise DatasetError(f"annotation {which}: {problem}")
@@ -195,7 +197,9 @@ class CocoSplit:
 
 
 def _class_names(categories: list, path: Path) -> list[str]:
-    if not all(isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str) for c in categories):
+    if not all(
+        isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str) for c in categories
+    ):
         raise DatasetError(f"{path}: every category needs an integer 'id' and a string 'name'")
     return ["background"] + [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
 
@@ -269,8 +273,11 @@ def read_coco(root: Path, split: str) -> CocoSplit:
                 problem=problem,
             )
         )
-    orphans = [{"annotation": a.get("id"), "image_id": a["image_id"]}
-               for a in data["annotations"] if a["image_id"] not in coco.imgs]
+    orphans = [
+        {"annotation": a.get("id"), "image_id": a["image_id"]}
+        for a in data["annotations"]
+        if a["image_id"] not in coco.imgs
+    ]
     return CocoSplit(samples, names, orphans)
 
 

@@ -14,9 +14,27 @@ import numpy as np
 from .base import DatasetError, LoadedSample, masks_from_ids, read_png
 
 CLASS_NAMES = [
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
-    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 ]
 VOID = 255
 
@@ -35,7 +53,9 @@ class VocSample:
         objects = read_png(self.object_png).astype(np.int64)
         semantic = read_png(self.class_png)
         if objects.shape != semantic.shape or objects.ndim != 2:
-            raise DatasetError(f"{self.object_png}: shape {objects.shape} differs from {self.class_png} {semantic.shape}")
+            raise DatasetError(
+                f"{self.object_png}: shape {objects.shape} differs from {self.class_png} {semantic.shape}"
+            )
         values = [int(v) for v in np.unique(objects) if v not in (0, VOID)]
         masks = masks_from_ids(objects, values)
         classes = []
@@ -47,8 +67,13 @@ class VocSample:
             classes.append(class_id)
         ignore = (semantic == VOID) | (objects == VOID)
         return LoadedSample(
-            self.name, self.name, masks, np.array(classes, dtype=np.int64), ignore,
-            semantic.astype(np.uint8), self.image_path,
+            self.name,
+            self.name,
+            masks,
+            np.array(classes, dtype=np.int64),
+            ignore,
+            semantic.astype(np.uint8),
+            self.image_path,
         )
 
 
@@ -62,7 +87,11 @@ def voc_samples(root: Path, split: str) -> list[VocSample]:
         raise DatasetError(f"{listing}: split file not found")
     names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
     return [
-        VocSample(n, root / "SegmentationObject" / f"{n}.png", root / "SegmentationClass" / f"{n}.png",
-                  root / "JPEGImages" / f"{n}.jpg")
+        VocSample(
+            n,
+            root / "SegmentationObject" / f"{n}.png",
+            root / "SegmentationClass" / f"{n}.png",
+            root / "JPEGImages" / f"{n}.jpg",
+        )
         for n in names
     ]

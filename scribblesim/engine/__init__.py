@@ -7,5 +7,14 @@ from .config import SimConfig
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke
 from .simulate import semantic_map, simulate, simulate_seeds
 
-__all__ = ["BACKGROUND", "UNLABELLED", "ScribbleMap", "SimConfig", "Skip", "Stroke", "semantic_map", "simulate",
-           "simulate_seeds"]
+__all__ = [
+    "BACKGROUND",
+    "UNLABELLED",
+    "ScribbleMap",
+    "SimConfig",
+    "Skip",
+    "Stroke",
+    "semantic_map",
+    "simulate",
+    "simulate_seeds",
+]

@@ -58,9 +58,7 @@ def outer_contour(region: np.ndarray, spacing: float) -> tuple[np.ndarray, np.nd
     return (points if len(points) else outer), centroid
 
 
-def radial_jitter(
-    points: np.ndarray, centroid: np.ndarray, amplitude: float, rng: np.random.Generator
-) -> np.ndarray:
+def radial_jitter(points: np.ndarray, centroid: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
     """Move each point along its ray from ``centroid`` by delta ~ U[-amplitude, amplitude] (Eq. 21)."""
     offsets = points - centroid
     angles = np.arctan2(offsets[:, 1], offsets[:, 0])

@@ -132,9 +132,7 @@ class SimConfig:
         if not 0.0 <= self.boundary_min_ratio <= 1.0:
             raise ValueError(f"boundary_min_ratio must lie in [0, 1], got {self.boundary_min_ratio}")
         if self.background_split not in ("none", "horizontal"):
-            raise ValueError(
-                f"background_split must be 'none' or 'horizontal', got {self.background_split!r}"
-            )
+            raise ValueError(f"background_split must be 'none' or 'horizontal', got {self.background_split!r}")
         if self.bezier_degree < 1:
             raise ValueError(f"bezier_degree must be >= 1, got {self.bezier_degree}")
         if self.control_spacing <= 0:
@@ -162,11 +160,15 @@ class SimConfig:
         if self.boundary_inset is not None and not 0.0 < self.boundary_inset < 1.0:
             raise ValueError(f"boundary_inset must lie in (0, 1) or be None, got {self.boundary_inset}")
         if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:
-            raise ValueError(f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
-                             f"{self.wobble_wavelength}")
+            raise ValueError(
+                f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
+                f"{self.wobble_wavelength}"
+            )
         if not 0.0 <= self.zigzag_reach <= 1.0 or self.zigzag_wavelength <= 0:
-            raise ValueError(f"need zigzag_reach in [0, 1] and zigzag_wavelength > 0, got {self.zigzag_reach}, "
-                             f"{self.zigzag_wavelength}")
+            raise ValueError(
+                f"need zigzag_reach in [0, 1] and zigzag_wavelength > 0, got {self.zigzag_reach}, "
+                f"{self.zigzag_wavelength}"
+            )
 
     def to_dict(self) -> dict:
         """Return the parameters as a JSON-serialisable dict."""

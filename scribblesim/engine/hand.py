@@ -31,8 +31,10 @@ def extend_path(path: np.ndarray, reach: float, rng: np.random.Generator) -> np.
         return np.stack([path[0] - reach * heading, path[0] + reach * heading])
     line = shapely.LineString(path)
     ends = []
-    for stretch in (substring(line, 0.0, min(reach, line.length)), substring(line, max(0.0, line.length - reach),
-                                                                                 line.length)):
+    for stretch in (
+        substring(line, 0.0, min(reach, line.length)),
+        substring(line, max(0.0, line.length - reach), line.length),
+    ):
         ends.append(np.array(stretch.coords, dtype=float))
     head, tail = ends[0][0] - ends[0][-1], ends[1][-1] - ends[1][0]
     start = path[0] + reach * head / max(np.linalg.norm(head), 1e-12)
@@ -63,7 +65,7 @@ def inset_path(path: np.ndarray, depth: np.ndarray, inset: float) -> np.ndarray:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], deep.astype(np.int8), [0]])))
     starts, ends = edges[::2], edges[1::2]
     longest = int(np.argmax(ends - starts))
-    return path[starts[longest]:ends[longest]]
+    return path[starts[longest] : ends[longest]]
 
 
 def keep_stretch(path: np.ndarray, share: float | None, position: str, rng: np.random.Generator) -> np.ndarray:
@@ -98,8 +100,9 @@ def wobble(path: np.ndarray, amplitude: float, wavelength: float, rng: np.random
     return dense + amplitude * np.sin(2 * math.pi * arc / wavelength + phase)[:, None] * normal
 
 
-def zigzag(path: np.ndarray, depth: np.ndarray, reach: float, wavelength: float,
-           rng: np.random.Generator) -> np.ndarray:
+def zigzag(
+    path: np.ndarray, depth: np.ndarray, reach: float, wavelength: float, rng: np.random.Generator
+) -> np.ndarray:
     """``path`` zigzagged sideways to ``reach`` x its local depth, one turn every ``wavelength / 2`` of arc.
 
     A hatching hand: the swing follows the object's width where the path runs (``depth``,

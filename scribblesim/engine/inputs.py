@@ -20,9 +20,7 @@ def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         stack = masks
     else:
         if len(masks) == 0:
-            raise ValueError(
-                "masks is empty, so the image size is unknown; pass an array of shape (0, H, W)"
-            )
+            raise ValueError("masks is empty, so the image size is unknown; pass an array of shape (0, H, W)")
         shapes = {np.shape(m) for m in masks}
         if len(shapes) != 1:
             raise ValueError(f"all masks must have the same shape, got {sorted(shapes)}")
@@ -57,7 +55,6 @@ def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
     bad = ids[(ids < MIN_CLASS) | (ids > MAX_CLASS)]
     if bad.size:
         raise ValueError(
-            f"class ids must lie in {MIN_CLASS}..{MAX_CLASS} (0 is background, 255 unlabelled), "
-            f"got {bad.tolist()}"
+            f"class ids must lie in {MIN_CLASS}..{MAX_CLASS} (0 is background, 255 unlabelled), got {bad.tolist()}"
         )
     return ids

@@ -156,10 +156,12 @@ def _scene(
                 scene.skipped.append(Skip(None, "skeleton too complex", f"background part {part}: {bound}"))
             elif not paths:
                 scene.skipped.append(Skip.background(part, "no skeleton to trace"))
-            scene.background.append([
-                (path + np.array([0.0, rows.start]), _pixels(path, allowed, rows.start, 0, config, ignore))
-                for path in paths
-            ])
+            scene.background.append(
+                [
+                    (path + np.array([0.0, rows.start]), _pixels(path, allowed, rows.start, 0, config, ignore))
+                    for path in paths
+                ]
+            )
     image_area = shape[0] * shape[1]
     for index in range(len(stack)):
         box = _bounding_box(stack[index])
@@ -210,8 +212,9 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
     """One annotator's scribbles of a scene."""
     result = ScribbleMap(label_map=np.full(scene.shape, UNLABELLED, dtype=np.uint8), skipped=list(scene.skipped))
 
-    def paint(pixels: tuple[np.ndarray, np.ndarray], points: np.ndarray, label: int, instance: int | None,
-              style: StrokeStyle) -> bool:
+    def paint(
+        pixels: tuple[np.ndarray, np.ndarray], points: np.ndarray, label: int, instance: int | None, style: StrokeStyle
+    ) -> bool:
         if pixels[0].size == 0:
             return False
         result.label_map[pixels] = label

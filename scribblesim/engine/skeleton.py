@@ -179,9 +179,12 @@ def _chain_multigraph(graph: _PixelGraph) -> nx.MultiGraph:
     for a, b in order.reshape(-1, 2).tolist():
         c = int(chain[a])
         multigraph.add_edge(
-            int(node[a]), int(node[b]), ("chain", c),
+            int(node[a]),
+            int(node[b]),
+            ("chain", c),
             weight=float(length[c] + weights[link[a]] + weights[link[b]]),
-            anchor=int(node[a]), first=int(pixel[a]),
+            anchor=int(node[a]),
+            first=int(pixel[a]),
         )
     return multigraph
 
@@ -249,8 +252,7 @@ def _cut_chain(graph: _PixelGraph, data: dict, other: int, tree: nx.Graph, root:
         tree.add_edge(anchor, int(sequence[cut]), weight=float(arc[cut]), anchor=anchor, interior=sequence[1:cut])
     if cut + 1 <= len(sequence) - 2:
         start = int(sequence[cut + 1])
-        tree.add_edge(start, other, weight=float(arc[-1] - arc[cut + 1]), anchor=start,
-                      interior=sequence[cut + 2 : -1])
+        tree.add_edge(start, other, weight=float(arc[-1] - arc[cut + 1]), anchor=start, interior=sequence[cut + 2 : -1])
 
 
 def _spanning_tree(graph: _PixelGraph, root: int) -> nx.Graph:
@@ -264,8 +266,9 @@ def _spanning_tree(graph: _PixelGraph, root: int) -> nx.Graph:
         if key[0] == "step":
             tree.add_edge(u, v, weight=data["weight"], anchor=u, interior=np.empty(0, dtype=np.int64))
         else:
-            tree.add_edge(u, v, weight=data["weight"], anchor=data["anchor"],
-                          interior=partial(graph.chain_order, data["first"]))
+            tree.add_edge(
+                u, v, weight=data["weight"], anchor=data["anchor"], interior=partial(graph.chain_order, data["first"])
+            )
     for u, v, key, data in multigraph.edges(keys=True, data=True):
         if key[0] == "chain" and key not in kept:
             _cut_chain(graph, data, v if u == data["anchor"] else u, tree, root)
@@ -354,7 +357,7 @@ def leaf_to_leaf_path(tree: SkeletonTree, rng: np.random.Generator) -> np.ndarra
     shared = min(len(to_first), len(to_second))
     same = np.all(to_first[:shared] == to_second[:shared], axis=1)
     common = shared if same.all() else int(np.argmin(same))
-    return np.concatenate([to_first[common - 1:][::-1], to_second[common:]])
+    return np.concatenate([to_first[common - 1 :][::-1], to_second[common:]])
 
 
 def longest_path(tree: SkeletonTree) -> np.ndarray:

@@ -132,7 +132,8 @@ def _record(image_name: str, result: ScribbleMap, empty_reasons: dict[int, str])
     """The stroke record of one image; an empty mask's skip says why, when its adapter knows."""
     skips = [
         replace(skip, reason=f"{skip.reason}: {empty_reasons[skip.instance]}")
-        if skip.kind == "empty mask" and skip.instance in empty_reasons else skip
+        if skip.kind == "empty mask" and skip.instance in empty_reasons
+        else skip
         for skip in result.skipped
     ]
     return stroke_record(image_name, result.strokes, [skip.to_dict() for skip in skips])
@@ -209,7 +210,8 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     linked = image_link is None or image_link.is_file() or image_link.is_symlink()
     gt_path = spec.layout.ground_truth(name)
     todo = [
-        s for s in spec.seeds
+        s
+        for s in spec.seeds
         if not (_written(spec.scribble_dir(s) / f"{name}.png") and _written(spec.part_dir(s) / f"{name}.json"))
     ]
     records = {}
@@ -229,14 +231,18 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
                 return report
         if not _written(gt_path):
             write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png), durable=False)
-        results = simulate_seeds(
-            loaded.masks, loaded.classes, todo, loaded.image_id, spec.config, ignore=loaded.ignore
-        ) if todo else []
+        results = (
+            simulate_seeds(loaded.masks, loaded.classes, todo, loaded.image_id, spec.config, ignore=loaded.ignore)
+            if todo
+            else []
+        )
         for seed, result in zip(todo, results):
             records[seed] = _record(name, result, loaded.empty_reasons)
             write_bytes_atomic(spec.part_dir(seed) / f"{name}.json", record_line(records[seed]), durable=False)
             write_bytes_atomic(
-                spec.scribble_dir(seed) / f"{name}.png", label_png_bytes(result.label_map, spec.label_png), durable=False
+                spec.scribble_dir(seed) / f"{name}.png",
+                label_png_bytes(result.label_map, spec.label_png),
+                durable=False,
             )
             report.computed += 1
         if source is not None and image_link is not None and not linked:
@@ -287,8 +293,9 @@ def _split_summary(spec: BuildSpec, reports: Sequence[ImageReport], strokes: Cou
     }
 
 
-def _write_meta(spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict | None,
-                source: dict | None) -> None:
+def _write_meta(
+    spec: BuildSpec, dataset: str, class_names: Sequence[str], summary: dict | None, source: dict | None
+) -> None:
     """Write ``meta.json``: ``summary`` replaces the split's entry, its per-seed counts merged
     with the earlier seeds'; without ``summary`` (before a first build) no split and no seed."""
     meta = recorded_meta(spec.out)
@@ -367,24 +374,34 @@ def check_rerun(spec: BuildSpec, dataset: str | None = None, class_names: Sequen
     splits = recorded_splits(meta)
     recorded = {"dataset": meta.get("dataset"), "label_png": recorded_label_png(meta)}
     wanted = {"dataset": dataset, "label_png": spec.label_png}
-    differ = [f"{_OPTION_NAMES.get(key, key)} {recorded[key]} (not {value})" for key, value in wanted.items()
-              if value is not None and recorded.get(key) is not None and recorded[key] != value]
+    differ = [
+        f"{_OPTION_NAMES.get(key, key)} {recorded[key]} (not {value})"
+        for key, value in wanted.items()
+        if value is not None and recorded.get(key) is not None and recorded[key] != value
+    ]
     config = meta["config"] if isinstance(meta.get("config"), dict) else {}
     # every recorded simulation option must match, None (a style knob left off) included
-    differ += [f"{_OPTION_NAMES.get(key, key)} {config[key]} (not {value})"
-               for key, value in spec.config.to_dict().items() if key in config and config[key] != value]
+    differ += [
+        f"{_OPTION_NAMES.get(key, key)} {config[key]} (not {value})"
+        for key, value in spec.config.to_dict().items()
+        if key in config and config[key] != value
+    ]
     if class_names is not None and meta.get("classes") not in (None, list(class_names)):
         differ.append(f"other classes ({len(meta['classes'])} names, not {len(class_names)})")
     previous = splits.get(spec.split)
     if previous is not None and previous.get("keep_empty", True) and not spec.keep_empty:
         differ.append(f"--keep-empty for split {spec.split!r}")
     if differ:
-        raise DatasetError(f"{spec.out}: built with {', '.join(differ)}; rerun with those, "
-                           "build into another --out, or pass --overwrite to start over")
+        raise DatasetError(
+            f"{spec.out}: built with {', '.join(differ)}; rerun with those, "
+            "build into another --out, or pass --overwrite to start over"
+        )
     for other, list_file in split_list_files(meta).items():
         if other != spec.split and list_file == spec.list_file:
-            raise DatasetError(f"{spec.out}: split {other!r} already writes {SPLIT_LIST_DIR / spec.list_file}; "
-                               f"build split {spec.split!r} into another --out")
+            raise DatasetError(
+                f"{spec.out}: split {other!r} already writes {SPLIT_LIST_DIR / spec.list_file}; "
+                f"build split {spec.split!r} into another --out"
+            )
 
 
 def remove_build(out: Path) -> None:
@@ -522,8 +539,11 @@ def build(
     with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
         here = os.getcwd()
         tasks = (joblib.delayed(_process_in)(here, sample, spec) for sample in samples)
-        results = _in_chunks(tasks, CHUNK_PER_WORKER * _workers(jobs)) if backend == "multiprocessing" else \
-            joblib.Parallel(return_as="generator")(tasks)
+        results = (
+            _in_chunks(tasks, CHUNK_PER_WORKER * _workers(jobs))
+            if backend == "multiprocessing"
+            else joblib.Parallel(return_as="generator")(tasks)
+        )
         reports = []
         with tqdm(total=total, desc=f"{dataset} {spec.split}", unit="img", disable=None if progress else True) as bar:
             for report in results:
@@ -540,7 +560,9 @@ def build(
     for report in reports:
         strokes.update(report.strokes)
         skipped.update(report.skipped)
-    _write_meta(spec, dataset, class_names, {**_split_summary(spec, reports, strokes, skipped), **(notes or {})}, source)
+    _write_meta(
+        spec, dataset, class_names, {**_split_summary(spec, reports, strokes, skipped), **(notes or {})}, source
+    )
     return BuildSummary(
         images=len(names),
         computed=sum(r.computed for r in reports),

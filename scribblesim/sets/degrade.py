@@ -167,7 +167,11 @@ def drop_decisions(strokes: Sequence[dict], image: str, ratio: float, rng_seed: 
 
 
 def degrade_map(
-    label_map: np.ndarray, strokes: Sequence[dict], *, shrink: float = 0.0, dropped: Sequence[bool] | None = None,
+    label_map: np.ndarray,
+    strokes: Sequence[dict],
+    *,
+    shrink: float = 0.0,
+    dropped: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """The label map left when strokes are shrunk by ``shrink`` and ``dropped`` ones removed."""
     dropped = list(dropped) if dropped is not None else [False] * len(strokes)
@@ -191,8 +195,14 @@ def degrade_map(
 
 
 def degrade_record(
-    name: str, label_map: np.ndarray, record: dict | None, *, shrink: float = 0.0, drop: float = 0.0,
-    rng_seed: int = 0, source: str = "",
+    name: str,
+    label_map: np.ndarray,
+    record: dict | None,
+    *,
+    shrink: float = 0.0,
+    drop: float = 0.0,
+    rng_seed: int = 0,
+    source: str = "",
 ) -> tuple[np.ndarray, dict]:
     """Degrade one image's scribbles.
 
@@ -220,8 +230,14 @@ def degrade_record(
     dropped = drop_decisions(strokes, name, drop, rng_seed)
     degraded = degrade_map(label_map, strokes, shrink=shrink, dropped=dropped)
     kept = [
-        {**s, "points": np.round(shrink_points(np.asarray(s["points"], float), shrink), 2).tolist() if shrink else s["points"]}
-        for s, gone in zip(strokes, dropped) if not gone
+        {
+            **s,
+            "points": np.round(shrink_points(np.asarray(s["points"], float), shrink), 2).tolist()
+            if shrink
+            else s["points"],
+        }
+        for s, gone in zip(strokes, dropped)
+        if not gone
     ]
     skipped = list(record.get("skipped", []))
     for index, (stroke, gone) in enumerate(zip(strokes, dropped)):
@@ -251,8 +267,13 @@ def degraded_tag(tag: str, shrink: float | None, drop: float | None, rng_seed: i
 
 
 def degrade_set(
-    source: ScribbleSet, *, shrink: float | None = None, drop: float | None = None, rng_seed: int = 0,
-    names: Sequence[str] | None = None, label_png: str | None = None,
+    source: ScribbleSet,
+    *,
+    shrink: float | None = None,
+    drop: float | None = None,
+    rng_seed: int = 0,
+    names: Sequence[str] | None = None,
+    label_png: str | None = None,
 ) -> ScribbleSet:
     """Write the degraded copy of a scribble set next to it (tag from :func:`degraded_tag`).
 
@@ -274,8 +295,13 @@ def degrade_set(
     def items():
         for name in names:
             label_map, record = degrade_record(
-                name, source.label_map(name), records.get(name), shrink=shrink or 0.0, drop=drop or 0.0,
-                rng_seed=rng_seed, source=source.tag,
+                name,
+                source.label_map(name),
+                records.get(name),
+                shrink=shrink or 0.0,
+                drop=drop or 0.0,
+                rng_seed=rng_seed,
+                source=source.tag,
             )
             yield name, label_map, record
 

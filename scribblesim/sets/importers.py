@@ -46,8 +46,14 @@ from .scribble_set import ScribbleSet, check_target, ensure_meta, label_png_mode
 #: Brush width of imported ScribbleSup polylines: about 3 px across, the usual convention for its PNGs.
 SCRIBBLESUP_WIDTH = 2
 _TAG_ALIASES = {
-    "plane": "aeroplane", "airplane": "aeroplane", "bike": "bicycle", "motorcycle": "motorbike",
-    "table": "diningtable", "plant": "pottedplant", "monitor": "tvmonitor", "tv": "tvmonitor",
+    "plane": "aeroplane",
+    "airplane": "aeroplane",
+    "bike": "bicycle",
+    "motorcycle": "motorbike",
+    "table": "diningtable",
+    "plant": "pottedplant",
+    "monitor": "tvmonitor",
+    "tv": "tvmonitor",
     "couch": "sofa",
 }
 #: Largest image an import draws into (PIL's decompression-bomb limit): a ``<size>`` of
@@ -133,8 +139,10 @@ def parse_scribblesup_xml(path: Path, tags: Mapping[str, int] = VOC_TAGS, skip_u
         if label is None:
             if skip_unknown:
                 continue
-            raise DatasetError(f"{path}: unknown tag {tag!r}, none of the {len(set(tags.values()))} classes "
-                               "(--skip-unknown drops such polylines)")
+            raise DatasetError(
+                f"{path}: unknown tag {tag!r}, none of the {len(set(tags.values()))} classes "
+                "(--skip-unknown drops such polylines)"
+            )
         points = [(_int_text(p.find("X"), path, "X"), _int_text(p.find("Y"), path, "Y")) for p in polygon.iter("point")]
         if points:
             polylines.append((int(label), np.array(points, dtype=float)))
@@ -176,8 +184,14 @@ class ImportSummary:
 
 
 def import_scribblesup(
-    xml_dir: Path, out: Path, *, seed: int = 0, prefix: str | None = None,
-    width: int = SCRIBBLESUP_WIDTH, skip_unknown: bool = False, overwrite: bool = False,
+    xml_dir: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    prefix: str | None = None,
+    width: int = SCRIBBLESUP_WIDTH,
+    skip_unknown: bool = False,
+    overwrite: bool = False,
     label_png: str | None = None,
 ) -> ImportSummary:
     """Import a folder of ScribbleSup XML files as scribble set ``seed`` of ``out``.
@@ -202,7 +216,9 @@ def import_scribblesup(
     prefix = _target_prefix(out, prefix, "scribblesup")
     check_target(out, prefix, str(seed), overwrite)
     mode = label_png_mode(out, label_png)
-    prefix = ensure_meta(out, dataset="scribblesup", prefix=prefix, classes=VOC_CLASS_NAMES, tag=str(seed), label_png=mode)
+    prefix = ensure_meta(
+        out, dataset="scribblesup", prefix=prefix, classes=VOC_CLASS_NAMES, tag=str(seed), label_png=mode
+    )
     count = 0
 
     def items():
@@ -226,8 +242,10 @@ def _check_labels(maps: Mapping[str, np.ndarray], folder: Path, classes: Sequenc
         labels = np.unique(label_map)
         foreign = labels[(labels != UNLABELLED) & (labels >= len(classes))]
         if foreign.size:
-            raise DatasetError(f"{folder / name}.png: label {int(foreign[0])} is not a class "
-                               f"(the target has {len(classes)} classes, 0..{len(classes) - 1})")
+            raise DatasetError(
+                f"{folder / name}.png: label {int(foreign[0])} is not a class "
+                f"(the target has {len(classes)} classes, 0..{len(classes) - 1})"
+            )
 
 
 def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
@@ -240,8 +258,14 @@ def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
 
 
 def import_png(
-    png_dir: Path, out: Path, *, seed: int = 0, prefix: str | None = None,
-    classes: Sequence[str] | None = None, overwrite: bool = False, label_png: str | None = None,
+    png_dir: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    prefix: str | None = None,
+    classes: Sequence[str] | None = None,
+    overwrite: bool = False,
+    label_png: str | None = None,
 ) -> ImportSummary:
     """Import a folder of scribble label PNGs (255 = unlabelled) as scribble set ``seed`` of ``out``.
 

@@ -146,7 +146,9 @@ def split_list_path(out: Path, split: str) -> Path:
     else:
         owners = [name for name, file in recorded.items() if file == by_role.name and name != by_role.stem]
         if owners and split != by_role.stem:
-            raise DatasetError(f"{by_role}: lists split {owners[0]!r}, not {split!r} (splits here: {', '.join(sorted(recorded))})")
+            raise DatasetError(
+                f"{by_role}: lists split {owners[0]!r}, not {split!r} (splits here: {', '.join(sorted(recorded))})"
+            )
         candidates = [by_role, layout.split_list(f"{split}.txt")]
     for path in candidates:
         if path.is_file():

@@ -80,9 +80,14 @@ def _check_complete(scribbles: ScribbleSet) -> None:
         return  # a build's seed folder: the build itself resumes and checks it
     expected = json.loads(mark.read_text())
     strokes = scribbles.strokes_path.read_bytes() if scribbles.strokes_path.is_file() else b""
-    if hashlib.sha256(strokes).hexdigest() != expected["strokes_sha256"] or len(scribbles.names()) != expected["images"]:
-        raise DatasetError(f"{scribbles.folder}: incomplete scribble set (its writing was interrupted); "
-                           "rerun the command that wrote it")
+    if (
+        hashlib.sha256(strokes).hexdigest() != expected["strokes_sha256"]
+        or len(scribbles.names()) != expected["images"]
+    ):
+        raise DatasetError(
+            f"{scribbles.folder}: incomplete scribble set (its writing was interrupted); "
+            "rerun the command that wrote it"
+        )
 
 
 def read_label_map(path: Path) -> np.ndarray:
@@ -115,13 +120,16 @@ def label_png_mode(out: Path, requested: str | None = None, option: str = "--lab
     meta_path = Layout(out).meta
     existing = recorded_label_png(read_meta(out)) if meta_path.is_file() else None
     if requested is not None and existing is not None and requested != existing:
-        raise DatasetError(f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
-                           f"modes (pass {option} {existing} or use another --out)")
+        raise DatasetError(
+            f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
+            f"modes (pass {option} {existing} or use another --out)"
+        )
     return existing or requested or DEFAULT_LABEL_PNG
 
 
-def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.ndarray, dict]],
-              label_png: str = DEFAULT_LABEL_PNG) -> ScribbleSet:
+def write_set(
+    out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.ndarray, dict]], label_png: str = DEFAULT_LABEL_PNG
+) -> ScribbleSet:
     """Write a scribble set: one label PNG per image and the strokes JSONL, all atomically.
 
     Parameters
@@ -151,8 +159,9 @@ def write_set(out: Path, prefix: str, tag: str, items: Iterable[tuple[str, np.nd
     return scribbles
 
 
-def ensure_meta(out: Path, *, dataset: str, prefix: str, classes: Sequence[str], tag: str,
-                label_png: str = DEFAULT_LABEL_PNG) -> str:
+def ensure_meta(
+    out: Path, *, dataset: str, prefix: str, classes: Sequence[str], tag: str, label_png: str = DEFAULT_LABEL_PNG
+) -> str:
     """Prefix of ``out``'s scribble folders; writes a minimal ``meta.json`` if there is none."""
     out = Path(out)
     if Layout(out).meta.is_file():
