@@ -35,7 +35,7 @@ from scribblesim.sets.layout import split_list_path
 
 COCO_TRAIN2014_IMAGES = 82_783
 #: The reference simulator (ScribbleSimulation at 31b8ffc), one process on this 2-core
-#: machine, coco128: seconds per image (best of three runs, one annotator each); see README, Fidelity.
+#: machine, coco128: seconds per image (best of three runs, one annotator each); see docs/fidelity.md.
 REFERENCE_S_PER_IMAGE = 1.28
 
 

@@ -10,7 +10,7 @@ import click
 from scribblesim.cli.failures import OneLineErrors, interrupted
 
 from .catalog import BACKBONE_NAMES, PRESET_CLASSES
-from .errors import DataError, StopRequested
+from .errors import StopRequested
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 from .stage2.protocol import PROTOCOLS
@@ -131,8 +131,6 @@ class _Commands(OneLineErrors):
     Commands import torch when they run, so that ``csptrain --help`` works without it.
     Training saves a checkpoint on SIGINT/SIGTERM before it stops (exit status 130).
     """
-
-    user_errors = (DataError, ValueError)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -11,20 +11,21 @@ from pathlib import Path
 from typing import TypeVar
 
 from .catalog import PRESET_CLASSES  # noqa: F401 (re-exported)
+from .errors import ConfigError
 
 Config = TypeVar("Config")
 
 
 def read_yaml(path: Path) -> dict:
-    """A YAML mapping of config keys; one-line ``ValueError`` on anything else."""
+    """A YAML mapping of config keys; one-line :class:`ConfigError` on anything else."""
     import yaml  # the train extra's; the configs themselves import without it
 
     try:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: cannot read YAML config ({error})") from None
+        raise ConfigError(f"{path}: cannot read YAML config ({error})") from None
     if not isinstance(loaded, dict):
-        raise ValueError(f"{path}: expected a mapping of config keys")
+        raise ConfigError(f"{path}: expected a mapping of config keys")
     return loaded
 
 
@@ -38,14 +39,14 @@ def make_config(
     values: dict = {}
     if preset is not None:
         if preset not in presets:
-            raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(presets)}")
+            raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(presets)}")
         values.update(presets[preset])
     if yaml_file is not None:
         values.update(read_yaml(yaml_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
     unknown = sorted(set(values) - {f.name for f in fields(cls)})
     if unknown:
-        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
     defaults = cls()
     for name, value in list(values.items()):
         if isinstance(getattr(defaults, name), tuple):

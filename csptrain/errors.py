@@ -1,13 +1,27 @@
-"""Errors that csptrain's commands turn into one line and an exit status (no torch needed)."""
+"""csptrain's user errors (under :mod:`scribblesim.errors`) and its stop request; no torch needed.
+
+Both command lines print a :class:`~scribblesim.errors.UserError` as one line and exit 2.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scribblesim.datasets.base import DatasetError
+from scribblesim.errors import ConfigError, DatasetError, UserError
 
-#: A user-facing problem with the training data; the message names the path.
-DataError = DatasetError
+__all__ = ["ConfigError", "DataError", "RunFolderError", "StopRequested", "UserError", "WeightsError"]
+
+
+class DataError(DatasetError):
+    """Training or evaluation data that cannot be used: a build, a scribble or pseudo-label file."""
+
+
+class WeightsError(UserError):
+    """A checkpoint or weights file that is missing, unreadable, or does not fit the model."""
+
+
+class RunFolderError(UserError):
+    """A run folder that holds another run's work (other settings, other pseudo-labels)."""
 
 
 class StopRequested(Exception):

@@ -6,12 +6,14 @@ import numpy as np
 
 from scribblesim.engine.result import UNLABELLED as IGNORE
 
+from .errors import DataError
+
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
     """(K, K) int64 counts, rows = ground truth, columns = prediction; GT 255 is skipped."""
     valid = truth != IGNORE
     if np.any(truth[valid] >= num_classes):
-        raise ValueError(f"ground truth holds class {int(truth[valid].max())} >= num_classes {num_classes}")
+        raise DataError(f"ground truth holds class {int(truth[valid].max())} >= num_classes {num_classes}")
     index = num_classes * truth[valid].astype(np.int64) + prediction[valid].astype(np.int64)
     return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 

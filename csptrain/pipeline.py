@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import PRESET_CLASSES
-from .data.layout import DataError, class_names_of, read_split, scribble_folder
+from .data.layout import class_names_of, read_split, scribble_folder
+from .errors import ConfigError, DataError
 from .report import RunResult, format_report, report_json
 from .runtime import read_json_or_none, read_progress, steps_per_epoch, write_json_atomic
 from .stage1.config import Stage1Config
@@ -66,18 +67,18 @@ class Step:
 def check_inputs(spec: PipelineSpec) -> dict[int, str]:
     """Validate the build, splits, preset and seeds; return each seed's scribble folder.
 
-    Raises :class:`DataError` or ``ValueError`` with a one-line message.
+    Raises :class:`DataError` or :class:`ConfigError` with a one-line message.
     """
     if not Path(spec.data).is_dir():
         raise DataError(f"{spec.data}: build folder not found")
     classes = class_names_of(spec.data)
     if spec.preset is not None and PRESET_CLASSES[spec.preset] != len(classes):
-        raise ValueError(
+        raise ConfigError(
             f"preset {spec.preset!r} is for {PRESET_CLASSES[spec.preset]} classes, but "
             f"{Path(spec.data) / 'meta.json'} lists {len(classes)}"
         )
     if not spec.seeds:
-        raise ValueError("--seeds: give at least one seed")
+        raise ConfigError("--seeds: give at least one seed")
     read_split(spec.data, spec.val_split)
     return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .errors import DataError
 from .stage2.protocol import describe_protocol
 
 EVAL_FILE = "eval.json"
@@ -39,9 +40,9 @@ def read_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
                 RunResult(run.name, 100.0 * float(record["miou"]), protocol=describe_protocol(record.get("protocol")))
             )
         except FileNotFoundError:
-            raise ValueError(f"{path}: no evaluation; run csptrain eval first") from None
+            raise DataError(f"{path}: no evaluation; run csptrain eval first") from None
         except (ValueError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: unreadable evaluation ({error})") from None
+            raise DataError(f"{path}: unreadable evaluation ({error})") from None
     return rows
 
 

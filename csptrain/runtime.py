@@ -19,25 +19,25 @@ from tqdm.auto import tqdm
 from scribblesim.sets.files import json_bytes, write_bytes_atomic
 
 from .data.sampler import EpochSampler
-from .errors import DataError, StopRequested
+from .errors import ConfigError, RunFolderError, StopRequested, UserError, WeightsError
 
 CHECKPOINT = "last.pt"
 PROGRESS = "progress.json"
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; a one-line ``ValueError`` for a device this machine lacks."""
+    """``auto`` picks CUDA when present; a one-line :class:`ConfigError` for a device this machine lacks."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"--device: unknown device {name!r}") from None
+        raise ConfigError(f"--device: unknown device {name!r}") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: no CUDA device on this machine (use cpu or auto)")
+            raise ConfigError(f"--device {name}: no CUDA device on this machine (use cpu or auto)")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
@@ -92,27 +92,27 @@ def write_json_atomic(path: Path, value) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """A checkpoint written by csptrain; one-line ``ValueError`` if it is missing or corrupt."""
+    """A checkpoint written by csptrain; one-line :class:`WeightsError` if it is missing or corrupt."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: checkpoint not found")
+        raise WeightsError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many types for corrupt files
-        raise ValueError(f"{path}: unreadable checkpoint ({type(error).__name__})") from None
+        raise WeightsError(f"{path}: unreadable checkpoint ({type(error).__name__})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"{path}: not a csptrain checkpoint")
+        raise WeightsError(f"{path}: not a csptrain checkpoint")
     return state
 
 
 def load_weights(path: Path) -> dict:
-    """A state dict file (e.g. ImageNet weights); one-line ``ValueError`` if unreadable."""
+    """A state dict file (e.g. ImageNet weights); one-line :class:`WeightsError` if unreadable."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ValueError(f"{path}: weights file not found") from None
+        raise WeightsError(f"{path}: weights file not found") from None
     except Exception as error:
-        raise ValueError(f"{path}: unreadable weights file ({type(error).__name__})") from None
+        raise WeightsError(f"{path}: unreadable weights file ({type(error).__name__})") from None
 
 
 def save_checkpoint(
@@ -153,7 +153,7 @@ RESUMABLE_CHANGES = frozenset(
 def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool = False) -> None:
     """Write ``out/config.json``; on resume, refuse changed settings unless ``reconfigure``.
 
-    Raises a one-line ``ValueError`` naming the changed settings (``--max-steps``,
+    Raises a one-line :class:`RunFolderError` naming the changed settings (``--max-steps``,
     ``--device`` and other :data:`RESUMABLE_CHANGES` may always change).
     """
     path = Path(out) / "config.json"
@@ -166,7 +166,7 @@ def record_config(out: Path, settings: dict, resuming: bool, reconfigure: bool =
         )
         if changed:
             details = ", ".join(f"{k} {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-            raise ValueError(
+            raise RunFolderError(
                 f"{out}: this run was started with other settings ({details}); "
                 "rerun with the same ones, use another --out, or pass --reconfigure"
             )
@@ -208,7 +208,7 @@ def resume(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) 
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     except (RuntimeError, ValueError, KeyError):
-        raise ValueError(f"{Path(out) / CHECKPOINT}: does not fit this model; use another --out") from None
+        raise WeightsError(f"{Path(out) / CHECKPOINT}: does not fit this model; use another --out") from None
     torch.set_rng_state(state["torch_rng"])
     return state["step"]
 
@@ -259,7 +259,7 @@ def steps_per_epoch(size: int, batch_size: int, world: int, split: str) -> int:
     """Full batches per epoch over ``world`` ranks; one-line error if there is not even one."""
     steps = size // (batch_size * world)
     if steps == 0:
-        raise ValueError(f"{split}: {size} images are fewer than one batch of {batch_size} x {world} ranks")
+        raise ConfigError(f"{split}: {size} images are fewer than one batch of {batch_size} x {world} ranks")
     return steps
 
 
@@ -299,7 +299,7 @@ def _without_worker_traceback(loader: DataLoader):
     """
     try:
         yield from loader
-    except (DataError, ValueError) as error:
+    except UserError as error:
         text = str(error)
         if "Original Traceback" not in text:
             raise

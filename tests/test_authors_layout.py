@@ -183,7 +183,8 @@ def test_split_list_names() -> None:
 
 
 def test_readers_find_lists_by_real_or_role_name(built: Path) -> None:
-    from csptrain.data.layout import DataError, read_split, scribble_folder
+    from csptrain.data.layout import read_split, scribble_folder
+    from scribblesim.errors import DatasetError
 
     lists = built / "ImageSets" / "SegmentationAug"
     assert split_list_path(built, "train2014") == split_list_path(built, "train") == lists / "train.txt"
@@ -191,9 +192,9 @@ def test_readers_find_lists_by_real_or_role_name(built: Path) -> None:
     assert read_split(built, "val2014") == read_split(built, "val") == (lists / "val.txt").read_text().split()
     assert scribble_folder(built, "train", 2) == scribble_folder(built, "train2014", 2) == "coco2014_train_scribble_r2"
     assert scribble_folder(built, "val", 1) == "coco2014_val_scribble_r1"
-    with pytest.raises(DataError, match="lists split 'train2014', not 'train2017'"):
+    with pytest.raises(DatasetError, match="lists split 'train2014', not 'train2017'"):
         read_split(built, "train2017")
-    with pytest.raises(DataError, match="test.txt: split file not found"):
+    with pytest.raises(DatasetError, match="test.txt: split file not found"):
         read_split(built, "test")
 
 

@@ -187,8 +187,8 @@ def test_folder_unknown_instance_and_bad_table(tmp_path: Path, samples) -> None:
 
 
 def test_dataset_registry_names_what_it_can_reread() -> None:
-    from scribblesim.datasets.base import DatasetError
     from scribblesim.datasets.registry import DATASETS, dataset_adapter
+    from scribblesim.errors import DatasetError
 
     assert sorted(DATASETS) == ["cityscapes", "coco", "voc"]
     assert dataset_adapter("cityscapes").background_split == "horizontal"

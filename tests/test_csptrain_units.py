@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.errors import WeightsError
 from csptrain.losses.partial import partial_cross_entropy, weighted_entropy
 from csptrain.metrics import confusion_matrix, iou_scores
 from csptrain.models import LoRM, deeplabv3plus
@@ -178,7 +179,7 @@ def test_deeplab_output_stride_8_and_local_weights(tmp_path) -> None:
     assert outputs["out"].shape == (1, 5, 64, 80) and outputs["features"].shape[-2:] == (8, 10)
     assert model.skip[0].out_channels == 48
     torch.save({"bogus": torch.zeros(1)}, weights)
-    with pytest.raises(ValueError, match="not a torchvision resnet18 state dict"):
+    with pytest.raises(WeightsError, match="not a torchvision resnet18 state dict"):
         deeplabv3plus("resnet18", 5, weights)
 
 

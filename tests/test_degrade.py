@@ -13,7 +13,7 @@ from dataset_fixtures import build_tiny
 from PIL import Image
 
 from scribblesim.cli.main import main
-from scribblesim.datasets.base import DatasetError
+from scribblesim.errors import DatasetError
 from scribblesim.sets.degrade import (
     assign_pixels,
     degrade_map,

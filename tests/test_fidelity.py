@@ -1,4 +1,4 @@
-"""The reference simulator's figures, pinned on the embedded COCO sample (see README, Fidelity).
+"""The reference simulator's figures, pinned on the embedded COCO sample (see docs/fidelity.md).
 
 The reference (ScribbleSimulation at 31b8ffc) traces at full resolution, draws 2-px-thick
 OpenCV polylines, and blanks a 201-row band on Cityscapes; these tests hold our defaults

@@ -19,9 +19,9 @@ from scribblesim.analysis.fit import WIDTHS, fit_style, objects_only, search_sub
 from scribblesim.analysis.human_compare import compare_with_humans, human_band
 from scribblesim.analysis.style_measures import RIM_DEPTH, chamfer_ratio, style_measures
 from scribblesim.cli.main import main
-from scribblesim.datasets.base import DatasetError
 from scribblesim.datasets.human import read_human_examples
 from scribblesim.engine.simulate import owner_map
+from scribblesim.errors import DatasetError
 
 
 @settings(max_examples=40, deadline=None)
@@ -250,7 +250,9 @@ def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Pat
     bad = CliRunner().invoke(main, ["fit", str(tmp_path / "nope"), "--out", str(tmp_path / "s.json")])
     assert bad.exit_code == 2 and bad.stderr == f"error: {tmp_path / 'nope'}: human scribble folder not found\n"
     bad = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "s.json"), "--jobs", "0"])
-    assert bad.exit_code == 2 and bad.stderr == "error: --jobs: must be a positive number of workers or -1, got 0\n"
+    assert bad.exit_code == 2 and bad.stderr == (
+        "error: Invalid value for '--jobs': must be a positive number of workers or -1, got 0 (see main fit --help)\n"
+    )
 
 
 def test_fit_and_compare_a_build_with_folders_of_human_scribbles(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from PIL import Image
 
 from scribblesim.analysis.metrics import object_stats
 from scribblesim.cli.main import main
-from scribblesim.datasets.base import DatasetError
 from scribblesim.datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from scribblesim.engine.vectorise import skeleton_chains, vectorise
+from scribblesim.errors import DatasetError
 from scribblesim.sets.files import label_png_bytes
 from scribblesim.sets.importers import draw_polylines, parse_scribblesup_xml
 from scribblesim.sets.scribble_set import open_set

@@ -14,6 +14,7 @@ from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
+from csptrain.errors import RunFolderError
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
@@ -142,7 +143,7 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1", device="cpu", progress=False
     )
     assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-    with pytest.raises(ValueError, match="holds pseudo-labels of"):
+    with pytest.raises(RunFolderError, match="holds pseudo-labels of"):
         generate_pseudo_labels(
             data,
             tmp_path / "s1/last.pt",

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from csptrain.data.stage1 import ToCoAugment, image_labels
+from csptrain.errors import ConfigError, WeightsError
 from csptrain.losses.energy import dense_energy_loss
 from csptrain.losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from csptrain.models import toco_vit
@@ -241,9 +242,9 @@ def test_vit_loads_local_weights_resampled_to_448(tmp_path) -> None:
         and outputs["features"].shape[-2:] == (4, 6)
     )
     weights.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="vit_tiny.pth: "):
+    with pytest.raises(WeightsError, match="vit_tiny.pth: "):
         toco_vit("vit_tiny_patch16_224", 5, weights)
-    with pytest.raises(ValueError, match="unknown timm model"):
+    with pytest.raises(ConfigError, match="unknown timm model"):
         toco_vit("vit_nonexistent", 5)
-    with pytest.raises(ValueError, match="not a timm VisionTransformer"):
+    with pytest.raises(ConfigError, match="not a timm VisionTransformer"):
         toco_vit("resnet18", 5)

@@ -26,7 +26,8 @@ from scribblesim.engine.result import BACKGROUND
 from scribblesim.engine.result import UNLABELLED as IGNORE
 from scribblesim.sets.scribble_set import read_label_map
 
-from .layout import DataError, find_image, normalise, read_image, read_split, resize_array
+from ..errors import DataError
+from .layout import find_image, normalise, read_image, read_split, resize_array
 
 
 def image_labels(scribble: np.ndarray, num_classes: int) -> np.ndarray:

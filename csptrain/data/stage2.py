@@ -21,8 +21,9 @@ from torch.utils.data import Dataset
 from scribblesim.engine.result import UNLABELLED as IGNORE
 from scribblesim.sets.scribble_set import read_label_map
 
+from ..errors import DataError
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
-from .layout import IMAGENET_MEAN, DataError, find_image, normalise, read_image, read_split
+from .layout import IMAGENET_MEAN, find_image, normalise, read_image, read_split
 
 #: The authors rotate half of the samples and blur half of them (their RandRotate and
 #: RandomGaussianBlur, p = 0.5), with a 5 x 5 Gaussian whose sigma OpenCV derives from the

@@ -12,6 +12,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from ..catalog import BACKBONE_NAMES
+from ..errors import ConfigError, WeightsError
 from ..runtime import load_weights
 
 #: The ResNets stage 2 builds on, by name.
@@ -85,7 +86,7 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
         ImageNet weights of the ResNet as a torchvision state dict file; never downloaded.
     """
     if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+        raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
     bottleneck = backbone != "resnet18"
     resnet = BACKBONES[backbone](weights=None)
     _dilate(resnet.layer3, (LAYER3_DILATION,) * len(resnet.layer3))
@@ -93,7 +94,7 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
     if pretrained is not None:
         state = load_weights(pretrained)
         if not isinstance(state, dict):
-            raise ValueError(f"{pretrained}: not a state dict (a {type(state).__name__})")
+            raise WeightsError(f"{pretrained}: not a state dict (a {type(state).__name__})")
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         expected = resnet.state_dict()
         reshaped = [
@@ -101,14 +102,14 @@ def deeplabv3plus(backbone: str = "resnet101", num_classes: int = 21, pretrained
         ]
         if reshaped:
             first = reshaped[0]
-            raise ValueError(
+            raise WeightsError(
                 f"{pretrained}: not a torchvision {backbone} state dict ({len(reshaped)} tensors of "
                 f"another shape, e.g. {first}: {tuple(state[first].shape)} in the file, "
                 f"{tuple(expected[first].shape)} in {backbone})"
             )
         missing, unexpected = resnet.load_state_dict(state, strict=False)
         if unexpected or [k for k in missing if not k.startswith("fc.")]:
-            raise ValueError(
+            raise WeightsError(
                 f"{pretrained}: not a torchvision {backbone} state dict "
                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
             )

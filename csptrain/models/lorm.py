@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
+
 #: How the foreground mask M enters LoRM: ``"queries"`` (the authors' code) or ``"keys"``.
 LORM_MASKS = ("queries", "keys")
 
@@ -31,7 +33,7 @@ class LoRM(nn.Module):
     def __init__(self, channels: int, key_channels: int | None = None, mask: str = "queries") -> None:
         super().__init__()
         if mask not in LORM_MASKS:
-            raise ValueError(f"LoRM mask must be one of {', '.join(LORM_MASKS)}, got {mask!r}")
+            raise ConfigError(f"LoRM mask must be one of {', '.join(LORM_MASKS)}, got {mask!r}")
         self.mask = mask
         key_channels = key_channels or channels
         self.query = nn.Conv2d(channels, key_channels, 1)

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
 from ..catalog import SEGS_HEADS
+from ..errors import ConfigError, WeightsError
 from .largefov import LargeFOV
 
 
@@ -77,9 +78,9 @@ class ToCoNet(nn.Module):
     ) -> None:
         super().__init__()
         if segs_head not in SEGS_HEADS:
-            raise ValueError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {segs_head!r}")
+            raise ConfigError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {segs_head!r}")
         if getattr(encoder, "cls_token", None) is None:
-            raise ValueError("stage 1 needs a ViT with a class token (CTC works on it)")
+            raise ConfigError("stage 1 needs a ViT with a class token (CTC works on it)")
         self.encoder = encoder
         self.encoder.pos_embed.requires_grad_(False)  # frozen in ToCo
         dim = encoder.embed_dim
@@ -162,7 +163,7 @@ def _check_vit_weights(path: Path, backbone: str) -> None:
             state = state[key]
     if not isinstance(state, dict) or not any(str(k).endswith("patch_embed.proj.weight") for k in state):
         size = len(state) if isinstance(state, dict) else 0
-        raise ValueError(
+        raise WeightsError(
             f"{path}: not a checkpoint of {backbone} (no patch_embed.proj.weight among its {size} tensors)"
         )
 
@@ -195,21 +196,21 @@ def toco_vit(
     options = dict(img_size=img_size, num_classes=0, dynamic_img_size=True)
     if weights is not None:
         if not Path(weights).is_file():
-            raise ValueError(f"{weights}: weights file not found")
+            raise WeightsError(f"{weights}: weights file not found")
         _check_vit_weights(Path(weights), backbone)
         options.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)))
     if not timm.is_model(backbone):
-        raise ValueError(f"unknown timm model {backbone!r}")
+        raise ConfigError(f"unknown timm model {backbone!r}")
     try:
         encoder = timm.create_model(backbone, **options)
     except TypeError:  # a non-ViT refuses img_size / dynamic_img_size
-        raise ValueError(f"{backbone!r} is not a timm VisionTransformer") from None
+        raise ConfigError(f"{backbone!r} is not a timm VisionTransformer") from None
     except RuntimeError as error:
-        raise ValueError(f"{weights}: not a checkpoint of {backbone} ({str(error).splitlines()[0][:120]})") from None
+        raise WeightsError(f"{weights}: not a checkpoint of {backbone} ({str(error).splitlines()[0][:120]})") from None
     except Exception as error:  # unpickling errors of a corrupt file
         if weights is None:
             raise
-        raise ValueError(f"{weights}: unreadable weights file ({type(error).__name__})") from None
+        raise ConfigError(f"{weights}: unreadable weights file ({type(error).__name__})") from None
     if not isinstance(encoder, VisionTransformer):
-        raise ValueError(f"{backbone!r} is not a timm VisionTransformer")
+        raise ConfigError(f"{backbone!r} is not a timm VisionTransformer")
     return ToCoNet(encoder, num_classes, segs_head=segs_head, ema_momentum=ema_momentum)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..catalog import SEGS_HEADS
 from ..config import config_to_dict, make_config
+from ..errors import ConfigError
 
 #: ToCo's VOC schedule: seg + reg from 10 % of the iterations, PTC + CTC from the start.
 _VOC_SCHEDULE = dict(seg_start=0.1, contrast_start=0.0)
@@ -72,23 +73,23 @@ class Stage1Config:
     def __post_init__(self) -> None:
         for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "checkpoint_every", "par_iterations"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.segs_head not in SEGS_HEADS:
-            raise ValueError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {self.segs_head!r}")
+            raise ConfigError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {self.segs_head!r}")
         if self.local_crop_size >= self.crop_size:
-            raise ValueError(
+            raise ConfigError(
                 f"local_crop_size ({self.local_crop_size}) must be smaller than crop_size ({self.crop_size})"
             )
         if not 0 <= self.low_threshold < self.high_threshold <= 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need 0 <= low_threshold < high_threshold <= 1, got {self.low_threshold}, {self.high_threshold}"
             )
         if not 0 < self.scale_min <= self.scale_max:
-            raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+            raise ConfigError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
         if not self.cam_scales or min(self.cam_scales) <= 0:
-            raise ValueError(f"cam_scales must be positive, got {self.cam_scales}")
+            raise ConfigError(f"cam_scales must be positive, got {self.cam_scales}")
 
     @property
     def stop(self) -> int:

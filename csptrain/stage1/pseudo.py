@@ -20,8 +20,9 @@ from scribblesim.sets.files import label_png_bytes, remove_stale_temporaries, wr
 from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import read_label_map
 
-from ..data.layout import DataError, denormalise, find_image, normalise, read_image, read_split
+from ..data.layout import denormalise, find_image, normalise, read_image, read_split
 from ..data.stage1 import image_labels
+from ..errors import ConfigError, DataError, RunFolderError
 from ..metrics import confusion_matrix, iou_scores
 from ..runtime import pick_device, read_json_or_none, write_json_atomic
 from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels
@@ -106,7 +107,7 @@ def generate_pseudo_labels(
     Labels already in ``out`` from another checkpoint step are refused, never mixed.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     model, config, num_classes, step = load_stage1_model(checkpoint)
     target = pick_device(device)
     model = model.to(target).eval()
@@ -121,7 +122,7 @@ def generate_pseudo_labels(
     source = {"checkpoint_step": step, "par": use_par, "split": split, "scribbles": scribbles}
     recorded = read_json_or_none(out / SOURCE)
     if recorded is not None and recorded != source:
-        raise ValueError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
+        raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
     write_json_atomic(out / SOURCE, source)
     missing = [name for name in ids if not (out / f"{name}.png").is_file()]
     bar = tqdm(

@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from ..data.layout import class_names_of, denormalise
 from ..data.stage1 import Stage1Dataset, ToCoAugment
+from ..errors import WeightsError
 from ..losses.energy import dense_energy_loss
 from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
@@ -269,5 +270,5 @@ def load_stage1_model(checkpoint: Path) -> tuple[ToCoNet, Stage1Config, int, int
     try:
         model.load_state_dict(state["model"])
     except RuntimeError:
-        raise ValueError(f"{checkpoint}: weights do not fit a {config.backbone} stage-1 model") from None
+        raise WeightsError(f"{checkpoint}: weights do not fit a {config.backbone} stage-1 model") from None
     return model, config, state["num_classes"], state["step"]

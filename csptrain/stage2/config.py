@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..catalog import BACKBONE_NAMES
 from ..config import config_to_dict, make_config
+from ..errors import ConfigError
 
 LOSS_TERMS = ("segs", "segc", "ds", "dc", "lorm")
 
@@ -64,24 +65,24 @@ class Stage2Config:
     def __post_init__(self) -> None:
         unknown = set(self.losses) - set(LOSS_TERMS)
         if unknown or not self.losses:
-            raise ValueError(
+            raise ConfigError(
                 f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
             )
         if self.lorm_mask not in ("queries", "keys"):
-            raise ValueError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
+            raise ConfigError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
         if self.backbone not in BACKBONE_NAMES:
-            raise ValueError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
+            raise ConfigError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.rotation < 180:
-            raise ValueError(f"rotation must be in [0, 180) degrees, got {self.rotation}")
+            raise ConfigError(f"rotation must be in [0, 180) degrees, got {self.rotation}")
         if not 0 <= self.dpm_pad <= 1:
-            raise ValueError(f"dpm_pad must be in [0, 1], got {self.dpm_pad}")
+            raise ConfigError(f"dpm_pad must be in [0, 1], got {self.dpm_pad}")
         if self.eval_base_size < 1:
-            raise ValueError(f"eval_base_size must be >= 1, got {self.eval_base_size}")
+            raise ConfigError(f"eval_base_size must be >= 1, got {self.eval_base_size}")
         if not 0 < self.scale_min <= self.scale_max:
-            raise ValueError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
+            raise ConfigError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
 
     def steps(self, per_epoch: int) -> tuple[int, int]:
         """(schedule length, step the run ends at) for ``per_epoch`` steps per epoch."""

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import ConfigError
 from .config import Stage2Config
 
 #: Names accepted by ``--protocol``; the first is the default.
@@ -59,17 +60,17 @@ def make_protocol(
 ) -> EvalProtocol:
     """The protocol ``name`` with its own scales unless ``scales`` is given.
 
-    Raises a one-line ``ValueError`` for an unknown name or a non-positive size or scale.
+    Raises a one-line :class:`ConfigError` for an unknown name or a non-positive size or scale.
     """
     if name not in PROTOCOLS:
-        raise ValueError(f"unknown evaluation protocol {name!r}; choose from {', '.join(PROTOCOLS)}")
+        raise ConfigError(f"unknown evaluation protocol {name!r}; choose from {', '.join(PROTOCOLS)}")
     chosen = tuple(float(s) for s in scales) if scales else (AUTHORS_SCALES if name == "authors" else (1.0,))
     if any(not s > 0 for s in chosen):
-        raise ValueError(f"evaluation scales must be > 0, got {', '.join(map(str, chosen))}")
+        raise ConfigError(f"evaluation scales must be > 0, got {', '.join(map(str, chosen))}")
     if name == "single-scale":
         return EvalProtocol(name, chosen, flip)
     if base_size < 1 or window < 1:
-        raise ValueError(f"base size and window must be >= 1, got {base_size} and {window}")
+        raise ConfigError(f"base size and window must be >= 1, got {base_size} and {window}")
     return EvalProtocol(name, chosen, flip, base_size, window)
 
 

@@ -42,6 +42,7 @@ from ..engine.inputs import as_class_ids, as_mask_stack
 from ..engine.result import UNLABELLED
 from ..engine.simulate import owner_map
 from ..engine.vectorise import skeleton_length
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def object_stats(
     ids = as_class_ids(classes, len(stack))
     scribbles = np.asarray(scribbles)
     if scribbles.shape != stack.shape[1:]:
-        raise ValueError(f"scribbles must have the image shape {stack.shape[1:]}, got {scribbles.shape}")
+        raise ConfigError(f"scribbles must have the image shape {stack.shape[1:]}, got {scribbles.shape}")
     owner = visible_owner(stack, ignore)
     pixels = owner.size
     found = []
@@ -239,7 +240,7 @@ def agreement(
     ids = as_class_ids(classes, len(stack))
     for name, scribbles in (("scribbles_a", scribbles_a), ("scribbles_b", scribbles_b)):
         if np.shape(scribbles) != stack.shape[1:]:
-            raise ValueError(f"{name} must have the image shape {stack.shape[1:]}, got {np.shape(scribbles)}")
+            raise ConfigError(f"{name} must have the image shape {stack.shape[1:]}, got {np.shape(scribbles)}")
     owner = visible_owner(stack, ignore)
     found = []
     for index in range(len(stack)):

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..datasets.base import DatasetError
 from ..datasets.human import HumanExample
 from ..datasets.registry import dataset_adapter
 from ..engine.result import UNLABELLED
+from ..errors import DatasetError
 from ..sets.layout import Layout, read_meta, split_list_name
 from ..sets.scribble_set import read_label_map
 from .metrics import visible_owner

@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from ..datasets.base import DatasetError
 from ..engine.result import UNLABELLED
+from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
 from ..sets.layout import Layout
 from ..sets.palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
@@ -196,7 +196,7 @@ def scribbled_labels(label_maps) -> list[int]:
 def contact_sheet(strips: Sequence[np.ndarray], background: int = 255) -> np.ndarray:
     """Stack preview strips vertically, left-aligned, on a white canvas."""
     if not strips:
-        raise ValueError("no preview strips to put on a contact sheet")
+        raise ConfigError("no preview strips to put on a contact sheet")
     width = max(s.shape[1] for s in strips)
     rows = []
     for strip in strips:

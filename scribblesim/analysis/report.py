@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.base import DatasetError
+from ..errors import DatasetError
 from ..sets.files import json_bytes, write_bytes_atomic
 from ..sets.scribble_set import ScribbleSet
 from .figures import heatmap_png

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..datasets.base import DatasetError
+from ..errors import ConfigError, DatasetError
 from ..sets.files import LABEL_PNG_MODES
 from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
 from .failures import OneLineErrors
-from .options import SET_TAG, ListOptionsCommand
+from .options import JOBS, SEED, SET_TAG, ListOptionsCommand
 
 if TYPE_CHECKING:
     from ..datasets.human import HumanExample
@@ -31,12 +31,12 @@ _PATH = click.Path(path_type=Path)
 
 def _ratio(value: float | None, option: str) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
-        raise DatasetError(f"{option}: must lie in [0, 1], got {value:g}")
+        raise ConfigError(f"{option}: must lie in [0, 1], got {value:g}")
 
 
 def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
     if not tag or "/" in tag or "\\" in tag:
-        raise DatasetError(f"{option}: not a seed or set tag: {tag!r}")
+        raise ConfigError(f"{option}: not a seed or set tag: {tag!r}")
     return open_set(out, tag)
 
 
@@ -58,9 +58,9 @@ def _edges(text: str | None, option: str, default: Sequence[float]) -> tuple[flo
     try:
         edges = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise DatasetError(f"{option}: expected comma-separated percentages, got {text!r}") from None
+        raise ConfigError(f"{option}: expected comma-separated percentages, got {text!r}") from None
     if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0 or edges[-1] > 100:
-        raise DatasetError(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
+        raise ConfigError(f"{option}: need at least two increasing edges within 0..100, got {text!r}")
     return edges
 
 
@@ -95,7 +95,7 @@ def preview_command(out: Path, seeds: tuple[str, ...], count: int, ids: tuple[st
     from ..analysis.preview import write_previews
 
     if count < 1:
-        raise DatasetError(f"-n: must be at least 1, got {count}")
+        raise ConfigError(f"-n: must be at least 1, got {count}")
     sets = [_open(out, tag) for tag in dict.fromkeys(seeds)]
     written = write_previews(out, sets, dest, ids=_split_list(ids) or None, count=count)
     click.echo(f"{dest}: {len(written) - 1} previews and {written[-1].name}")
@@ -145,7 +145,7 @@ _scribbles_option = click.option(
 )
 @click.option(
     "--sim-seeds",
-    type=int,
+    type=SEED,
     multiple=True,
     default=(1, 2, 3),
     show_default=True,
@@ -185,16 +185,16 @@ def stats_command(
 
     if human_dir is not None:
         if out is not None or seed is not None:
-            raise DatasetError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
+            raise ConfigError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
         examples = _human_examples(human_dir, scribble_dirs, root, split)
         _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style, examples)
         return
     if style is not None or scribble_dirs:
-        raise DatasetError(f"{'--style' if style is not None else '--scribbles'}: only with --compare-human")
+        raise ConfigError(f"{'--style' if style is not None else '--scribbles'}: only with --compare-human")
     if out is None or seed is None:
-        raise DatasetError("stats: pass OUT and --seed (or --compare-human HUMAN_DIR)")
+        raise ConfigError("stats: pass OUT and --seed (or --compare-human HUMAN_DIR)")
     if radius < 0:
-        raise DatasetError(f"--radius: must be >= 0, got {radius}")
+        raise ConfigError(f"--radius: must be >= 0, got {radius}")
     area_edges = _edges(area_bins, "--area-bins", AREA_EDGES)
     scribble_edges = _edges(scribble_bins, "--scribble-bins", SCRIBBLE_EDGES)
     scribbles = _open(out, seed)
@@ -202,7 +202,7 @@ def stats_command(
     if compare_out is not None or compare_seed is not None:
         compare = _open(compare_out or out, compare_seed or seed, "--compare-seed")
         if compare.folder.resolve() == scribbles.folder.resolve():
-            raise DatasetError(f"--compare: {compare.folder} is the measured set itself")
+            raise ConfigError(f"--compare: {compare.folder} is the measured set itself")
     if root is not None and not root.is_dir():
         raise DatasetError(f"--root: {root}: folder not found")
     report = stats_report(
@@ -237,7 +237,7 @@ def _human_examples(
             raise DatasetError(f"--root: {root}: folder not found")
         return human_examples_from_build(human_dir, scribble_dirs, root, split)
     if root is not None or split is not None:
-        raise DatasetError("--root, --split: only with --scribbles (HUMAN_DIR a build output)")
+        raise ConfigError("--root, --split: only with --scribbles (HUMAN_DIR a build output)")
     return read_human_examples(human_dir)
 
 
@@ -247,12 +247,7 @@ def _compare_human(
     from ..analysis.human_compare import compare_report, format_comparison
     from ..engine.config import SimConfig
 
-    if any(s < 0 for s in seeds):
-        raise DatasetError(f"--sim-seeds: seeds must be non-negative, got {list(seeds)}")
-    try:
-        config = SimConfig.from_file(style) if style is not None else SimConfig()
-    except ValueError as error:
-        raise DatasetError(f"--style: {error}") from None
+    config = SimConfig.from_file(style) if style is not None else SimConfig()
     comparisons, files = compare_report(human_dir, dest, config, seeds=seeds, examples=examples)
     click.echo(
         f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
@@ -273,14 +268,14 @@ def _compare_human(
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=1,
     show_default=True,
     help="First simulated annotator of the search (it uses this seed and the next).",
 )
 @click.option(
     "--jobs",
-    type=int,
+    type=JOBS,
     default=os.cpu_count() or 1,
     show_default="all cores",
     help="Settings simulated at once (-1: all cores); the style found is the same for any number.",
@@ -313,10 +308,6 @@ def fit_command(
     from ..analysis.human_compare import format_comparison
     from ..sets.files import json_bytes, write_bytes_atomic
 
-    if seed < 0:
-        raise DatasetError(f"--seed: must be non-negative, got {seed}")
-    if jobs == 0 or jobs < -1:
-        raise DatasetError(f"--jobs: must be a positive number of workers or -1, got {jobs}")
     seeds = (seed, seed + 1)
     result = fit_style(
         _human_examples(human_dir, scribble_dirs, root, split),
@@ -350,7 +341,7 @@ def fit_command(
     default=None,
     help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.",
 )
-@click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the drop decisions.")
+@click.option("--rng-seed", type=SEED, default=0, show_default=True, help="Seed of the drop decisions.")
 @_label_png_option
 def degrade_command(
     out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int, label_png: str | None
@@ -359,11 +350,9 @@ def degrade_command(
     from ..sets.degrade import degrade_set
 
     if shrink is None and drop is None:
-        raise DatasetError("give --shrink, --drop or both")
+        raise ConfigError("give --shrink, --drop or both")
     _ratio(shrink, "--shrink")
     _ratio(drop, "--drop")
-    if rng_seed < 0:
-        raise DatasetError(f"--rng-seed: must be non-negative, got {rng_seed}")
     source = _open(out, seed)
     written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed, label_png=label_png)
     click.echo(f"{written.folder}: {len(written.names())} images; strokes in {written.strokes_path.name}")
@@ -380,7 +369,11 @@ def _import_options(function):
         "--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix)."
     )(function)
     function = click.option(
-        "--seed", type=int, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+        "--seed",
+        type=SEED,
+        default=0,
+        show_default=True,
+        help="Annotator number: the set is {prefix}_scribble_r{seed}.",
     )(function)
     function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(
         function
@@ -389,8 +382,6 @@ def _import_options(function):
 
 
 def _run_import(run, *args, seed: int, **kwargs) -> None:
-    if seed < 0:
-        raise DatasetError(f"--seed: must be non-negative, got {seed}")
     click.echo(run(*args, seed=seed, **kwargs).line())
 
 
@@ -410,7 +401,7 @@ def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png,
     from ..sets.importers import import_scribblesup
 
     if width < 1:
-        raise DatasetError(f"--width: must be >= 1, got {width}")
+        raise ConfigError(f"--width: must be >= 1, got {width}")
     _run_import(
         import_scribblesup,
         xml_dir,

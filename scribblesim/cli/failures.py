@@ -1,7 +1,7 @@
 """How failures reach the user, for both command lines (``scribblesim`` and ``csptrain``).
 
-A user-facing error (:class:`~scribblesim.datasets.base.DatasetError` and its kin), an
-``OSError`` or a bad option value becomes one ``error:`` line and exit status 2; Ctrl-C one line and status 130;
+A user error (:class:`~scribblesim.errors.UserError` and its subclasses, csptrain's
+included), an ``OSError`` or a bad option value becomes one ``error:`` line and exit status 2; Ctrl-C one line and status 130;
 a warning one ``warning:`` line. Nothing here imports torch.
 """
 
@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from ..datasets.base import DatasetError
+from ..errors import UserError
 from .options import ListOptionsCommand
 
 #: Exit status of a failure the user can fix (bad input, a missing file).
@@ -46,14 +46,13 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 class OneLineErrors(click.Group):
     """The command group of both command lines: every expected failure ends with one line and a status.
 
-    ``user_errors`` are the exception types whose message is the whole story; subclasses
-    add theirs and may turn other exceptions into a line in :meth:`explain`. Its commands
+    A :class:`~scribblesim.errors.UserError`'s message is the whole story; subclasses may
+    turn other exceptions into a line in :meth:`explain`. Its commands
     take numeric list options as ``--seeds 1 2 3`` (:mod:`.options`), and so do its subgroups'.
     """
 
     command_class = ListOptionsCommand
     group_class = type  # subgroups are of this class too
-    user_errors: tuple[type[Exception], ...] = (DatasetError,)
 
     def explain(self, error: Exception) -> str | None:
         """The ``error:`` line for ``error``, or None to let it propagate."""
@@ -70,7 +69,7 @@ class OneLineErrors(click.Group):
             except click.UsageError as error:  # a bad option value: one line too, with where to look
                 command = error.ctx.command_path if error.ctx else ctx.command_path
                 fail(f"{error.format_message()} (see {command} --help)")
-            except self.user_errors as error:
+            except UserError as error:
                 fail(str(error))
             except OSError as error:
                 fail(os_error_line(error))

@@ -19,9 +19,11 @@ import joblib
 from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
+from ..errors import ConfigError, DatasetError
 from ..sets.build import DEFAULT_BACKEND, BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
-from .failures import OneLineErrors, fail
+from .failures import OneLineErrors
+from .options import JOBS, SEED
 
 DEFAULT_OUT = Path("scribbles-out")
 JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
@@ -40,12 +42,12 @@ def build_options(function):
     @click.option(
         "--seeds",
         "seeds",
-        type=int,
+        type=SEED,
         multiple=True,
         metavar="SEED [SEED ...]",
         help="Seeds (annotators): --seeds 1 2 3. Default: 1.",
     )
-    @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
+    @click.option("--jobs", type=JOBS, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
     @click.option(
         "--backend",
         type=click.Choice(JOBLIB_BACKENDS),
@@ -115,22 +117,15 @@ def _run_build(
     samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None, notes=None, **options
 ) -> None:
     seeds = tuple(dict.fromkeys(options["seeds"]))
-    if any(s < 0 for s in seeds):
-        fail(f"--seeds: seeds must be non-negative, got {list(seeds)}")
-    if options["jobs"] == 0 or options["jobs"] < -1:
-        fail(f"--jobs: must be a positive number of workers or -1, got {options['jobs']}")
-    try:
-        config = SimConfig(
-            width=options["width"],
-            erosion_kernel=options["erosion_kernel"],
-            background=not options["no_background"],
-            background_split=background_split,
-        )
-        if options["style"] is not None:  # the style file's fields, then the options given on the command line
-            given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background") if _given(name)}
-            config = SimConfig(**{**SimConfig.from_file(options["style"], config).to_dict(), **given})
-    except ValueError as error:
-        fail(str(error))
+    config = SimConfig(
+        width=options["width"],
+        erosion_kernel=options["erosion_kernel"],
+        background=not options["no_background"],
+        background_split=background_split,
+    )
+    if options["style"] is not None:  # the style file's fields, then the options given on the command line
+        given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background") if _given(name)}
+        config = SimConfig(**{**SimConfig.from_file(options["style"], config).to_dict(), **given})
     spec = BuildSpec(
         out=options["out"],
         split=split,
@@ -160,7 +155,7 @@ def _run_build(
         )
     click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
     if summary.images == 0:
-        fail(
+        raise DatasetError(
             f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
             "reasons in meta.json)"
         )
@@ -170,7 +165,7 @@ def _dask_client(address: str | None, jobs: int):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        fail("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'")
+        raise ConfigError("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'") from None
     if address:
         return Client(address)
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
@@ -206,7 +201,7 @@ def build_coco(root, split, **options) -> None:
     split = split or "train2014"
     coco = read_coco(root, split)
     if not (root / split).is_dir():
-        fail(f"{root / split}: image folder not found")
+        raise DatasetError(f"{root / split}: image folder not found")
     notes = None
     if coco.orphans:
         notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
@@ -277,7 +272,11 @@ def build_voc(root, split, **options) -> None:
     "--instances", type=click.Path(path_type=Path), required=True, help="Folder of instance-id PNGs (0 = background)."
 )
 @click.option(
-    "--classes", "classes_file", type=click.Path(path_type=Path), required=True, help="JSON class table (see README)."
+    "--classes",
+    "classes_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="JSON class table (see docs/datasets.md).",
 )
 @click.option("--images", type=click.Path(path_type=Path), default=None, help="Folder of images named like the PNGs.")
 @click.option("--split", default="train", show_default=True)

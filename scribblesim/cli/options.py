@@ -28,6 +28,23 @@ class SetTag(click.ParamType):
 
 
 SET_TAG = SetTag()
+
+
+class Jobs(click.types.IntParamType):
+    """A worker count: a positive number, or -1 for all cores (joblib's convention)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx) -> int:
+        jobs = super().convert(value, param, ctx)
+        if jobs == 0 or jobs < -1:
+            self.fail(f"must be a positive number of workers or -1, got {jobs}", param, ctx)
+        return jobs
+
+
+#: A seed (annotator, random stream): a non-negative integer.
+SEED = click.IntRange(min=0)
+JOBS = Jobs()
 #: Types whose values are told apart from other words, so that they can follow one flag.
 _LIST_TYPES = (click.types.IntParamType, click.types.FloatParamType, SetTag)
 

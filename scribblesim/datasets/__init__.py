@@ -1,5 +1,6 @@
 """Dataset adapters: turn instance-annotated datasets into per-image samples."""
 
-from .base import DatasetError, LoadedSample
+from ..errors import DatasetError
+from .base import LoadedSample
 
 __all__ = ["DatasetError", "LoadedSample"]

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DatasetError(Exception):
-    """A user-facing problem with a dataset: its message names the file or argument."""
+from ..errors import DatasetError
 
 
 @dataclass(frozen=True)

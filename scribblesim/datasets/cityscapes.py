@@ -15,7 +15,8 @@ import numpy as np
 from cityscapesscripts.helpers.labels import name2label
 
 from ..engine.simulate import semantic_map
-from .base import DatasetError, LoadedSample, masks_from_ids, read_png
+from ..errors import DatasetError
+from .base import LoadedSample, masks_from_ids, read_png
 
 INSTANCE_CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 CLASS_NAMES = ["background", *INSTANCE_CLASSES]

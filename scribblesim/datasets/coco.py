@@ -25,7 +25,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from ..engine.simulate import semantic_map
-from .base import DatasetError, LoadedSample, read_json
+from ..errors import DatasetError
+from .base import LoadedSample, read_json
 
 #: Polygons may reach this many image sizes beyond the image (pycocotools overflows far out).
 _POLYGON_REACH = 4

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.simulate import semantic_map
-from .base import DatasetError, LoadedSample, masks_from_ids, read_json, read_png
+from ..errors import DatasetError
+from .base import LoadedSample, masks_from_ids, read_json, read_png
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 

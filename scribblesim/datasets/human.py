@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.result import UNLABELLED
-from .base import DatasetError, masks_from_ids, read_png
+from ..errors import DatasetError
+from .base import masks_from_ids, read_png
 
 TRUTH_FILE = "gt.png"
 HUMAN_GLOB = "human_*.png"
@@ -80,5 +81,5 @@ def read_human_examples(folder: Path) -> list[HumanExample]:
     else:
         sources = sorted(p for p in folder.iterdir() if p.is_dir() and _example_dirs(p))
     if not sources:
-        raise DatasetError(f"{folder}: no {{example}}/{TRUTH_FILE} with {HUMAN_GLOB} (see README, Scribble styles)")
+        raise DatasetError(f"{folder}: no {{example}}/{TRUTH_FILE} with {HUMAN_GLOB} (see docs/scribble-styles.md)")
     return [_read_example(source.name, example) for source in sources for example in _example_dirs(source)]

@@ -14,7 +14,7 @@ from importlib import import_module
 from pathlib import Path
 
 from ..engine.config import BackgroundSplit
-from .base import DatasetError
+from ..errors import DatasetError
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import DatasetError, LoadedSample, masks_from_ids, read_png
+from ..errors import DatasetError
+from .base import LoadedSample, masks_from_ids, read_png
 
 CLASS_NAMES = [
     "background",

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Literal
 
+from ..errors import ConfigError
+
 BackgroundSplit = Literal["none", "horizontal"]
 StrokePosition = Literal["centred", "random"]
 StrokePath = Literal["root-to-leaf", "leaf-to-leaf"]
@@ -124,48 +126,48 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         if self.erosion_kernel < 1:
-            raise ValueError(f"erosion_kernel must be >= 1, got {self.erosion_kernel}")
+            raise ConfigError(f"erosion_kernel must be >= 1, got {self.erosion_kernel}")
         if self.width < 1:
-            raise ValueError(f"width must be >= 1, got {self.width}")
+            raise ConfigError(f"width must be >= 1, got {self.width}")
         if self.min_area < 0:
-            raise ValueError(f"min_area must be >= 0, got {self.min_area}")
+            raise ConfigError(f"min_area must be >= 0, got {self.min_area}")
         if not 0.0 <= self.boundary_min_ratio <= 1.0:
-            raise ValueError(f"boundary_min_ratio must lie in [0, 1], got {self.boundary_min_ratio}")
+            raise ConfigError(f"boundary_min_ratio must lie in [0, 1], got {self.boundary_min_ratio}")
         if self.background_split not in ("none", "horizontal"):
-            raise ValueError(f"background_split must be 'none' or 'horizontal', got {self.background_split!r}")
+            raise ConfigError(f"background_split must be 'none' or 'horizontal', got {self.background_split!r}")
         if self.bezier_degree < 1:
-            raise ValueError(f"bezier_degree must be >= 1, got {self.bezier_degree}")
+            raise ConfigError(f"bezier_degree must be >= 1, got {self.bezier_degree}")
         if self.control_spacing <= 0:
-            raise ValueError(f"control_spacing must be > 0, got {self.control_spacing}")
+            raise ConfigError(f"control_spacing must be > 0, got {self.control_spacing}")
         for name in ("max_work_pixels", "background_work_pixels"):
             cap = getattr(self, name)
             if cap is not None and cap < 64:
-                raise ValueError(f"{name} must be >= 64 or None, got {cap}")
+                raise ConfigError(f"{name} must be >= 64 or None, got {cap}")
         if not 0.0 <= self.background_band < 1.0:
-            raise ValueError(f"background_band must lie in [0, 1), got {self.background_band}")
+            raise ConfigError(f"background_band must lie in [0, 1), got {self.background_band}")
         if self.stroke_extension < 0:
-            raise ValueError(f"stroke_extension must be >= 0, got {self.stroke_extension}")
+            raise ConfigError(f"stroke_extension must be >= 0, got {self.stroke_extension}")
         if self.stroke_length is not None and not 0.0 < self.stroke_length <= 1.0:
-            raise ValueError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
+            raise ConfigError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
         if self.stroke_path not in ("root-to-leaf", "leaf-to-leaf"):
-            raise ValueError(f"stroke_path must be 'root-to-leaf' or 'leaf-to-leaf', got {self.stroke_path!r}")
+            raise ConfigError(f"stroke_path must be 'root-to-leaf' or 'leaf-to-leaf', got {self.stroke_path!r}")
         if self.stroke_position not in ("centred", "random"):
-            raise ValueError(f"stroke_position must be 'centred' or 'random', got {self.stroke_position!r}")
+            raise ConfigError(f"stroke_position must be 'centred' or 'random', got {self.stroke_position!r}")
         if not 0.0 <= self.inset <= 1.0:
-            raise ValueError(f"inset must lie in [0, 1], got {self.inset}")
+            raise ConfigError(f"inset must lie in [0, 1], got {self.inset}")
         if self.strokes_per_object < 1:
-            raise ValueError(f"strokes_per_object must be >= 1, got {self.strokes_per_object}")
+            raise ConfigError(f"strokes_per_object must be >= 1, got {self.strokes_per_object}")
         if self.boundary_probability is not None and not 0.0 <= self.boundary_probability <= 1.0:
-            raise ValueError(f"boundary_probability must lie in [0, 1] or be None, got {self.boundary_probability}")
+            raise ConfigError(f"boundary_probability must lie in [0, 1] or be None, got {self.boundary_probability}")
         if self.boundary_inset is not None and not 0.0 < self.boundary_inset < 1.0:
-            raise ValueError(f"boundary_inset must lie in (0, 1) or be None, got {self.boundary_inset}")
+            raise ConfigError(f"boundary_inset must lie in (0, 1) or be None, got {self.boundary_inset}")
         if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"need wobble_amplitude >= 0 and wobble_wavelength > 0, got {self.wobble_amplitude}, "
                 f"{self.wobble_wavelength}"
             )
         if not 0.0 <= self.zigzag_reach <= 1.0 or self.zigzag_wavelength <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"need zigzag_reach in [0, 1] and zigzag_wavelength > 0, got {self.zigzag_reach}, "
                 f"{self.zigzag_wavelength}"
             )
@@ -179,19 +181,19 @@ class SimConfig:
         """The config of a style file: JSON whose ``"config"`` object (or the whole file) sets fields.
 
         Fields it does not name keep ``base``'s values (default: ``SimConfig()``). Raises a
-        one-line ``ValueError`` naming the file for unreadable JSON, unknown fields or bad values.
+        one-line :class:`ConfigError` naming the file for unreadable JSON, unknown fields or bad values.
         """
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a readable style file ({error})") from None
+            raise ConfigError(f"{path}: not a readable style file ({error})") from None
         values = data.get("config", data) if isinstance(data, dict) else None
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a JSON object of SimConfig fields")
+            raise ConfigError(f"{path}: expected a JSON object of SimConfig fields")
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
-            raise ValueError(f"{path}: unknown SimConfig fields {', '.join(unknown)}")
+            raise ConfigError(f"{path}: unknown SimConfig fields {', '.join(unknown)}")
         try:
             return replace(base or cls(), **values)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise ConfigError(f"{path}: {error}") from None

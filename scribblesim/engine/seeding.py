@@ -6,6 +6,8 @@ import hashlib
 
 import numpy as np
 
+from ..errors import ConfigError
+
 #: Stream tags keep the streams apart. Objects draw their strokes from
 #: ``stream(seed, image, OBJECT_STREAM, index)``; skeletons are properties of the masks,
 #: the same for every annotator, and break their ties with seed-independent streams.
@@ -26,11 +28,11 @@ def image_key(image_id: int | str) -> int:
     """
     if isinstance(image_id, (int, np.integer)) and not isinstance(image_id, bool):
         if image_id < 0:
-            raise ValueError(f"image_id must be >= 0, got {image_id}")
+            raise ConfigError(f"image_id must be >= 0, got {image_id}")
         return int(image_id)
     if isinstance(image_id, str):
         return int.from_bytes(hashlib.sha256(image_id.encode()).digest()[:8], "little")
-    raise ValueError(f"image_id must be a non-negative int or a str, got {image_id!r}")
+    raise ConfigError(f"image_id must be a non-negative int or a str, got {image_id!r}")
 
 
 def stream(seed: int, image_id: int | str, tag: int, index: int) -> np.random.Generator:

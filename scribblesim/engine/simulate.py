@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..errors import ConfigError
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
 from .raster import stroke_pixels
@@ -316,11 +317,11 @@ def simulate_seeds(
     ids = as_class_ids(classes, len(stack))
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+            raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
     shape = stack.shape[1:]
     if ignore is not None:
         if np.shape(ignore) != shape:
-            raise ValueError(f"ignore must have the image shape {shape}, got {np.shape(ignore)}")
+            raise ConfigError(f"ignore must have the image shape {shape}, got {np.shape(ignore)}")
         ignore = np.asarray(ignore, dtype=bool)
     scene = _scene(stack, ids, image_id, config, ignore)
     return [_annotate(scene, int(seed), image_id, config) for seed in seeds]

@@ -37,10 +37,11 @@ import joblib
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from ..datasets.base import DatasetError, LoadedSample
+from ..datasets.base import LoadedSample
 from ..engine.config import SimConfig
 from ..engine.result import ScribbleMap
 from ..engine.simulate import simulate_seeds
+from ..errors import DatasetError
 from .files import (
     DEFAULT_LABEL_PNG,
     label_png_bytes,

@@ -31,6 +31,7 @@ from shapely.ops import substring
 from ..engine.result import BACKGROUND, UNLABELLED, Skip
 from ..engine.seeding import image_key
 from ..engine.vectorise import vectorise
+from ..errors import ConfigError
 from .layout import stroke_record
 from .scribble_set import ScribbleSet, label_png_mode, write_set
 
@@ -251,7 +252,7 @@ def degrade_record(
 
 def _check_ratio(value: float, name: str) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        raise ConfigError(f"{name} must lie in [0, 1], got {value}")
 
 
 def degraded_tag(tag: str, shrink: float | None, drop: float | None, rng_seed: int = 0) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import ConfigError
 from .palette import PALETTE
 
 TEMP_SUFFIX = ".tmp"
@@ -63,7 +64,7 @@ def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> byt
     reader (``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``) gives luminance instead of ids.
     """
     if mode not in LABEL_PNG_MODES:
-        raise ValueError(f"label PNG mode must be one of {LABEL_PNG_MODES}, got {mode!r}")
+        raise ConfigError(f"label PNG mode must be one of {LABEL_PNG_MODES}, got {mode!r}")
     if mode == "palette":
         image = Image.fromarray(label_map.astype(np.uint8), mode="P")
         image.putpalette(PALETTE.ravel().tolist())

@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.base import DatasetError
 from ..datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from ..engine.raster import stroke_pixels
 from ..engine.result import UNLABELLED, Stroke
 from ..engine.vectorise import HUMAN_STYLE, vectorise
+from ..errors import DatasetError
 from .layout import Layout, read_meta, stroke_record
 from .scribble_set import ScribbleSet, check_target, ensure_meta, label_png_mode, read_label_map, write_set
 

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets.base import DatasetError, read_json
+from ..datasets.base import read_json
 from ..engine.result import Stroke
+from ..errors import DatasetError
 from .files import json_bytes, write_if_changed
 
 #: ``meta.json``'s format tag.

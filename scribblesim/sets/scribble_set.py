@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.base import DatasetError, read_png
+from ..datasets.base import read_png
 from ..engine.result import UNLABELLED
+from ..errors import DatasetError
 from .files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
 from .layout import META_FORMAT, Layout, read_meta, read_records, record_line, write_meta
 from .palette import PALETTE
