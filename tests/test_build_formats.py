@@ -188,11 +188,15 @@ def test_folder_unknown_instance_and_bad_table(tmp_path: Path, samples) -> None:
 
 def test_dataset_registry_names_what_it_can_reread() -> None:
     from scribblesim.datasets.registry import DATASETS, dataset_adapter
+    from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
     from scribblesim.errors import DatasetError
 
     assert sorted(DATASETS) == ["cityscapes", "coco", "voc"]
     assert dataset_adapter("cityscapes").background_split == "horizontal"
     assert dataset_adapter("coco").background_split == dataset_adapter("voc").background_split == "none"
+    coco = dataset_adapter("coco").read(coco_sample_root(), COCO_SAMPLE_SPLIT)  # what build coco reads
+    assert coco.prefix == "coco2017_train" and len(coco.class_names) == 81 and coco.notes is None
+    assert len(coco.samples) == 33
     with pytest.raises(
         DatasetError, match=r"^--root: cannot re-read instances of a 'folder' build \(coco, cityscapes, voc only\)$"
     ):

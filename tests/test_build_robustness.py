@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -245,6 +246,31 @@ def test_killed_first_build_still_refuses_other_options(tmp_path: Path) -> None:
     assert seen[0]["config"]["width"] == 3 and seen[0]["splits"] == {} and seen[0]["seeds"] == []
 
 
+def test_an_output_that_does_not_fit_is_a_layout_error(tmp_path: Path) -> None:
+    from scribblesim.errors import LayoutError
+    from scribblesim.sets.build import check_rerun
+    from scribblesim.sets.layout import meta_record, write_meta
+
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = BuildSpec(out, "train2017", "coco2017_train", (1,), SimConfig(width=3))
+    record = meta_record(
+        dataset="coco",
+        prefix=spec.prefix,
+        classes=["background"],
+        label_png=spec.label_png,
+        seeds=[1],
+        splits={"train2017": {"list_file": "train.txt", "keep_empty": False}},
+        config=spec.config.to_dict(),
+    )
+    write_meta(out, record)
+    check_rerun(spec, "coco", ["background"])  # the same options fit
+    with pytest.raises(LayoutError, match=r": built with --width 3 \(not 4\); rerun with those"):
+        check_rerun(replace(spec, config=SimConfig(width=4)), "coco", ["background"])
+    with pytest.raises(LayoutError, match=r": split 'train2017' already writes .*train\.txt"):
+        check_rerun(replace(spec, split="train2014"), "coco", ["background"])
+
+
 def test_other_dataset_into_the_same_out_refused(tmp_path: Path) -> None:
     root, out = coco_root(tmp_path), tmp_path / "out"
     assert build_val(root, out).exit_code == 0
@@ -353,7 +379,7 @@ def test_freed_arrays_are_reused_without_page_faults() -> None:
     """A build keeps freed memory: the next full-image array reuses its pages, and the kernel zeroes none."""
     script = """
 import resource, numpy as np
-from scribblesim.sets.processes import keep_freed_memory
+from scribblesim.parallel import keep_freed_memory
 assert keep_freed_memory()
 np.ones(2**20)  # one 8 MB array, freed: its pages stay with the process
 start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

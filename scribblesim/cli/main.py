@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
 from ..errors import ConfigError, DatasetError
-from ..sets.build import DEFAULT_BACKEND, BuildSpec, build
+from ..parallel import DEFAULT_BACKEND
+from ..sets.build import BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .failures import OneLineErrors
 from .options import JOBS, SEED
@@ -161,6 +161,23 @@ def _run_build(
         )
 
 
+def _build_registered(name: str, root: Path, split: str, **options) -> None:
+    """Build ``split`` of the dataset registered as ``name`` (see :mod:`scribblesim.datasets.registry`)."""
+    adapter = dataset_adapter(name)
+    data = adapter.read(root, split)
+    _run_build(
+        data.samples,
+        dataset=adapter.name,
+        split=split,
+        default_prefix=data.prefix,
+        class_names=data.class_names,
+        background_split=adapter.background_split,
+        root=root,
+        notes=data.notes,
+        **options,
+    )
+
+
 def _dask_client(address: str | None, jobs: int):
     try:
         from dask.distributed import Client, LocalCluster
@@ -194,35 +211,9 @@ def build_group() -> None:
 @build_options
 def build_coco(root, split, **options) -> None:
     """Build ScribbleCOCO from COCO instance annotations."""
-    from ..datasets.coco import read_coco
-
     if root is None:
         root, split = coco_sample_root(), split or COCO_SAMPLE_SPLIT
-    split = split or "train2014"
-    coco = read_coco(root, split)
-    if not (root / split).is_dir():
-        raise DatasetError(f"{root / split}: image folder not found")
-    notes = None
-    if coco.orphans:
-        notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
-        example = coco.orphans[0]
-        warnings.warn(
-            f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
-            f"{example['annotation']}: image {example['image_id']}); recorded in meta.json",
-            stacklevel=1,
-        )
-    year = "".join(ch for ch in split if ch.isdigit())
-    prefix = f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
-    _run_build(
-        coco.samples,
-        dataset="coco",
-        split=split,
-        default_prefix=prefix,
-        class_names=coco.class_names,
-        root=root,
-        notes=notes,
-        **options,
-    )
+    _build_registered("coco", root, split or "train2014", **options)
 
 
 @build_group.command("cityscapes")
@@ -231,19 +222,7 @@ def build_coco(root, split, **options) -> None:
 @build_options
 def build_cityscapes(root, split, **options) -> None:
     """Build ScribbleCityscapes (8 instance classes, background split horizontally)."""
-    from ..datasets.cityscapes import CLASS_NAMES
-
-    cityscapes = dataset_adapter("cityscapes")
-    _run_build(
-        cityscapes.samples(root, split),
-        dataset=cityscapes.name,
-        split=split,
-        default_prefix=f"cityscapes_{split}",
-        class_names=CLASS_NAMES,
-        background_split=cityscapes.background_split,
-        root=root,
-        **options,
-    )
+    _build_registered("cityscapes", root, split, **options)
 
 
 @build_group.command("voc")
@@ -252,19 +231,7 @@ def build_cityscapes(root, split, **options) -> None:
 @build_options
 def build_voc(root, split, **options) -> None:
     """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
-    from ..datasets.voc import CLASS_NAMES
-
-    voc = dataset_adapter("voc")
-    _run_build(
-        voc.samples(root, split),
-        dataset=voc.name,
-        split=split,
-        default_prefix=f"voc_{split}",
-        class_names=CLASS_NAMES,
-        background_split=voc.background_split,
-        root=root,
-        **options,
-    )
+    _build_registered("voc", root, split, **options)
 
 
 @build_group.command("folder")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,29 @@ class LoadedSample:
     semantic: np.ndarray
     image_path: Path | None
     empty_reasons: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSplit:
+    """What a build reads of one split of a dataset.
+
+    Attributes
+    ----------
+    samples : sequence
+        One sample per image, each with ``name``, ``image_path`` and ``load()``.
+    class_names : sequence of str
+        Names by contiguous class id (index 0 is background).
+    prefix : str
+        Default name prefix of the scribble folders (e.g. ``coco2017_train``).
+    notes : dict, optional
+        More entries for the split's record in ``meta.json`` (e.g. COCO annotations that
+        name no image).
+    """
+
+    samples: Sequence
+    class_names: Sequence[str]
+    prefix: str
+    notes: dict | None = None
 
 
 def read_json(path: Path, missing: str) -> object:

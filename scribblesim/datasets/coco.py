@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from pycocotools.coco import COCO
 
 from ..engine.simulate import semantic_map
 from ..errors import DatasetError
-from .base import LoadedSample, read_json
+from .base import DatasetSplit, LoadedSample, read_json
 
 #: Polygons may reach this many image sizes beyond the image (pycocotools overflows far out).
 _POLYGON_REACH = 4
@@ -285,3 +286,32 @@ def read_coco(root: Path, split: str) -> CocoSplit:
 def coco_samples(root: Path, split: str) -> list[CocoSample]:
     """One sample per image of ``root/annotations/instances_{split}.json`` (see :func:`read_coco`)."""
     return read_coco(root, split).samples
+
+
+def coco_prefix(split: str) -> str:
+    """Default scribble folder prefix of a split: ``coco2014_train`` for ``train2014``, else ``coco_{split}``."""
+    year = "".join(ch for ch in split if ch.isdigit())
+    return f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
+
+
+def coco_split(root: Path, split: str) -> DatasetSplit:
+    """A split for a build (see :func:`read_coco`); its orphan annotations are warned about and noted.
+
+    Raises
+    ------
+    DatasetError
+        As :func:`read_coco`, and if the image folder ``root/{split}`` is missing.
+    """
+    coco = read_coco(root, split)
+    if not (root / split).is_dir():
+        raise DatasetError(f"{root / split}: image folder not found")
+    notes = None
+    if coco.orphans:
+        notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
+        example = coco.orphans[0]
+        warnings.warn(
+            f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
+            f"{example['annotation']}: image {example['image_id']}); recorded in meta.json",
+            stacklevel=1,
+        )
+    return DatasetSplit(coco.samples, coco.class_names, coco_prefix(split), notes)

@@ -1,9 +1,9 @@
 """The datasets scribblesim reads from a root folder and a split, by the name ``meta.json`` records.
 
-Each entry says how to list a split's samples and how its background is scribbled, so
-that ``build`` and ``stats --root`` (which re-reads a build's true instances) agree.
-Adapters are imported when first used. ``folder`` builds read a class table as well and
-are not re-read by name.
+Each entry says how to read a split for a build (:meth:`DatasetAdapter.read`), how to
+list its samples and how its background is scribbled, so that ``build`` and ``stats
+--root`` (which re-reads a build's true instances) agree. Adapters are imported when
+first used. ``folder`` builds read a class table as well and are not re-read by name.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..engine.config import BackgroundSplit
 from ..errors import DatasetError
+from .base import DatasetSplit
 
 
 @dataclass(frozen=True)
@@ -23,23 +24,41 @@ class DatasetAdapter:
 
     ``module`` and ``function`` name the sample lister, ``(root, split) -> samples``;
     ``background_split`` is how its background is scribbled (Cityscapes: ``horizontal``).
+    ``reader``, if given, names the module's ``(root, split) ->`` :class:`DatasetSplit`
+    for a build, for a dataset whose file holds its classes or more than its samples
+    (COCO); without it a build reads the samples and the module's ``CLASS_NAMES``.
     """
 
     name: str
     module: str
     function: str
     background_split: BackgroundSplit = "none"
+    reader: str | None = None
 
     def samples(self, root: Path, split: str) -> Sequence:
         """Every sample of ``split`` under ``root``, in file order."""
         lister: Callable[[Path, str], Sequence] = getattr(import_module(self.module, __package__), self.function)
         return lister(Path(root), split)
 
+    def read(self, root: Path, split: str) -> DatasetSplit:
+        """What a build of ``split`` under ``root`` needs: samples, class names, prefix, notes.
+
+        Raises
+        ------
+        DatasetError
+            If the root or a file the whole split depends on is missing or malformed.
+        """
+        module = import_module(self.module, __package__)
+        if self.reader is not None:
+            reader: Callable[[Path, str], DatasetSplit] = getattr(module, self.reader)
+            return reader(Path(root), split)
+        return DatasetSplit(self.samples(root, split), module.CLASS_NAMES, f"{self.name}_{split}")
+
 
 DATASETS: dict[str, DatasetAdapter] = {
     adapter.name: adapter
     for adapter in (
-        DatasetAdapter("coco", ".coco", "coco_samples"),
+        DatasetAdapter("coco", ".coco", "coco_samples", reader="coco_split"),
         DatasetAdapter("cityscapes", ".cityscapes", "cityscapes_samples", background_split="horizontal"),
         DatasetAdapter("voc", ".voc", "voc_samples"),
     )

@@ -50,9 +50,10 @@ def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
         raise ConfigError(f"classes must hold one id per mask ({count}), got shape {ids.shape}")
     if count == 0:
         return ids.astype(np.int64)
-    if ids.dtype.kind not in "iu":
-        if ids.dtype.kind != "f" or not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
-            raise ConfigError(f"classes must be integers, got {ids.tolist()}")
+    if ids.dtype.kind not in "iu" and (
+        ids.dtype.kind != "f" or not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids))
+    ):
+        raise ConfigError(f"classes must be integers, got {ids.tolist()}")
     ids = ids.astype(np.int64)
     bad = ids[(ids < MIN_CLASS) | (ids > MAX_CLASS)]
     if bad.size:

@@ -39,7 +39,7 @@ from ..datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from ..engine.raster import stroke_pixels
 from ..engine.result import UNLABELLED, Stroke
 from ..engine.vectorise import HUMAN_STYLE, vectorise
-from ..errors import DatasetError
+from ..errors import DatasetError, LayoutError
 from .layout import Layout, read_meta, stroke_record
 from .scribble_set import ScribbleSet, check_target, ensure_meta, label_png_mode, read_label_map, write_set
 
@@ -252,7 +252,7 @@ def _target_prefix(out: Path, prefix: str | None, default: str) -> str:
     if Layout(out).meta.is_file():
         existing = read_meta(out)["prefix"]
         if prefix and prefix != existing:
-            raise DatasetError(f"{Layout(out).meta}: prefix is {existing!r}, not --prefix {prefix!r}")
+            raise LayoutError(f"{Layout(out).meta}: prefix is {existing!r}, not --prefix {prefix!r}")
         return existing
     return prefix or default
 

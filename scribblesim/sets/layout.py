@@ -12,21 +12,23 @@
       .scribblesim/strokes_r{seed}/{name}.json  a build's per-image records (what a rerun resumes from)
 
 ``tag`` is a seed (``"1"``), a degraded set (``"1_shrink0.5"``) or an imported annotator
-(``"0"``). This module is the one place that names these paths and reads or writes
-``meta.json`` and the stroke records.
+(``"0"``). This module is the one place that names these paths, makes, reads and writes
+``meta.json`` (see :func:`meta_record`) and the stroke records.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from ..datasets.base import read_json
-from ..engine.result import Stroke
-from ..errors import DatasetError
+from ..engine.result import UNLABELLED, Stroke
+from ..errors import DatasetError, LayoutError
 from .files import json_bytes, write_if_changed
+from .palette import PALETTE
 
 #: ``meta.json``'s format tag.
 META_FORMAT = "scribblesim-1"
@@ -39,6 +41,8 @@ GROUND_TRUTH_DIR = "SegmentationClassAug"
 META_FILE = "meta.json"
 #: A build's own bookkeeping (per-image stroke records), hidden from dataset readers.
 STATE_DIR = ".scribblesim"
+#: Packages whose versions a build records in ``meta.json``.
+VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,10 @@ def split_list_path(out: Path, split: str) -> Path:
     Raises
     ------
     DatasetError
-        If no list is found, or ``split`` names a real split this output does not hold
-        while its role's list belongs to another split.
+        If no list is found.
+    LayoutError
+        If ``split`` names a real split this output does not hold while its role's list
+        belongs to another split.
     """
     layout = Layout(out)
     recorded = split_list_files(recorded_meta(out))
@@ -147,7 +153,7 @@ def split_list_path(out: Path, split: str) -> Path:
     else:
         owners = [name for name, file in recorded.items() if file == by_role.name and name != by_role.stem]
         if owners and split != by_role.stem:
-            raise DatasetError(
+            raise LayoutError(
                 f"{by_role}: lists split {owners[0]!r}, not {split!r} (splits here: {', '.join(sorted(recorded))})"
             )
         candidates = [by_role, layout.split_list(f"{split}.txt")]
@@ -175,20 +181,148 @@ def recorded_meta(out: Path) -> dict:
 
 
 def read_meta(out: Path) -> dict:
-    """Read ``OUT/meta.json`` of an existing output; :class:`DatasetError` names what is unusable."""
+    """Read ``OUT/meta.json`` of an existing output.
+
+    Raises
+    ------
+    LayoutError
+        If ``out`` is not a scribblesim output (no folder, no ``meta.json``, no prefix).
+    DatasetError
+        If ``meta.json`` is not valid JSON.
+    """
     out = Path(out)
     if not out.is_dir():
-        raise DatasetError(f"{out}: output folder not found")
+        raise LayoutError(f"{out}: output folder not found")
     path = Layout(out).meta
+    if not path.exists():  # as read_json's "not found", but a folder that is not a build is a LayoutError
+        raise LayoutError(f"{path}: not found (not a scribblesim output folder)")
     meta = read_json(path, "not found (not a scribblesim output folder)")
     if not isinstance(meta, dict) or not isinstance(meta.get("prefix"), str):
-        raise DatasetError(f"{path}: missing the 'prefix' string")
+        raise LayoutError(f"{path}: missing the 'prefix' string")
     return meta
 
 
 def write_meta(out: Path, meta: dict) -> None:
     """Write ``OUT/meta.json`` atomically (untouched if unchanged)."""
     write_if_changed(Layout(out).meta, json_bytes(meta))
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the :data:`VERSIONED` packages installed here (``"unknown"`` for a missing one)."""
+    found = {}
+    for package in VERSIONED:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+def meta_record(
+    *,
+    dataset: str,
+    prefix: str,
+    classes: Sequence[str],
+    label_png: str,
+    seeds: Sequence[int],
+    splits: dict[str, dict],
+    config: dict | None = None,
+    versions: dict[str, str] | None = None,
+    source: dict | None = None,
+    imported: list[str] | None = None,
+) -> dict:
+    """The ``meta.json`` record of an output, from its parts.
+
+    Parameters
+    ----------
+    dataset, prefix
+        The dataset name and the scribble folders' prefix.
+    classes : sequence of str
+        Names by class id; the palette and the ignore index follow from them.
+    label_png : {"gray", "palette"}
+        Mode of the label PNGs.
+    seeds : sequence of int
+        Seeds built (see :func:`merged_seeds`); empty for imported sets only.
+    splits : dict
+        Split records by split name (see :func:`split_record` and :func:`merge_split`).
+    config, versions, source, imported : optional
+        The simulation config and package versions (builds), where the annotations came
+        from (``{"root": ..., "split": ...}``), and the imported set tags; a part left
+        None is not recorded.
+    """
+    meta = {
+        "format": META_FORMAT,
+        "dataset": dataset,
+        "prefix": prefix,
+        "classes": list(classes),
+        "palette": PALETTE[: len(classes)].tolist(),
+        "ignore_index": UNLABELLED,
+        "label_png": label_png,
+        "seeds": list(seeds),
+        "splits": splits,
+    }
+    optional = {"config": config, "versions": versions, "source": source, "imported": imported}
+    meta.update({key: value for key, value in optional.items() if value is not None})
+    return meta
+
+
+def merged_seeds(meta: dict, prefix: str, built: Sequence[int]) -> list[int]:
+    """The seeds an output holds once ``built`` are written with ``prefix`` next to ``meta``'s.
+
+    Earlier seeds count only under the same prefix: other folders are another set of seeds.
+    """
+    if meta.get("prefix") != prefix:
+        return list(built)
+    return sorted(set(meta.get("seeds", [])) | set(built))
+
+
+def _per_seed(counts: Mapping[tuple[int, str], int], seeds: Sequence[int]) -> dict[str, dict[str, int]]:
+    """Counts by ``(seed, kind)`` as ``meta.json``'s table by seed (a string) and kind; every seed listed."""
+    table: dict[str, dict[str, int]] = {str(seed): {} for seed in seeds}
+    for (seed, kind), count in sorted(counts.items()):
+        table.setdefault(str(seed), {})[kind] = count
+    return table
+
+
+def split_record(
+    *,
+    list_file: str,
+    keep_empty: bool,
+    images: int,
+    seeds: Sequence[int],
+    strokes: Mapping[tuple[int, str], int],
+    skipped_objects: Mapping[tuple[int, str], int],
+    left_out: Sequence[tuple[str, str]],
+    skipped: Sequence[tuple[str, str]],
+) -> dict:
+    """One split's record in ``meta.json``.
+
+    Parameters
+    ----------
+    list_file : str
+        Its image list (see :func:`split_list_name`).
+    keep_empty : bool
+        Whether images without annotations were kept.
+    images : int
+        Images listed.
+    seeds : sequence of int
+        Seeds built; each gets a (maybe empty) table of counts.
+    strokes, skipped_objects : mapping of (seed, kind) to int
+        Strokes by style and skipped objects by reason.
+    left_out, skipped : sequence of (image, reason)
+        Images left out for want of annotations, and images that could not be used.
+    """
+    return {
+        "images": images,
+        "images_left_out": len(left_out),
+        "images_skipped": len(skipped),
+        "list_file": list_file,
+        "keep_empty": keep_empty,
+        "strokes": _per_seed(strokes, seeds),
+        "skipped_objects": _per_seed(skipped_objects, seeds),
+        "left_out_images": [{"image": name, "reason": reason} for name, reason in left_out],
+        "skipped_images": [{"image": name, "reason": reason} for name, reason in skipped],
+    }
 
 
 def merge_split(meta: dict, split: str, summary: dict) -> dict[str, dict]:

@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.base import read_png
-from ..engine.result import UNLABELLED
-from ..errors import DatasetError
+from ..errors import DatasetError, LayoutError
 from .files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
-from .layout import META_FORMAT, Layout, read_meta, read_records, record_line, write_meta
-from .palette import PALETTE
+from .layout import Layout, meta_record, read_meta, read_records, record_line, write_meta
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,10 @@ def open_set(out: Path, tag: str | int) -> ScribbleSet:
 
     Raises
     ------
+    LayoutError
+        If ``out`` is not a scribblesim output (see :func:`read_meta`).
     DatasetError
-        If ``out``, its ``meta.json`` or the set's scribble folder is missing.
+        If the set's scribble folder is missing or its writing was cut short.
     """
     meta = read_meta(out)
     scribbles = ScribbleSet(Path(out), meta["prefix"], str(tag), tuple(meta.get("classes", ())))
@@ -115,13 +115,13 @@ def label_png_mode(out: Path, requested: str | None = None, option: str = "--lab
 
     Raises
     ------
-    DatasetError
+    LayoutError
         If ``requested`` differs from the mode ``out`` already holds (one output, one mode).
     """
     meta_path = Layout(out).meta
     existing = recorded_label_png(read_meta(out)) if meta_path.is_file() else None
     if requested is not None and existing is not None and requested != existing:
-        raise DatasetError(
+        raise LayoutError(
             f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
             f"modes (pass {option} {existing} or use another --out)"
         )
@@ -168,23 +168,21 @@ def ensure_meta(
     if Layout(out).meta.is_file():
         return read_meta(out)["prefix"]
     out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "format": META_FORMAT,
-        "dataset": dataset,
-        "prefix": prefix,
-        "classes": list(classes),
-        "palette": PALETTE[: len(classes)].tolist(),
-        "ignore_index": UNLABELLED,
-        "label_png": label_png,
-        "seeds": [],
-        "imported": [tag],
-        "splits": {},
-    }
+    meta = meta_record(
+        dataset=dataset, prefix=prefix, classes=classes, label_png=label_png, seeds=[], splits={}, imported=[tag]
+    )
     write_meta(out, meta)
     return prefix
 
 
 def check_target(out: Path, prefix: str, tag: str, overwrite: bool) -> None:
+    """Refuse to write set ``tag`` over a non-empty one unless ``overwrite``.
+
+    Raises
+    ------
+    LayoutError
+        If ``out`` already holds a set ``tag``.
+    """
     folder = ScribbleSet(Path(out), prefix, tag).folder
     if not overwrite and folder.is_dir() and any(folder.iterdir()):
-        raise DatasetError(f"{folder}: already exists; choose another --seed or pass --overwrite")
+        raise LayoutError(f"{folder}: already exists; choose another --seed or pass --overwrite")
