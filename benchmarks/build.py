@@ -79,11 +79,32 @@ def limited_root(root: Path, split: str, limit: int | None, work: Path) -> Path:
 
 def timed_command(root: Path, split: str, seeds: list[int], jobs: int, out: Path) -> tuple[float, int, int]:
     """Wall seconds, peak RSS and images built of one whole ``scribblesim build coco`` run."""
-    command = [sys.executable, "-m", "scribblesim", "build", "coco", "--root", str(root), "--split", split,
-               "--out", str(out), "--jobs", str(jobs), "--no-progress", "--seeds", *map(str, seeds)]
+    command = [
+        sys.executable,
+        "-m",
+        "scribblesim",
+        "build",
+        "coco",
+        "--root",
+        str(root),
+        "--split",
+        split,
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+        "--no-progress",
+        "--seeds",
+        *map(str, seeds),
+    ]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     peak = peak_rss_of(process)
     _, stderr = process.communicate()
     seconds = time.perf_counter() - start
@@ -99,8 +120,9 @@ def main() -> None:
     parser.add_argument("--split", default=None)
     parser.add_argument("--limit", type=int, help="Keep the first N images.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="Runs of each command, interleaved; the fastest counts (default 3).")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Runs of each command, interleaved; the fastest counts (default 3)."
+    )
     args = parser.parse_args()
     root = args.root or coco_sample_root()
     split = args.split or (COCO_SAMPLE_SPLIT if args.root is None else "val2017")
@@ -109,8 +131,10 @@ def main() -> None:
         work = Path(tmp)
         one = limited_root(root, split, 1, work / "one")
         root = limited_root(root, split, args.limit, work / "root")
-        print(f"{root} {split}, seeds {args.seeds}, {os.cpu_count()} CPUs; whole command, cold start, "
-              f"best of {args.repeat}\n")
+        print(
+            f"{root} {split}, seeds {args.seeds}, {os.cpu_count()} CPUs; whole command, cold start, "
+            f"best of {args.repeat}\n"
+        )
         # This machine's speed drifts by tens of percent from minute to minute: the runs of
         # each command are interleaved and the fastest one counts, as timeit does.
         best: dict[int, tuple[float, int, int]] = {}
@@ -122,18 +146,24 @@ def main() -> None:
                 if jobs not in best or run[0] < best[jobs][0]:
                     best[jobs] = run
         print(f"{'jobs':>9} {'ms/image/seed':>14} {'speed-up':>9} {'peak RSS MB':>12} {'train2014 x seeds':>18}")
-        print(f"{'reference':>9} {REFERENCE_S_PER_IMAGE * 1000:14.0f} {'':>9} {'':>12} "
-              f"{COCO_TRAIN2014_IMAGES * REFERENCE_S_PER_IMAGE * len(args.seeds) / 3600:15.1f} h")
+        print(
+            f"{'reference':>9} {REFERENCE_S_PER_IMAGE * 1000:14.0f} {'':>9} {'':>12} "
+            f"{COCO_TRAIN2014_IMAGES * REFERENCE_S_PER_IMAGE * len(args.seeds) / 3600:15.1f} h"
+        )
         for jobs in (1, 2):
             seconds, peak, images = best[jobs]
             per_image_seed = seconds / images / len(args.seeds)
             hours = COCO_TRAIN2014_IMAGES * len(args.seeds) * per_image_seed / 3600
-            print(f"{jobs:>9} {per_image_seed * 1000:14.1f} {best[1][0] / seconds:8.2f}x {peak / 2**20:12.0f} "
-                  f"{hours:15.2f} h")
+            print(
+                f"{jobs:>9} {per_image_seed * 1000:14.1f} {best[1][0] / seconds:8.2f}x {peak / 2**20:12.0f} "
+                f"{hours:15.2f} h"
+            )
         start_up, images = best[0][0], best[1][2]
         after = (best[1][0] - start_up) / max(images - best[0][2], 1) / len(args.seeds)
-        print(f"\nstart-up (the command on one image): {start_up:.2f} s; "
-              f"1 job after start-up: {after * 1000:.1f} ms/image/seed")
+        print(
+            f"\nstart-up (the command on one image): {start_up:.2f} s; "
+            f"1 job after start-up: {after * 1000:.1f} ms/image/seed"
+        )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,10 @@ def main() -> None:
     parser.add_argument("human_dir", type=Path)
     args = parser.parse_args()
     values = human_values(args.human_dir)
-    print(f"{'source':<12} {'measure':<7} {'objects':>7} {'annotators':>10} {'one value':>10} "
-          f"{'held-out human':>15} {'zero band':>10}")
+    print(
+        f"{'source':<12} {'measure':<7} {'objects':>7} {'annotators':>10} {'one value':>10} "
+        f"{'held-out human':>15} {'zero band':>10}"
+    )
     counts = set()
     for source, measures in values.items():
         for measure, objects in measures.items():
@@ -85,12 +87,16 @@ def main() -> None:
             counts.add(annotators)
             held = held_out_share(objects)
             zero = float(np.mean((bands[:, 0] == 0) & (bands[:, 1] == 0)))
-            print(f"{source:<12} {measure:<7} {len(bands):>7} {annotators:>10} {100 * one_value_share(bands):>8.0f} % "
-                  f"{'n/a' if math.isnan(held) else f'{100 * held:.0f} %':>15} {100 * zero:>8.0f} %")
+            print(
+                f"{source:<12} {measure:<7} {len(bands):>7} {annotators:>10} {100 * one_value_share(bands):>8.0f} % "
+                f"{'n/a' if math.isnan(held) else f'{100 * held:.0f} %':>15} {100 * zero:>8.0f} %"
+            )
     print()
     for annotators in sorted(c for c in counts if c > 1):
-        print(f"a new annotator like {annotators} others lands inside their band: "
-              f"{100 * exchangeable_share(annotators):.1f} % (normal model)")
+        print(
+            f"a new annotator like {annotators} others lands inside their band: "
+            f"{100 * exchangeable_share(annotators):.1f} % (normal model)"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def main() -> None:
     samples = [s.load() for s in coco_samples(coco_sample_root(), COCO_SAMPLE_SPLIT)]
     objects = sum(len(s.classes) for s in samples)
     print(f"{len(samples)} COCO images, {objects} objects; median of {args.repeats} runs, 1 core\n")
-    print(f"{'max_work_pixels':>16} {'seeds':>6} {'ms/image/seed':>14} {'p95 ms':>7} {'strokes':>8} {'fg precision':>13}")
+    print(
+        f"{'max_work_pixels':>16} {'seeds':>6} {'ms/image/seed':>14} {'p95 ms':>7} {'strokes':>8} {'fg precision':>13}"
+    )
     print(f"{'reference':>16} {1:6d} {REFERENCE_MS_PER_IMAGE:14.1f} {'':>7} {'':>8} {REFERENCE_PRECISION:13.3f}")
     for cap in (None, 4096):
         config = scribblesim.SimConfig(max_work_pixels=cap)
@@ -52,7 +54,9 @@ def main() -> None:
                 runs.append((time.perf_counter() - start) / len(samples) / len(seeds))
             right = total = strokes = 0
             for s in samples:
-                for result in scribblesim.simulate_seeds(s.masks, s.classes, seeds, s.image_id, config, ignore=s.ignore):
+                for result in scribblesim.simulate_seeds(
+                    s.masks, s.classes, seeds, s.image_id, config, ignore=s.ignore
+                ):
                     labelled = (result.label_map != 255) & (result.label_map != 0)
                     right += int((result.label_map[labelled] == s.semantic[labelled]).sum())
                     total += int(labelled.sum())

@@ -33,10 +33,10 @@ from csptrain.stage2.train import train_step as stage2_step
 def labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     scribble = np.full((batch, crop, crop), 255, np.uint8)
-    scribble[:, crop // 2 - 2: crop // 2 + 2, crop // 4: 3 * crop // 4] = rng.integers(1, classes)
-    scribble[:, 4:8, 4: crop - 4] = 0
+    scribble[:, crop // 2 - 2 : crop // 2 + 2, crop // 4 : 3 * crop // 4] = rng.integers(1, classes)
+    scribble[:, 4:8, 4 : crop - 4] = 0
     pseudo = np.zeros((batch, crop, crop), np.uint8)
-    pseudo[:, crop // 4: 3 * crop // 4, crop // 4: 3 * crop // 4] = 1
+    pseudo[:, crop // 4 : 3 * crop // 4, crop // 4 : 3 * crop // 4] = 1
     return scribble, pseudo
 
 
@@ -55,26 +55,40 @@ def timed(step, steps: int, warmup: int, device: torch.device) -> float:
 
 
 def stage1_rate(args, device: torch.device, bf16: bool) -> float:
-    config = make_stage1_config("coco", backbone=args.vit, crop_size=args.crop1, batch_size=args.batch1,
-                                local_crop_size=min(96, args.crop1 // 2),
-                                seg_start=0.0, contrast_start=0.0, device=str(device))
+    config = make_stage1_config(
+        "coco",
+        backbone=args.vit,
+        crop_size=args.crop1,
+        batch_size=args.batch1,
+        local_crop_size=min(96, args.crop1 // 2),
+        seg_start=0.0,
+        contrast_start=0.0,
+        device=str(device),
+    )
     model, optimizer = build_stage1(config, args.classes, None, device)
     par = PAR(config.par_dilations, config.par_iterations).to(device)
     scribble, _ = labels(args.batch1, args.crop1, args.classes)
     image_labels = torch.zeros(args.batch1, args.classes - 1, device=device)
     image_labels[:, 0] = 1
-    batch = {name: torch.randn(args.batch1, 3, args.crop1, args.crop1, device=device)
-             for name in ("image", "global_view", "local_source")}
-    batch.update(scribble=torch.from_numpy(scribble.astype(np.int64)).to(device), image_labels=image_labels,
-                 box=torch.tensor([[0, args.crop1, 0, args.crop1]] * args.batch1, device=device))
+    batch = {
+        name: torch.randn(args.batch1, 3, args.crop1, args.crop1, device=device)
+        for name in ("image", "global_view", "local_source")
+    }
+    batch.update(
+        scribble=torch.from_numpy(scribble.astype(np.int64)).to(device),
+        image_labels=image_labels,
+        box=torch.tensor([[0, args.crop1, 0, args.crop1]] * args.batch1, device=device),
+    )
     model.train()
-    return 1.0 / timed(lambda k: stage1_step(model, model, optimizer, batch, config, k, par, bf16),
-                       args.steps, args.warmup, device)
+    return 1.0 / timed(
+        lambda k: stage1_step(model, model, optimizer, batch, config, k, par, bf16), args.steps, args.warmup, device
+    )
 
 
 def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, compile_: bool) -> float:
-    config = make_stage2_config("coco", backbone=args.backbone, crop_size=args.crop2, batch_size=args.batch2,
-                                channels_last=channels_last)
+    config = make_stage2_config(
+        "coco", backbone=args.backbone, crop_size=args.crop2, batch_size=args.batch2, channels_last=channels_last
+    )
     model, optimizer = build_stage2(config, args.classes, None, device)
     forward = torch.compile(model) if compile_ else model
     scribble, pseudo = labels(args.batch2, args.crop2, args.classes)
@@ -85,8 +99,9 @@ def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, com
         "d_s": torch.from_numpy(np.stack([scribble_distance_map(s, 1.0) for s in scribble])).to(device),
         "d_c": torch.from_numpy(np.stack([pseudo_boundary_distance_map(p, 7.0) for p in pseudo])).to(device),
     }
-    return args.batch2 / timed(lambda k: stage2_step(model, forward, optimizer, batch, config, 1e-3, bf16),
-                               args.steps, args.warmup, device)
+    return args.batch2 / timed(
+        lambda k: stage2_step(model, forward, optimizer, batch, config, 1e-3, bf16), args.steps, args.warmup, device
+    )
 
 
 def lorm_memory(args, device: torch.device) -> str:
@@ -124,7 +139,7 @@ def main() -> None:
     if 1 in args.stage:
         print(f"{name}: stage 1, {args.vit}, {args.crop1}^2 crops, batch {args.batch1}, all ToCo terms + L_segs\n")
         print(f"{'precision':>9} {'iterations/s':>12} {'images/s':>9}")
-        for bf16 in ((False, True) if cuda else (False,)):
+        for bf16 in (False, True) if cuda else (False,):
             rate = stage1_rate(args, device, bf16)
             print(f"{'bf16' if bf16 else 'fp32':>9} {rate:12.2f} {rate * args.batch1:9.1f}")
         print()

@@ -1,4 +1,4 @@
-"""What the command line offers, without importing torch: presets and backbones."""
+"""Every choice csptrain offers, in one place and without torch: the CLI, configs and models read it."""
 
 from __future__ import annotations
 
@@ -10,3 +10,12 @@ BACKBONE_NAMES: tuple[str, ...] = ("resnet18", "resnet50", "resnet101")
 
 #: Where stage 1's scribble loss L_segs gets its logits: its own LargeFOV head or ToCo's.
 SEGS_HEADS: tuple[str, ...] = ("separate", "shared")
+
+#: Stage 2's loss terms (Eqs. 5-8, 14, 16, 18, 19).
+LOSS_TERMS: tuple[str, ...] = ("segs", "segc", "ds", "dc", "lorm")
+
+#: How LoRM's foreground mask enters: on query rows (the authors' code) or key columns.
+LORM_MASKS: tuple[str, ...] = ("queries", "keys")
+
+#: Evaluation protocols accepted by ``--protocol``; the first is the default.
+PROTOCOLS: tuple[str, ...] = ("authors", "single-scale")

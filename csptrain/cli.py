@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from scribblesim.cli.failures import OneLineErrors, interrupted
+from scribblesim.cli.options import SEED
 
-from .catalog import BACKBONE_NAMES, PRESET_CLASSES
+from .catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, PRESET_CLASSES, PROTOCOLS, SEGS_HEADS
 from .errors import StopRequested
+from .runs import CHECKPOINT
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
-from .stage2.protocol import PROTOCOLS
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -57,8 +58,8 @@ def _take(values: dict, prefix: str) -> dict:
 #: Flags shared by the two trainers; in ``run`` they apply to both stages.
 COMMON = [
     ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
-    ("--seed", dict(type=int, default=None)),
-    ("--workers", dict(type=int, default=None, help="Data-loading processes.")),
+    ("--seed", dict(type=SEED, default=None)),
+    ("--workers", dict(type=click.IntRange(min=0), default=None, help="Data-loading processes.")),
     ("--device", dict(default=None, help="auto, cpu, cuda, cuda:1 ...")),
     ("--bf16/--no-bf16", dict(default=None, help="bf16 autocast on CUDA.")),
     ("--checkpoint-every", dict(type=int, default=None)),
@@ -75,7 +76,7 @@ STAGE1 = [
     (
         "--segs-head",
         dict(
-            type=click.Choice(["separate", "shared"]),
+            type=click.Choice(SEGS_HEADS),
             default=None,
             help="A second LargeFOV head for L_segs (our choice), or ToCo's seg head.",
         ),
@@ -85,11 +86,11 @@ STAGE1 = [
 ]
 STAGE2 = [
     ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None)),
-    ("--losses", dict(default=None, help="Comma-separated subset of segs,segc,ds,dc,lorm.")),
+    ("--losses", dict(default=None, help=f"Comma-separated subset of {','.join(LOSS_TERMS)}.")),
     (
         "--lorm-mask",
         dict(
-            type=click.Choice(["queries", "keys"]),
+            type=click.Choice(LORM_MASKS),
             default=None,
             help="LoRM masks query rows (the authors' code) or key columns (our reading of the paper).",
         ),
@@ -192,7 +193,7 @@ def stage1(
 
 @main.command("pseudo")
 @click.option("--data", type=click.Path(path_type=Path), required=True)
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-1 run's last.pt.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-1 run's {CHECKPOINT}.")
 @click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
 @click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
@@ -276,7 +277,7 @@ def stage2(
 
 @main.command("eval")
 @click.option("--data", type=click.Path(path_type=Path), required=True)
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A stage-2 run's last.pt.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
 @click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
 @click.option(
     "--protocol",
@@ -307,7 +308,7 @@ def stage2(
 def eval_command(
     data, checkpoint, val_split, protocol, scales, flip, base_size, window, save_predictions, device, no_progress
 ) -> None:
-    """mIoU of a checkpoint; writes eval.json next to it and prints per-class IoU."""
+    """mIoU of a checkpoint; writes the evaluation record next to it and prints per-class IoU."""
     from .data.layout import class_names_of
     from .stage2.evaluate import evaluate_checkpoint
     from .stage2.protocol import describe_protocol
@@ -347,7 +348,7 @@ def report(run_dirs) -> None:
 
 @main.command("run")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
-@click.option("--seeds", type=int, multiple=True, metavar="SEED [SEED ...]", help="Scribble seeds: --seeds 1 2 3.")
+@click.option("--seeds", type=SEED, multiple=True, metavar="SEED [SEED ...]", help="Scribble seeds: --seeds 1 2 3.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of all runs and the report.")
 @click.option("--preset", type=PRESET, default=None, help="Tables A4 (stage 1) and A5 (stage 2).")
 @click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)

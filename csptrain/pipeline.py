@@ -1,15 +1,7 @@
 """``csptrain run``: stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report.
 
-Layout of ``OUT`` (one folder per seed's scribbles)::
-
-    OUT/r{seed}/stage1/      last.pt, progress.json, config.json, tensorboard/
-    OUT/r{seed}/pseudo/      {id}.png (255 = uncertain), eval.json (pseudo-label mIoU), source.json
-    OUT/r{seed}/stage2/      last.pt, progress.json, config.json, inputs.json, tensorboard/,
-                             eval.json, predictions/{id}.png
-    OUT/report.txt, OUT/report.json
-
-A step is done when its output records the input it was made from; a rerun skips done
-steps, resumes an interrupted one, and redoes a step whose input changed.
+The run folder's layout, and when a step counts as done, are :mod:`csptrain.runs`'s: a
+rerun skips done steps, resumes an interrupted one, and redoes a step whose input changed.
 """
 
 from __future__ import annotations
@@ -19,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PRESET_CLASSES
+from .catalog import PRESET_CLASSES
 from .data.layout import class_names_of, read_split, scribble_folder
+from .data.loader import steps_per_epoch
 from .errors import ConfigError, DataError
 from .report import RunResult, format_report, report_json
-from .runtime import read_json_or_none, read_progress, steps_per_epoch, write_json_atomic
+from .runs import PipelineRuns, StepName
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 from .stage2.protocol import EvalProtocol, describe_protocol, protocol_for
@@ -58,7 +51,7 @@ class Step:
     """One step of one seed: where it writes, and the checkpoint step it must reach or read."""
 
     seed: int
-    name: str
+    name: StepName
     folder: Path
     target: int
     done: bool
@@ -89,96 +82,74 @@ def stage2_stop(spec: PipelineSpec) -> int:
     return spec.stage2.steps(steps_per_epoch(size, spec.stage2.batch_size, 1, spec.train_split))[1]
 
 
-def seed_folder(spec: PipelineSpec, seed: int) -> Path:
-    return Path(spec.out) / f"r{seed}"
-
-
 def plan(spec: PipelineSpec) -> list[Step]:
     """The steps of every seed, in order, each marked done or not."""
     stop1, stop2 = spec.stage1.stop, stage2_stop(spec)
     protocol = spec.protocol().to_dict()
+    targets = {StepName.STAGE1: stop1, StepName.PSEUDO: stop1, StepName.STAGE2: stop2, StepName.EVAL: stop2}
     steps = []
     for seed in spec.seeds:
-        root = seed_folder(spec, seed)
-        pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
-        inputs = read_json_or_none(root / "stage2" / "inputs.json") or {}
-        evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
-        stage2_done = read_progress(root / "stage2").get("step", 0) >= stop2 and inputs.get("pseudo_step") == stop1
-        steps += [
-            Step(seed, "stage1", root / "stage1", stop1, read_progress(root / "stage1").get("step", 0) >= stop1),
-            Step(
-                seed,
-                "pseudo",
-                root / "pseudo",
-                stop1,
-                pseudo.get("checkpoint_step") == stop1 and pseudo.get("par") == spec.use_par,
-            ),
-            Step(seed, "stage2", root / "stage2", stop2, stage2_done),
-            Step(
-                seed,
-                "eval",
-                root / "stage2",
-                stop2,
-                stage2_done and evaluation.get("checkpoint_step") == stop2 and evaluation.get("protocol") == protocol,
-            ),
-        ]
+        runs = PipelineRuns(spec.out).seed(seed)
+        for name in StepName:
+            done = runs.done(name, stop1, stop2, spec.use_par, protocol)
+            steps.append(Step(seed, name, runs.folder(name), targets[name], done))
     return steps
 
 
 def describe(step: Step, scribbles: str, protocol: str = "") -> str:
     """One line of the plan; ``protocol`` names the evaluation protocol."""
     what = {
-        "stage1": f"train stage 1 on {scribbles} to step {step.target}",
-        "pseudo": f"pseudo-labels from stage-1 step {step.target}",
-        "stage2": f"train stage 2 to step {step.target}",
-        "eval": f"evaluate stage 2: {protocol}" if protocol else "evaluate stage 2",
+        StepName.STAGE1: f"train stage 1 on {scribbles} to step {step.target}",
+        StepName.PSEUDO: f"pseudo-labels from stage-1 step {step.target}",
+        StepName.STAGE2: f"train stage 2 to step {step.target}",
+        StepName.EVAL: f"evaluate stage 2: {protocol}" if protocol else "evaluate stage 2",
     }[step.name]
-    return f"r{step.seed} {step.name:<6}  {'done' if step.done else 'todo'}  {what}  -> {step.folder}"
+    status = "done" if step.done else "todo"
+    return f"r{step.seed} {step.name.value:<6}  {status}  {what}  -> {step.folder}"
 
 
 def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) -> None:
-    root = seed_folder(spec, step.seed)
-    if step.name == "stage1":
+    runs = PipelineRuns(spec.out).seed(step.seed)
+    if step.name is StepName.STAGE1:
         from .stage1.train import train_stage1
 
         train_stage1(
             spec.data,
             scribbles,
-            step.folder,
+            runs.stage1.folder,
             spec.stage1,
             split=spec.train_split,
             pretrained=spec.stage1_pretrained,
             progress=progress,
         )
-    elif step.name == "pseudo":
+    elif step.name is StepName.PSEUDO:
         from .stage1.pseudo import generate_pseudo_labels
 
-        source = read_json_or_none(step.folder / "source.json") or {}
-        if source.get("checkpoint_step") != step.target or source.get("par") != spec.use_par:
-            shutil.rmtree(step.folder, ignore_errors=True)  # labels of another checkpoint
+        if not runs.pseudo.made_by(step.target, spec.use_par):
+            shutil.rmtree(runs.pseudo.folder, ignore_errors=True)  # labels of another checkpoint
         generate_pseudo_labels(
             spec.data,
-            root / "stage1" / "last.pt",
-            step.folder,
+            runs.stage1.checkpoint,
+            runs.pseudo.folder,
             split=spec.train_split,
             scribbles=scribbles,
             device=spec.stage1.device,
             use_par=spec.use_par,
             progress=progress,
         )
-    elif step.name == "stage2":
+    elif step.name is StepName.STAGE2:
         from .stage2.train import train_stage2
 
-        inputs = {"pseudo_step": spec.stage1.stop}
-        if read_json_or_none(step.folder / "inputs.json") != inputs:
-            shutil.rmtree(step.folder, ignore_errors=True)  # trained on other pseudo-labels
-            step.folder.mkdir(parents=True)
-            write_json_atomic(step.folder / "inputs.json", inputs)
+        inputs = runs.stage2_inputs(spec.stage1.stop)
+        if runs.stage2.inputs() != inputs:
+            shutil.rmtree(runs.stage2.folder, ignore_errors=True)  # trained on other pseudo-labels
+            runs.stage2.folder.mkdir(parents=True)
+            runs.stage2.write_inputs(inputs)
         train_stage2(
             spec.data,
             scribbles,
-            root / "pseudo",
-            step.folder,
+            runs.pseudo.folder,
+            runs.stage2.folder,
             spec.stage2,
             split=spec.train_split,
             pretrained=spec.stage2_pretrained,
@@ -190,7 +161,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
         protocol = spec.protocol()
         evaluate_checkpoint(
             spec.data,
-            step.folder / "last.pt",
+            runs.stage2.checkpoint,
             spec.val_split,
             protocol=protocol.name,
             scales=protocol.scales,
@@ -198,7 +169,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
             base_size=protocol.base_size,
             window=protocol.window,
             device=spec.stage2.device,
-            save_dir=step.folder / "predictions",
+            save_dir=runs.stage2.predictions,
             progress=progress,
         )
 
@@ -207,9 +178,8 @@ def collect(spec: PipelineSpec) -> list[RunResult]:
     """Each seed's stage-2 mIoU and pseudo-label mIoU, read from the run folders."""
     results = []
     for seed in spec.seeds:
-        root = seed_folder(spec, seed)
-        evaluation = read_json_or_none(root / "stage2" / "eval.json") or {}
-        pseudo = read_json_or_none(root / "pseudo" / "eval.json") or {}
+        runs = PipelineRuns(spec.out).seed(seed)
+        evaluation, pseudo = runs.stage2.evaluation(), runs.pseudo.summary()
         results.append(
             RunResult(
                 f"r{seed}",
@@ -238,12 +208,10 @@ def run_pipeline(
         return []
     for step in steps:
         if not step.done:
-            echo(f"r{step.seed}: {step.name}")
+            echo(f"r{step.seed}: {step.name.value}")
             _run_step(spec, step, scribbles[step.seed], progress)
     results = collect(spec)
     table = format_report(results)
-    Path(spec.out).mkdir(parents=True, exist_ok=True)
-    (Path(spec.out) / "report.txt").write_text(table + "\n")
-    write_json_atomic(Path(spec.out) / "report.json", report_json(results, spec.val_split))
+    PipelineRuns(spec.out).write_report(table, report_json(results, spec.val_split))
     echo(table)
     return results

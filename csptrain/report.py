@@ -10,9 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import DataError
+from .runs import TrainingRun
 from .stage2.protocol import describe_protocol
-
-EVAL_FILE = "eval.json"
 
 
 @dataclass(frozen=True)
@@ -30,10 +29,10 @@ class RunResult:
 
 
 def read_runs(run_dirs: Sequence[Path]) -> list[RunResult]:
-    """The mIoU of each run's ``eval.json`` and the protocol it names."""
+    """The mIoU of each training run's evaluation record and the protocol it names."""
     rows = []
     for run in map(Path, run_dirs):
-        path = run / EVAL_FILE
+        path = TrainingRun(run).evaluation_file
         try:
             record = json.loads(path.read_text())
             rows.append(

@@ -115,9 +115,9 @@ class TrainingRun:
     def evaluation(self) -> dict:
         return read_json_or_none(self.evaluation_file) or {}
 
-    def write_evaluation(self, scores: dict, checkpoint_step: int) -> dict:
+    def write_evaluation(self, scores: dict, checkpoint: Path, checkpoint_step: int) -> dict:
         """``eval.json``: the scores and the checkpoint (and, in ``scores``, the protocol) they measure."""
-        record = {**scores, "checkpoint": str(self.checkpoint), "checkpoint_step": checkpoint_step}
+        record = {**scores, "checkpoint": str(checkpoint), "checkpoint_step": checkpoint_step}
         write_json_atomic(self.evaluation_file, record)
         return record
 
@@ -242,3 +242,9 @@ class PipelineRuns:
     @property
     def report_json(self) -> Path:
         return Path(self.out) / REPORT_JSON
+
+    def write_report(self, table: str, record: dict) -> None:
+        """The report as a table (``report.txt``) and as JSON (``report.json``), each atomically."""
+        Path(self.out).mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(self.report_text, (table + "\n").encode())
+        write_json_atomic(self.report_json, record)

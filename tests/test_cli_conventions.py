@@ -7,8 +7,11 @@ import pytest
 from click.testing import CliRunner
 
 from csptrain.cli import main as csptrain_main
+from csptrain.errors import RunFolderError, WeightsError
+from scribblesim.cli.failures import OneLineErrors
 from scribblesim.cli.main import main as scribblesim_main
 from scribblesim.cli.options import expand_list_options
+from scribblesim.errors import ConfigError, DatasetError, UserError
 
 
 def parsed(group: click.Group, path: list[str], args: list[str]) -> dict:
@@ -99,3 +102,41 @@ def test_list_values_stop_at_the_first_word_of_another_kind() -> None:
 def test_usage_errors_are_one_line(group, args, line) -> None:
     result = CliRunner().invoke(group, args)
     assert result.exit_code == 2 and result.stderr == line and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code", "line"),
+    [
+        (DatasetError("data/x.json: not valid JSON"), 2, "error: data/x.json: not valid JSON\n"),
+        (ConfigError("--width: must be >= 1, got 0"), 2, "error: --width: must be >= 1, got 0\n"),
+        (WeightsError("w.pt: unreadable weights file"), 2, "error: w.pt: unreadable weights file\n"),
+        (RunFolderError("runs/r1: holds other labels"), 2, "error: runs/r1: holds other labels\n"),
+    ],
+)
+def test_user_errors_of_both_packages_are_one_line(error: Exception, exit_code: int, line: str) -> None:
+    @click.group(cls=OneLineErrors)
+    def group() -> None:
+        pass
+
+    @group.command("go")
+    def go() -> None:
+        raise error
+
+    result = CliRunner().invoke(group, ["go"])
+    assert result.exit_code == exit_code and result.stderr == line
+
+
+def test_a_value_error_from_a_bug_stays_a_traceback() -> None:
+    """Only user errors become one line: a ValueError deep in a library is a bug to see whole."""
+
+    @click.group(cls=OneLineErrors)
+    def group() -> None:
+        pass
+
+    @group.command("go")
+    def go() -> None:
+        int("not a number")
+
+    result = CliRunner().invoke(group, ["go"])
+    assert result.exit_code == 1 and isinstance(result.exception, ValueError)
+    assert not isinstance(result.exception, UserError) and "error:" not in result.stderr

@@ -12,8 +12,9 @@ from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
 from csptrain.data.stage2 import Augment, ScribbleDataset
+from csptrain.models import Stage2Model
 from csptrain.stage2.config import make_stage2_config as make_config
-from csptrain.stage2.train import Stage2Model, stage2_losses, train_stage2
+from csptrain.stage2.train import stage2_losses, stage2_model, train_stage2
 
 TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
 
@@ -38,7 +39,7 @@ def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
     items = [dataset(data)[i] for i in range(8)]
     items = sorted(items, key=lambda b: -int((b["scribble"] != 255).sum()))[:2]
     batch = {k: torch.stack([b[k] for b in items]) for k in items[0]}
-    model = Stage2Model(config, 81, None)
+    model = stage2_model(config, 81)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(60):
         loss = sum(stage2_losses(model(batch["image"]), batch, config, None).values())
@@ -56,7 +57,7 @@ def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
 def test_all_loss_terms_are_finite_and_lorm_has_parameters(data: Path) -> None:
     config = make_config("coco", **TINY)
     batch = {k: torch.stack([dataset(data)[i][k] for i in range(2)]) for k in dataset(data)[0]}
-    model = Stage2Model(config, 81, None)
+    model = stage2_model(config, 81)
     terms = stage2_losses(model(batch["image"]), batch, config, model.lorm)
     assert set(terms) == {"segs", "segc", "ds", "dc", "lorm"}
     assert all(torch.isfinite(v) and v >= 0 for v in terms.values())
@@ -92,7 +93,7 @@ def test_loss_decreases(data: Path, tmp_path: Path) -> None:
     )
     batch = {k: torch.stack([dataset(data)[i][k] for i in range(4)]) for k in dataset(data)[0]}
     torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
-    model = Stage2Model(config, 81, None)
+    model = stage2_model(config, 81)
     before = fixed_batch_loss(model, batch, config)
     train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, progress=False)
     model.load_state_dict(torch.load(tmp_path / "run/last.pt", weights_only=False)["model"])

@@ -242,7 +242,7 @@ def test_keep_stretch_keeps_its_share_inside_the_path(share: float, length: int,
     assert centred[0, 0] == pytest.approx((1 - share) * length / 2)
     anywhere = keep_stretch(path, share, "random", np.random.default_rng(seed))
     assert np.ptp(anywhere[:, 0]) == pytest.approx(share * length)
-    assert -1e-9 <= anywhere[0, 0] and anywhere[-1, 0] <= length + 1e-9
+    assert anywhere[0, 0] >= -1e-9 and anywhere[-1, 0] <= length + 1e-9
 
 
 def test_inset_path_keeps_the_longest_deep_run() -> None:

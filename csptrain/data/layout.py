@@ -57,7 +57,7 @@ def normalise(image: np.ndarray) -> torch.Tensor:
 def resize_array(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:
     """Resize an image (bilinear) or a label map (``nearest``) to ``size`` = (height, width)."""
     image = Image.fromarray(array)
-    return np.asarray(image.resize(size[::-1], Image.NEAREST if nearest else Image.BILINEAR))
+    return np.asarray(image.resize(size[::-1], Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR))
 
 
 def denormalise(images: torch.Tensor) -> torch.Tensor:

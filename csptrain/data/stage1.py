@@ -27,6 +27,7 @@ from scribblesim.engine.result import UNLABELLED as IGNORE
 from scribblesim.sets.scribble_set import read_label_map
 
 from ..errors import DataError
+from .batches import Stage1Batch
 from .layout import find_image, normalise, read_image, read_split, resize_array
 
 
@@ -159,21 +160,21 @@ class Stage1Dataset(Dataset):
             raise DataError(f"{self.scribbles / name}.png: class {int(labelled.max())} >= {self.num_classes} classes")
         return image, scribble
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> Stage1Batch:
         image, scribble = self.load(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         crop, (scribble_crop,), box = self.augment(image, [scribble], rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**62)))
             crop_image = Image.fromarray(np.ascontiguousarray(crop))
-            views = {
-                "image": normalise(np.asarray(self.training_view(crop_image))),
-                "global_view": normalise(np.asarray(self.global_view(Image.fromarray(image)))),
-                "local_source": normalise(np.asarray(self.local_view(crop_image))),
-            }
-        return {
-            **views,
-            "scribble": torch.from_numpy(scribble_crop.astype(np.int64)),
-            "box": torch.from_numpy(box),
-            "image_labels": torch.from_numpy(image_labels(scribble, self.num_classes)),
-        }
+            training_view = normalise(np.asarray(self.training_view(crop_image)))
+            global_view = normalise(np.asarray(self.global_view(Image.fromarray(image))))
+            local_source = normalise(np.asarray(self.local_view(crop_image)))
+        return Stage1Batch(
+            image=training_view,
+            global_view=global_view,
+            local_source=local_source,
+            scribble=torch.from_numpy(scribble_crop.astype(np.int64)),
+            box=torch.from_numpy(box),
+            image_labels=torch.from_numpy(image_labels(scribble, self.num_classes)),
+        )

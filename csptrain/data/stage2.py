@@ -22,6 +22,7 @@ from scribblesim.engine.result import UNLABELLED as IGNORE
 from scribblesim.sets.scribble_set import read_label_map
 
 from ..errors import DataError
+from .batches import Stage2Batch
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
 from .layout import IMAGENET_MEAN, find_image, normalise, read_image, read_split
 
@@ -206,7 +207,7 @@ class ScribbleDataset(Dataset):
         """The generator of sample ``index`` in the current epoch."""
         return np.random.default_rng([self.seed, self.epoch, index])
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> Stage2Batch:
         name = self.ids[index]
         image = read_image(find_image(self.data, name))
         scribble = read_label_map(self.scribbles / f"{name}.png")
@@ -218,10 +219,10 @@ class ScribbleDataset(Dataset):
         # Distances in full-resolution pixels, to labels the crop may cut away (as the authors' stored maps).
         maps = [scribble_distance_map(scribble, self.lambda_s), pseudo_boundary_distance_map(pseudo, self.lambda_c)]
         image, (scribble, pseudo), (d_s, d_c) = self.augment(image, [scribble, pseudo], maps, self.rng(index))
-        return {
-            "image": normalise(image),
-            "scribble": torch.from_numpy(scribble.astype(np.int64)),
-            "pseudo": torch.from_numpy(pseudo.astype(np.int64)),
-            "d_s": torch.from_numpy(np.ascontiguousarray(d_s, dtype=np.float32)),
-            "d_c": torch.from_numpy(np.ascontiguousarray(d_c, dtype=np.float32)),
-        }
+        return Stage2Batch(
+            image=normalise(image),
+            scribble=torch.from_numpy(scribble.astype(np.int64)),
+            pseudo=torch.from_numpy(pseudo.astype(np.int64)),
+            d_s=torch.from_numpy(np.ascontiguousarray(d_s, dtype=np.float32)),
+            d_c=torch.from_numpy(np.ascontiguousarray(d_c, dtype=np.float32)),
+        )

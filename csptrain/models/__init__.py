@@ -1,7 +1,8 @@
 """Models of both stages, shaped like torchvision's builders.
 
 Stage 1: :func:`toco_vit` (a timm ViT with ToCo's heads and the scribble head).
-Stage 2: :func:`deeplabv3plus` and its per-backbone builders; :class:`LoRM`.
+Stage 2: :func:`deeplabv3plus` and its per-backbone builders; :class:`LoRM`; :class:`Stage2Model`
+(both together).
 """
 
 from .deeplabv3plus import (
@@ -14,6 +15,7 @@ from .deeplabv3plus import (
 )
 from .largefov import LargeFOV
 from .lorm import LoRM
+from .stage2 import Stage2Model
 from .toco import ToCoNet, toco_vit
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "DeepLabV3Plus",
     "LargeFOV",
     "LoRM",
+    "Stage2Model",
     "ToCoNet",
     "deeplabv3plus",
     "deeplabv3plus_resnet18",

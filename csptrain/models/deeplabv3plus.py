@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -13,7 +14,7 @@ from torchvision.models.segmentation.deeplabv3 import ASPP
 
 from ..catalog import BACKBONE_NAMES
 from ..errors import ConfigError, WeightsError
-from ..runtime import load_weights
+from .weights import load_weights
 
 #: The ResNets stage 2 builds on, by name.
 BACKBONES = dict(
@@ -65,10 +66,11 @@ def _dilate(layer: nn.Sequential, dilations: tuple[int, ...]) -> None:
     The first block's stride goes (its shortcut's too); in a BasicBlock only the second
     3x3 convolution is dilated, as in the authors' ResNet.
     """
-    first = layer[0]
+    first: Any = layer[0]  # a BasicBlock or Bottleneck
     (first.conv2 if hasattr(first, "conv3") else first.conv1).stride = (1, 1)
     if first.downsample is not None:
         first.downsample[0].stride = (1, 1)
+    block: Any
     for block, dilation in zip(layer, dilations):
         block.conv2.dilation, block.conv2.padding = (dilation, dilation), (dilation, dilation)
 

@@ -6,10 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..catalog import LORM_MASKS
 from ..errors import ConfigError
-
-#: How the foreground mask M enters LoRM: ``"queries"`` (the authors' code) or ``"keys"``.
-LORM_MASKS = ("queries", "keys")
 
 
 class LoRM(nn.Module):

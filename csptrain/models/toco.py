@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any, cast
 
 import timm
 import torch
@@ -82,7 +83,8 @@ class ToCoNet(nn.Module):
         if getattr(encoder, "cls_token", None) is None:
             raise ConfigError("stage 1 needs a ViT with a class token (CTC works on it)")
         self.encoder = encoder
-        self.encoder.pos_embed.requires_grad_(False)  # frozen in ToCo
+        assert encoder.pos_embed is not None  # every timm ViT has one
+        encoder.pos_embed.requires_grad_(False)  # frozen in ToCo
         dim = encoder.embed_dim
         self.num_classes = num_classes
         self.aux_index = aux_layer % len(encoder.blocks)
@@ -97,9 +99,8 @@ class ToCoNet(nn.Module):
 
     def tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Class token (B, D), final patch tokens F (B, D, h, w) after the norm, aux tokens before it."""
-        final, (aux,) = self.encoder.forward_intermediates(
-            images, indices=[self.aux_index], norm=False, output_fmt="NCHW"
-        )
+        outputs = self.encoder.forward_intermediates(images, indices=[self.aux_index], norm=False, output_fmt="NCHW")
+        final, (aux,) = cast(tuple[torch.Tensor, list[torch.Tensor]], outputs)  # not intermediates_only
         height, width = aux.shape[-2:]
         patches = final[:, self.encoder.num_prefix_tokens :].transpose(1, 2)
         return final[:, 0], patches.reshape(final.shape[0], -1, height, width), aux
@@ -139,14 +140,16 @@ class ToCoNet(nn.Module):
             outputs["student"] = self.proj_head(torch.cat([global_tokens, *local_tokens]))
         return outputs
 
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+    def param_groups(self) -> dict[str, list[torch.Tensor]]:
         """ToCo's optimiser groups: backbone, backbone norms (base lr), heads and decoders (10x lr)."""
 
-        def trainable(module: nn.Module) -> list[nn.Parameter]:
+        def trainable(module: nn.Module) -> list[torch.Tensor]:
             return [p for p in module.parameters() if p.requires_grad]
 
-        norms = [p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" in n]
-        backbone = [p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" not in n]
+        norms: list[torch.Tensor] = [p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" in n]
+        backbone: list[torch.Tensor] = [
+            p for n, p in self.encoder.named_parameters() if p.requires_grad and "norm" not in n
+        ]
         heads = [self.classifier.weight, self.aux_classifier.weight, *trainable(self.proj_head)]
         decoders = trainable(self.seg_head) + (trainable(self.scribble_head) if self.scribble_head is not None else [])
         return {"backbone": backbone, "backbone_norm": norms, "heads": heads, "decoders": decoders}
@@ -193,7 +196,7 @@ def toco_vit(
     img_size : int
         Training crop size; other input sizes work too (``dynamic_img_size``).
     """
-    options = dict(img_size=img_size, num_classes=0, dynamic_img_size=True)
+    options: dict[str, Any] = dict(img_size=img_size, num_classes=0, dynamic_img_size=True)
     if weights is not None:
         if not Path(weights).is_file():
             raise WeightsError(f"{weights}: weights file not found")

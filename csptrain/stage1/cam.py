@@ -26,7 +26,7 @@ def multi_scale_cams(
     to a minimum of 0 and divided by its maximum + 1e-5.
     """
     batch, _, height, width = images.shape
-    totals = None
+    totals: list[torch.Tensor] | None = None
     for scale in scales:
         scaled = (
             images
@@ -41,13 +41,14 @@ def multi_scale_cams(
             maps.append(F.relu(torch.maximum(cam[:batch], cam[batch:].flip(-1))))
         totals = maps if totals is None else [t + m for t, m in zip(totals, maps)]
     normalised = []
+    assert totals is not None, "at least one scale"
     for cam in totals:
         cam = cam - cam.amin(dim=(-2, -1), keepdim=True)
         normalised.append(cam / (cam.amax(dim=(-2, -1), keepdim=True) + 1e-5))
     return normalised[0], normalised[1]
 
 
-def box_mask(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def box_mask(boxes: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """(B, H, W) bool: inside each (top, bottom, left, right) box."""
     rows = torch.arange(size[0], device=boxes.device)
     cols = torch.arange(size[1], device=boxes.device)

@@ -53,6 +53,7 @@ class PAR(nn.Module):
         self.dilations, self.iterations = tuple(dilations), iterations
         self.colour_scale, self.position_weight = colour_scale, position_weight
         distance = [d * (math.sqrt(2) if dy and dx else 1.0) for d in self.dilations for dy, dx in _DIRECTIONS]
+        self.distance: torch.Tensor
         self.register_buffer("distance", torch.tensor(distance).view(1, 1, -1, 1, 1), persistent=False)
 
     def affinity(self, images: torch.Tensor) -> torch.Tensor:

@@ -24,14 +24,12 @@ from ..data.layout import denormalise, find_image, normalise, read_image, read_s
 from ..data.stage1 import image_labels
 from ..errors import ConfigError, DataError, RunFolderError
 from ..metrics import confusion_matrix, iou_scores
-from ..runtime import pick_device, read_json_or_none, write_json_atomic
+from ..runs import PseudoLabelFolder
+from ..runtime.process import pick_device
 from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels
 from .config import Stage1Config
 from .par import PAR
 from .train import load_stage1_model
-
-SUMMARY = "eval.json"
-SOURCE = "source.json"
 
 
 @torch.no_grad()
@@ -75,11 +73,10 @@ def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: i
     uncertain = labelled = 0
     for name in ids:
         truth = read_label_map(Layout(data).ground_truth(name))
-        pseudo = read_label_map(Path(folder) / f"{name}.png")
+        path = PseudoLabelFolder(folder).label(name)
+        pseudo = read_label_map(path)
         if pseudo.shape != truth.shape:
-            raise DataError(
-                f"{Path(folder) / name}.png: size {pseudo.shape} differs from the ground truth {truth.shape}"
-            )
+            raise DataError(f"{path}: size {pseudo.shape} differs from the ground truth {truth.shape}")
         certain = pseudo != IGNORE
         confusion += confusion_matrix(pseudo[certain], truth[certain], num_classes)
         labelled += int((truth != IGNORE).sum())
@@ -103,28 +100,30 @@ def generate_pseudo_labels(
     """Write the missing pseudo-label PNGs of ``split`` into ``out``, then score them all.
 
     Resumable: images whose PNG exists are skipped (files are written atomically). The
-    scores go to ``out/eval.json`` and are returned, with the checkpoint's step.
+    scores go to the folder's summary (see :class:`~csptrain.runs.PseudoLabelFolder`) and
+    are returned, with the checkpoint's step.
     Labels already in ``out`` from another checkpoint step are refused, never mixed.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    model, config, num_classes, step = load_stage1_model(checkpoint)
+    trained = load_stage1_model(checkpoint)
+    config, num_classes, step = trained.config, trained.num_classes, trained.step
     target = pick_device(device)
-    model = model.to(target).eval()
+    model = trained.model.to(target).eval()
     par = PAR(config.par_dilations, config.par_iterations).to(target) if use_par else None
     ids = read_split(data, split)
     scribble_dir = Path(data) / scribbles
     if not scribble_dir.is_dir():
         raise DataError(f"{scribble_dir}: scribble folder not found")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)
-    source = {"checkpoint_step": step, "par": use_par, "split": split, "scribbles": scribbles}
-    recorded = read_json_or_none(out / SOURCE)
+    labels_out = PseudoLabelFolder(Path(out))
+    labels_out.folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(labels_out.folder)
+    source = labels_out.source_record(step, use_par, split, scribbles)
+    recorded = labels_out.source()
     if recorded is not None and recorded != source:
         raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
-    write_json_atomic(out / SOURCE, source)
-    missing = [name for name in ids if not (out / f"{name}.png").is_file()]
+    labels_out.write_source(source)
+    missing = [name for name in ids if not labels_out.label(name).is_file()]
     bar = tqdm(
         total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img", disable=None if progress else True
     )
@@ -138,15 +137,8 @@ def generate_pseudo_labels(
             ]
         ).to(target)
         for name, label in zip(names, pseudo_labels(model, par, images, labels, config)):
-            write_bytes_atomic(out / f"{name}.png", label_png_bytes(label.cpu().numpy().astype(np.uint8)))
+            write_bytes_atomic(labels_out.label(name), label_png_bytes(label.cpu().numpy().astype(np.uint8)))
         bar.update(len(names))
     bar.close()
-    summary = {
-        **score_pseudo_labels(data, out, ids, num_classes),
-        "split": split,
-        "checkpoint": str(checkpoint),
-        "checkpoint_step": step,
-        "par": use_par,
-    }
-    write_json_atomic(out / SUMMARY, summary)
-    return summary
+    scores = {**score_pseudo_labels(data, labels_out.folder, ids, num_classes), "split": split}
+    return labels_out.write_summary(scores, checkpoint, step, use_par)

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
+from ..data.batches import Stage1Batch
 from ..data.layout import class_names_of, denormalise
+from ..data.loader import steps_per_epoch
 from ..data.stage1 import Stage1Dataset, ToCoAugment
-from ..errors import WeightsError
 from ..losses.energy import dense_energy_loss
 from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from ..models.toco import ToCoNet, toco_vit
-from ..runtime import (
-    TrainLog,
-    batches_from,
-    end_process,
-    load_checkpoint,
-    read_progress,
-    record_config,
-    resume,
-    run_training,
-    save_checkpoint,
-    start_process,
-    steps_per_epoch,
-)
+from ..runs import TrainingRun
+from ..runtime.checkpoints import Trained, load_trained
+from ..runtime.process import start_process
+from ..runtime.trainer import StageTraining, train_run
 from ..schedule import poly_warmup_multiplier
 from .cam import (
     box_mask,
@@ -73,7 +64,7 @@ def build_stage1(
             for name in multipliers
         ],
         lr=config.lr,
-        betas=tuple(config.betas),
+        betas=(config.betas[0], config.betas[1]),
         weight_decay=config.weight_decay,
         eps=1e-8,
     )
@@ -95,7 +86,7 @@ def active_terms(step: int, config: Stage1Config) -> dict[str, float]:
 
 
 def stage1_losses(
-    model: ToCoNet, forward: torch.nn.Module, batch: dict, config: Stage1Config, step: int, par: PAR, bf16: bool
+    model: ToCoNet, forward: torch.nn.Module, batch: Stage1Batch, config: Stage1Config, step: int, par: PAR, bf16: bool
 ) -> dict[str, torch.Tensor]:
     """The active loss terms of one step, each already weighted.
 
@@ -160,7 +151,7 @@ def train_step(
     model: ToCoNet,
     forward: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batch: dict,
+    batch: Stage1Batch,
     config: Stage1Config,
     step: int,
     par: PAR,
@@ -170,7 +161,8 @@ def train_step(
     set_learning_rates(optimizer, step, config)
     terms = stage1_losses(model, forward, batch, config, step, par, bf16)
     optimizer.zero_grad(set_to_none=True)
-    sum(terms.values()).backward()
+    loss: torch.Tensor = sum(terms.values())  # type: ignore[assignment]  # never empty
+    loss.backward()
     optimizer.step()
     return terms
 
@@ -188,87 +180,40 @@ def train_stage1(
 ) -> dict:
     """Train (or resume) a stage-1 run in ``out``; return the last step's numbers.
 
-    Image-level labels are the classes of each image's scribble. The run resumes from
-    ``out/last.pt``: same step, learning rate, data order and crop draws. Resuming with
-    other settings is refused unless ``reconfigure``; a finished run returns its last
-    numbers; SIGINT or SIGTERM saves and raises :class:`~csptrain.runtime.StopRequested`.
+    Image-level labels are the classes of each image's scribble. Resuming, stops and
+    reruns as :func:`~csptrain.runtime.trainer.train_run`; the crop draws continue too.
     """
-    process = start_process(config.device)
-    torch.manual_seed(config.seed + process.rank)
+    process = start_process(config.device, config.seed)
     num_classes = len(class_names_of(data))
-    dataset = Stage1Dataset(
-        data,
-        split,
-        scribbles,
-        num_classes,
-        ToCoAugment(config.crop_size, config.scale_min, config.scale_max),
-        config.seed,
-    )
-    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
+    augment = ToCoAugment(config.crop_size, config.scale_min, config.scale_max)
+    dataset = Stage1Dataset(data, split, scribbles, num_classes, augment, config.seed)
     model, optimizer = build_stage1(config, num_classes, pretrained, process.device)
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    step = resume(out, model, optimizer)
-    if process.is_main:
-        record_config(
-            out,
-            {
-                **config.to_dict(),
-                "data": str(Path(data).resolve()),
-                "scribbles": scribbles,
-                "split": split,
-                "num_classes": num_classes,
-            },
-            resuming=step > 0,
-            reconfigure=reconfigure,
-        )
-    forward = model
-    if process.world > 1:
-        ids = [process.device.index] if process.device.type == "cuda" else None
-        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
-    log = TrainLog(out, process, config.stop, step, "stage1", progress)
     bf16 = config.bf16 and process.bf16
-    model.train()
-    started = time.perf_counter()
 
-    def take_step(batch: dict, step: int) -> dict:
-        nonlocal started
+    def optimise(forward: torch.nn.Module, batch: Stage1Batch, step: int) -> tuple[dict[str, torch.Tensor], float]:
         terms = train_step(model, forward, optimizer, batch, config, step, par, bf16)
-        rate = process.world / (time.perf_counter() - started)
-        started = time.perf_counter()
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        last = {"step": step + 1, "lr": optimizer.param_groups[0]["lr"], "loss": sum(values.values()), **values}
-        log.step(
-            step + 1,
-            {**{k: v for k, v in last.items() if k != "step"}, "iterations_per_s": rate},
-            loss=last["loss"],
-            it_s=rate,
-        )
-        return last
+        return terms, optimizer.param_groups[0]["lr"]
 
-    def save(step: int, last: dict) -> None:
-        if process.is_main:
-            save_checkpoint(out, model, optimizer, step, config.stop, config, num_classes, last)
-
-    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
-    try:
-        step, last = run_training(
-            out, step, config.stop, batches, take_step, save, lambda s: s % config.checkpoint_every == 0
-        )
-    finally:
-        log.close()
-        end_process(process)
-    return last or read_progress(out).get("last", {"step": step})
+    stage = StageTraining(
+        name="stage1",
+        model=model,
+        optimizer=optimizer,
+        dataset=dataset,
+        per_epoch=steps_per_epoch(len(dataset), config.batch_size, process.world, split),
+        stop=config.stop,
+        num_classes=num_classes,
+        settings={"data": str(Path(data).resolve()), "scribbles": scribbles, "split": split},
+        optimise=optimise,
+        find_unused_parameters=True,
+    )
+    return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
 
 
-def load_stage1_model(checkpoint: Path) -> tuple[ToCoNet, Stage1Config, int, int]:
+def load_stage1_model(checkpoint: Path) -> Trained[ToCoNet, Stage1Config]:
     """The network of a stage-1 checkpoint (on the CPU), its config, class count and step."""
-    state = load_checkpoint(checkpoint)
-    config = make_stage1_config(None, None, **state["config"])
-    model = toco_vit(config.backbone, state["num_classes"], None, img_size=config.crop_size, segs_head=config.segs_head)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError:
-        raise WeightsError(f"{checkpoint}: weights do not fit a {config.backbone} stage-1 model") from None
-    return model, config, state["num_classes"], state["step"]
+
+    def build(config: Stage1Config, num_classes: int) -> ToCoNet:
+        return toco_vit(config.backbone, num_classes, None, img_size=config.crop_size, segs_head=config.segs_head)
+
+    return load_trained(checkpoint, make_stage1_config, build)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import BACKBONE_NAMES
+from ..catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS
 from ..config import config_to_dict, make_config
 from ..errors import ConfigError
-
-LOSS_TERMS = ("segs", "segc", "ds", "dc", "lorm")
 
 #: Table A5 of the paper: lr, lambda_segc, lambda_lorm, lambda_s, lambda_c per dataset (and the
 #: evaluation base size where the authors' 512 does not fit).
@@ -68,7 +66,7 @@ class Stage2Config:
             raise ConfigError(
                 f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
             )
-        if self.lorm_mask not in ("queries", "keys"):
+        if self.lorm_mask not in LORM_MASKS:
             raise ConfigError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
         if self.backbone not in BACKBONE_NAMES:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")

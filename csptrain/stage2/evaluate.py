@@ -20,9 +20,10 @@ from scribblesim.sets.scribble_set import read_label_map
 
 from ..data.layout import find_image, normalise, read_image, read_split
 from ..metrics import confusion_matrix, iou_scores
-from ..runtime import load_checkpoint, pick_device, write_json_atomic
-from .config import Stage2Config, make_stage2_config
+from ..runs import TrainingRun
+from ..runtime.process import pick_device
 from .protocol import EvalProtocol, protocol_for
+from .train import load_stage2_model
 
 #: Windows per forward pass in the sliding-window protocol (bounded memory, some batching).
 WINDOW_BATCH = 4
@@ -158,17 +159,6 @@ def evaluate(
     }
 
 
-def load_stage2_model(checkpoint: Path) -> tuple[torch.nn.Module, int, int, Stage2Config]:
-    """The segmentor of a stage-2 checkpoint (on the CPU), its class count, step and config."""
-    from .train import Stage2Model
-
-    state = load_checkpoint(checkpoint)
-    config = make_stage2_config(None, None, **state["config"])
-    model = Stage2Model(config, state["num_classes"])
-    model.load_state_dict(state["model"])
-    return model, state["num_classes"], state["step"], config
-
-
 def evaluate_checkpoint(
     data: Path,
     checkpoint: Path,
@@ -183,17 +173,16 @@ def evaluate_checkpoint(
     save_dir: Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Evaluate a stage-2 checkpoint; write ``eval.json`` next to it (atomically) and return it.
+    """Evaluate a stage-2 checkpoint; write the evaluation record next to it (atomically) and return it.
 
     ``scales`` (when given) replaces the protocol's scales; the base size and window
     default to the run's (see :func:`~csptrain.stage2.protocol.protocol_for`).
     """
-    model, num_classes, step, config = load_stage2_model(checkpoint)
-    chosen = protocol_for(config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
+    trained = load_stage2_model(checkpoint)
+    chosen = protocol_for(trained.config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
     target = pick_device(device)
+    model = trained.model.to(target)
     scores = evaluate(
-        model.to(target), data, split, num_classes, chosen, device=target, save_dir=save_dir, progress=progress
+        model, data, split, trained.num_classes, chosen, device=target, save_dir=save_dir, progress=progress
     )
-    scores.update(checkpoint=str(checkpoint), checkpoint_step=step)
-    write_json_atomic(Path(checkpoint).parent / "eval.json", scores)
-    return scores
+    return TrainingRun(Path(checkpoint).parent).write_evaluation(scores, checkpoint, trained.step)

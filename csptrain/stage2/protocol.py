@@ -1,4 +1,4 @@
-"""Stage-2 evaluation protocols, without torch: what ``eval.json`` records and reports name.
+"""Stage-2 evaluation protocols, without torch: what evaluation records and reports name.
 
 ``authors`` is the authors' ``evaluate.py``: the image resized so that its long side is
 ``scale * base_size`` for scales 0.5 to 2.0, each scale cut into ``window``-pixel sliding
@@ -13,11 +13,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..catalog import PROTOCOLS
 from ..errors import ConfigError
 from .config import Stage2Config
 
-#: Names accepted by ``--protocol``; the first is the default.
-PROTOCOLS: tuple[str, ...] = ("authors", "single-scale")
 #: The authors' scales, base size (the long side at scale 1) and window stride over window size.
 AUTHORS_SCALES: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 AUTHORS_BASE_SIZE = 512
@@ -44,7 +43,7 @@ class EvalProtocol:
         return None if self.window is None else math.ceil(self.window * STRIDE_RATE)
 
     def to_dict(self) -> dict:
-        """The JSON record of ``eval.json``."""
+        """The JSON record of the protocol in an evaluation record."""
         return {
             "name": self.name,
             "scales": list(self.scales),
@@ -98,7 +97,7 @@ def protocol_for(
 
 
 def describe_protocol(record: dict | None) -> str:
-    """One line naming an ``eval.json`` protocol record, e.g. for reports."""
+    """One line naming an evaluation record's protocol, e.g. for reports."""
     if not isinstance(record, dict) or "name" not in record:
         return "unrecorded protocol"
     scales = ", ".join(f"{s:g}" for s in record.get("scales", []))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -10,45 +9,24 @@ from torch.nn import functional as F
 
 from scribblesim.engine.result import UNLABELLED as IGNORE
 
+from ..data.batches import Stage2Batch
 from ..data.layout import class_names_of
+from ..data.loader import steps_per_epoch
 from ..data.stage2 import Augment, ScribbleDataset
 from ..losses.partial import partial_cross_entropy, weighted_entropy
-from ..models.deeplabv3plus import deeplabv3plus
 from ..models.lorm import LoRM
-from ..runtime import (
-    Process,
-    TrainLog,
-    batches_from,
-    end_process,
-    read_progress,
-    record_config,
-    resume,
-    run_training,
-    save_checkpoint,
-    start_process,
-    steps_per_epoch,
-)
+from ..models.stage2 import Stage2Model
+from ..runs import TrainingRun
+from ..runtime.checkpoints import Trained, load_trained
+from ..runtime.process import start_process
+from ..runtime.trainer import StageTraining, train_run
 from ..schedule import lr_at, warmup_steps_for
-from .config import Stage2Config
+from .config import Stage2Config, make_stage2_config
 
 
-class Stage2Model(torch.nn.Module):
-    """The segmentor and, when enabled, LoRM (a loss module with parameters of its own).
-
-    ``forward`` runs the segmentor only; LoRM is applied by :func:`stage2_losses`.
-    """
-
-    def __init__(self, config: Stage2Config, num_classes: int, pretrained: Path | None = None) -> None:
-        super().__init__()
-        self.segmentor = deeplabv3plus(config.backbone, num_classes, pretrained)
-        channels = self.segmentor.aspp.convs[0][0].in_channels
-        self.lorm = LoRM(channels, mask=config.lorm_mask) if "lorm" in config.losses else None
-
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.segmentor(images)
-
-
-def stage2_losses(outputs: dict, batch: dict, config: Stage2Config, lorm: LoRM | None) -> dict[str, torch.Tensor]:
+def stage2_losses(
+    outputs: dict, batch: Stage2Batch, config: Stage2Config, lorm: LoRM | None
+) -> dict[str, torch.Tensor]:
     """The enabled loss terms, each already weighted (Eqs. 5-8, 14, 16, 18, 19)."""
     logits, terms = outputs["out"], {}
     if "segs" in config.losses:
@@ -74,7 +52,7 @@ def train_step(
     model: Stage2Model,
     forward: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batch: dict,
+    batch: Stage2Batch,
     config: Stage2Config,
     lr: float,
     bf16: bool,
@@ -90,7 +68,7 @@ def train_step(
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
         terms = stage2_losses(forward(images), batch, config, model.lorm)
-    loss = sum(terms.values())
+    loss: torch.Tensor = sum(terms.values())  # type: ignore[assignment]  # at least one term
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -101,21 +79,13 @@ def build_stage2(
     config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device
 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
     """The model on ``device`` and its SGD optimiser."""
-    model = Stage2Model(config, num_classes, pretrained).to(device)
+    model = stage2_model(config, num_classes, pretrained).to(device)
     if config.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     return model, optimizer
-
-
-def _wrap(model: torch.nn.Module, config: Stage2Config, process: Process) -> torch.nn.Module:
-    forward = torch.compile(model) if config.compile else model
-    if process.world > 1:
-        ids = [process.device.index] if process.device.type == "cuda" else None
-        forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=ids)
-    return forward
 
 
 def train_stage2(
@@ -133,15 +103,11 @@ def train_stage2(
 ) -> dict:
     """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
 
-    The run resumes from ``out/last.pt`` when it exists: same step, same learning rate,
-    same data order. Resuming with other settings is refused unless ``reconfigure``
-    (see :func:`~csptrain.runtime.record_config`); a finished run returns its last
-    numbers without training. SIGINT or SIGTERM saves a checkpoint and raises
-    :class:`~csptrain.runtime.StopRequested`.
+    Resuming, stops and reruns as :func:`~csptrain.runtime.trainer.train_run`; a
+    checkpoint is also saved at each epoch's end.
     """
-    process = start_process(config.device)
-    torch.manual_seed(config.seed + process.rank)
-    num_classes = num_classes or len(class_names_of(data))
+    process = start_process(config.device, config.seed)
+    classes = num_classes or len(class_names_of(data))
     augment = Augment(
         config.crop_size,
         config.scale_min,
@@ -154,56 +120,41 @@ def train_stage2(
     per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     total_steps, stop = config.steps(per_epoch)
     warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
-
-    model, optimizer = build_stage2(config, num_classes, pretrained, process.device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    step = resume(out, model, optimizer)
-    if process.is_main:
-        record_config(
-            out,
-            {
-                **config.to_dict(),
-                "data": str(Path(data).resolve()),
-                "scribbles": scribbles,
-                "pseudo": str(Path(pseudo).resolve()) if pseudo else None,
-                "num_classes": num_classes,
-            },
-            resuming=step > 0,
-            reconfigure=reconfigure,
-        )
-    forward = _wrap(model, config, process)
-    log = TrainLog(out, process, stop, step, "stage2", progress)
+    model, optimizer = build_stage2(config, classes, pretrained, process.device)
     bf16 = config.bf16 and process.bf16
-    model.train()
-    started = time.perf_counter()
 
-    def take_step(batch: dict, step: int) -> dict:
-        nonlocal started
+    def optimise(forward: torch.nn.Module, batch: Stage2Batch, step: int) -> tuple[dict[str, torch.Tensor], float]:
         lr = lr_at(step, config.lr, total_steps, warmup)
-        terms = train_step(model, forward, optimizer, batch, config, lr, bf16)
-        rate = batch["image"].shape[0] * process.world / (time.perf_counter() - started)
-        started = time.perf_counter()
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        last = {"step": step + 1, "lr": lr, "loss": sum(values.values()), **values}
-        log.step(
-            step + 1,
-            {**{k: v for k, v in last.items() if k != "step"}, "images_per_s": rate},
-            loss=last["loss"],
-            img_s=rate,
-        )
-        return last
+        return train_step(model, forward, optimizer, batch, config, lr, bf16), lr
 
-    def save(step: int, last: dict) -> None:
-        if process.is_main:
-            save_checkpoint(out, model, optimizer, step, stop, config, num_classes, last)
+    stage = StageTraining(
+        name="stage2",
+        model=model,
+        optimizer=optimizer,
+        dataset=dataset,
+        per_epoch=per_epoch,
+        stop=stop,
+        num_classes=classes,
+        settings={
+            "data": str(Path(data).resolve()),
+            "scribbles": scribbles,
+            "pseudo": str(Path(pseudo).resolve()) if pseudo else None,
+        },
+        optimise=optimise,
+        rate=("images_per_s", "img_s"),
+        samples_per_step=config.batch_size,
+        save_every_epoch=True,
+        compile=config.compile,
+    )
+    return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
 
-    batches = batches_from(step, dataset, config.batch_size, per_epoch, config.workers, config.seed, process)
-    try:
-        step, last = run_training(
-            out, step, stop, batches, take_step, save, lambda s: s % config.checkpoint_every == 0 or s % per_epoch == 0
-        )
-    finally:
-        log.close()
-        end_process(process)
-    return last or read_progress(out).get("last", {"step": step})
+
+def stage2_model(config: Stage2Config, num_classes: int, pretrained: Path | None = None) -> Stage2Model:
+    """The stage-2 model that ``config`` describes (LoRM only when its loss is on)."""
+    lorm_mask = config.lorm_mask if "lorm" in config.losses else None
+    return Stage2Model(config.backbone, num_classes, pretrained, lorm_mask=lorm_mask)
+
+
+def load_stage2_model(checkpoint: Path) -> Trained[Stage2Model, Stage2Config]:
+    """The model of a stage-2 checkpoint (on the CPU), its config, class count and step."""
+    return load_trained(checkpoint, make_stage2_config, stage2_model)

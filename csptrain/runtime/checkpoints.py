@@ -1,0 +1,131 @@
+"""Checkpoints: atomic saves, resuming, the settings a run records, and loading a trained model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import torch
+
+from ..errors import RunFolderError, WeightsError
+from ..runs import TrainingRun, read_json_or_none, write_json_atomic
+
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+ConfigT = TypeVar("ConfigT")
+
+#: Settings that may change when a run resumes: they do not change what is learnt.
+RESUMABLE_CHANGES = frozenset(
+    {"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile", "channels_last", "eval_base_size"}
+)
+
+
+def save_atomic(state: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a killed run never leaves half a file."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, temp)
+    os.replace(temp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by csptrain; one-line :class:`WeightsError` if it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for corrupt files
+        raise WeightsError(f"{path}: unreadable checkpoint ({type(error).__name__})") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise WeightsError(f"{path}: not a csptrain checkpoint")
+    return state
+
+
+def save_checkpoint(
+    run: TrainingRun,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    stop: int,
+    config: Any,
+    num_classes: int,
+    last: dict | None = None,
+) -> None:
+    """The run's checkpoint (weights, optimiser, step, RNG, config), then its progress sidecar.
+
+    The sidecar also keeps the last step's numbers (``last``), which a rerun of a
+    finished run reports.
+    """
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "torch_rng": torch.get_rng_state(),
+        "config": config.to_dict(),
+        "num_classes": num_classes,
+    }
+    save_atomic(state, run.checkpoint)
+    run.write_progress(step, stop, last)
+
+
+def record_config(run: TrainingRun, settings: dict, resuming: bool, reconfigure: bool = False) -> None:
+    """Write the run's ``config.json``; on resume, refuse changed settings unless ``reconfigure``.
+
+    Raises a one-line :class:`RunFolderError` naming the changed settings (``--max-steps``,
+    ``--device`` and other :data:`RESUMABLE_CHANGES` may always change).
+    """
+    recorded = read_json_or_none(run.config_file) if resuming else None
+    if recorded is not None and not reconfigure:
+        changed = sorted(
+            k
+            for k in settings.keys() | recorded.keys()
+            if k not in RESUMABLE_CHANGES and settings.get(k) != recorded.get(k)
+        )
+        if changed:
+            details = ", ".join(f"{k} {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+            raise RunFolderError(
+                f"{run.folder}: this run was started with other settings ({details}); "
+                "rerun with the same ones, use another --out, or pass --reconfigure"
+            )
+    write_json_atomic(run.config_file, settings)
+
+
+def resume(run: TrainingRun, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Load the run's checkpoint into the model, optimiser and torch RNG; return its step (0 without one)."""
+    if not run.checkpoint.is_file():
+        return 0
+    state = load_checkpoint(run.checkpoint)
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        raise WeightsError(f"{run.checkpoint}: does not fit this model; use another --out") from None
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"]
+
+
+@dataclass(frozen=True)
+class Trained(Generic[ModelT, ConfigT]):
+    """A model loaded from a checkpoint (on the CPU), with the config, class count and step it records."""
+
+    model: ModelT
+    config: ConfigT
+    num_classes: int
+    step: int
+
+
+def load_trained(
+    checkpoint: Path, make_config: Callable[..., ConfigT], build: Callable[[ConfigT, int], ModelT]
+) -> Trained[ModelT, ConfigT]:
+    """The model of a checkpoint: ``make_config(None, None, **recorded)``, ``build(config, classes)``, its weights."""
+    state = load_checkpoint(checkpoint)
+    config = make_config(None, None, **state["config"])
+    model = build(config, state["num_classes"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError:
+        raise WeightsError(f"{checkpoint}: weights do not fit the model its config describes") from None
+    return Trained(model, config, state["num_classes"], state["step"])

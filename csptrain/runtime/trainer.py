@@ -1,0 +1,118 @@
+"""One stage's training run, set up the same way for both stages: resume, record, wrap, loop, save."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from ..data.loader import batches_from
+from ..runs import TrainingRun
+from .checkpoints import record_config, resume, save_checkpoint
+from .loop import TrainLog, run_training
+from .process import Process, distributed, end_process
+
+#: ``optimise(forward, batch, step)``: one optimisation step (``step`` 0-based) on a batch on the
+#: device, through ``forward`` (the model or its DDP wrapper); returns the weighted loss terms and
+#: the learning rate it used.
+Optimise = Callable[[torch.nn.Module, Any, int], tuple[dict[str, torch.Tensor], float]]
+
+
+@dataclass(frozen=True)
+class StageTraining:
+    """What one stage brings to :func:`train_run`; the rest is the same for both.
+
+    ``settings`` go into ``config.json`` beside the config's fields (the data it trains
+    on); ``rate`` names the throughput logged, per ``samples_per_step`` samples of each
+    process; ``save_every_epoch`` adds a checkpoint at each epoch's end.
+    """
+
+    name: str
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    dataset: Dataset
+    per_epoch: int
+    stop: int
+    num_classes: int
+    settings: dict
+    optimise: Optimise
+    rate: tuple[str, str] = ("iterations_per_s", "it_s")
+    samples_per_step: int = 1
+    save_every_epoch: bool = False
+    compile: bool = False
+    find_unused_parameters: bool = False
+
+
+def train_run(
+    run: TrainingRun,
+    process: Process,
+    config: Any,
+    stage: StageTraining,
+    *,
+    progress: bool = True,
+    reconfigure: bool = False,
+) -> dict:
+    """Train (or resume) ``stage`` in ``run``'s folder; return the last step's numbers.
+
+    The run resumes from its checkpoint: same step, learning rate and data order.
+    Resuming with other settings is refused unless ``reconfigure`` (see
+    :func:`~csptrain.runtime.checkpoints.record_config`); a finished run returns its
+    last numbers without training; SIGINT or SIGTERM saves a checkpoint and raises
+    :class:`~csptrain.errors.StopRequested`. ``config`` is the stage's config
+    (``seed``, ``batch_size``, ``workers``, ``checkpoint_every``, ``to_dict()``).
+    """
+    run.folder.mkdir(parents=True, exist_ok=True)
+    model, optimizer = stage.model, stage.optimizer
+    step = resume(run, model, optimizer)
+    if process.is_main:
+        settings = {**config.to_dict(), **stage.settings, "num_classes": stage.num_classes}
+        record_config(run, settings, resuming=step > 0, reconfigure=reconfigure)
+    forward = distributed(model, process, compile=stage.compile, find_unused_parameters=stage.find_unused_parameters)
+    log = TrainLog(run, process, stage.stop, step, stage.name, progress)
+    rate_name, rate_label = stage.rate
+    model.train()
+    started = time.perf_counter()
+
+    def take_step(batch: Any, step: int) -> dict:
+        nonlocal started
+        terms, lr = stage.optimise(forward, batch, step)
+        rate = stage.samples_per_step * process.world / (time.perf_counter() - started)
+        started = time.perf_counter()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        last = {"step": step + 1, "lr": lr, "loss": sum(values.values()), **values}
+        log.step(
+            step + 1,
+            {**{k: v for k, v in last.items() if k != "step"}, rate_name: rate},
+            loss=last["loss"],
+            **{rate_label: rate},
+        )
+        return last
+
+    def save(step: int, last: dict) -> None:
+        if process.is_main:
+            save_checkpoint(run, model, optimizer, step, stage.stop, config, stage.num_classes, last)
+
+    def save_after(step: int) -> bool:
+        return step % config.checkpoint_every == 0 or (stage.save_every_epoch and step % stage.per_epoch == 0)
+
+    batches = batches_from(
+        step,
+        stage.dataset,
+        config.batch_size,
+        stage.per_epoch,
+        config.workers,
+        config.seed,
+        process.device,
+        process.rank,
+        process.world,
+    )
+    try:
+        step, last = run_training(run.folder, step, stage.stop, batches, take_step, save, save_after)
+    finally:
+        log.close()
+        end_process(process)
+    return last or run.last_numbers(step)
