@@ -17,5 +17,9 @@ LOSS_TERMS: tuple[str, ...] = ("segs", "segc", "ds", "dc", "lorm")
 #: How LoRM's foreground mask enters: on query rows (the authors' code) or key columns.
 LORM_MASKS: tuple[str, ...] = ("queries", "keys")
 
+#: What stage 2's pseudo-label CE makes of uncertain pseudo-label pixels (255): background, as the
+#: authors' code trains whenever LoRM is on, or ignored.
+UNCERTAIN_PIXELS: tuple[str, ...] = ("background", "ignore")
+
 #: Evaluation protocols accepted by ``--protocol``; the first is the default.
 PROTOCOLS: tuple[str, ...] = ("authors", "single-scale")

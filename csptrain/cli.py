@@ -10,7 +10,7 @@ import click
 from scribblesim.cli.failures import OneLineErrors, interrupted
 from scribblesim.cli.options import SEED
 
-from .catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, PRESET_CLASSES, PROTOCOLS, SEGS_HEADS
+from .catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, PRESET_CLASSES, PROTOCOLS, SEGS_HEADS, UNCERTAIN_PIXELS
 from .errors import StopRequested
 from .runs import CHECKPOINT
 from .stage1.config import Stage1Config
@@ -96,6 +96,14 @@ STAGE2 = [
         ),
     ),
     ("--lr", dict(type=float, default=None)),
+    (
+        "--uncertain",
+        dict(
+            type=click.Choice(UNCERTAIN_PIXELS),
+            default=None,
+            help="Uncertain pseudo-label pixels in L_segc: background (the authors' code) or ignored.",
+        ),
+    ),
     ("--lambda-segc", dict(type=float, default=None)),
     ("--lambda-lorm", dict(type=float, default=None)),
     ("--lambda-s", dict(type=float, default=None)),

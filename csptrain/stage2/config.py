@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS
+from ..catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, UNCERTAIN_PIXELS
 from ..config import config_to_dict, make_config
 from ..errors import ConfigError
 
@@ -38,6 +38,7 @@ class Stage2Config:
     label_smoothing: float = 0.2
     losses: tuple[str, ...] = LOSS_TERMS
     lorm_mask: str = "queries"
+    uncertain: str = "background"
     backbone: str = "resnet101"
     epochs: int = 50
     warmup_epochs: int = 5
@@ -66,6 +67,8 @@ class Stage2Config:
             raise ConfigError(
                 f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
             )
+        if self.uncertain not in UNCERTAIN_PIXELS:
+            raise ConfigError(f"uncertain must be one of {', '.join(UNCERTAIN_PIXELS)}, got {self.uncertain!r}")
         if self.lorm_mask not in LORM_MASKS:
             raise ConfigError(f"lorm_mask must be 'queries' (the authors') or 'keys', got {self.lorm_mask!r}")
         if self.backbone not in BACKBONE_NAMES:

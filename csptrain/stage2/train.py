@@ -32,7 +32,10 @@ def stage2_losses(
     if "segs" in config.losses:
         terms["segs"] = partial_cross_entropy(logits, batch["scribble"])
     if "segc" in config.losses:
-        terms["segc"] = config.lambda_segc * partial_cross_entropy(logits, batch["pseudo"], config.label_smoothing)
+        pseudo = batch["pseudo"]
+        if config.uncertain == "background":  # as the authors' LoRM forward, in place, before this CE
+            pseudo = pseudo.masked_fill(pseudo == IGNORE, 0)
+        terms["segc"] = config.lambda_segc * partial_cross_entropy(logits, pseudo, config.label_smoothing)
     if "ds" in config.losses:
         terms["ds"] = weighted_entropy(logits, batch["d_s"])
     if "dc" in config.losses:

@@ -11,14 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from csptrain.data.batches import Stage2Batch
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
-from csptrain.errors import WeightsError
+from csptrain.errors import ConfigError, WeightsError
 from csptrain.losses.partial import partial_cross_entropy, weighted_entropy
 from csptrain.metrics import confusion_matrix, iou_scores
 from csptrain.models import LoRM, deeplabv3plus
 from csptrain.schedule import lr_at, warmup_steps_for
 from csptrain.stage2.config import PRESETS
 from csptrain.stage2.config import make_stage2_config as make_config
+from csptrain.stage2.train import stage2_losses
 
 
 def test_partial_ce_ignores_unlabelled() -> None:
@@ -153,6 +155,22 @@ def test_schedule_warmup_then_cosine() -> None:
     assert lr_at(19, 1.0, total, warmup) == pytest.approx(1.0)
     assert lr_at(60, 1.0, total, warmup) == pytest.approx(0.5)
     assert lr_at(100, 1.0, total, warmup) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("uncertain", ["background", "ignore"])
+def test_uncertain_pseudo_pixels_train_as_background_or_not(uncertain: str) -> None:
+    logits = torch.randn(1, 3, 2, 3, generator=torch.Generator().manual_seed(0))
+    pseudo = torch.full((1, 2, 3), 255, dtype=torch.int64)
+    pseudo[0, 0, 0] = 2
+    zeros = torch.zeros(1, 2, 3)
+    batch = Stage2Batch(image=torch.zeros(1, 3, 2, 3), scribble=pseudo, pseudo=pseudo, d_s=zeros, d_c=zeros)
+    config = make_config(None, None, losses="segc", label_smoothing=0.0, uncertain=uncertain)
+    loss = stage2_losses({"out": logits}, batch, config, None)["segc"]
+    target = pseudo.masked_fill(pseudo == 255, 0) if uncertain == "background" else pseudo
+    expected = torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+    assert loss.item() == pytest.approx(config.lambda_segc * expected.item())
+    with pytest.raises(ConfigError, match="uncertain must be one of background, ignore"):
+        make_config(None, None, uncertain="maybe")
 
 
 def test_presets_and_overrides(tmp_path) -> None:
