@@ -17,6 +17,7 @@ from .data.loader import steps_per_epoch
 from .errors import ConfigError, DataError
 from .report import RunResult, format_report, report_json
 from .runs import PipelineRuns, StepName
+from .runtime.process import Process, barrier, joined
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 from .stage2.protocol import EvalProtocol, describe_protocol, protocol_for
@@ -76,15 +77,15 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
     return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
 
 
-def stage2_stop(spec: PipelineSpec) -> int:
-    """The last step of each stage-2 run (single process)."""
+def stage2_stop(spec: PipelineSpec, world: int = 1) -> int:
+    """The last step of each stage-2 run on ``world`` processes."""
     size = len(read_split(spec.data, spec.train_split))
-    return spec.stage2.steps(steps_per_epoch(size, spec.stage2.batch_size, 1, spec.train_split))[1]
+    return spec.stage2.steps(steps_per_epoch(size, spec.stage2.batch_size, world, spec.train_split))[1]
 
 
-def plan(spec: PipelineSpec) -> list[Step]:
-    """The steps of every seed, in order, each marked done or not."""
-    stop1, stop2 = spec.stage1.stop, stage2_stop(spec)
+def plan(spec: PipelineSpec, world: int = 1) -> list[Step]:
+    """The steps of every seed on ``world`` processes, in order, each marked done or not."""
+    stop1, stop2 = spec.stage1.stop, stage2_stop(spec, world)
     protocol = spec.protocol().to_dict()
     targets = {StepName.STAGE1: stop1, StepName.PSEUDO: stop1, StepName.STAGE2: stop2, StepName.EVAL: stop2}
     steps = []
@@ -108,7 +109,8 @@ def describe(step: Step, scribbles: str, protocol: str = "") -> str:
     return f"r{step.seed} {step.name.value:<6}  {status}  {what}  -> {step.folder}"
 
 
-def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) -> None:
+def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, process: Process) -> None:
+    """Run one step; under torchrun every rank runs it, and only the first removes or records files."""
     runs = PipelineRuns(spec.out).seed(step.seed)
     if step.name is StepName.STAGE1:
         from .stage1.train import train_stage1
@@ -125,8 +127,9 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
     elif step.name is StepName.PSEUDO:
         from .stage1.pseudo import generate_pseudo_labels
 
-        if not runs.pseudo.made_by(step.target, spec.use_par):
+        if process.is_main and not runs.pseudo.made_by(step.target, spec.use_par):
             shutil.rmtree(runs.pseudo.folder, ignore_errors=True)  # labels of another checkpoint
+        barrier(process)
         generate_pseudo_labels(
             spec.data,
             runs.stage1.checkpoint,
@@ -141,10 +144,11 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool) ->
         from .stage2.train import train_stage2
 
         inputs = runs.stage2_inputs(spec.stage1.stop)
-        if runs.stage2.inputs() != inputs:
+        if process.is_main and runs.stage2.inputs() != inputs:
             shutil.rmtree(runs.stage2.folder, ignore_errors=True)  # trained on other pseudo-labels
             runs.stage2.folder.mkdir(parents=True)
             runs.stage2.write_inputs(inputs)
+        barrier(process)
         train_stage2(
             spec.data,
             scribbles,
@@ -197,21 +201,32 @@ def run_pipeline(
 ) -> list[RunResult]:
     """Run (or resume) every step not yet done, then write and print the report.
 
-    With ``dry_run`` only the plan is printed.
+    With ``dry_run`` only the plan is printed. Under torchrun every rank runs every step
+    (training in DDP, pseudo-labels and evaluation split between the ranks); the first
+    rank prints and writes the report.
     """
-    scribbles = check_inputs(spec)
-    steps = plan(spec)
-    protocol = describe_protocol(spec.protocol().to_dict())
-    for step in steps:
-        echo(describe(step, scribbles[step.seed], protocol))
-    if dry_run:
-        return []
-    for step in steps:
-        if not step.done:
-            echo(f"r{step.seed}: {step.name.value}")
-            _run_step(spec, step, scribbles[step.seed], progress)
-    results = collect(spec)
-    table = format_report(results)
-    PipelineRuns(spec.out).write_report(table, report_json(results, spec.val_split))
-    echo(table)
-    return results
+    with joined(spec.stage2.device) as process:
+        say = echo if process.is_main else _silent
+        scribbles = check_inputs(spec)
+        steps = plan(spec, process.world)
+        protocol = describe_protocol(spec.protocol().to_dict())
+        say(f"{process.world} process(es) on {process.device.type}")
+        for step in steps:
+            say(describe(step, scribbles[step.seed], protocol))
+        if dry_run:
+            return []
+        for step in steps:
+            if not step.done:
+                say(f"r{step.seed}: {step.name.value}")
+                _run_step(spec, step, scribbles[step.seed], progress, process)
+        results = collect(spec)
+        table = format_report(results)
+        if process.is_main:
+            PipelineRuns(spec.out).write_report(table, report_json(results, spec.val_split))
+        barrier(process)
+        say(table)
+        return results
+
+
+def _silent(line: str) -> None:
+    """The echo of ranks other than the first."""

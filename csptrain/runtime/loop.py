@@ -50,12 +50,15 @@ def run_training(
     take_step: Callable[[Any, int], dict],
     save: Callable[[int, dict], None],
     save_after: Callable[[int], bool],
+    agree: Callable[[bool], bool] = bool,
 ) -> tuple[int, dict | None]:
     """The training loop both stages share: steps up to ``stop``, checkpoints, and stops on signals.
 
     ``take_step(batch, step)`` trains on one batch and returns the step's numbers;
     ``save(step, numbers)`` writes a checkpoint, after every step where ``save_after(step)``
-    holds and after the last. The first SIGINT or SIGTERM ends the loop at the next step
+    holds and after the last. ``agree(requested)`` tells whether any rank of a DDP job saw a
+    stop request (every rank asks after every step, so all stop at the same one). The
+    first SIGINT or SIGTERM ends the loop at the next step
     boundary, saves, and raises :class:`StopRequested`.
 
     Returns
@@ -63,23 +66,25 @@ def run_training(
     (step, numbers)
         The step reached and its numbers (``None`` when no step was left to run).
     """
-    last, saved = None, step
+    last, saved, stopping = None, step, False
     with StopOnSignal() as signals:
         try:
             for batch in itertools.islice(batches, max(0, stop - step)):
                 last = take_step(batch, step)
                 step += 1
-                if save_after(step):
+                stopping = agree(signals.requested)
+                if save_after(step) or stopping:
                     save(step, last)
                     saved = step
-                if signals.requested:
+                if stopping:
                     break
         except Exception:
             if not signals.requested:  # e.g. DataLoader workers that the signal ended too
                 raise
+            stopping = True
     if last is not None and saved != step:
         save(step, last)
-    if signals.requested:
+    if stopping:
         raise StopRequested(out, step)
     return step, last
 

@@ -11,10 +11,11 @@ import torch
 from torch.utils.data import Dataset
 
 from ..data.loader import batches_from
+from ..errors import StopRequested
 from ..runs import TrainingRun
 from .checkpoints import record_config, resume, save_checkpoint
 from .loop import TrainLog, run_training
-from .process import Process, distributed, end_process
+from .process import Process, any_rank, barrier, distributed, end_process
 
 #: ``optimise(forward, batch, step)``: one optimisation step (``step`` 0-based) on a batch on the
 #: device, through ``forward`` (the model or its DDP wrapper); returns the weighted loss terms and
@@ -111,7 +112,14 @@ def train_run(
         process.world,
     )
     try:
-        step, last = run_training(run.folder, step, stage.stop, batches, take_step, save, save_after)
+        step, last = run_training(
+            run.folder, step, stage.stop, batches, take_step, save, save_after, lambda flag: any_rank(flag, process)
+        )
+    except StopRequested:
+        barrier(process)  # no rank exits (and so ends the job) before the checkpoint is saved
+        raise
+    else:
+        barrier(process)  # the checkpoint is written before any rank goes on to read it
     finally:
         log.close()
         end_process(process)

@@ -24,8 +24,10 @@ from ..data.layout import denormalise, find_image, normalise, read_image, read_s
 from ..data.stage1 import image_labels
 from ..errors import ConfigError, DataError, RunFolderError
 from ..metrics import confusion_matrix, iou_scores
+from ..models.toco import ToCoNet
 from ..runs import PseudoLabelFolder
-from ..runtime.process import pick_device
+from ..runtime.checkpoints import Trained
+from ..runtime.process import barrier, joined
 from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels
 from .config import Stage1Config
 from .par import PAR
@@ -101,44 +103,71 @@ def generate_pseudo_labels(
 
     Resumable: images whose PNG exists are skipped (files are written atomically). The
     scores go to the folder's summary (see :class:`~csptrain.runs.PseudoLabelFolder`) and
-    are returned, with the checkpoint's step.
-    Labels already in ``out`` from another checkpoint step are refused, never mixed.
+    are returned, with the checkpoint's step. Labels already in ``out`` from another
+    checkpoint step are refused, never mixed. Under torchrun each rank labels its share
+    of the images and the first rank scores them all.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    trained = load_stage1_model(checkpoint)
-    config, num_classes, step = trained.config, trained.num_classes, trained.step
-    target = pick_device(device)
-    model = trained.model.to(target).eval()
-    par = PAR(config.par_dilations, config.par_iterations).to(target) if use_par else None
-    ids = read_split(data, split)
-    scribble_dir = Path(data) / scribbles
-    if not scribble_dir.is_dir():
-        raise DataError(f"{scribble_dir}: scribble folder not found")
-    labels_out = PseudoLabelFolder(Path(out))
-    labels_out.folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(labels_out.folder)
-    source = labels_out.source_record(step, use_par, split, scribbles)
-    recorded = labels_out.source()
-    if recorded is not None and recorded != source:
-        raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
-    labels_out.write_source(source)
-    missing = [name for name in ids if not labels_out.label(name).is_file()]
-    bar = tqdm(
-        total=len(ids), initial=len(ids) - len(missing), desc="pseudo", unit="img", disable=None if progress else True
-    )
-    for start in range(0, len(missing), batch_size):
-        names = missing[start : start + batch_size]
-        images = [normalise(read_image(find_image(data, name))).to(target) for name in names]
-        labels = torch.stack(
-            [
-                torch.from_numpy(image_labels(read_label_map(scribble_dir / f"{name}.png"), num_classes))
-                for name in names
-            ]
-        ).to(target)
-        for name, label in zip(names, pseudo_labels(model, par, images, labels, config)):
+    with joined(device) as process:
+        trained = load_stage1_model(checkpoint)
+        labels_out = PseudoLabelFolder(Path(out))
+        ids = read_split(data, split)
+        scribble_dir = Path(data) / scribbles
+        if not scribble_dir.is_dir():
+            raise DataError(f"{scribble_dir}: scribble folder not found")
+        source = labels_out.source_record(trained.step, use_par, split, scribbles)
+        recorded = labels_out.source()
+        if recorded is not None and recorded != source:
+            raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
+        if process.is_main:
+            labels_out.folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(labels_out.folder)
+            labels_out.write_source(source)
+        barrier(process)
+        missing = [name for name in ids if not labels_out.label(name).is_file()]
+        mine = missing[process.rank :: process.world]
+        _label_images(
+            trained,
+            data,
+            scribble_dir,
+            mine,
+            labels_out,
+            process.device,
+            batch_size,
+            use_par,
+            progress and process.is_main,
+        )
+        barrier(process)
+        if process.is_main:
+            scores = {**score_pseudo_labels(data, labels_out.folder, ids, trained.num_classes), "split": split}
+            labels_out.write_summary(scores, checkpoint, trained.step, use_par)
+        barrier(process)
+        return labels_out.summary()
+
+
+def _label_images(
+    trained: Trained[ToCoNet, Stage1Config],
+    data: Path,
+    scribble_dir: Path,
+    names: list[str],
+    labels_out: PseudoLabelFolder,
+    device: torch.device,
+    batch_size: int,
+    use_par: bool,
+    progress: bool,
+) -> None:
+    """Write the pseudo-labels of ``names``, ``batch_size`` images at a time."""
+    config, num_classes = trained.config, trained.num_classes
+    model = trained.model.to(device).eval()
+    par = PAR(config.par_dilations, config.par_iterations).to(device) if use_par else None
+    bar = tqdm(total=len(names), desc="pseudo", unit="img", disable=None if progress else True)
+    for start in range(0, len(names), batch_size):
+        chunk = names[start : start + batch_size]
+        images = [normalise(read_image(find_image(data, name))).to(device) for name in chunk]
+        scribbles = [read_label_map(scribble_dir / f"{name}.png") for name in chunk]
+        labels = torch.stack([torch.from_numpy(image_labels(s, num_classes)) for s in scribbles]).to(device)
+        for name, label in zip(chunk, pseudo_labels(model, par, images, labels, config)):
             write_bytes_atomic(labels_out.label(name), label_png_bytes(label.cpu().numpy().astype(np.uint8)))
-        bar.update(len(names))
+        bar.update(len(chunk))
     bar.close()
-    scores = {**score_pseudo_labels(data, labels_out.folder, ids, num_classes), "split": split}
-    return labels_out.write_summary(scores, checkpoint, step, use_par)

@@ -21,7 +21,7 @@ from scribblesim.sets.scribble_set import read_label_map
 from ..data.layout import find_image, normalise, read_image, read_split
 from ..metrics import confusion_matrix, iou_scores
 from ..runs import TrainingRun
-from ..runtime.process import pick_device
+from ..runtime.process import Process, barrier, joined, sum_over_ranks
 from .protocol import EvalProtocol, protocol_for
 from .train import load_stage2_model
 
@@ -134,22 +134,30 @@ def evaluate(
     device: torch.device | str = "cpu",
     save_dir: Path | None = None,
     progress: bool = True,
+    process: Process | None = None,
 ) -> dict:
-    """mIoU of ``model`` on ``data``'s split against ``SegmentationClassAug`` under ``protocol``."""
+    """mIoU of ``model`` on ``data``'s split against ``SegmentationClassAug`` under ``protocol``.
+
+    With ``process`` in a DDP job, each rank predicts its share of the images and every
+    rank gets the scores of them all.
+    """
     from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 
+    process = process or Process(torch.device(device))
     model.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     ids = read_split(data, split)
-    for name in tqdm(ids, desc=f"eval {split}", unit="img", disable=None if progress else True):
+    mine = ids[process.rank :: process.world]
+    for name in tqdm(mine, desc=f"eval {split}", unit="img", disable=None if progress and process.is_main else True):
         image = normalise(read_image(find_image(data, name))).to(device)
         truth = read_label_map(Layout(data).ground_truth(name))
         prediction = predict_with(model, image, protocol).argmax(0).cpu().numpy().astype(np.uint8)
         confusion += confusion_matrix(prediction, truth, num_classes)
         if save_dir is not None:
             write_bytes_atomic(Path(save_dir) / f"{name}.png", label_png_bytes(prediction))
+    confusion = sum_over_ranks(confusion, process)
     return {
         **iou_scores(confusion),
         "confusion": confusion.tolist(),
@@ -180,9 +188,21 @@ def evaluate_checkpoint(
     """
     trained = load_stage2_model(checkpoint)
     chosen = protocol_for(trained.config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
-    target = pick_device(device)
-    model = trained.model.to(target)
-    scores = evaluate(
-        model, data, split, trained.num_classes, chosen, device=target, save_dir=save_dir, progress=progress
-    )
-    return TrainingRun(Path(checkpoint).parent).write_evaluation(scores, checkpoint, trained.step)
+    run = TrainingRun(Path(checkpoint).parent)
+    with joined(device) as process:
+        model = trained.model.to(process.device)
+        scores = evaluate(
+            model,
+            data,
+            split,
+            trained.num_classes,
+            chosen,
+            device=process.device,
+            save_dir=save_dir,
+            progress=progress,
+            process=process,
+        )
+        if process.is_main:
+            run.write_evaluation(scores, checkpoint, trained.step)
+        barrier(process)
+    return run.evaluation()

@@ -78,11 +78,26 @@ def train_step(
     return terms
 
 
+def scaled_lr(lr: float, world: int) -> float:
+    """The learning rate of ``world`` processes of ``batch_size`` each: ``lr`` x world, as the authors' script.
+
+    Table A5's batch of 16 is each GPU's (their ``DistributedSampler``), so more GPUs
+    mean a larger batch, and the rate grows with it (the linear scaling rule).
+    """
+    return lr * world
+
+
 def build_stage2(
-    config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device
+    config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device, world: int = 1
 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
-    """The model on ``device`` and its SGD optimiser."""
-    model = stage2_model(config, num_classes, pretrained).to(device)
+    """The model on ``device`` and its SGD optimiser; SyncBN across ``world`` > 1 CUDA processes.
+
+    (PyTorch's SyncBN runs on GPUs only: CPU processes keep per-process BatchNorm.)
+    """
+    model = stage2_model(config, num_classes, pretrained)
+    if world > 1 and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(device)
     if config.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(
@@ -123,11 +138,12 @@ def train_stage2(
     per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
     total_steps, stop = config.steps(per_epoch)
     warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
-    model, optimizer = build_stage2(config, classes, pretrained, process.device)
+    model, optimizer = build_stage2(config, classes, pretrained, process.device, process.world)
     bf16 = config.bf16 and process.bf16
+    base_lr = scaled_lr(config.lr, process.world)
 
     def optimise(forward: torch.nn.Module, batch: Stage2Batch, step: int) -> tuple[dict[str, torch.Tensor], float]:
-        lr = lr_at(step, config.lr, total_steps, warmup)
+        lr = lr_at(step, base_lr, total_steps, warmup)
         return train_step(model, forward, optimizer, batch, config, lr, bf16), lr
 
     stage = StageTraining(
