@@ -81,7 +81,7 @@ def stage1_rate(args, device: torch.device, bf16: bool) -> float:
     )
     model.train()
     return 1.0 / timed(
-        lambda k: stage1_step(model, model, optimizer, batch, config, k, par, bf16), args.steps, args.warmup, device
+        lambda k: stage1_step(model, model, optimizer, [batch], config, k, par, bf16), args.steps, args.warmup, device
     )
 
 
@@ -100,7 +100,7 @@ def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, com
         "d_c": torch.from_numpy(np.stack([pseudo_boundary_distance_map(p, 7.0) for p in pseudo])).to(device),
     }
     return args.batch2 / timed(
-        lambda k: stage2_step(model, forward, optimizer, batch, config, 1e-3, bf16), args.steps, args.warmup, device
+        lambda k: stage2_step(model, forward, optimizer, [batch], config, 1e-3, bf16), args.steps, args.warmup, device
     )
 
 

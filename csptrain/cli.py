@@ -63,6 +63,14 @@ COMMON = [
     ("--device", dict(default=None, help="auto, cpu, cuda, cuda:1 ...")),
     ("--bf16/--no-bf16", dict(default=None, help="bf16 autocast on CUDA.")),
     ("--checkpoint-every", dict(type=int, default=None)),
+    (
+        "--accumulate",
+        dict(
+            type=click.IntRange(min=1),
+            default=None,
+            help="Micro-batches per step [default: stage 1 as many as Table A4's global batch needs, stage 2 1].",
+        ),
+    ),
 ]
 STAGE1 = [
     ("--backbone", dict(default=None, help="Any timm ViT name (default vit_base_patch16_224).")),

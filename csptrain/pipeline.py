@@ -10,10 +10,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import PRESET_CLASSES
 from .data.layout import class_names_of, read_split, scribble_folder
-from .data.loader import steps_per_epoch
 from .errors import ConfigError, DataError
 from .report import RunResult, format_report, report_json
 from .runs import PipelineRuns, StepName
@@ -21,6 +21,10 @@ from .runtime.process import Process, barrier, joined
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 from .stage2.protocol import EvalProtocol, describe_protocol, protocol_for
+
+if TYPE_CHECKING:
+    from .runtime.accumulation import BatchPlan
+    from .stage2.train import Stage2Schedule
 
 
 @dataclass(frozen=True)
@@ -77,15 +81,23 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
     return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
 
 
-def stage2_stop(spec: PipelineSpec, world: int = 1) -> int:
-    """The last step of each stage-2 run on ``world`` processes."""
-    size = len(read_split(spec.data, spec.train_split))
-    return spec.stage2.steps(steps_per_epoch(size, spec.stage2.batch_size, world, spec.train_split))[1]
+def stage2_schedule_of(spec: PipelineSpec, world: int = 1) -> Stage2Schedule:
+    """The batch plan and steps of each stage-2 run on ``world`` processes."""
+    from .stage2.train import stage2_schedule
+
+    return stage2_schedule(spec.stage2, len(read_split(spec.data, spec.train_split)), world, spec.train_split)
+
+
+def stage1_plan_of(spec: PipelineSpec, world: int = 1) -> BatchPlan:
+    """The batch plan of each stage-1 run on ``world`` processes."""
+    from .runtime.accumulation import batch_plan
+
+    return batch_plan(spec.stage1.batch_size, world, spec.stage1.accumulate, spec.stage1.global_batch)
 
 
 def plan(spec: PipelineSpec, world: int = 1) -> list[Step]:
     """The steps of every seed on ``world`` processes, in order, each marked done or not."""
-    stop1, stop2 = spec.stage1.stop, stage2_stop(spec, world)
+    stop1, stop2 = spec.stage1.stop, stage2_schedule_of(spec, world).stop
     protocol = spec.protocol().to_dict()
     targets = {StepName.STAGE1: stop1, StepName.PSEUDO: stop1, StepName.STAGE2: stop2, StepName.EVAL: stop2}
     steps = []
@@ -210,7 +222,10 @@ def run_pipeline(
         scribbles = check_inputs(spec)
         steps = plan(spec, process.world)
         protocol = describe_protocol(spec.protocol().to_dict())
-        say(f"{process.world} process(es) on {process.device.type}")
+        say(f"stage 1: {stage1_plan_of(spec, process.world).describe()}")
+        plan2 = stage2_schedule_of(spec, process.world).plan
+        batches = plan2.processes * plan2.accumulate  # the authors scale the lr with them
+        say(f"stage 2: {plan2.describe()}, lr {spec.stage2.lr:g} x {batches}; on {process.device.type}")
         for step in steps:
             say(describe(step, scribbles[step.seed], protocol))
         if dry_run:

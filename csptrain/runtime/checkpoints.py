@@ -16,9 +16,20 @@ from ..runs import TrainingRun, read_json_or_none, write_json_atomic
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 ConfigT = TypeVar("ConfigT")
 
-#: Settings that may change when a run resumes: they do not change what is learnt.
+#: Settings that may change when a run resumes: they do not change what is learnt (how a step's
+#: batch is split into micro-batches may change; its global batch, recorded too, may not).
 RESUMABLE_CHANGES = frozenset(
-    {"max_steps", "device", "workers", "bf16", "checkpoint_every", "compile", "channels_last", "eval_base_size"}
+    {
+        "max_steps",
+        "device",
+        "workers",
+        "bf16",
+        "checkpoint_every",
+        "compile",
+        "channels_last",
+        "eval_base_size",
+        "accumulate",
+    }
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from torch.utils.data import Dataset
 from ..data.loader import batches_from
 from ..errors import StopRequested
 from ..runs import TrainingRun
+from .accumulation import BatchPlan
 from .checkpoints import record_config, resume, save_checkpoint
 from .loop import TrainLog, run_training
 from .process import Process, any_rank, barrier, distributed, end_process
@@ -28,8 +30,9 @@ class StageTraining:
     """What one stage brings to :func:`train_run`; the rest is the same for both.
 
     ``settings`` go into ``config.json`` beside the config's fields (the data it trains
-    on); ``rate`` names the throughput logged, per ``samples_per_step`` samples of each
-    process; ``save_every_epoch`` adds a checkpoint at each epoch's end.
+    on); ``per_epoch`` counts each process's micro-batches, ``plan.accumulate`` of which make
+    one step; ``rate`` names the throughput logged, per ``samples_per_step`` samples of each
+    micro-batch; ``save_every_epoch`` adds a checkpoint at each epoch's end.
     """
 
     name: str
@@ -37,6 +40,7 @@ class StageTraining:
     optimizer: torch.optim.Optimizer
     dataset: Dataset
     per_epoch: int
+    plan: BatchPlan
     stop: int
     num_classes: int
     settings: dict
@@ -70,7 +74,12 @@ def train_run(
     model, optimizer = stage.model, stage.optimizer
     step = resume(run, model, optimizer)
     if process.is_main:
-        settings = {**config.to_dict(), **stage.settings, "num_classes": stage.num_classes}
+        settings = {
+            **config.to_dict(),
+            **stage.settings,
+            "num_classes": stage.num_classes,
+            "global_batch_per_step": stage.plan.global_batch,
+        }
         record_config(run, settings, resuming=step > 0, reconfigure=reconfigure)
     forward = distributed(model, process, compile=stage.compile, find_unused_parameters=stage.find_unused_parameters)
     log = TrainLog(run, process, stage.stop, step, stage.name, progress)
@@ -81,7 +90,8 @@ def train_run(
     def take_step(batch: Any, step: int) -> dict:
         nonlocal started
         terms, lr = stage.optimise(forward, batch, step)
-        rate = stage.samples_per_step * process.world / (time.perf_counter() - started)
+        samples = stage.samples_per_step * process.world * stage.plan.accumulate
+        rate = samples / (time.perf_counter() - started)
         started = time.perf_counter()
         values = {k: float(v.detach()) for k, v in terms.items()}
         last = {"step": step + 1, "lr": lr, "loss": sum(values.values()), **values}
@@ -98,10 +108,13 @@ def train_run(
             save_checkpoint(run, model, optimizer, step, stage.stop, config, stage.num_classes, last)
 
     def save_after(step: int) -> bool:
-        return step % config.checkpoint_every == 0 or (stage.save_every_epoch and step % stage.per_epoch == 0)
+        micro = step * stage.plan.accumulate  # an epoch ended within the last step's micro-batches
+        return step % config.checkpoint_every == 0 or (
+            stage.save_every_epoch and micro % stage.per_epoch < stage.plan.accumulate
+        )
 
-    batches = batches_from(
-        step,
+    micro_batches = batches_from(
+        step * stage.plan.accumulate,
         stage.dataset,
         config.batch_size,
         stage.per_epoch,
@@ -111,6 +124,7 @@ def train_run(
         process.rank,
         process.world,
     )
+    batches = _grouped(micro_batches, stage.plan.accumulate)
     try:
         step, last = run_training(
             run.folder, step, stage.stop, batches, take_step, save, save_after, lambda flag: any_rank(flag, process)
@@ -124,3 +138,9 @@ def train_run(
         log.close()
         end_process(process)
     return last or run.last_numbers(step)
+
+
+def _grouped(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items (a step's micro-batches)."""
+    while group := list(itertools.islice(items, size)):
+        yield group

@@ -24,16 +24,25 @@ PRESETS: dict[str, dict] = {
 }
 #: GPUs of each Table A4 run: the batch per step is GPUs x batch_size.
 PRESET_GPUS = {"scribblesup": 2, "coco": 4, "cityscapes": 2, "acdc": 2}
+for _name, _preset in PRESETS.items():  # the global batch that accumulation keeps on fewer GPUs
+    _preset["global_batch"] = _preset["batch_size"] * PRESET_GPUS[_name]
 
 
 @dataclass(frozen=True)
 class Stage1Config:
-    """Everything that defines a stage-1 run (paper III-B, Eq. 9, Table A4; ToCo)."""
+    """Everything that defines a stage-1 run (paper III-B, Eq. 9, Table A4; ToCo).
+
+    ``batch_size`` is per process; ``global_batch`` (the presets': Table A4's GPUs x batch)
+    is kept by accumulating ``global_batch / (batch_size x processes)`` micro-batches
+    unless ``accumulate`` says how many (1: none).
+    """
 
     backbone: str = "vit_base_patch16_224"
     iterations: int = 20000
     max_steps: int | None = None
     batch_size: int = 2
+    global_batch: int | None = None
+    accumulate: int | None = None
     lambda_cls: float = 1.0
     lambda_segs: float = 0.03
     segs_head: str = "separate"
@@ -74,6 +83,8 @@ class Stage1Config:
         for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "checkpoint_every", "par_iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.accumulate is not None and self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.segs_head not in SEGS_HEADS:

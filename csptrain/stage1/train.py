@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from ..losses.partial import partial_cross_entropy
 from ..losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from ..models.toco import ToCoNet, toco_vit
 from ..runs import TrainingRun
+from ..runtime.accumulation import backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import start_process
 from ..runtime.trainer import StageTraining, train_run
@@ -151,18 +153,20 @@ def train_step(
     model: ToCoNet,
     forward: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batch: Stage1Batch,
+    batches: Sequence[Stage1Batch],
     config: Stage1Config,
     step: int,
     par: PAR,
     bf16: bool,
 ) -> dict[str, torch.Tensor]:
-    """One optimisation step (``step`` 0-based) on a batch already on the device; returns the terms."""
+    """One optimisation step (``step`` 0-based) on micro-batches already on the device; returns the terms.
+
+    The micro-batches' gradients are accumulated (see
+    :func:`~csptrain.runtime.accumulation.backward_over`); one batch is the usual step.
+    """
     set_learning_rates(optimizer, step, config)
-    terms = stage1_losses(model, forward, batch, config, step, par, bf16)
     optimizer.zero_grad(set_to_none=True)
-    loss: torch.Tensor = sum(terms.values())  # type: ignore[assignment]  # never empty
-    loss.backward()
+    terms = backward_over(forward, batches, lambda batch: stage1_losses(model, forward, batch, config, step, par, bf16))
     optimizer.step()
     return terms
 
@@ -191,8 +195,10 @@ def train_stage1(
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
     bf16 = config.bf16 and process.bf16
 
-    def optimise(forward: torch.nn.Module, batch: Stage1Batch, step: int) -> tuple[dict[str, torch.Tensor], float]:
-        terms = train_step(model, forward, optimizer, batch, config, step, par, bf16)
+    def optimise(
+        forward: torch.nn.Module, batches: Sequence[Stage1Batch], step: int
+    ) -> tuple[dict[str, torch.Tensor], float]:
+        terms = train_step(model, forward, optimizer, batches, config, step, par, bf16)
         return terms, optimizer.param_groups[0]["lr"]
 
     stage = StageTraining(
@@ -201,6 +207,7 @@ def train_stage1(
         optimizer=optimizer,
         dataset=dataset,
         per_epoch=steps_per_epoch(len(dataset), config.batch_size, process.world, split),
+        plan=batch_plan(config.batch_size, process.world, config.accumulate, config.global_batch),
         stop=config.stop,
         num_classes=num_classes,
         settings={"data": str(Path(data).resolve()), "scribbles": scribbles, "split": split},

@@ -44,6 +44,7 @@ class Stage2Config:
     warmup_epochs: int = 5
     max_steps: int | None = None
     batch_size: int = 16
+    accumulate: int | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
     crop_size: int = 465
@@ -67,6 +68,8 @@ class Stage2Config:
             raise ConfigError(
                 f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
             )
+        if self.accumulate is not None and self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.uncertain not in UNCERTAIN_PIXELS:
             raise ConfigError(f"uncertain must be one of {', '.join(UNCERTAIN_PIXELS)}, got {self.uncertain!r}")
         if self.lorm_mask not in LORM_MASKS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -13,10 +15,12 @@ from ..data.batches import Stage2Batch
 from ..data.layout import class_names_of
 from ..data.loader import steps_per_epoch
 from ..data.stage2 import Augment, ScribbleDataset
+from ..errors import ConfigError
 from ..losses.partial import partial_cross_entropy, weighted_entropy
 from ..models.lorm import LoRM
 from ..models.stage2 import Stage2Model
 from ..runs import TrainingRun
+from ..runtime.accumulation import BatchPlan, backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import start_process
 from ..runtime.trainer import StageTraining, train_run
@@ -55,36 +59,60 @@ def train_step(
     model: Stage2Model,
     forward: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batch: Stage2Batch,
+    batches: Sequence[Stage2Batch],
     config: Stage2Config,
     lr: float,
     bf16: bool,
 ) -> dict[str, torch.Tensor]:
-    """One optimisation step on a batch already on the device; returns the loss terms.
+    """One optimisation step on micro-batches already on the device; returns the loss terms.
 
-    ``forward`` is ``model`` itself or its compiled / DDP wrapper.
+    ``forward`` is ``model`` itself or its compiled / DDP wrapper; the micro-batches'
+    gradients are accumulated (one batch is the usual step).
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
-    images = batch["image"]
-    if config.channels_last and images.is_cuda:
-        images = images.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        terms = stage2_losses(forward(images), batch, config, model.lorm)
-    loss: torch.Tensor = sum(terms.values())  # type: ignore[assignment]  # at least one term
+
+    def losses(batch: Stage2Batch) -> dict[str, torch.Tensor]:
+        images = batch["image"]
+        if config.channels_last and images.is_cuda:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return stage2_losses(forward(images), batch, config, model.lorm)
+
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    terms = backward_over(forward, batches, losses)
     optimizer.step()
     return terms
 
 
-def scaled_lr(lr: float, world: int) -> float:
-    """The learning rate of ``world`` processes of ``batch_size`` each: ``lr`` x world, as the authors' script.
+def scaled_lr(lr: float, batches: int) -> float:
+    """The learning rate of ``batches`` batches of ``batch_size`` per step: ``lr`` x batches, as the authors' script.
 
-    Table A5's batch of 16 is each GPU's (their ``DistributedSampler``), so more GPUs
-    mean a larger batch, and the rate grows with it (the linear scaling rule).
+    Table A5's batch of 16 is each GPU's (their ``DistributedSampler``) and their script
+    multiplies the rate by the GPU count (the linear scaling rule); an accumulated
+    micro-batch counts as a GPU.
     """
-    return lr * world
+    return lr * batches
+
+
+@dataclass(frozen=True)
+class Stage2Schedule:
+    """Stage 2's batch plan and its steps: micro-batches per epoch, the schedule's length, the last step."""
+
+    plan: BatchPlan
+    micro_batches_per_epoch: int
+    total: int
+    stop: int
+
+
+def stage2_schedule(config: Stage2Config, size: int, world: int, split: str) -> Stage2Schedule:
+    """The schedule of ``size`` training images on ``world`` processes (epochs of optimisation steps)."""
+    plan = batch_plan(config.batch_size, world, config.accumulate, None)
+    micro = steps_per_epoch(size, config.batch_size, world, split)
+    if micro < plan.accumulate:
+        raise ConfigError(f"{split}: {size} images are fewer than one step's batch ({plan.describe()})")
+    total, stop = config.steps(micro // plan.accumulate)
+    return Stage2Schedule(plan, micro, total, stop)
 
 
 def build_stage2(
@@ -135,24 +163,26 @@ def train_stage2(
         map_fill=config.dpm_pad,
     )
     dataset = ScribbleDataset(data, split, scribbles, pseudo, augment, config.lambda_s, config.lambda_c, config.seed)
-    per_epoch = steps_per_epoch(len(dataset), config.batch_size, process.world, split)
-    total_steps, stop = config.steps(per_epoch)
-    warmup = warmup_steps_for(total_steps, config.epochs, config.warmup_epochs)
+    schedule = stage2_schedule(config, len(dataset), process.world, split)
+    warmup = warmup_steps_for(schedule.total, config.epochs, config.warmup_epochs)
     model, optimizer = build_stage2(config, classes, pretrained, process.device, process.world)
     bf16 = config.bf16 and process.bf16
-    base_lr = scaled_lr(config.lr, process.world)
+    base_lr = scaled_lr(config.lr, schedule.plan.processes * schedule.plan.accumulate)
 
-    def optimise(forward: torch.nn.Module, batch: Stage2Batch, step: int) -> tuple[dict[str, torch.Tensor], float]:
-        lr = lr_at(step, base_lr, total_steps, warmup)
-        return train_step(model, forward, optimizer, batch, config, lr, bf16), lr
+    def optimise(
+        forward: torch.nn.Module, batches: Sequence[Stage2Batch], step: int
+    ) -> tuple[dict[str, torch.Tensor], float]:
+        lr = lr_at(step, base_lr, schedule.total, warmup)
+        return train_step(model, forward, optimizer, batches, config, lr, bf16), lr
 
     stage = StageTraining(
         name="stage2",
         model=model,
         optimizer=optimizer,
         dataset=dataset,
-        per_epoch=per_epoch,
-        stop=stop,
+        per_epoch=schedule.micro_batches_per_epoch,
+        plan=schedule.plan,
+        stop=schedule.stop,
         num_classes=classes,
         settings={
             "data": str(Path(data).resolve()),

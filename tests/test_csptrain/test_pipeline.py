@@ -40,6 +40,8 @@ RUN_FLAGS = [
     "val2017",
     "--protocol",
     "single-scale",
+    "--accumulate",
+    "1",
     "--no-progress",
 ]
 

@@ -30,6 +30,7 @@ TINY_VIT = dict(
     contrast_start=0.0,
     device="cpu",
     workers=0,
+    accumulate=1,
 )
 
 

@@ -13,8 +13,10 @@ from dataset_fixtures import build_tiny
 from csptrain.cli import main
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.models import Stage2Model
+from csptrain.runtime.accumulation import backward_over
 from csptrain.stage2.config import make_stage2_config as make_config
 from csptrain.stage2.train import stage2_losses, stage2_model, train_stage2
+from csptrain.stage2.train import train_step as stage2_step
 
 TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
 
@@ -52,6 +54,40 @@ def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
     labelled = batch["scribble"] != 255
     assert labelled.sum() > 50
     assert (prediction[labelled] == batch["scribble"][labelled]).float().mean() > 0.97
+
+
+def test_accumulated_micro_batches_make_the_update_of_their_whole_batch(data: Path) -> None:
+    """Two micro-batches, one optimiser step: the update of one batch of both (BatchNorm frozen in eval mode).
+
+    Pixel-averaged losses average per micro-batch, as DDP averages per rank: identical
+    halves make the whole batch's mean exactly.
+    """
+    config = make_config("coco", **TINY, losses="segs,segc,ds,dc,lorm")
+    half = {k: torch.stack([dataset(data)[i][k] for i in range(2)]) for k in dataset(data)[0]}
+    whole = {k: torch.cat([v, v]) for k, v in half.items()}
+    weights = []
+    for batches in ([half, half], [whole]):
+        torch.manual_seed(0)
+        model = stage2_model(config, 81).eval()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        terms = stage2_step(model, model, optimizer, batches, config, 0.1, False)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+        assert set(terms) == {"segs", "segc", "ds", "dc", "lorm"}
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
+
+
+def test_backward_over_micro_batches_equals_the_whole_batch() -> None:
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(6, 3), torch.randn(6, 2)
+    grads = []
+    for chunks in (1, 3):
+        model = torch.nn.Linear(3, 2)
+        torch.nn.init.constant_(model.weight, 0.5)
+        torch.nn.init.zeros_(model.bias)
+        pairs = list(zip(inputs.chunk(chunks), targets.chunk(chunks)))
+        means = backward_over(model, pairs, lambda pair, m=model: {"mse": ((m(pair[0]) - pair[1]) ** 2).mean()})
+        grads.append((model.weight.grad.clone(), means["mse"]))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-6) and torch.isclose(grads[0][1], grads[1][1])
 
 
 def test_all_loss_terms_are_finite_and_lorm_has_parameters(data: Path) -> None:
