@@ -97,6 +97,11 @@ class ToCoNet(nn.Module):
         self.proj_head_teacher = copy.deepcopy(self.proj_head)
         self.proj_head_teacher.requires_grad_(False)
 
+    @property
+    def patch_size(self) -> int:
+        """The ViT's patch side: its inputs' sides are multiples of it."""
+        return int(self.encoder.patch_embed.patch_size[0])
+
     def tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Class token (B, D), final patch tokens F (B, D, h, w) after the norm, aux tokens before it."""
         outputs = self.encoder.forward_intermediates(images, indices=[self.aux_index], norm=False, output_fmt="NCHW")

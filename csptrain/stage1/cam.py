@@ -17,23 +17,29 @@ from .par import PAR
 
 
 @torch.no_grad()
+def whole_patches(length: float, patch: int) -> int:
+    """``length`` rounded to a multiple of ``patch`` (at least one patch): a ViT's input side."""
+    return max(patch, round(length / patch) * patch)
+
+
 def multi_scale_cams(
     model, images: torch.Tensor, scales: Sequence[float] = (1.0, 0.5, 1.5)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Final and aux CAMs (B, C-1, H, W) in [0, 1): flip-maxed, ReLU, summed over scales, normalised.
 
-    ``model.cams(images)`` gives the raw maps on the token grid. Each class map is shifted
-    to a minimum of 0 and divided by its maximum + 1e-5.
+    ``model.cams(images)`` gives the raw maps on the token grid. Each scale's size is
+    rounded to whole patches (``model.patch_size``; a 448 crop's scales need no rounding).
+    Each class map is shifted to a minimum of 0 and divided by its maximum + 1e-5.
     """
     batch, _, height, width = images.shape
+    patch = getattr(model, "patch_size", 1)
     totals: list[torch.Tensor] | None = None
     for scale in scales:
+        size = (whole_patches(scale * height, patch), whole_patches(scale * width, patch))
         scaled = (
             images
-            if scale == 1.0
-            else F.interpolate(
-                images, size=(int(scale * height), int(scale * width)), mode="bilinear", align_corners=False
-            )
+            if size == (height, width)
+            else F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         )
         maps = []
         for cam in model.cams(torch.cat([scaled, scaled.flip(-1)])):

@@ -1,8 +1,10 @@
 """Pseudo-labels from a stage-1 checkpoint (ToCo's ``tools/infer_cam.py`` + PAR) and their mIoU.
 
-Per image: resize to the training crop size, multi-scale + flip CAM (Eq. 10), keep the
-classes of the image's scribble, bilinear back to the image size, then two thresholds and
-PAR give background (0), a class, or 255 = uncertain. The labels are written as
+Per image, at its own size and aspect ratio (each side rounded to whole ViT patches; stage 1
+trains on the image scaled 0.5-2, so its own size is a scale training saw, Cityscapes'
+2048 x 1024 included): multi-scale + flip CAM (Eq. 10, ToCo's ``infer_cam.py``), the classes
+of the image's scribble kept, bilinear back to the image size, then two thresholds and PAR
+give background (0), a class, or 255 = uncertain. The labels are written as
 single-channel PNGs named like the images, which ``csptrain stage2 --pseudo`` reads.
 """
 
@@ -28,7 +30,7 @@ from ..models.toco import ToCoNet
 from ..runs import PseudoLabelFolder
 from ..runtime.checkpoints import Trained
 from ..runtime.process import barrier, joined
-from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels
+from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels, whole_patches
 from .config import Stage1Config
 from .par import PAR
 from .train import load_stage1_model
@@ -42,17 +44,14 @@ def pseudo_labels(
 
     ``par`` = None gives the plain two-threshold labels.
     """
-    size = (config.crop_size, config.crop_size)
-    batch = torch.stack(
-        [F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0] for image in images]
-    )
-    cams, _ = multi_scale_cams(model, batch, config.cam_scales)
     results = []
-    for image, cam, label in zip(images, cams, labels):
+    for image, label in zip(images, labels):
         height, width = image.shape[-2:]
-        cam = masked_cams(
-            F.interpolate(cam[None], size=(height, width), mode="bilinear", align_corners=False), label[None]
-        )
+        patch = getattr(model, "patch_size", 1)
+        size = (whole_patches(height, patch), whole_patches(width, patch))
+        scaled = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)
+        cam, _ = multi_scale_cams(model, scaled, config.cam_scales)
+        cam = masked_cams(F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False), label[None])
         box = torch.tensor([[0, height, 0, width]], device=cam.device)
         if par is None:
             results.append(cams_to_labels(cam, label[None], config.high_threshold, config.low_threshold, box)[0])

@@ -19,6 +19,7 @@ from csptrain.schedule import poly_warmup_multiplier
 from csptrain.stage1.cam import cams_to_labels, local_crops, multi_scale_cams, refine_labels, roi_mask, scale_boxes
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR
+from csptrain.stage1.pseudo import pseudo_labels
 from csptrain.stage1.train import active_terms
 
 
@@ -151,6 +152,27 @@ def test_multi_scale_cams_are_normalised_per_class() -> None:
         assert maps.shape == (1, 2, 16, 16)
         assert maps.amin().item() == pytest.approx(0.0, abs=1e-6)
         assert maps.amax(dim=(-2, -1)).flatten().tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
+
+
+def test_pseudo_labels_infer_at_the_images_own_aspect_ratio_in_whole_patches() -> None:
+    """A 2048 x 1024-like frame is no longer squashed to a square crop (issue 19)."""
+    seen = []
+
+    class Recording(torch.nn.Module):
+        patch_size = 16
+
+        def cams(self, images):
+            seen.append(tuple(images.shape[-2:]))
+            grid = torch.nn.functional.avg_pool2d(images[:, :2], 16)  # class k's CAM: channel k's brightness
+            return grid, grid
+
+    config = make_stage1_config(None, None, cam_scales=(1.0, 0.5, 1.5))
+    image = torch.zeros(3, 100, 203)
+    image[0, :, :100] = 1.0  # class 1 on the left half
+    (label,) = pseudo_labels(Recording(), None, [image], torch.tensor([[1.0, 0.0]]), config)
+    assert label.shape == (100, 203)
+    assert seen == [(96, 208), (48, 96), (144, 320)]  # each side in whole patches, aspect about 2:1
+    assert (label[:, :60] == 1).all() and (label[:, -60:] == 0).all()  # the class where its CAM is
 
 
 def two_colour_image(size: int = 32, edge: int = 16) -> torch.Tensor:
