@@ -55,6 +55,26 @@ def _take(values: dict, prefix: str) -> dict:
     return {key[len(prefix) :]: values.pop(key) for key in [k for k in values if k.startswith(prefix)]}
 
 
+def _protocol_options(command: Callable) -> Callable:
+    """``--protocol``, ``--scales`` and ``--flip``: how ``eval`` (and ``run``'s evaluation) predicts."""
+    command = click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")(command)
+    command = click.option(
+        "--scales",
+        type=float,
+        multiple=True,
+        default=(),
+        metavar="SCALE [SCALE ...]",
+        help="Override the protocol's scales: --scales 0.75 1 1.25.",
+    )(command)
+    return click.option(
+        "--protocol",
+        type=click.Choice(PROTOCOLS),
+        default=PROTOCOLS[0],
+        show_default=True,
+        help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.",
+    )(command)
+
+
 #: Flags shared by the two trainers; in ``run`` they apply to both stages.
 COMMON = [
     ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
@@ -295,22 +315,7 @@ def stage2(
 @click.option("--data", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
 @click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
-@click.option(
-    "--protocol",
-    type=click.Choice(PROTOCOLS),
-    default=PROTOCOLS[0],
-    show_default=True,
-    help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.",
-)
-@click.option(
-    "--scales",
-    type=float,
-    multiple=True,
-    default=(),
-    metavar="SCALE [SCALE ...]",
-    help="Override the protocol's scales: --scales 0.75 1 1.25.",
-)
-@click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")
+@_protocol_options
 @click.option(
     "--base-size",
     type=int,
@@ -374,22 +379,7 @@ def report(run_dirs) -> None:
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
-@click.option(
-    "--protocol",
-    type=click.Choice(PROTOCOLS),
-    default=PROTOCOLS[0],
-    show_default=True,
-    help="Evaluation protocol (see csptrain eval).",
-)
-@click.option(
-    "--scales",
-    type=float,
-    multiple=True,
-    default=(),
-    metavar="SCALE [SCALE ...]",
-    help="Override the evaluation protocol's scales.",
-)
-@click.option("--flip", is_flag=True, help="Eval with flips.")
+@_protocol_options
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
