@@ -19,7 +19,9 @@ def parsed(group: click.Group, path: list[str], args: list[str]) -> dict:
     command: click.Command = group
     for name in path:
         command = command.commands[name]  # type: ignore[attr-defined]
-    with command.make_context(" ".join(path), list(args)) as ctx:
+    # The command lines' own help names: click caches a command's help option on first use,
+    # and a later test's ``-h`` must still find it.
+    with command.make_context(" ".join(path), list(args), help_option_names=["-h", "--help"]) as ctx:
         return ctx.params
 
 

@@ -353,7 +353,7 @@ def test_dash_h_is_help_everywhere() -> None:
     assert ("build", "coco") in paths and ("import", "png") in paths and ("stats",) in paths
     for path in paths:
         short, long = (CliRunner().invoke(main, [*path, option]) for option in ("-h", "--help"))
-        assert short.exit_code == 0 and short.output == long.output and "Usage:" in short.output, path
+        assert short.exit_code == 0 and short.output == long.output and "Usage:" in short.output, (path, short.output)
 
 
 def test_moved_output_and_dataset_keep_working(tmp_path: Path) -> None:
