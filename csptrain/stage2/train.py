@@ -16,7 +16,7 @@ from ..data.layout import class_names_of
 from ..data.loader import steps_per_epoch
 from ..data.stage2 import Augment, ScribbleDataset
 from ..errors import ConfigError
-from ..losses.partial import partial_cross_entropy, weighted_entropy
+from ..losses.partial import partial_cross_entropy, pixel_entropy, weighted_entropy
 from ..models.lorm import LoRM
 from ..models.stage2 import Stage2Model
 from ..runs import TrainingRun
@@ -40,10 +40,12 @@ def stage2_losses(
         if config.uncertain == "background":  # as the authors' LoRM forward, in place, before this CE
             pseudo = pseudo.masked_fill(pseudo == IGNORE, 0)
         terms["segc"] = config.lambda_segc * partial_cross_entropy(logits, pseudo, config.label_smoothing)
-    if "ds" in config.losses:
-        terms["ds"] = weighted_entropy(logits, batch["d_s"])
-    if "dc" in config.losses:
-        terms["dc"] = weighted_entropy(logits, batch["d_c"])
+    if "ds" in config.losses or "dc" in config.losses:
+        entropy = pixel_entropy(logits)
+        if "ds" in config.losses:
+            terms["ds"] = weighted_entropy(entropy, batch["d_s"])
+        if "dc" in config.losses:
+            terms["dc"] = weighted_entropy(entropy, batch["d_c"])
     if lorm is not None:
         features = outputs["features"]
         pseudo = batch["pseudo"]

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from csptrain.data.batches import Stage2Batch
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
 from csptrain.errors import ConfigError, WeightsError
-from csptrain.losses.partial import partial_cross_entropy, weighted_entropy
+from csptrain.losses.partial import partial_cross_entropy, pixel_entropy, weighted_entropy
 from csptrain.metrics import confusion_matrix, iou_scores
 from csptrain.models import LoRM, deeplabv3plus
 from csptrain.schedule import lr_at, warmup_steps_for
@@ -43,8 +43,8 @@ def test_label_smoothing_is_eq8() -> None:
 def test_weighted_entropy_averages_over_nonzero_weights() -> None:
     logits = torch.zeros(1, 4, 1, 3)  # uniform over 4 classes: entropy log 4
     weights = torch.tensor([[[0.5, 0.0, 1.0]]])
-    assert weighted_entropy(logits, weights).item() == pytest.approx(1.5 * math.log(4) / 2)
-    assert weighted_entropy(logits, torch.zeros(1, 1, 3)).item() == 0.0
+    assert weighted_entropy(pixel_entropy(logits), weights).item() == pytest.approx(1.5 * math.log(4) / 2)
+    assert weighted_entropy(pixel_entropy(logits), torch.zeros(1, 1, 3)).item() == 0.0
 
 
 def test_lorm_all_background_and_identity_cases() -> None:
