@@ -95,9 +95,9 @@ def stage1_plan_of(spec: PipelineSpec, world: int = 1) -> BatchPlan:
     return batch_plan(spec.stage1.batch_size, world, spec.stage1.accumulate, spec.stage1.global_batch)
 
 
-def plan(spec: PipelineSpec, world: int = 1) -> list[Step]:
-    """The steps of every seed on ``world`` processes, in order, each marked done or not."""
-    stop1, stop2 = spec.stage1.stop, stage2_schedule_of(spec, world).stop
+def plan(spec: PipelineSpec, stop2: int) -> list[Step]:
+    """The steps of every seed, in order, each marked done or not; stage 2 ends at ``stop2``."""
+    stop1 = spec.stage1.stop
     protocol = spec.protocol().to_dict()
     targets = {StepName.STAGE1: stop1, StepName.PSEUDO: stop1, StepName.STAGE2: stop2, StepName.EVAL: stop2}
     steps = []
@@ -220,10 +220,11 @@ def run_pipeline(
     with joined(spec.stage2.device) as process:
         say = echo if process.is_main else _silent
         scribbles = check_inputs(spec)
-        steps = plan(spec, process.world)
+        schedule2 = stage2_schedule_of(spec, process.world)
+        steps = plan(spec, schedule2.stop)
         protocol = describe_protocol(spec.protocol().to_dict())
         say(f"stage 1: {stage1_plan_of(spec, process.world).describe()}")
-        plan2 = stage2_schedule_of(spec, process.world).plan
+        plan2 = schedule2.plan
         batches = plan2.processes * plan2.accumulate  # the authors scale the lr with them
         say(f"stage 2: {plan2.describe()}, lr {spec.stage2.lr:g} x {batches}; on {process.device.type}")
         for step in steps:

@@ -45,9 +45,9 @@ def pseudo_labels(
     ``par`` = None gives the plain two-threshold labels.
     """
     results = []
+    patch = getattr(model, "patch_size", 1)
     for image, label in zip(images, labels):
         height, width = image.shape[-2:]
-        patch = getattr(model, "patch_size", 1)
         size = (whole_patches(height, patch), whole_patches(width, patch))
         scaled = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)
         cam, _ = multi_scale_cams(model, scaled, config.cam_scales)
