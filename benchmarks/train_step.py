@@ -1,25 +1,36 @@
 """Training throughput of both stages on whatever device is present, through the real train steps.
 
 Stage 1: iterations/s of ``csptrain.stage1.train.train_step`` (all ToCo terms + L_segs,
-multi-scale CAM, PAR and local crops included) at 448^2. Stage 2: images/s of
+multi-scale CAM, PAR and local crops included) at 448^2, and the dense-energy
+regulariser's share of the step (its forward and backward). Stage 2: images/s of
 ``csptrain.stage2.train.train_step`` (all five losses) at 465^2; on CUDA it compares fp32 /
 bf16, with and without channels_last and torch.compile, and reports LoRM's peak memory.
-Inputs are synthetic (random images, a scribble stripe, a pseudo-label square, distance
-maps from the training EDT code), so data loading is not timed.
+Both report a whole step's peak memory (GPU memory on CUDA, the process's peak RSS on CPU).
+Stage-1 images are crops of the embedded COCO sample (the regulariser's lattice grows with
+the colours an image holds, so noise would overstate it); stage-2 images are random, with a
+scribble stripe, a pseudo-label square and distance maps from the training code: data
+loading is not timed (``benchmarks/stage2_data.py`` times it).
 
-    python benchmarks/train_step.py [--stage 1 2] [--backbone resnet101] [--vit vit_base_patch16_224]
+    python benchmarks/train_step.py [--stage 1 2] [--device cpu] [--batch-size 1] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import resource
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 
+import cv2
 import numpy as np
 import torch
 
+import csptrain.stage1.train as stage1_train
 from csptrain.data.distance import pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.data.layout import normalise
 from csptrain.models.lorm import LoRM
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR
@@ -28,6 +39,7 @@ from csptrain.stage1.train import train_step as stage1_step
 from csptrain.stage2.config import make_stage2_config
 from csptrain.stage2.train import build_stage2
 from csptrain.stage2.train import train_step as stage2_step
+from scribblesim.datasets.sample import coco_sample_root
 
 
 def labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,21 +52,86 @@ def labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, np.ndarray]
     return scribble, pseudo
 
 
-def timed(step, steps: int, warmup: int, device: torch.device) -> float:
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(step: Callable[[int], object], steps: int, warmup: int, device: torch.device) -> float:
     """Seconds per step after ``warmup`` untimed steps."""
     for k in range(warmup):
         step(k)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronise(device)
     start = time.perf_counter()
     for k in range(steps):
         step(warmup + k)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronise(device)
     return (time.perf_counter() - start) / steps
 
 
-def stage1_rate(args, device: torch.device, bf16: bool) -> float:
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory since the last reset on CUDA; on CPU the process's peak resident set."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+class RegulariserClock:
+    """Seconds spent in stage 1's dense-energy regulariser, forward and backward.
+
+    While active, the step's ``dense_energy_loss`` is timed, and after each call its
+    backward is run once more on its own, timed, so that the step's wall time can be
+    corrected for that extra backward: ``regulariser_s`` is forward + backward of the very
+    call inside the step, ``extra_s`` what the measurement added.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.regulariser_s, self.extra_s = device, 0.0, 0.0
+
+    @contextmanager
+    def active(self):
+        original = stage1_train.dense_energy_loss
+
+        def clocked(images, probabilities, *args, **kwargs):
+            synchronise(self.device)
+            start = time.perf_counter()
+            value = original(images, probabilities, *args, **kwargs)
+            synchronise(self.device)
+            forward = time.perf_counter() - start
+            torch.autograd.grad(value, probabilities, retain_graph=True)
+            synchronise(self.device)
+            backward = time.perf_counter() - start - forward
+            self.regulariser_s += forward + backward
+            self.extra_s += backward
+            return value
+
+        stage1_train.dense_energy_loss = clocked
+        try:
+            yield self
+        finally:
+            stage1_train.dense_energy_loss = original
+
+
+def sample_images(batch: int, crop: int) -> torch.Tensor:
+    """``batch`` normalised ``crop`` x ``crop`` centre crops of the embedded COCO sample's images."""
+    paths = sorted((coco_sample_root() / "train2017").glob("*.jpg"))[:batch]
+    crops = []
+    for path in paths * (batch // len(paths) + 1):
+        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        scale = crop / min(image.shape[:2])
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+        top, left = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
+        crops.append(normalise(image[top : top + crop, left : left + crop]))
+    return torch.stack(crops[:batch])
+
+
+def stage1_rate(args, device: torch.device, bf16: bool) -> dict[str, float]:
+    """Seconds per step, the regulariser's seconds in it, and the step's peak memory."""
     config = make_stage1_config(
         "coco",
         backbone=args.vit,
@@ -70,22 +147,33 @@ def stage1_rate(args, device: torch.device, bf16: bool) -> float:
     scribble, _ = labels(args.batch1, args.crop1, args.classes)
     image_labels = torch.zeros(args.batch1, args.classes - 1, device=device)
     image_labels[:, 0] = 1
-    batch = {
-        name: torch.randn(args.batch1, 3, args.crop1, args.crop1, device=device)
-        for name in ("image", "global_view", "local_source")
-    }
+    images = sample_images(args.batch1, args.crop1).to(device)
+    batch = {name: images.clone() for name in ("image", "global_view", "local_source")}
     batch.update(
         scribble=torch.from_numpy(scribble.astype(np.int64)).to(device),
         image_labels=image_labels,
         box=torch.tensor([[0, args.crop1, 0, args.crop1]] * args.batch1, device=device),
     )
     model.train()
-    return 1.0 / timed(
-        lambda k: stage1_step(model, model, optimizer, [batch], config, k, par, bf16), args.steps, args.warmup, device
-    )
+
+    def step(k: int) -> None:
+        stage1_step(model, model, optimizer, [batch], config, k, par, bf16)
+
+    for k in range(args.warmup):
+        step(k)
+    reset_peak(device)
+    clock = RegulariserClock(device)
+    with clock.active():
+        wall = timed(step, args.steps, 0, device)
+    return {
+        "step_s": wall - clock.extra_s / args.steps,
+        "regulariser_s": clock.regulariser_s / args.steps,
+        "peak_memory_mb": peak_memory_mb(device),
+    }
 
 
-def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, compile_: bool) -> float:
+def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, compile_: bool) -> tuple[float, float]:
+    """Images per second and the step's peak memory."""
     config = make_stage2_config(
         "coco", backbone=args.backbone, crop_size=args.crop2, batch_size=args.batch2, channels_last=channels_last
     )
@@ -99,9 +187,14 @@ def stage2_rate(args, device: torch.device, bf16: bool, channels_last: bool, com
         "d_s": torch.from_numpy(np.stack([scribble_distance_map(s, 1.0) for s in scribble])).to(device),
         "d_c": torch.from_numpy(np.stack([pseudo_boundary_distance_map(p, 7.0) for p in pseudo])).to(device),
     }
-    return args.batch2 / timed(
-        lambda k: stage2_step(model, forward, optimizer, [batch], config, 1e-3, bf16), args.steps, args.warmup, device
-    )
+
+    def step(k: int) -> None:
+        stage2_step(model, forward, optimizer, [batch], config, 1e-3, bf16)
+
+    for k in range(args.warmup):
+        step(k)
+    reset_peak(device)
+    return args.batch2 / timed(step, args.steps, 0, device), peak_memory_mb(device)
 
 
 def lorm_memory(args, device: torch.device) -> str:
@@ -128,29 +221,55 @@ def main() -> None:
     parser.add_argument("--backbone", default="resnet101")
     parser.add_argument("--crop2", type=int, default=465)
     parser.add_argument("--batch2", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, help="Samples per step of both stages (overrides --batch1/--batch2).")
     parser.add_argument("--classes", type=int, default=81)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object (bf16 on CUDA, fp32 on CPU).")
     args = parser.parse_args()
+    if args.batch_size:
+        args.batch1 = args.batch2 = args.batch_size
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     cuda = device.type == "cuda"
+    if args.json:
+        print(json.dumps(measure(args, device, bf16=cuda)))
+        return
     if 1 in args.stage:
         print(f"{name}: stage 1, {args.vit}, {args.crop1}^2 crops, batch {args.batch1}, all ToCo terms + L_segs\n")
-        print(f"{'precision':>9} {'iterations/s':>12} {'images/s':>9}")
+        print(f"{'precision':>9} {'iterations/s':>12} {'images/s':>9} {'regulariser':>11} {'peak MiB':>9}")
         for bf16 in (False, True) if cuda else (False,):
-            rate = stage1_rate(args, device, bf16)
-            print(f"{'bf16' if bf16 else 'fp32':>9} {rate:12.2f} {rate * args.batch1:9.1f}")
+            one = stage1_rate(args, device, bf16)
+            rate = 1 / one["step_s"]
+            share = one["regulariser_s"] / one["step_s"]
+            print(
+                f"{'bf16' if bf16 else 'fp32':>9} {rate:12.2f} {rate * args.batch1:9.1f} "
+                f"{share:10.1%} {one['peak_memory_mb']:9.0f}"
+            )
         print()
     if 2 in args.stage:
         print(f"{name}: stage 2, {args.backbone}, {args.crop2}^2 crops, batch {args.batch2}, all five losses\n")
-        print(f"{'precision':>9} {'channels_last':>13} {'compile':>7} {'images/s':>9}")
+        print(f"{'precision':>9} {'channels_last':>13} {'compile':>7} {'images/s':>9} {'peak MiB':>9}")
         options = itertools.product((False, True), (False, True), (False, True)) if cuda else [(False, False, False)]
         for bf16, channels_last, compile_ in options:
-            rate = stage2_rate(args, device, bf16, channels_last, compile_)
-            print(f"{'bf16' if bf16 else 'fp32':>9} {str(channels_last):>13} {str(compile_):>7} {rate:9.1f}")
+            rate, peak = stage2_rate(args, device, bf16, channels_last, compile_)
+            print(
+                f"{'bf16' if bf16 else 'fp32':>9} {str(channels_last):>13} {str(compile_):>7} {rate:9.1f} {peak:9.0f}"
+            )
         print("\n" + lorm_memory(args, device))
+
+
+def measure(args, device: torch.device, bf16: bool) -> dict[str, float]:
+    """The JSON figures: stage 1's unprefixed (``step_s``, ``regulariser_s``, ...), stage 2's as ``stage2_*``."""
+    out: dict[str, float] = {}
+    if 1 in args.stage:
+        one = stage1_rate(args, device, bf16)
+        out.update(one, regulariser_share=one["regulariser_s"] / one["step_s"])
+    if 2 in args.stage:
+        rate, peak = stage2_rate(args, device, bf16, channels_last=device.type == "cuda", compile_=False)
+        out.update(stage2_images_per_s=rate, stage2_step_s=args.batch2 / rate, stage2_peak_memory_mb=peak)
+    return out
 
 
 if __name__ == "__main__":

@@ -40,18 +40,27 @@ def find_image(data: Path, name: str) -> Path:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file as uint8 HWC RGB."""
+    """An image file as uint8 HWC RGB.
+
+    Pillow, not OpenCV, decodes: OpenCV is a fifth faster on PNGs but returns a truncated
+    file's decodable part without an error.
+    """
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except OSError as error:
         raise DataError(f"{path}: unreadable image ({error})") from None
 
 
+#: (x / 255 - mean) / std as one multiply-add per value.
+_SCALE = torch.from_numpy(1.0 / (255.0 * IMAGENET_STD))[:, None, None]
+_OFFSET = torch.from_numpy(-IMAGENET_MEAN / IMAGENET_STD)[:, None, None]
+
+
 def normalise(image: np.ndarray) -> torch.Tensor:
-    """uint8 HWC RGB -> float CHW with ImageNet normalisation."""
-    array = (image.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    """uint8 HWC RGB -> float CHW with ImageNet normalisation (one copy, then in place)."""
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    return torch.from_numpy(chw).mul_(_SCALE).add_(_OFFSET)
 
 
 def resize_array(array: np.ndarray, size: tuple[int, int], nearest: bool) -> np.ndarray:

@@ -53,12 +53,12 @@ def batches_from(
             pin_memory=device.type == "cuda",
             generator=torch.Generator().manual_seed(epoch),
         )
-        for batch in _without_worker_traceback(loader):
+        for batch in without_worker_traceback(loader):
             yield {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             step += 1
 
 
-def _without_worker_traceback(loader: DataLoader) -> Iterator[Any]:
+def without_worker_traceback(loader: DataLoader) -> Iterator[Any]:
     """Iterate ``loader``; a user error raised in a worker comes back with its own one-line message.
 
     PyTorch re-raises a worker's exception with the worker's traceback in its message.

@@ -1,8 +1,9 @@
 """ToCo's CRF-style regulariser (rloss ``DenseEnergyLoss``) in plain torch.
 
-ToCo calls a compiled permutohedral-lattice filter; here the Gaussian kernel
-K_ij = exp(-|p_i - p_j|^2 / (2 sigma_xy^2) - |I_i - I_j|^2 / (2 sigma_rgb^2)) is evaluated
-exactly, a block of rows at a time, so memory stays at ``chunk`` x pixels.
+The Gaussian kernel K_ij = exp(-|p_i - p_j|^2 / (2 sigma_xy^2) - |I_i - I_j|^2 / (2 sigma_rgb^2))
+is summed on a permutohedral lattice, as ToCo's compiled filter does, here in torch
+tensor operations (:mod:`csptrain.losses.lattice`), with its scale calibrated against the
+exact kernel.
 """
 
 from __future__ import annotations
@@ -12,16 +13,7 @@ from torch.nn import functional as F
 
 from scribblesim.engine.result import UNLABELLED as IGNORE
 
-
-def _kernel_product(features: torch.Tensor, values: torch.Tensor, chunk: int) -> torch.Tensor:
-    """K @ values for K_ij = exp(-|f_i - f_j|^2 / 2), ``features`` (N, F), ``values`` (N, C)."""
-    squared = (features * features).sum(1)
-    out = torch.empty_like(values)
-    for start in range(0, features.shape[0], chunk):
-        block = features[start : start + chunk]
-        distance = squared[start : start + chunk, None] + squared[None, :] - 2 * block @ features.T
-        out[start : start + chunk] = torch.exp(-0.5 * distance.clamp_min(0)) @ values
-    return out
+from .lattice import gaussian_sum
 
 
 def dense_energy_loss(
@@ -34,7 +26,6 @@ def dense_energy_loss(
     sigma_xy: float = 100.0,
     scale: float = 0.5,
     weight: float = 1e-7,
-    chunk: int = 2048,
 ) -> torch.Tensor:
     """Dense CRF energy of the segmentation softmax, as ToCo's ``get_energy_loss``.
 
@@ -76,7 +67,7 @@ def dense_energy_loss(
     for b in range(batch):
         colour = images[b].reshape(3, -1).T / sigma_rgb
         values = masked[b].reshape(classes, -1).T
-        filtered = _kernel_product(torch.cat([position, colour], 1), values.detach(), chunk) * gate[b].reshape(-1, 1)
+        filtered = gaussian_sum(torch.cat([position, colour], 1), values.detach()) * gate[b].reshape(-1, 1)
         # value S.AS, gradient 2 AS: the lattice filter's backward treats K S as linear in S
         product = (values * filtered).sum()
         energy = energy - (2 * product - product.detach())

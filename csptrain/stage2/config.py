@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, UNCERTAIN_PIXELS
@@ -19,6 +20,26 @@ PRESETS: dict[str, dict[str, float]] = {
     "cityscapes": dict(lr=1e-2, lambda_segc=0.4, lambda_lorm=0.5, lambda_s=2.0, lambda_c=7.0, eval_base_size=2048),
     "acdc": dict(lr=5e-2, lambda_segc=0.1, lambda_lorm=0.5, lambda_s=1.0, lambda_c=6.0),
 }
+
+
+#: Most data-loading processes per rank by default (each holds a copy of the dataset's state).
+MAX_WORKERS = 8
+
+
+def cpus_per_rank() -> int:
+    """The CPUs this process may use, shared among the ``LOCAL_WORLD_SIZE`` ranks of a torchrun job."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+
+
+def default_workers() -> int:
+    """Data-loading processes per rank: this rank's share of the CPUs, at least 1, at most 8.
+
+    Stage-2 samples cost tens of milliseconds of CPU each, so loading wants every CPU. The
+    value is the config's default, so a run records it (``workers`` may change when a run
+    resumes).
+    """
+    return min(MAX_WORKERS, cpus_per_rank())
 
 
 @dataclass(frozen=True)
@@ -55,7 +76,7 @@ class Stage2Config:
     dpm_pad: float = 1.0
     eval_base_size: int = 512
     seed: int = 0
-    workers: int = 4
+    workers: int = field(default_factory=default_workers)
     device: str = "auto"
     bf16: bool = True
     channels_last: bool = True

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from csptrain.data.stage1 import ToCoAugment, image_labels
 from csptrain.errors import ConfigError, WeightsError
-from csptrain.losses.energy import dense_energy_loss
 from csptrain.losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from csptrain.models import toco_vit
 from csptrain.schedule import poly_warmup_multiplier
@@ -74,37 +73,6 @@ def test_background_foreground_ce_by_hand() -> None:
     assert background_foreground_ce(logits, labels).item() == pytest.approx(0.5 * (background + foreground))
     only_background = background_foreground_ce(logits, torch.tensor([[[0, 255, 255]]]))
     assert only_background.item() == pytest.approx(0.5 * background)
-
-
-def test_dense_energy_matches_brute_force_and_toco_gradient() -> None:
-    torch.manual_seed(0)
-    images = torch.rand(1, 3, 3, 4) * 255
-    logits = torch.randn(1, 2, 3, 4, requires_grad=True)
-    roi = torch.ones(1, 3, 4)
-    roi[0, :, 3] = 0
-    labels = torch.zeros(1, 3, 4, dtype=torch.long)
-    labels[0, 0, 0] = 255
-    sigma_rgb, sigma_xy = 15.0, 2.0
-    probabilities = logits.softmax(1)
-    value = dense_energy_loss(
-        images, probabilities, roi, labels, sigma_rgb=sigma_rgb, sigma_xy=sigma_xy, scale=1.0, weight=1.0, chunk=5
-    )
-    ys, xs = torch.meshgrid(torch.arange(3.0), torch.arange(4.0), indexing="ij")
-    position = torch.stack([ys, xs], -1).reshape(-1, 2)
-    colour = images[0].reshape(3, -1).T
-    kernel = torch.exp(
-        -(torch.cdist(position, position) ** 2) / (2 * sigma_xy**2)
-        - torch.cdist(colour, colour) ** 2 / (2 * sigma_rgb**2)
-    )
-    s = (probabilities.detach() * roi[:, None])[0].reshape(2, -1).T
-    gate = (roi[0] - probabilities.detach()[0].max(0).values).reshape(-1)
-    gate[labels[0].reshape(-1) == 255] = 1
-    gate = gate.clamp_min(0)
-    filtered = (kernel @ s) * gate[:, None]
-    assert value.item() == pytest.approx(-(s * filtered).sum().item(), rel=1e-5)
-    grad = torch.autograd.grad(value, probabilities)[0][0].reshape(2, -1).T
-    expected = -2 * filtered * roi[0].reshape(-1, 1)
-    assert torch.allclose(grad, expected, atol=1e-5)
 
 
 def test_two_threshold_labels_on_a_synthetic_cam() -> None:

@@ -117,12 +117,14 @@ def fixed_batch_loss(model: Stage2Model, batch: dict, config) -> float:
 
 def test_loss_decreases(data: Path, tmp_path: Path) -> None:
     # the optimisation is under test here, so the training views are not rotated or blurred (8 epochs
-    # of the authors' full augmentation bring the loss down by some 15 %, too close to call)
+    # of the authors' full augmentation bring the loss down by some 15 %, too close to call). At lr
+    # 0.05 this tiny run sat at the edge of stability: images one grey level apart on a tenth of
+    # their pixels took seed 0 from 5.3 to 10.1; at 0.02 seeds 0-2 end at 2.8-4.2 from 7-8.
     config = make_config(
         "coco",
         **{**TINY, "epochs": 8, "crop_size": 96},
         losses="segs,segc",
-        lr=0.05,
+        lr=0.02,
         warmup_epochs=1,
         rotation=0.0,
         blur=False,

@@ -1,0 +1,230 @@
+"""Stage-2 DPM maps computed only where the crop samples them equal the full-resolution ones.
+
+The reference is the path as it was: scipy's exact EDT over the whole scribble and
+pseudo-label, then the whole-array augmentation (:func:`apply_draw`). The crop path
+(:meth:`Augment.crop`) must give the same labels and maps for any geometry, and the
+image up to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import ndimage
+
+from csptrain.data import crop_window
+from csptrain.data.crop_window import Window, crop_sampling
+from csptrain.data.distance import (
+    foreground_boundary,
+    pseudo_boundary_distance_map,
+    saturation_distance,
+    scribble_distance_map,
+)
+from csptrain.data.stage2 import MEAN_FILL, Augment, Draw, apply_draw, scaled_size
+
+#: How far the crop path's image may differ (grey levels): rounding of the warp weights, at most
+#: 1 from OpenCV 4.11 on; 4.10 rounds warp positions to 1/32 pixel. A misplaced pixel differs by more.
+IMAGE_TOLERANCE = 2 if tuple(int(v) for v in cv2.__version__.split(".")[:2]) >= (4, 11) else 10
+
+# --- the old path -------------------------------------------------------------------------
+
+
+def old_truncated(points: np.ndarray, lam: float) -> np.ndarray:
+    distance = ndimage.distance_transform_edt(~points) if points.any() else np.full(points.shape, np.inf)
+    return np.minimum(np.floor(np.exp(lam / 2.0) * distance), 255.0) / 255.0
+
+
+def old_scribble_map(scribble: np.ndarray, lam: float) -> np.ndarray:
+    return (1.0 - old_truncated((scribble != 0) & (scribble != 255), lam)).astype(np.float32)
+
+
+def old_boundary(pseudo: np.ndarray) -> np.ndarray:
+    foreground = (pseudo != 0) & (pseudo != 255)
+    return foreground & ~ndimage.binary_erosion(foreground, border_value=1)
+
+
+def old_pseudo_map(pseudo: np.ndarray, lam: float) -> np.ndarray:
+    return old_truncated(old_boundary(pseudo), lam).astype(np.float32)
+
+
+def old_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill=1.0):
+    """Full-resolution scipy maps, then every array through the whole-array augmentation."""
+    maps = [old_scribble_map(scribble, lam_s), old_pseudo_map(pseudo, lam_c)]
+    return (
+        apply_draw(image, draw, crop, nearest=False, fill=MEAN_FILL, blur=True),
+        [apply_draw(label, draw, crop, nearest=True, fill=255) for label in (scribble, pseudo)],
+        [apply_draw(m, draw, crop, nearest=True, fill=fill) for m in maps],
+    )
+
+
+def new_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill=1.0):
+    maps = [partial(scribble_distance_map, scribble, lam_s), partial(pseudo_boundary_distance_map, pseudo, lam_c)]
+    return Augment(crop, map_fill=fill).crop(image, [scribble, pseudo], maps, draw)
+
+
+# --- synthetic samples ----------------------------------------------------------------------
+
+
+def labels_of(shape: tuple[int, int], seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image, scribble, pseudo): strokes of classes 0-3 over 255; pseudo regions with an uncertain band.
+
+    ``kind``: "normal", "no-foreground" (background strokes only), "pseudo-ignore" (pseudo all
+    255), "pseudo-background" (pseudo all 0) or "empty" (no strokes, pseudo all 255).
+    """
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    scribble = np.full(shape, 255, np.uint8)
+    classes = [0] if kind == "no-foreground" else [0, 1, 2, 3]
+    for _ in range(0 if kind == "empty" else int(rng.integers(1, 6))):
+        points = np.stack([rng.integers(0, width, 3), rng.integers(0, height, 3)], 1).astype(np.int32)
+        cv2.polylines(scribble, [points.reshape(-1, 1, 2)], False, int(rng.choice(classes)), int(rng.integers(1, 4)))
+    pseudo = np.zeros(shape, np.uint8)
+    for _ in range(int(rng.integers(1, 5))):
+        top, left = int(rng.integers(0, height)), int(rng.integers(0, width))
+        pseudo[top : top + int(rng.integers(2, height + 1)), left : left + int(rng.integers(2, width + 1))] = (
+            rng.integers(1, 4)
+        )
+    band = cv2.dilate(pseudo, np.ones((3, 3), np.uint8)) != cv2.erode(pseudo, np.ones((3, 3), np.uint8))
+    pseudo[band & (rng.random(shape) < 0.7)] = 255
+    if kind in ("pseudo-ignore", "empty"):
+        pseudo[:] = 255
+    elif kind == "pseudo-background":
+        pseudo[:] = 0
+    image = np.stack([scribble, pseudo, (scribble // 2 + pseudo // 2)], axis=-1).astype(np.uint8)
+    image = cv2.GaussianBlur(image, (3, 3), 0)
+    return image, scribble, pseudo
+
+
+@st.composite
+def draws(draw, shape: tuple[int, int], crop: int):
+    """A Draw as :meth:`Augment.draw` makes them, with the extreme scales and larger angles too."""
+    scale = draw(st.sampled_from([0.5, 2.0]) | st.floats(0.5, 2.0))
+    angle = draw(st.sampled_from([0.0]) | st.floats(-10.0, 10.0) | st.floats(-40.0, 40.0))
+    size = scaled_size(shape, scale)
+    top = int(draw(st.floats(0, 1)) * (max(size[0], crop) - crop))
+    left = int(draw(st.floats(0, 1)) * (max(size[1], crop) - crop))
+    return Draw(size, angle, draw(st.booleans()), draw(st.booleans()), (top, left))
+
+
+KINDS = ["normal"] * 4 + ["no-foreground", "pseudo-ignore", "pseudo-background", "empty"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.data(),
+    st.tuples(st.integers(8, 120), st.integers(8, 120)),
+    st.integers(8, 100),
+    st.sampled_from(KINDS),
+    st.integers(0, 2**16),
+    st.floats(1.0, 9.0),
+    st.floats(3.0, 9.0),
+    st.sampled_from([1.0, 0.0]),
+)
+def test_crop_path_equals_full_resolution_maps_through_the_augmentation(
+    data, shape, crop, kind, seed, lam_s, lam_c, fill
+) -> None:
+    """Small images and large lambdas, so that the saturation distance is shorter than the image."""
+    draw = data.draw(draws(shape, crop))
+    image, scribble, pseudo = labels_of(shape, seed, kind)
+    old_image, old_labels, old_maps = old_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill)
+    new_image, new_labels, new_maps = new_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill)
+    for old, new in zip(old_labels, new_labels):
+        assert new.dtype == np.uint8 and np.array_equal(old, new)
+    for old, new in zip(old_maps, new_maps):
+        assert new.dtype == np.float32 and new.shape == (crop, crop)
+        assert np.abs(old - new).max() <= 1e-3
+    assert np.abs(old_image.astype(int) - new_image).max() <= IMAGE_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("shape", "lam_s", "lam_c"),
+    [((480, 640), 1.0, 7.0), ((512, 1024), 2.0, 7.0)],
+    ids=["coco", "cityscapes-half"],
+)
+def test_crop_path_at_the_presets_sizes_and_lambdas(shape, lam_s, lam_c) -> None:
+    """The paper's crop (465) and the presets' lambdas on a COCO-size and a wide image; maps identical."""
+    image, scribble, pseudo = labels_of(shape, 7, "normal")
+    augment = Augment(465)
+    for k in range(8):
+        draw = augment.draw(image.shape, np.random.default_rng([11, k]))
+        old_image, old_labels, old_maps = old_crop(image, scribble, pseudo, lam_s, lam_c, draw, 465)
+        new_image, new_labels, new_maps = new_crop(image, scribble, pseudo, lam_s, lam_c, draw, 465)
+        assert all(np.array_equal(a, b) for a, b in zip(old_labels + old_maps, new_labels + new_maps))
+        difference = np.abs(old_image.astype(int) - new_image)
+        assert difference.max() <= IMAGE_TOLERANCE and difference.mean() < 0.5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), st.tuples(st.integers(4, 90), st.integers(4, 90)), st.integers(4, 70))
+def test_crop_sampling_takes_the_pixels_opencv_takes(data, shape, crop) -> None:
+    """Each crop pixel's source pixel, against apply_draw of an image of pixel indices."""
+    draw = data.draw(draws(shape, crop))
+    sampling = crop_sampling(draw, shape, crop)
+    if sampling is None:  # this cv2's rounding is not modelled: callers take the full-resolution path
+        return
+    index = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    expected = apply_draw(index, draw, crop, nearest=True, fill=-1)
+    whole = Window(0, shape[0], 0, shape[1])
+    if sampling.window is not None:
+        assert sampling.window.grown(0, shape) == sampling.window  # inside the image
+        whole = sampling.window
+    assert np.array_equal(sampling.take(index[whole.slices], -1.0), expected)
+
+
+def test_unknown_rounding_falls_back_to_full_resolution(monkeypatch) -> None:
+    image, scribble, pseudo = labels_of((60, 80), 3, "normal")
+    monkeypatch.setattr(crop_window, "nearest_arithmetic", lambda: None)
+    draw = Draw((90, 120), 7.0, False, True, (10, 20))
+    assert crop_sampling(draw, scribble.shape, 48) is None
+    _, old_labels, old_maps = old_crop(image, scribble, pseudo, 4.0, 7.0, draw, 48)
+    _, new_labels, new_maps = new_crop(image, scribble, pseudo, 4.0, 7.0, draw, 48)
+    assert all(np.array_equal(a, b) for a, b in zip(old_labels + old_maps, new_labels + new_maps))
+
+
+def test_this_opencv_rounding_is_recognised() -> None:
+    """The fast path is the one tested above on this machine (OpenCV 4.10 and 5.0 on x86-64 are modelled)."""
+    assert crop_window.nearest_arithmetic() is not None
+
+
+# --- OpenCV's EDT and erosion against scipy's ------------------------------------------------
+
+labels = arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40)), elements=st.sampled_from([0, 1, 2, 255]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(labels, st.floats(0.0, 8.0))
+def test_opencv_maps_equal_scipy_maps(label: np.ndarray, lam: float) -> None:
+    assert np.array_equal(foreground_boundary(label), old_boundary(label))
+    assert np.array_equal(scribble_distance_map(label, lam), old_scribble_map(label, lam))
+    assert np.array_equal(pseudo_boundary_distance_map(label, lam), old_pseudo_map(label, lam))
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels, st.floats(2.0, 9.0), st.data())
+def test_a_window_of_a_map_is_the_full_map_there(label: np.ndarray, lam: float, data) -> None:
+    top = data.draw(st.integers(0, label.shape[0] - 1))
+    left = data.draw(st.integers(0, label.shape[1] - 1))
+    window = Window(
+        top, data.draw(st.integers(top + 1, label.shape[0])), left, data.draw(st.integers(left + 1, label.shape[1]))
+    )
+    for make in (scribble_distance_map, pseudo_boundary_distance_map):
+        assert np.array_equal(make(label, lam, window), make(label, lam)[window.slices])
+
+
+def test_maps_on_a_large_image_equal_scipy_and_saturate() -> None:
+    """Exact far from the points (squared distances recovered to the integer), and no points at all."""
+    scribble = np.full((700, 1500), 255, np.uint8)
+    scribble[3, 7], scribble[650, 1400] = 1, 0
+    for lam in (0.0, 1.0, 7.0):
+        assert np.array_equal(scribble_distance_map(scribble, lam), old_scribble_map(scribble, lam))
+        assert np.array_equal(pseudo_boundary_distance_map(scribble, lam), old_pseudo_map(scribble, lam))
+    empty = np.full((30, 40), 255, np.uint8)
+    assert np.all(scribble_distance_map(empty, 1.0) == 0.0) and np.all(pseudo_boundary_distance_map(empty, 7.0) == 1.0)
+    assert math.isclose(saturation_distance(1.0), 255 / math.exp(0.5))
