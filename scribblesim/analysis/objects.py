@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
+from ..datasets.base import class_components
 from ..datasets.human import HumanExample
 from ..datasets.registry import dataset_adapter
 from ..engine.result import UNLABELLED
@@ -31,8 +31,6 @@ from ..errors import DatasetError
 from ..sets.layout import Layout, read_meta, split_list_name
 from ..sets.scribble_set import read_label_map
 from .metrics import visible_owner
-
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -45,17 +43,12 @@ class ImageObjects:
 
 
 def components_as_objects(semantic: np.ndarray) -> ImageObjects:
-    """Objects of a dense ground truth: 8-connected components of each class 1..254; 255 = ignore."""
-    masks, classes = [], []
-    for label in np.unique(semantic):
-        if label in (0, UNLABELLED):
-            continue
-        pieces, count = ndimage.label(semantic == label, structure=_EIGHT)
-        for piece in range(1, count + 1):
-            masks.append(pieces == piece)
-            classes.append(int(label))
-    stack = np.stack(masks) if masks else np.zeros((0, *semantic.shape), dtype=bool)
-    return ImageObjects(stack, np.array(classes, dtype=np.int64), semantic == UNLABELLED)
+    """Objects of a dense ground truth: 8-connected components of each class 1..254; 255 = ignore.
+
+    The same objects as a ScribbleACDC build scribbles (see :func:`~scribblesim.datasets.base.class_components`).
+    """
+    masks, classes = class_components(semantic, (0, UNLABELLED))
+    return ImageObjects(masks, classes, semantic == UNLABELLED)
 
 
 class ComponentObjects:

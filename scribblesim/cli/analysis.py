@@ -1,7 +1,8 @@
 """``scribblesim preview | stats | degrade | import``: look at, measure, degrade and import scribble sets.
 
 A scribble set is named by ``OUT`` and ``--seed``: a seed (``1``), a degraded set
-(``1_shrink0.5``) or an imported annotator (``0``); see :mod:`scribblesim.sets.importers`.
+(``1_shrink0.5``), an imported annotator (``0``) or a build's human set (``human``); see
+:mod:`scribblesim.sets.importers`.
 User errors raise :class:`DatasetError` naming the path or argument; the ``scribblesim``
 command group (:mod:`scribblesim.cli.main`) prints it as one ``error:`` line and exits with status 2.
 """

@@ -114,7 +114,18 @@ def _given(field: str) -> bool:
 
 
 def _run_build(
-    samples, *, dataset, split, default_prefix, class_names, background_split="none", root=None, notes=None, **options
+    samples,
+    *,
+    dataset,
+    split,
+    default_prefix,
+    class_names,
+    background_split="none",
+    root=None,
+    notes=None,
+    human=False,
+    name_split=False,
+    **options,
 ) -> None:
     seeds = tuple(dict.fromkeys(options["seeds"]))
     config = SimConfig(
@@ -135,6 +146,7 @@ def _run_build(
         copy_images=options["copy_images"],
         label_png=options["label_png"],
         keep_empty=options["keep_empty"],
+        human=human,
     )
     backend = "dask" if options["scheduler"] else options["backend"]
     with ExitStack() as stack:
@@ -153,7 +165,7 @@ def _run_build(
             notes=notes,
             overwrite=options["overwrite"],
         )
-    click.echo(f"{spec.out}: {summary.line(spec.seeds)}")
+    click.echo(f"{spec.out}{f' ({split})' if name_split else ''}: {summary.line(spec.seeds)}")
     if summary.images == 0:
         raise DatasetError(
             f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
@@ -232,6 +244,68 @@ def build_cityscapes(root, split, **options) -> None:
 def build_voc(root, split, **options) -> None:
     """Build scribbles from PASCAL VOC SegmentationObject + SegmentationClass PNGs."""
     _build_registered("voc", root, split, **options)
+
+
+@build_group.command("acdc")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="ScribbleACDC root: ACDC_training_volumes/*.h5 (WSL4MIS) and/or patientNNN/ NIfTI folders.",
+)
+@click.option(
+    "--split-by",
+    type=click.Choice(["patient", "slice"]),
+    default="patient",
+    show_default=True,
+    help="Split 9:1 by patient (no patient on both sides) or by slice (the paper's random split).",
+)
+@click.option("--split-seed", type=SEED, default=0, show_default=True, help="Seed of the random 9:1 split.")
+@click.option(
+    "--val-patients",
+    multiple=True,
+    metavar="N[,N...]",
+    help="Validation patients by number (7 or patient007; repeatable or comma-separated); the others train.",
+)
+@build_options
+def build_acdc(root, split_by, split_seed, val_patients, **options) -> None:
+    """Build ScribbleACDC: 2D slices of cardiac MRI volumes, simulated and human scribbles.
+
+    Writes both split lists (train.txt, val.txt), the simulated sets
+    {prefix}_scribble_r{seed} and the experts' scribbles as the set {prefix}_scribble_human.
+    Every slice is kept (--keep-empty is implied).
+    """
+    from ..datasets.acdc import CLASS_NAMES, parse_patients, read_acdc, split_slices
+
+    if val_patients and split_by == "slice":
+        raise ConfigError("--val-patients: only with --split-by patient")
+    data = read_acdc(root)
+    named = [v for value in val_patients for v in value.split(",") if v.strip()]
+    chosen = parse_patients(named, data.patients) if val_patients else None
+    splits = split_slices(data.slices, by=split_by, seed=split_seed, val_patients=chosen)
+    prefix = options["prefix"] or "acdc"
+    record = {
+        "split_by": split_by,
+        "split_seed": None if chosen is not None else split_seed,
+        "volume_layouts": data.layouts,
+        "human_set": f"{prefix}_scribble_human" if data.human else None,
+    }
+    overwrite = options.pop("overwrite")
+    options["keep_empty"] = True  # every slice is kept, with or without structures
+    for index, (split, samples) in enumerate(splits.items()):
+        patients = sorted({s.patient for s in samples})
+        _run_build(
+            samples,
+            dataset="acdc",
+            split=split,
+            default_prefix="acdc",
+            class_names=CLASS_NAMES,
+            notes={"acdc": {**record, "patients": patients}},
+            human=data.human,
+            name_split=True,
+            overwrite=overwrite and index == 0,  # the second split must keep the first's files
+            **options,
+        )
 
 
 @build_group.command("folder")

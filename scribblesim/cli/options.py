@@ -16,13 +16,14 @@ import click
 
 
 class SetTag(click.ParamType):
-    """A scribble set's tag: a seed, maybe with a suffix (``1``, ``0``, ``1_shrink0.5_drop0.3``)."""
+    """A scribble set's tag: a seed or ``human`` (a build's human set), maybe with a suffix
+    (``1``, ``0``, ``1_shrink0.5_drop0.3``, ``human``, ``human_shrink0.5``)."""
 
     name = "tag"
 
     def convert(self, value, param, ctx) -> str:
         text = str(value)
-        if not re.fullmatch(r"\d+(_[A-Za-z0-9._]+)?", text):
+        if not re.fullmatch(r"(\d+|human)(_[A-Za-z0-9._]+)?", text):
             self.fail(f"not a seed or set tag: {text!r}", param, ctx)
         return text
 

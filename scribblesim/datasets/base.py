@@ -35,6 +35,12 @@ class LoadedSample:
     empty_reasons : dict of int to str
         Why a mask is empty, by its index in ``masks`` (e.g. ``"polygon lies outside the
         image"``); a build adds it to the object's ``"empty mask"`` skip reason.
+    pixels : ndarray of uint8, shape (H, W), optional
+        The image itself, for a dataset without image files (slices of a volume); a build
+        writes it as an 8-bit grayscale PNG.
+    human : ndarray of uint8, shape (H, W), optional
+        Human scribbles the dataset carries (255 = unlabelled, 0 = background, k = class
+        k); a build writes them as the set ``human``.
     """
 
     name: str
@@ -45,6 +51,8 @@ class LoadedSample:
     semantic: np.ndarray
     image_path: Path | None
     empty_reasons: dict[int, str] = field(default_factory=dict)
+    pixels: np.ndarray | None = None
+    human: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,37 @@ def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
         raise DatasetError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DatasetError(f"{path}: unreadable PNG ({error})") from None
+
+
+def class_components(semantic: np.ndarray, skip: Sequence[int] = (0, 255)) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-connected components of each class of a dense class map, as instances.
+
+    Parameters
+    ----------
+    semantic : ndarray of int, shape (H, W)
+        Class ids.
+    skip : sequence of int
+        Values that are no class (background, ignore).
+
+    Returns
+    -------
+    masks : ndarray of bool, shape (N, H, W)
+        One mask per component, by class id, then in scan order of their first pixel.
+    classes : ndarray of int64, shape (N,)
+        The class of each.
+    """
+    from scipy import ndimage
+
+    masks, classes = [], []
+    for label in np.unique(semantic):
+        if label in skip:
+            continue
+        pieces, count = ndimage.label(semantic == label, structure=np.ones((3, 3), dtype=bool))
+        for piece in range(1, count + 1):
+            masks.append(pieces == piece)
+            classes.append(int(label))
+    stack = np.stack(masks) if masks else np.zeros((0, *semantic.shape), dtype=bool)
+    return stack, np.array(classes, dtype=np.int64)
 
 
 def masks_from_ids(ids: np.ndarray, values: list[int]) -> np.ndarray:

@@ -27,6 +27,7 @@ from ..errors import DatasetError, LayoutError
 from ..parallel import DEFAULT_BACKEND, in_workers
 from .files import remove_stale_temporaries, write_if_changed
 from .layout import (
+    HUMAN_TAG,
     SPLIT_LIST_DIR,
     Layout,
     merge_split,
@@ -46,8 +47,9 @@ __all__ = ["BuildSpec", "BuildSummary", "Sample", "build", "check_rerun", "remov
 
 
 def _write_strokes(spec: BuildSpec) -> None:
-    """Concatenate every stroke record of the output folder into ``strokes_r{seed}.jsonl``."""
-    for seed in spec.seeds:
+    """Concatenate every stroke record of the output folder into ``strokes_r{seed}.jsonl``
+    (and ``strokes_human.jsonl``)."""
+    for seed in spec.tags:
         parts = sorted(spec.part_dir(seed).glob("*.json"))
         write_if_changed(spec.layout.strokes(seed), b"".join(p.read_bytes() for p in parts))
 
@@ -86,8 +88,12 @@ class BuildSummary:
 
     def line(self, seeds: Sequence[int]) -> str:
         styles: Counter[str] = Counter()
-        for (_, style), count in self.strokes.items():
-            styles[style] += count
+        human = 0
+        for (seed, style), count in self.strokes.items():
+            if seed == HUMAN_TAG:
+                human += count
+            else:
+                styles[style] += count
         reasons: Counter[str] = Counter()
         for (_, reason), count in self.skipped_objects.items():
             reasons[reason] += count
@@ -95,9 +101,10 @@ class BuildSummary:
         left_out = f"left-out images: {len(self.left_out)}"
         if self.left_out:
             left_out += f" ({fmt(Counter(reason for _, reason in self.left_out))}; --keep-empty keeps them)"
+        human_set = f"human set: {human} strokes; " if any(seed == HUMAN_TAG for seed, _ in self.strokes) else ""
         return (
             f"{self.images} images x {len(seeds)} seeds ({self.computed} simulated): "
-            f"{sum(styles.values())} strokes ({fmt(styles)}); skipped objects: {fmt(reasons)}; "
+            f"{sum(styles.values())} strokes ({fmt(styles)}); skipped objects: {fmt(reasons)}; {human_set}"
             f"{left_out}; skipped images: {len(self.skipped_images)}; {self.seconds:.1f} s"
         )
 
@@ -272,7 +279,7 @@ def build(
         list_file=spec.list_file,
         keep_empty=spec.keep_empty,
         images=len(names),
-        seeds=spec.seeds,
+        seeds=spec.tags,
         strokes=strokes,
         skipped_objects=skipped,
         left_out=left_out,

@@ -76,6 +76,17 @@ def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> byt
     return buffer.getvalue()
 
 
+def image_png_bytes(pixels: np.ndarray) -> bytes:
+    """An 8-bit single-channel (grayscale) PNG of an image, e.g. a slice of a volume.
+
+    Deterministic: the same pixels give the same bytes in any process.
+    """
+    image = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))  # 2-D uint8: mode "L"
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
 def relative_path(path: Path, start: Path) -> str:
     """``path`` relative to the folder ``start`` (folders resolved), or absolute where it cannot be.
 

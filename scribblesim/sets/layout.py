@@ -7,13 +7,17 @@
       JPEGImages/{name}{ext}                  symlink to (or copy of) the image
       SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore
       {prefix}_scribble_r{tag}/{name}.png     scribbles, 255 = unlabelled
+      {prefix}_scribble_human/{name}.png      the dataset's own human scribbles (ScribbleACDC)
       strokes_r{tag}.jsonl                    stroke records, one JSON object per image
+      strokes_human.jsonl                     stroke records of the human set
       meta.json                               classes, palette, config, seeds, counts, skips
       .scribblesim/strokes_r{seed}/{name}.json  a build's per-image records (what a rerun resumes from)
 
-``tag`` is a seed (``"1"``), a degraded set (``"1_shrink0.5"``) or an imported annotator
-(``"0"``). This module is the one place that names these paths, makes, reads and writes
-``meta.json`` (see :func:`meta_record`) and the stroke records.
+``tag`` is a seed (``"1"``), a degraded set (``"1_shrink0.5"``), an imported annotator
+(``"0"``), or ``"human"`` (and its degraded sets, ``"human_shrink0.5"``): the human
+scribbles a dataset carries, which a build writes as a set of their own, named without
+the ``r`` (see :func:`set_name`). This module is the one place that names these paths,
+makes, reads and writes ``meta.json`` (see :func:`meta_record`) and the stroke records.
 """
 
 from __future__ import annotations
@@ -41,8 +45,17 @@ GROUND_TRUTH_DIR = "SegmentationClassAug"
 META_FILE = "meta.json"
 #: A build's own bookkeeping (per-image stroke records), hidden from dataset readers.
 STATE_DIR = ".scribblesim"
+#: Tag of the human scribbles a dataset carries (ScribbleACDC's experts), a set beside the seeds.
+HUMAN_TAG = "human"
 #: Packages whose versions a build records in ``meta.json``.
 VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
+
+
+def set_name(tag: str | int) -> str:
+    """How set ``tag`` is spelt in folder and file names: ``r{tag}`` for a seed's set
+    (``r1``, ``r1_shrink0.5``), the tag itself for the human set (``human``, ``human_shrink0.5``)."""
+    text = str(tag)
+    return text if text == HUMAN_TAG or text.startswith(f"{HUMAN_TAG}_") else f"r{text}"
 
 
 @dataclass(frozen=True)
@@ -84,25 +97,26 @@ class Layout:
         return self.ground_truth_dir / f"{name}.png"
 
     def scribble_dir(self, prefix: str, tag: str | int) -> Path:
-        return self.out / f"{prefix}_scribble_r{tag}"
+        return self.out / f"{prefix}_scribble_{set_name(tag)}"
 
     def scribble_dirs(self) -> list[Path]:
         """Every scribble folder of any prefix and tag."""
-        return sorted(p for p in self.out.glob("*_scribble_r*") if p.is_dir())
+        found = {*self.out.glob("*_scribble_r*"), *self.out.glob(f"*_scribble_{HUMAN_TAG}*")}
+        return sorted(p for p in found if p.is_dir())
 
     def strokes(self, tag: str | int) -> Path:
-        return self.out / f"strokes_r{tag}.jsonl"
+        return self.out / f"strokes_{set_name(tag)}.jsonl"
 
     def strokes_files(self) -> list[Path]:
-        return sorted(self.out.glob("strokes_r*.jsonl"))
+        return sorted({*self.out.glob("strokes_r*.jsonl"), *self.out.glob(f"strokes_{HUMAN_TAG}*.jsonl")})
 
-    def record_dir(self, seed: int) -> Path:
-        """A build's per-image stroke records of one seed."""
-        return self.state / f"strokes_r{seed}"
+    def record_dir(self, seed: int | str) -> Path:
+        """A build's per-image stroke records of one seed (or of the human set)."""
+        return self.state / f"strokes_{set_name(seed)}"
 
     def recorded_names(self) -> set[str]:
-        """Image names that have a build record for any seed."""
-        return {p.stem for p in self.state.glob("strokes_r*/*.json")}
+        """Image names that have a build record for any seed (or the human set)."""
+        return {p.stem for p in self.state.glob("strokes_*/*.json")}
 
 
 def split_list_name(split: str) -> str:
@@ -276,10 +290,10 @@ def merged_seeds(meta: dict, prefix: str, built: Sequence[int]) -> list[int]:
     return sorted(set(meta.get("seeds", [])) | set(built))
 
 
-def _per_seed(counts: Mapping[tuple[int, str], int], seeds: Sequence[int]) -> dict[str, dict[str, int]]:
+def _per_seed(counts: Mapping[tuple[int | str, str], int], seeds: Sequence[int | str]) -> dict[str, dict[str, int]]:
     """Counts by ``(seed, kind)`` as ``meta.json``'s table by seed (a string) and kind; every seed listed."""
     table: dict[str, dict[str, int]] = {str(seed): {} for seed in seeds}
-    for (seed, kind), count in sorted(counts.items()):
+    for (seed, kind), count in sorted(counts.items(), key=lambda item: (str(item[0][0]), item[0][1])):
         table.setdefault(str(seed), {})[kind] = count
     return table
 
@@ -289,9 +303,9 @@ def split_record(
     list_file: str,
     keep_empty: bool,
     images: int,
-    seeds: Sequence[int],
-    strokes: Mapping[tuple[int, str], int],
-    skipped_objects: Mapping[tuple[int, str], int],
+    seeds: Sequence[int | str],
+    strokes: Mapping[tuple[int | str, str], int],
+    skipped_objects: Mapping[tuple[int | str, str], int],
     left_out: Sequence[tuple[str, str]],
     skipped: Sequence[tuple[str, str]],
 ) -> dict:
@@ -305,10 +319,11 @@ def split_record(
         Whether images without annotations were kept.
     images : int
         Images listed.
-    seeds : sequence of int
-        Seeds built; each gets a (maybe empty) table of counts.
+    seeds : sequence of int or str
+        Seeds built (and ``"human"``, a build's human set); each gets a (maybe empty) table of counts.
     strokes, skipped_objects : mapping of (seed, kind) to int
-        Strokes by style and skipped objects by reason.
+        Strokes by style and skipped objects by reason; a build's human set counts its
+        strokes under the seed ``"human"``.
     left_out, skipped : sequence of (image, reason)
         Images left out for want of annotations, and images that could not be used.
     """

@@ -2,6 +2,7 @@
 
 A set is ``OUT/{prefix}_scribble_r{tag}/{id}.png`` (255 = unlabelled, 0 = background,
 k = class k) with ``OUT/strokes_r{tag}.jsonl``; ``prefix`` comes from ``OUT/meta.json``.
+A build's human set (tag ``human``) is spelt without the ``r`` (see :func:`.layout.set_name`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ unless ``keep_empty``; one that cannot be used (an unusable annotation record, a
 unreadable image file, see :func:`image_problem`) is skipped. Either way it gets no file,
 and its :class:`ImageReport` says why.
 
+A dataset without image files (slices of a volume: ``generates_image`` samples) has its
+image written as an 8-bit grayscale PNG, and a dataset that carries human scribbles
+(``BuildSpec.human``) has them written as the set ``human`` beside the seeds, with
+strokes recovered from the pixels (style ``"human"``).
+
 :func:`process_image` depends on nothing but its sample and :class:`BuildSpec`, and every
 file is written atomically, so the output does not depend on the worker count or order,
 and a killed build resumes where it stopped.
@@ -25,9 +30,13 @@ from ..datasets.base import LoadedSample
 from ..engine.config import SimConfig
 from ..engine.result import ScribbleMap
 from ..engine.simulate import simulate_seeds
+from ..engine.vectorise import vectorise
 from ..errors import DatasetError
-from .files import DEFAULT_LABEL_PNG, label_png_bytes, link_or_copy_atomic, write_bytes_atomic
-from .layout import Layout, record_line, split_list_name, stroke_record
+from .files import DEFAULT_LABEL_PNG, image_png_bytes, label_png_bytes, link_or_copy_atomic, write_bytes_atomic
+from .layout import HUMAN_TAG, Layout, record_line, split_list_name, stroke_record
+
+#: Suffix of the images a build writes itself (``generates_image`` samples).
+GENERATED_IMAGE_SUFFIX = ".png"
 
 
 class Sample(Protocol):
@@ -35,6 +44,8 @@ class Sample(Protocol):
 
     A sample may also have a boolean ``annotated`` attribute when its dataset decides
     without decoding whether the image counts as annotated (COCO); see :func:`left_out_reason`.
+    A sample with a true ``generates_image`` attribute has no image file: its image is
+    :attr:`LoadedSample.pixels`, written as ``JPEGImages/{name}.png``.
     """
 
     name: str
@@ -56,6 +67,7 @@ class BuildSpec:
     copy_images: bool = False
     label_png: str = DEFAULT_LABEL_PNG
     keep_empty: bool = False
+    human: bool = False
 
     @property
     def list_file(self) -> str:
@@ -66,19 +78,25 @@ class BuildSpec:
     def layout(self) -> Layout:
         return Layout(self.out)
 
-    def scribble_dir(self, seed: int) -> Path:
+    @property
+    def tags(self) -> tuple[int | str, ...]:
+        """The sets written: the seeds, then ``"human"`` if the dataset's human scribbles are."""
+        return (*self.seeds, HUMAN_TAG) if self.human else self.seeds
+
+    def scribble_dir(self, seed: int | str) -> Path:
         return self.layout.scribble_dir(self.prefix, seed)
 
-    def part_dir(self, seed: int) -> Path:
+    def part_dir(self, seed: int | str) -> Path:
         return self.layout.record_dir(seed)
 
     def folders(self) -> list[Path]:
         fixed = [self.layout.split_lists, self.layout.images, self.layout.ground_truth_dir]
-        return fixed + [self.scribble_dir(s) for s in self.seeds] + [self.part_dir(s) for s in self.seeds]
+        return fixed + [self.scribble_dir(s) for s in self.tags] + [self.part_dir(s) for s in self.tags]
 
 
-#: Counts by ``(seed, kind)``: strokes by style, skipped objects by reason.
-SeedCounts = Counter[tuple[int, str]]
+#: Counts by ``(seed, kind)``: strokes by style, skipped objects by reason (the human set's
+#: strokes under the seed ``"human"``).
+SeedCounts = Counter[tuple[int | str, str]]
 
 
 @dataclass
@@ -171,16 +189,19 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
     if source is not None and not source.is_file():
         report.error = f"{source}: image file not found"
         return report
+    generated = spec.layout.image(name, GENERATED_IMAGE_SUFFIX) if getattr(sample, "generates_image", False) else None
     image_link = None if source is None else spec.layout.image(name, source.suffix)
     linked = image_link is None or image_link.is_file() or image_link.is_symlink()
     gt_path = spec.layout.ground_truth(name)
-    todo = [
-        s
-        for s in spec.seeds
-        if not (_written(spec.scribble_dir(s) / f"{name}.png") and _written(spec.part_dir(s) / f"{name}.json"))
-    ]
-    records = {}
-    if todo or not linked or not _written(gt_path):
+    done = {
+        tag
+        for tag in spec.tags
+        if _written(spec.scribble_dir(tag) / f"{name}.png") and _written(spec.part_dir(tag) / f"{name}.json")
+    }
+    todo = [s for s in spec.seeds if s not in done]
+    human_todo = spec.human and HUMAN_TAG not in done
+    records: dict[int | str, dict] = {}
+    if todo or human_todo or not linked or not _written(gt_path) or (generated is not None and not _written(generated)):
         try:
             loaded = sample.load()
         except DatasetError as error:
@@ -194,6 +215,11 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             report.error = image_problem(source, loaded.semantic.shape)
             if report.error:
                 return report
+        report.error = _generated_problem(loaded, generated, human_todo)
+        if report.error:
+            return report
+        if generated is not None and loaded.pixels is not None and not _written(generated):
+            write_bytes_atomic(generated, image_png_bytes(loaded.pixels), durable=False)
         if not _written(gt_path):
             write_bytes_atomic(gt_path, label_png_bytes(loaded.semantic, spec.label_png), durable=False)
         results = (
@@ -210,10 +236,32 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
                 durable=False,
             )
             report.computed += 1
+        if human_todo and loaded.human is not None:
+            records[HUMAN_TAG] = stroke_record(name, vectorise(loaded.human))
+            write_bytes_atomic(
+                spec.part_dir(HUMAN_TAG) / f"{name}.json", record_line(records[HUMAN_TAG]), durable=False
+            )
+            write_bytes_atomic(
+                spec.scribble_dir(HUMAN_TAG) / f"{name}.png",
+                label_png_bytes(loaded.human, spec.label_png),
+                durable=False,
+            )
         if source is not None and image_link is not None and not linked:
             link_or_copy_atomic(source, image_link, spec.copy_images)
-    for seed in spec.seeds:
-        record = records.get(seed) or json.loads((spec.part_dir(seed) / f"{name}.json").read_bytes())
-        report.strokes.update((seed, s["style"]) for s in record["strokes"])
-        report.skipped.update((seed, s["kind"]) for s in record["skipped"])
+    for tag in spec.tags:
+        record = records.get(tag) or json.loads((spec.part_dir(tag) / f"{name}.json").read_bytes())
+        report.strokes.update((tag, s["style"]) for s in record["strokes"])
+        report.skipped.update((tag, s["kind"]) for s in record["skipped"])
     return report
+
+
+def _generated_problem(loaded: LoadedSample, generated: Path | None, human: bool) -> str | None:
+    """Why the image a sample generates, or the human scribbles a build wants of it, cannot be written."""
+    shape = loaded.semantic.shape
+    if generated is not None and (loaded.pixels is None or loaded.pixels.shape != shape):
+        got = "none" if loaded.pixels is None else f"shape {loaded.pixels.shape}"
+        return f"{loaded.name}: image pixels ({got}) do not match the ground truth's shape {shape}"
+    if human and (loaded.human is None or loaded.human.shape != shape):
+        got = "none" if loaded.human is None else f"shape {loaded.human.shape}"
+        return f"{loaded.name}: human scribbles ({got}) do not match the ground truth's shape {shape}"
+    return None
