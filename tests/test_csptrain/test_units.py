@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 
 from csptrain.data.batches import Stage2Batch
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
-from csptrain.errors import ConfigError, WeightsError
+from csptrain.data.layout import read_image
+from csptrain.errors import ConfigError, DataError, WeightsError
 from csptrain.losses.partial import partial_cross_entropy, pixel_entropy, weighted_entropy
 from csptrain.metrics import confusion_matrix, iou_scores
 from csptrain.models import LoRM, deeplabv3plus
@@ -216,3 +217,20 @@ def test_deeplab_dilations_and_aspp_rates_are_the_authors(backbone: str) -> None
     assert rates == [6, 12, 18] and model.aspp.convs[0][0].kernel_size == (1, 1)
     features = model.eval()(torch.randn(1, 3, 64, 64))["features"]
     assert features.shape[-2:] == (8, 8)  # output stride 8
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_png_images_read_as_pillow_reads_them(tmp_path, mode: str) -> None:
+    """OpenCV decodes complete PNGs (faster); the pixels are Pillow's, in every PNG mode."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)).convert(mode)
+    path = tmp_path / "image.png"
+    image.save(path)
+    expected = np.asarray(image.convert("RGB"))
+    assert np.array_equal(read_image(path), expected)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DataError, match="truncated.png: unreadable image"):
+        read_image(truncated)
