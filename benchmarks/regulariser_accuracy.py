@@ -25,6 +25,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+# the sibling benchmark script (the script's folder is on sys.path)
+from train_step import centre_crop
+
 from csptrain.losses import lattice
 from scribblesim.datasets.sample import coco_sample_root
 
@@ -33,13 +36,7 @@ SIZE, SIGMA_XY, SIGMA_RGB, CLASSES = 224, 50.0, 15.0, 81
 
 def crop_features(path: Path) -> torch.Tensor:
     """Kernel features (N, 5) of an image's 448^2 centre crop at half resolution."""
-    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    scale = 2 * SIZE / min(image.shape[:2])
-    image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
-    top, left = (image.shape[0] - 2 * SIZE) // 2, (image.shape[1] - 2 * SIZE) // 2
-    image = cv2.resize(
-        image[top : top + 2 * SIZE, left : left + 2 * SIZE], (SIZE, SIZE), interpolation=cv2.INTER_NEAREST
-    )
+    image = cv2.resize(centre_crop(path, 2 * SIZE), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
     ys, xs = torch.meshgrid(torch.arange(float(SIZE)), torch.arange(float(SIZE)), indexing="ij")
     position = torch.stack([ys, xs], -1).reshape(-1, 2) / SIGMA_XY
     return torch.cat([position, torch.from_numpy(image).float().reshape(-1, 3) / SIGMA_RGB], 1)

@@ -23,6 +23,7 @@ import resource
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -117,16 +118,19 @@ class RegulariserClock:
             stage1_train.dense_energy_loss = original
 
 
+def centre_crop(path: Path, crop: int) -> np.ndarray:
+    """The ``crop`` x ``crop`` centre of an image resized so that its shorter side is ``crop`` (uint8 RGB)."""
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    scale = crop / min(image.shape[:2])
+    image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+    top, left = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
+    return image[top : top + crop, left : left + crop]
+
+
 def sample_images(batch: int, crop: int) -> torch.Tensor:
     """``batch`` normalised ``crop`` x ``crop`` centre crops of the embedded COCO sample's images."""
     paths = sorted((coco_sample_root() / "train2017").glob("*.jpg"))[:batch]
-    crops = []
-    for path in paths * (batch // len(paths) + 1):
-        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        scale = crop / min(image.shape[:2])
-        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
-        top, left = (image.shape[0] - crop) // 2, (image.shape[1] - crop) // 2
-        crops.append(normalise(image[top : top + crop, left : left + crop]))
+    crops = [normalise(centre_crop(path, crop)) for path in paths * (batch // len(paths) + 1)]
     return torch.stack(crops[:batch])
 
 

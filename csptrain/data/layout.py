@@ -53,19 +53,27 @@ def read_image(path: Path) -> np.ndarray:
     Everything else goes through Pillow, which refuses truncated files where OpenCV returns a
     truncated JPEG's decodable part and libpng prints to stderr.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: unreadable image ({error})") from None
-    if data.startswith(_PNG_SIGNATURE) and data.endswith(_PNG_END):
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if Path(path).suffix.lower() == ".png":
+        decoded = _complete_png(Path(path))
         if decoded is not None:
-            return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+            return decoded
     try:
         with Image.open(path) as image:
             return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except OSError as error:
         raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+def _complete_png(path: Path) -> np.ndarray | None:
+    """The PNG at ``path`` decoded by OpenCV as RGB, or None unless it is a complete, decodable PNG."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path}: unreadable image ({error})") from None
+    if not (data.startswith(_PNG_SIGNATURE) and data.endswith(_PNG_END)):
+        return None
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    return None if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 
 #: (x / 255 - mean) / std as one multiply-add per value.
