@@ -1,13 +1,20 @@
 """Fit the style knobs of :class:`~scribblesim.SimConfig` to human scribbles.
 
+A share of each source's examples (:data:`HOLD_OUT`, evenly spread) is held out: the
+search never simulates them, and the fit is measured on them as on the examples it was
+fitted on, so that a style that matches the humans only where it was fitted shows.
+
 The humans are measured once (:func:`~.human_compare.measure_humans`). The brush width
 is set first, to the one of :data:`WIDTHS` whose simulated median width is nearest the
 humans'. Then a beam search goes through the knobs in turn: it tries each value of a
-knob on each setting it holds and keeps the :data:`BEAM_WIDTH` best by the score, the
-mean share of simulated values inside their object's human band over length, depth and
-rim (:mod:`.human_compare`), minus a penalty when the seed-to-seed Chamfer distance
-leaves 0.75-1.5x the annotators' (sources with two or more of them). Ties keep the
-setting already held, so the search is deterministic for given seeds.
+knob on each setting it holds and keeps the :data:`BEAM_WIDTH` best by the score
+(:func:`score`): per source and banded measure (length, depth, rim), the simulated-to-human
+ratio of :mod:`.human_compare` up to 1 (a simulator inside the humans' bands as often as a
+held-out human scores fully), or, with one annotator, the share inside the band; minus a
+penalty where the Chamfer ratio, mean or typical, leaves :data:`CHAMFER_BAND` (sources
+with two or more annotators). The typical ratio keeps the seeds apart on most objects,
+not only on a few. Ties keep the setting already held, so the search is deterministic
+for given seeds.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import joblib
 import numpy as np
@@ -60,6 +67,8 @@ BEAM_WIDTH = 2
 #: The search simulates at most this many examples per source (evenly spread); the before
 #: and after comparisons take them all.
 SEARCH_EXAMPLES = 40
+#: Share of each source's examples held out from the search (see :func:`hold_out`).
+HOLD_OUT = 1 / 3
 
 
 def _names(key: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -104,30 +113,84 @@ def _drawn(comparisons: Sequence[SourceComparison]) -> tuple:
     )
 
 
-def score(comparisons: Sequence[SourceComparison], chamfer_weight: float = 1.0) -> float:
-    """Mean band agreement over sources and banded measures, less the Chamfer penalty (higher is better).
+def measure_score(comparison: SourceComparison, measure: str) -> float:
+    """A source's score on one banded measure, in [0, 1]: the simulated-to-human ratio up to 1.
 
-    The penalty is how far each source's Chamfer ratio lies outside :data:`CHAMFER_BAND`,
-    times ``chamfer_weight``.
+    Where there is no ratio (one annotator, or no held-out annotator inside the others'
+    band, as GrabCut's two on length) it is the share inside the band; NaN counts as 0.
     """
-    agreements = [c.agreement(m) for c in comparisons for m in BANDED]
-    total = float(np.mean([0.0 if math.isnan(a) else a for a in agreements])) if agreements else 0.0
-    for c in comparisons:
-        ratio = c.chamfer_ratio()
-        if not math.isnan(ratio):
-            low, high = CHAMFER_BAND
-            total -= chamfer_weight * max(0.0, low - ratio, ratio - high) / len(comparisons)
+    ratio = comparison.human_ratio(measure)
+    value = comparison.agreement(measure) if math.isnan(ratio) else min(ratio, 1.0)
+    return 0.0 if math.isnan(value) else value
+
+
+def chamfer_penalty(comparison: SourceComparison) -> float:
+    """How far the mean and the typical Chamfer ratio lie outside :data:`CHAMFER_BAND`, summed (0 inside)."""
+    low, high = CHAMFER_BAND
+    return sum(
+        max(0.0, low - ratio, ratio - high)
+        for ratio in (comparison.chamfer_ratio(), comparison.typical_chamfer_ratio())
+        if not math.isnan(ratio)
+    )
+
+
+def score(comparisons: Sequence[SourceComparison], chamfer_weight: float = 1.0) -> float:
+    """Mean :func:`measure_score` over sources and banded measures, less the Chamfer penalty (higher is better).
+
+    The penalty is each source's :func:`chamfer_penalty` times ``chamfer_weight``,
+    averaged over the sources.
+    """
+    terms = [measure_score(c, m) for c in comparisons for m in BANDED]
+    total = float(np.mean(terms)) if terms else 0.0
+    if comparisons:
+        total -= chamfer_weight * sum(chamfer_penalty(c) for c in comparisons) / len(comparisons)
     return total
+
+
+def hold_out(
+    examples: Sequence[HumanExample], share: float = HOLD_OUT
+) -> tuple[list[HumanExample], list[HumanExample]]:
+    """Each source's examples split into those fitted on and those held out from the search.
+
+    Of a source's ``n`` examples, ``round(share * n)`` (at most ``n - 1``) are held out,
+    evenly spread: the ``k``-th of ``m`` is example ``floor((k + 1/2) n / m)``, so with a
+    third every third example from the second on. Both lists keep the examples' order.
+
+    Raises
+    ------
+    ValueError
+        If ``share`` is not in [0, 1).
+    """
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"held-out share must lie in [0, 1), got {share:g}")
+    by_source: dict[str, list[int]] = {}
+    for position, example in enumerate(examples):
+        by_source.setdefault(example.source, []).append(position)
+    held: set[int] = set()
+    for positions in by_source.values():
+        n = len(positions)
+        count = min(round(share * n), n - 1)
+        held |= {positions[math.floor((k + 0.5) * n / count)] for k in range(count)}
+    return (
+        [e for position, e in enumerate(examples) if position not in held],
+        [e for position, e in enumerate(examples) if position in held],
+    )
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """The fitted config, the comparisons before and after, and how many settings were simulated."""
+    """The fitted config, the comparisons before and after, and how many settings were simulated.
+
+    ``before`` and ``after`` compare the examples fitted on, ``held_before`` and
+    ``held_after`` those held out from the search (empty lists where none were).
+    """
 
     config: SimConfig
     before: list[SourceComparison]
     after: list[SourceComparison]
     evaluations: int
+    held_before: list[SourceComparison] = field(default_factory=list)
+    held_after: list[SourceComparison] = field(default_factory=list)
 
     def knobs(self) -> dict:
         """The knobs that differ from the paper's style."""
@@ -138,18 +201,25 @@ class FitResult:
             if getattr(self.config, name) != getattr(default, name)
         }
 
-    def style_record(self, fitted_on: str, seeds: Sequence[int]) -> dict:
-        """The style file's JSON: the whole config (what ``SimConfig.from_file`` reads) and how it was fitted."""
+    def style_record(self, fitted_on: str, seeds: Sequence[int], held_out_share: float = HOLD_OUT) -> dict:
+        """The style file's JSON: the whole config (what ``SimConfig.from_file`` reads) and how it was fitted.
+
+        Per source: the comparisons before and after on the examples fitted on, and under
+        ``held_out`` on those held out (absent for a source with none).
+        """
+        sources = {c.source: {"before": b.to_dict(), "after": c.to_dict()} for b, c in zip(self.before, self.after)}
+        for b, c in zip(self.held_before, self.held_after):
+            sources.setdefault(c.source, {})["held_out"] = {"before": b.to_dict(), "after": c.to_dict()}
+        held = {"before": score(self.held_before), "after": score(self.held_after)} if self.held_after else None
         return json_safe(
             {
                 "format": STYLE_FORMAT,
                 "fitted_on": fitted_on,
                 "seeds": list(seeds),
+                "held_out_share": held_out_share,
                 "knobs": self.knobs(),
-                "score": {"before": score(self.before), "after": score(self.after)},
-                "sources": {
-                    c.source: {"before": b.to_dict(), "after": c.to_dict()} for b, c in zip(self.before, self.after)
-                },
+                "score": {"before": score(self.before), "after": score(self.after), "held_out": held},
+                "sources": sources,
                 "config": self.config.to_dict(),
             }
         )
@@ -176,6 +246,7 @@ def fit_style(
     rounds: int = SEARCH_ROUNDS,
     beam_width: int = BEAM_WIDTH,
     per_source: int = SEARCH_EXAMPLES,
+    held_out: float = HOLD_OUT,
     jobs: int = 1,
     report: Callable[[str], None] | None = None,
 ) -> FitResult:
@@ -197,15 +268,19 @@ def fit_style(
     beam_width : int
         Settings carried from knob to knob (1: plain coordinate search).
     per_source : int
-        Examples per source that the search simulates (see :func:`search_subset`).
+        Examples per source that the search simulates (see :func:`search_subset`), of
+        those not held out.
+    held_out : float
+        Share of each source's examples held out from the search (see :func:`hold_out`).
     jobs : int
         Settings simulated at once, in forked worker processes (-1: all cores; one at a
         time where processes are not forked); the result is the same for any number.
     report : callable, optional
         Called with one line per improvement.
     """
-    measured = [measure_humans(e) for e in examples]
-    searched = {id(e) for e in search_subset(examples, per_source)}
+    fitted, unseen = hold_out(examples, held_out)
+    measured = [measure_humans(e) for e in fitted]
+    searched = {id(e) for e in search_subset(fitted, per_source)}
     _SEARCHED[:] = [m for m in measured if id(m.example) in searched]  # forked workers inherit them
     scores: dict[SimConfig, float] = {}
     drawn: dict[SimConfig, tuple] = {}  # what each setting's simulated annotators measured
@@ -267,7 +342,11 @@ def fit_style(
     finally:
         _SEARCHED.clear()
     after = compare_with_humans(measured, objects_only(config), seeds)
-    return FitResult(config, before, after, len(scores))
+    unseen_measured = [measure_humans(e) for e in unseen]
+    unseen_before, unseen_after = (
+        compare_with_humans(unseen_measured, objects_only(c), seeds) for c in (start, config)
+    )
+    return FitResult(config, before, after, len(scores), unseen_before, unseen_after)
 
 
 #: The examples that the running search simulates: module state so that forked workers

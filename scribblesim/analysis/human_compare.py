@@ -6,7 +6,16 @@ and both are measured (:mod:`.style_measures`). Per object and measure the human
 their value plus or minus 25 %. A source scores the share of simulated values (objects x
 seeds) inside their object's band, and the **Chamfer ratio**: the mean seed-to-seed
 Chamfer distance over the mean annotator-to-annotator one (sources with two or more
-annotators).
+annotators), with its **typical** value, the median over objects of the object's own
+ratio (a mean ratio in 0.75-1.5 can rest on a few objects whose seeds differ widely while
+on most objects they barely differ).
+
+A band share means little without the humans' own. Where an object has two or more
+annotators, each is left out in turn and its value judged against the band of the others
+(:func:`held_out_bands`): the **held-out-human rate** is the share of those values inside,
+and the simulated values are judged against the same bands. Their **ratio** (simulated
+share over held-out-human share) is 1 for a simulator that is inside the humans' bands as
+often as one more human; above 1 it sits nearer their middle than a human does.
 """
 
 from __future__ import annotations
@@ -46,6 +55,33 @@ def human_band(values: Sequence[float]) -> tuple[float, float]:
     return low - (high - low) / 2, high + (high - low) / 2
 
 
+def held_out_bands(values: Sequence[float]) -> list[tuple[float, float, float]]:
+    """Each annotator's value with the band of the other annotators of its object: ``(value, low, high)``.
+
+    The others' band is :func:`human_band` of their finite values (one other: its value
+    plus or minus 25 %). An annotator whose others have no finite value gets no band; an
+    object with fewer than two annotators gives none. A NaN value (the annotator drew
+    nothing there) lies in no band, as a simulated one.
+
+    Examples
+    --------
+    >>> held_out_bands([1.0, 2.0, 3.0])
+    [(1.0, 1.5, 3.5), (2.0, 0.0, 4.0), (3.0, 0.5, 2.5)]
+    """
+    bands: list[tuple[float, float, float]] = []
+    if len(values) < 2:
+        return bands
+    for k, value in enumerate(values):
+        others = [v for j, v in enumerate(values) if j != k and not math.isnan(v)]
+        if others:
+            bands.append((value, *human_band(others)))
+    return bands
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return float(np.mean(flags)) if len(flags) else math.nan
+
+
 @dataclass
 class SourceComparison:
     """Human and simulated measures of one source's objects."""
@@ -55,23 +91,51 @@ class SourceComparison:
     human: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     simulated: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     inside: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    held_out_human: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    held_out_simulated: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     human_chamfer: list[float] = field(default_factory=list)
     seed_chamfer: list[float] = field(default_factory=list)
+    #: Per object with both: its mean annotator-to-annotator and mean seed-to-seed Chamfer.
+    object_chamfer: list[tuple[float, float]] = field(default_factory=list)
     objects: int = 0
     unstroked: int = 0
 
     def agreement(self, measure: str) -> float:
         """Share of simulated values of ``measure`` inside their object's human band."""
-        scored = self.inside.get(measure, [])
-        return float(np.mean(scored)) if scored else math.nan
+        return _share(self.inside.get(measure, []))
+
+    def held_out_human_rate(self, measure: str) -> float:
+        """Share of held-out annotators' values inside the other annotators' band; NaN with one annotator."""
+        return _share(self.held_out_human.get(measure, []))
+
+    def held_out_agreement(self, measure: str) -> float:
+        """Share of simulated values inside the bands that judge the held-out annotators."""
+        return _share(self.held_out_simulated.get(measure, []))
+
+    def human_ratio(self, measure: str) -> float:
+        """:meth:`held_out_agreement` over :meth:`held_out_human_rate`; NaN with one annotator or a rate of 0."""
+        rate = self.held_out_human_rate(measure)
+        return self.held_out_agreement(measure) / rate if rate > 0 else math.nan
 
     def chamfer_ratio(self) -> float:
         """Mean seed-to-seed over mean annotator-to-annotator Chamfer; NaN with one annotator."""
         human, seeds = finite_values(self.human_chamfer), finite_values(self.seed_chamfer)
         return float(np.mean(seeds) / np.mean(human)) if human.size and seeds.size else math.nan
 
+    def typical_chamfer_ratio(self) -> float:
+        """Median over objects of seed-to-seed over annotator-to-annotator Chamfer; NaN with one annotator.
+
+        An object whose annotators drew alike (distance 0) counts as a ratio of 1 if its
+        seeds drew alike too, else as infinite: a simulator that is one more annotator
+        has a median of 1 however often scribbles coincide.
+        """
+        ratios = [
+            seeds / human if human > 0 else (1.0 if seeds == 0 else math.inf) for human, seeds in self.object_chamfer
+        ]
+        return float(np.median(ratios)) if ratios else math.nan
+
     def to_dict(self) -> dict:
-        """The JSON record: medians, agreements and the Chamfer ratio."""
+        """The JSON record: medians, agreements, held-out-human rates and ratios, the Chamfer ratios."""
         return {
             "source": self.source,
             "objects": self.objects,
@@ -81,11 +145,21 @@ class SourceComparison:
                 m: {
                     "human_median": finite_median(self.human[m]),
                     "simulated_median": finite_median(self.simulated[m]),
-                    "inside_band": self.agreement(m) if m in BANDED else None,
+                    **(
+                        {
+                            "inside_band": self.agreement(m),
+                            "held_out_human": self.held_out_human_rate(m),
+                            "held_out_simulated": self.held_out_agreement(m),
+                            "ratio": self.human_ratio(m),
+                        }
+                        if m in BANDED
+                        else {"inside_band": None}
+                    ),
                 }
                 for m in MEASURES
             },
             "chamfer_ratio": self.chamfer_ratio(),
+            "chamfer_ratio_typical": self.typical_chamfer_ratio(),
         }
 
 
@@ -135,12 +209,21 @@ def compare_example(
             comparison.human[measure] += values
             comparison.simulated[measure] += [s[index].value(measure) for s in simulated]
             if measure in BANDED:
+                drawn = [s[index].value(measure) for s in simulated]
                 low, high = human_band(values)
-                comparison.inside[measure] += [bool(low <= s[index].value(measure) <= high) for s in simulated]
-        comparison.human_chamfer += measured.human_chamfer.get(index, [])
-        comparison.seed_chamfer += [
+                comparison.inside[measure] += [bool(low <= v <= high) for v in drawn]
+                for value, low, high in held_out_bands(values):
+                    comparison.held_out_human[measure].append(bool(low <= value <= high))
+                    comparison.held_out_simulated[measure] += [bool(low <= v <= high) for v in drawn]
+        human_pairs = measured.human_chamfer.get(index, [])
+        seed_pairs = [
             chamfer_ratio(frame, labels[index], a.label_map, b.label_map) for a, b in itertools.combinations(maps, 2)
         ]
+        comparison.human_chamfer += human_pairs
+        comparison.seed_chamfer += seed_pairs
+        human_mean, seed_mean = finite_values(human_pairs), finite_values(seed_pairs)
+        if human_mean.size and seed_mean.size:
+            comparison.object_chamfer.append((float(human_mean.mean()), float(seed_mean.mean())))
 
 
 def compare_with_humans(
@@ -162,28 +245,45 @@ def compare_with_humans(
     return list(by_source.values())
 
 
+#: What the columns of :func:`format_comparison` hold, for the line above the table.
+TABLE_LEGEND = (
+    "h: human median, s: simulated median, in: simulated values inside the human band, "
+    "hh: held-out annotators inside the others' band, r: simulated share inside those bands / hh; "
+    "chamfer: seed-to-seed / annotator-to-annotator, mean and typical (median object)"
+)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.0f} %"
+
+
+def _fixed(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
 def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
-    """The before/after table: per source and measure, human and simulated medians, % inside the band."""
+    """The before/after table (see :data:`TABLE_LEGEND`): per source and measure, medians and shares."""
     unbanded = [m for m in MEASURES if m not in BANDED]
     header = (
         f"{'source':<12} {'objects':>7}  "
-        + "  ".join(f"{m + ' (h/s/in)':>22}" for m in BANDED)
+        + "  ".join(f"{m + ' (h/s/in/hh/r)':>33}" for m in BANDED)
         + "".join(f"  {m + ' (h/s)':>13}" for m in unbanded)
-        + f"  {'chamfer ratio':>13}"
+        + f"  {'chamfer (mean/typical)':>22}"
     )
     lines = [header]
     for c in comparisons:
         cells = [
-            f"{finite_median(c.human[m]):6.2f} {finite_median(c.simulated[m]):6.2f} {100 * c.agreement(m):5.0f} %"
+            f"{finite_median(c.human[m]):5.2f} {finite_median(c.simulated[m]):5.2f} {_percent(c.agreement(m)):>5} "
+            f"{_percent(c.held_out_human_rate(m)):>5} {_fixed(c.human_ratio(m)):>4}"
             for m in BANDED
         ]
         medians = [f"{finite_median(c.human[m]):5.1f} {finite_median(c.simulated[m]):5.1f}" for m in unbanded]
-        ratio = c.chamfer_ratio()
+        chamfer = f"{_fixed(c.chamfer_ratio())} / {_fixed(c.typical_chamfer_ratio())}"
         lines.append(
             f"{c.source:<12} {c.objects:>7}  "
-            + "  ".join(f"{cell:>22}" for cell in cells)
+            + "  ".join(f"{cell:>33}" for cell in cells)
             + "".join(f"  {cell:>13}" for cell in medians)
-            + f"  {'n/a' if math.isnan(ratio) else f'{ratio:.2f}':>13}"
+            + f"  {chamfer:>22}"
         )
     return "\n".join(lines)
 

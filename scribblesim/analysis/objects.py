@@ -12,7 +12,10 @@ Objects of a build output (``scribblesim stats OUT``) come, in order of preferen
    "components"`` in the summary.
 
 The build output alone cannot give instances back (the dense ground truth merges them),
-which is why the dataset is re-read when it can be.
+which is why the dataset is re-read when it can be. A dataset whose instances *are* the
+components of its ground truth (ScribbleACDC, see
+:data:`~scribblesim.datasets.registry.COMPONENT_INSTANCES`) needs no root: its build's
+ground truth gives them back exactly (``"objects": "dataset"``).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ import numpy as np
 
 from ..datasets.base import class_components
 from ..datasets.human import HumanExample
-from ..datasets.registry import dataset_adapter
+from ..datasets.registry import COMPONENT_INSTANCES, dataset_adapter
 from ..engine.result import UNLABELLED
-from ..errors import DatasetError
-from ..sets.layout import Layout, read_meta, split_list_name
+from ..errors import ConfigError, DatasetError
+from ..sets.layout import Layout, read_meta, split_list_name, split_list_path
 from ..sets.scribble_set import read_label_map
 from .metrics import visible_owner
 
@@ -52,11 +55,16 @@ def components_as_objects(semantic: np.ndarray) -> ImageObjects:
 
 
 class ComponentObjects:
-    """Objects from ``OUT/SegmentationClassAug`` (connected components of each class)."""
+    """Objects from ``OUT/SegmentationClassAug`` (connected components of each class).
+
+    ``exact``: the dataset's instances are those components (kind ``"dataset"``).
+    """
 
     kind = "components"
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, exact: bool = False):
+        if exact:
+            self.kind = "dataset"
         self.folder = Layout(out).ground_truth_dir
         if not self.folder.is_dir():
             raise DatasetError(f"{self.folder}: dense ground truth folder not found")
@@ -84,6 +92,12 @@ class DatasetObjects:
 def object_source(out: Path, root: Path | None = None, split: str | None = None):
     """How to get each image's objects (see the module docstring): dataset if known, else components."""
     meta = read_meta(out)
+    if meta.get("dataset") in COMPONENT_INSTANCES:
+        if root is not None:
+            raise ConfigError(
+                f"--root: the instances of a {meta['dataset']!r} build are its ground truth's components; pass no --root"
+            )
+        return ComponentObjects(out, exact=True)
     source: dict = meta["source"] if isinstance(meta.get("source"), dict) else {}
     if root is None and isinstance(source.get("root"), str):
         root = Path(out) / source["root"]  # recorded relative to OUT (an absolute one stays)
@@ -104,17 +118,24 @@ def human_examples_from_build(
     """Human examples of a build output's images, one annotator per folder of scribble label PNGs.
 
     Each folder holds ``{id}.png`` class label maps (255 unlabelled, 0 background), as a
-    build's or an imported scribble set; the images found in every folder are taken. An
-    object's scribble is the pixels of its own class on it, and its instances come from
-    :func:`object_source` (``root``, ``split``).
+    build's or an imported scribble set; the images found in every folder are taken, and
+    with ``split`` only those of the build's list of that split (``train``, ``val`` or the
+    real split's name). An object's scribble is the pixels of its own class on it, and its
+    instances come from :func:`object_source` (``root``, ``split``).
     """
     folders = [Path(d) for d in scribble_dirs]
     for folder in folders:
         if not folder.is_dir():
             raise DatasetError(f"{folder}: scribble folder not found")
-    names = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for folder in folders)))
-    if not names:
+    found_names = set.intersection(*({p.stem for p in folder.glob("*.png")} for folder in folders))
+    if not found_names:
         raise DatasetError(f"{folders[0]}: no {{id}}.png found in every scribble folder")
+    if split is not None:
+        listed = split_list_path(out, split)
+        found_names &= set(listed.read_text(encoding="utf-8").split())
+        if not found_names:
+            raise DatasetError(f"{listed}: none of its images has an {{id}}.png in every scribble folder")
+    names = sorted(found_names)
     objects = object_source(out, root, split)
     source = str(read_meta(out).get("dataset", Path(out).name))
     examples = []

@@ -10,6 +10,7 @@ command group (:mod:`scribblesim.cli.main`) prints it as one ``error:`` line and
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,7 +134,12 @@ _scribbles_option = click.option(
     default=None,
     help="Dataset root to re-read instances from (default: meta.json 'source'; else ground-truth components).",
 )
-@click.option("--split", default=None, help="Dataset split for --root (default: the build's only split).")
+@click.option(
+    "--split",
+    default=None,
+    help="Dataset split for --root (default: the build's only split); with --compare-human --scribbles, "
+    "also the build's split whose images to take.",
+)
 @click.option("--radius", type=int, default=3, show_default=True, help="Dilation radius (pixels) of the agreement IoU.")
 @click.option("--area-bins", default=None, metavar="E0,E1,...", help="Fig. 18 mask-ratio bin edges in %.")
 @click.option("--scribble-bins", default=None, metavar="E0,E1,...", help="Fig. 18 scribble-ratio bin edges in %.")
@@ -245,14 +251,13 @@ def _human_examples(
 def _compare_human(
     human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None, examples: list[HumanExample]
 ) -> None:
-    from ..analysis.human_compare import compare_report, format_comparison
+    from ..analysis.human_compare import TABLE_LEGEND, compare_report, format_comparison
     from ..engine.config import SimConfig
 
     config = SimConfig.from_file(style) if style is not None else SimConfig()
     comparisons, files = compare_report(human_dir, dest, config, seeds=seeds, examples=examples)
     click.echo(
-        f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} "
-        "(h: human median, s: simulated median, in: simulated values inside the human band)"
+        f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} ({TABLE_LEGEND})"
     )
     click.echo(format_comparison(comparisons))
     click.echo(f"wrote {', '.join(p.name for p in files)} to {dest}")
@@ -289,7 +294,22 @@ def _compare_human(
     help="With --scribbles: dataset root to re-read the build's instances from (default: meta.json 'source').",
 )
 @click.option(
-    "--split", default=None, help="With --scribbles: dataset split for --root (default: the build's only split)."
+    "--split",
+    default=None,
+    help="With --scribbles: the build's split whose images to take (train, val; default: all), "
+    "and the dataset split for --root.",
+)
+@click.option(
+    "--held-out",
+    type=float,
+    default=None,  # fit.HOLD_OUT (fit is imported when the command runs: it is slow to import)
+    help="Share of each source's examples held out from the search; the fit is also measured on them. [default: 1/3]",
+)
+@click.option(
+    "--search-examples",
+    type=int,
+    default=None,  # fit.SEARCH_EXAMPLES
+    help="Examples per source that the search simulates (evenly spread over those not held out). [default: 40]",
 )
 def fit_command(
     human_dir: Path,
@@ -299,31 +319,53 @@ def fit_command(
     scribble_dirs: tuple[Path, ...],
     root: Path | None,
     split: str | None,
+    held_out: float | None,
+    search_examples: int | None,
 ) -> None:
     """Search the style knobs so that simulated scribbles match HUMAN_DIR's ({source}/{example}/gt.png, human_*.png).
 
     With --scribbles, HUMAN_DIR is a scribblesim build output instead, and each folder
     holds one annotator's scribbles of its images.
     """
-    from ..analysis.fit import fit_style
-    from ..analysis.human_compare import format_comparison
+    from ..analysis.fit import CHAMFER_BAND, HOLD_OUT, SEARCH_EXAMPLES, fit_style
+    from ..analysis.human_compare import TABLE_LEGEND, format_comparison
     from ..sets.files import json_bytes, write_bytes_atomic
 
+    held_out = HOLD_OUT if held_out is None else held_out
+    search_examples = SEARCH_EXAMPLES if search_examples is None else search_examples
+    if not 0.0 <= held_out < 1.0:
+        raise ConfigError(f"--held-out: must lie in [0, 1), got {held_out:g}")
+    if search_examples < 1:
+        raise ConfigError(f"--search-examples: must be at least 1, got {search_examples}")
     seeds = (seed, seed + 1)
     result = fit_style(
         _human_examples(human_dir, scribble_dirs, root, split),
         seeds=seeds,
+        per_source=search_examples,
+        held_out=held_out,
         jobs=jobs,
         report=lambda line: click.echo(f"  {line}"),
     )
-    click.echo(
-        f"before (the paper's style), seeds {seeds[0]} {seeds[1]} "
-        "(h: human median, s: simulated median, in: simulated values inside the human band):"
-    )
-    click.echo(format_comparison(result.before))
-    click.echo(f"after ({', '.join(f'{k}={v}' for k, v in result.knobs().items()) or 'no knob helped'}):")
-    click.echo(format_comparison(result.after))
-    write_bytes_atomic(dest, json_bytes(result.style_record(str(human_dir), seeds)))
+    knobs = ", ".join(f"{k}={v}" for k, v in result.knobs().items()) or "no knob helped"
+    click.echo(f"seeds {seeds[0]} {seeds[1]} ({TABLE_LEGEND})")
+    tables = [("the examples fitted on", result.before, result.after)]
+    if result.held_after:
+        tables.append(("the examples held out from the search", result.held_before, result.held_after))
+    for where, before, after in tables:
+        click.echo(f"before (the paper's style), {where}:")
+        click.echo(format_comparison(before))
+        click.echo(f"after ({knobs}), {where}:")
+        click.echo(format_comparison(after))
+    low, high = CHAMFER_BAND
+    for fitted, held in zip(result.after, result.held_after):
+        ratios = (held.chamfer_ratio(), held.typical_chamfer_ratio())
+        if any(not low <= r <= high for r in ratios if not math.isnan(r)):  # NaN: one annotator, no ratio
+            click.echo(
+                f"note: {held.source}: Chamfer ratio {ratios[0]:.2f} (typical {ratios[1]:.2f}) on held-out objects "
+                f"({fitted.chamfer_ratio():.2f}, typical {fitted.typical_chamfer_ratio():.2f}, on those fitted on), "
+                f"outside {low:g}-{high:g}: its seeds do not vary as its annotators do"
+            )
+    write_bytes_atomic(dest, json_bytes(result.style_record(str(human_dir), seeds, held_out)))
     click.echo(f"wrote {dest} ({result.evaluations} settings simulated)")
 
 

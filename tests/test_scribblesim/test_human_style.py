@@ -221,9 +221,11 @@ def test_search_subset_spreads_over_each_source(coco_loaded, tmp_path: Path) -> 
 
 def test_cli_fit_writes_a_style_file_that_build_reads(coco_loaded, tmp_path: Path) -> None:
     root = write_human_folder(tmp_path / "human", coco_loaded, images=2, config=SimConfig(stroke_length=0.4))
-    result = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "style.json")])
+    # nothing held out: the fit's "after" covers the examples that stats compares
+    result = CliRunner().invoke(main, ["fit", str(root), "--out", str(tmp_path / "style.json"), "--held-out", "0"])
     assert result.exit_code == 0, result.output
     assert "before (the paper's style)" in result.output and "after (" in result.output
+    assert "held out" not in result.output
     record = json.loads((tmp_path / "style.json").read_text())
     assert record["format"] == "scribblesim-style-1" and record["score"]["after"] >= record["score"]["before"]
     fitted = SimConfig.from_file(tmp_path / "style.json")
@@ -280,9 +282,12 @@ def test_fit_and_compare_a_build_with_folders_of_human_scribbles(tmp_path: Path)
     common = [*(word for f in folders for word in ("--scribbles", str(f))), "--root", str(coco_sample_root())]
     fitted = runner.invoke(main, ["fit", str(out), *common, "--out", str(tmp_path / "style.json"), "--jobs", "1"])
     assert fitted.exit_code == 0, fitted.output
-    assert json.loads((tmp_path / "style.json").read_text())["sources"]["coco"]["after"]["objects"] == sum(
+    record = json.loads((tmp_path / "style.json").read_text())["sources"]["coco"]
+    # one of the three images held out from the search, and measured on its own
+    assert record["after"]["objects"] + record["held_out"]["after"]["objects"] == sum(
         len(e.object_ids) for e in examples
     )
+    assert record["held_out"]["after"]["objects"] == len(examples[1].object_ids)
     compared = runner.invoke(
         main, ["stats", "--compare-human", str(out), *common, "--out", str(tmp_path / "cmp"), "--sim-seeds", "1", "2"]
     )

@@ -1,0 +1,309 @@
+"""Realism relative to humans (held-out-human rate, ratio, typical Chamfer), held-out examples, fit on an ACDC build."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scribblesim
+from scribblesim import SimConfig
+from scribblesim.analysis.fit import (
+    CHAMFER_BAND,
+    chamfer_penalty,
+    fit_style,
+    hold_out,
+    measure_score,
+    objects_only,
+    score,
+)
+from scribblesim.analysis.human_compare import SourceComparison, compare_with_humans, held_out_bands, human_band
+from scribblesim.cli.main import main
+from scribblesim.datasets.base import class_components
+from scribblesim.datasets.human import HumanExample
+
+# ---------------------------------------------------------------------------------------
+# Held-out-human rate and the simulated-to-human ratio
+# ---------------------------------------------------------------------------------------
+
+
+def line_example(lengths: list[int], name: str = "bar") -> HumanExample:
+    """One 21 x 100 bar whose annotators each draw a centred horizontal line of the given length."""
+    truth = np.zeros((31, 120), np.uint8)
+    truth[5:26, 10:110] = 1
+    maps = []
+    for length in lengths:
+        scribble = np.full(truth.shape, 255, np.uint8)
+        scribble[15, 60 - length // 2 : 60 - length // 2 + length] = 1
+        maps.append(scribble)
+    return HumanExample("bars", name, truth, tuple(maps))
+
+
+def test_held_out_human_rate_and_ratio_have_the_known_values() -> None:
+    # Lines of 11, 12 and 31 px: lengths 10, 11, 30 (/ sqrt(area)). Left out, the first lies
+    # in the band of the other two ([1.5, 39.5]), the second in [0, 40], the third not in
+    # [9.5, 11.5]: a held-out-human rate of 2/3. Every line runs along the bar's middle, so
+    # depth and rim agree exactly and every held-out value is inside.
+    (comparison,) = compare_with_humans([line_example([11, 12, 31])], seeds=(1, 2))
+    assert comparison.annotators == 3
+    assert comparison.held_out_human_rate("length") == pytest.approx(2 / 3)
+    assert comparison.held_out_human_rate("depth") == comparison.held_out_human_rate("rim") == 1.0
+    scale = math.sqrt(21 * 100)
+    bands = [(1.5, 39.5), (0.0, 40.0), (9.5, 11.5)]
+    drawn = comparison.simulated["length"]
+    inside = [low / scale <= v <= high / scale for low, high in bands for v in drawn]
+    assert len(comparison.held_out_simulated["length"]) == 3 * 2 == len(inside)
+    assert comparison.held_out_agreement("length") == pytest.approx(np.mean(inside))
+    assert comparison.human_ratio("length") == pytest.approx(np.mean(inside) / (2 / 3))
+    record = comparison.to_dict()["measures"]
+    assert record["length"]["held_out_human"] == pytest.approx(2 / 3)
+    assert record["strokes"]["inside_band"] is None and "ratio" not in record["strokes"]
+
+
+def test_one_annotator_has_no_held_out_rate_and_the_score_takes_the_band_share() -> None:
+    (comparison,) = compare_with_humans([line_example([31])], seeds=(1, 2))
+    assert math.isnan(comparison.held_out_human_rate("length")) and math.isnan(comparison.human_ratio("length"))
+    assert math.isnan(comparison.chamfer_ratio()) and math.isnan(comparison.typical_chamfer_ratio())
+    assert measure_score(comparison, "length") == comparison.agreement("length")
+
+
+def test_seeds_that_are_the_annotators_have_chamfer_ratios_of_one() -> None:
+    # The annotators are seeds 1-3 of the paper's style, and so are the simulated ones.
+    examples = []
+    y, x = np.mgrid[:60, :90]
+    for k, (cy, cx, ry, rx) in enumerate([(30, 40, 20, 30), (30, 40, 12, 35), (25, 45, 18, 18)]):
+        mask = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
+        maps = scribblesim.simulate_seeds([mask], [1], seeds=(1, 2, 3), image_id=f"e/{k}")
+        examples.append(HumanExample("e", str(k), mask.astype(np.uint8), tuple(m.label_map for m in maps)))
+    (comparison,) = compare_with_humans(examples, seeds=(1, 2, 3))
+    assert comparison.typical_chamfer_ratio() == pytest.approx(1.0) and comparison.chamfer_ratio() == pytest.approx(1.0)
+    assert len(comparison.object_chamfer) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 10), st.just(math.nan)), min_size=0, max_size=5))
+def test_held_out_bands_are_the_others_bands(values: list[float]) -> None:
+    bands = held_out_bands(values)
+    expected = []
+    if len(values) >= 2:
+        for k, value in enumerate(values):
+            others = [v for j, v in enumerate(values) if j != k and not math.isnan(v)]
+            if others:
+                expected.append((k, value, human_band(others)))
+    assert len(bands) == len(expected)
+    for (value, low, high), (_, want, band) in zip(bands, expected):
+        assert (value == want or (math.isnan(value) and math.isnan(want))) and (low, high) == band
+        assert low <= high
+
+
+# ---------------------------------------------------------------------------------------
+# The Chamfer condition: mean and typical ratio
+# ---------------------------------------------------------------------------------------
+
+
+def chamfer_comparison(pairs: list[tuple[float, float]]) -> SourceComparison:
+    """A comparison holding only per-object (annotator, seed) Chamfer distances, one pair each."""
+    comparison = SourceComparison("c", annotators=2)
+    for human, seeds in pairs:
+        comparison.human_chamfer.append(human)
+        comparison.seed_chamfer.append(seeds)
+        comparison.object_chamfer.append((human, seeds))
+    return comparison
+
+
+def test_seeds_apart_on_a_few_objects_only_are_penalised() -> None:
+    # Nine objects whose seeds barely differ and one where they differ widely: the mean ratio
+    # (0.99) is inside 0.75-1.5, the typical one (0.1) is not, and the score pays for it.
+    few = chamfer_comparison([(0.1, 0.01)] * 9 + [(0.1, 0.9)])
+    assert few.chamfer_ratio() == pytest.approx(0.99) and few.typical_chamfer_ratio() == pytest.approx(0.1)
+    assert chamfer_penalty(few) == pytest.approx(CHAMFER_BAND[0] - 0.1)
+    alike = chamfer_comparison([(0.1, 0.1)] * 10)
+    assert chamfer_penalty(alike) == 0.0 and score([alike]) - score([few]) == pytest.approx(CHAMFER_BAND[0] - 0.1)
+    # annotators that drew alike: a ratio of 1 where the seeds did too, infinite where they did not
+    assert chamfer_comparison([(0.0, 0.0)] * 2 + [(0.1, 0.05)]).typical_chamfer_ratio() == 1.0
+    assert chamfer_comparison([(0.0, 0.2)] * 2 + [(0.1, 0.05)]).typical_chamfer_ratio() == math.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.01, 1), st.floats(0.01, 1)), min_size=1, max_size=9).filter(lambda p: len(p) % 2))
+def test_typical_chamfer_ratio_is_symmetric(pairs: list[tuple[float, float]]) -> None:
+    # seeds and annotators swapped: the median ratio of an odd number of objects inverts
+    ratio = chamfer_comparison(pairs).typical_chamfer_ratio()
+    swapped = chamfer_comparison([(b, a) for a, b in pairs]).typical_chamfer_ratio()
+    assert ratio * swapped == pytest.approx(1.0)
+
+
+def test_the_score_counts_a_ratio_up_to_one() -> None:
+    comparison = SourceComparison("s", annotators=3)
+    for measure, (human, simulated) in {"length": ([1, 0], [1, 1]), "depth": ([1, 1], [1, 0]), "rim": ([], [])}.items():
+        comparison.held_out_human[measure] = [bool(v) for v in human]
+        comparison.held_out_simulated[measure] = [bool(v) for v in simulated]
+    assert comparison.human_ratio("length") == 2.0 and comparison.human_ratio("depth") == 0.5
+    assert [measure_score(comparison, m) for m in ("length", "depth", "rim")] == [1.0, 0.5, 0.0]
+    assert score([comparison]) == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------------------------------
+# Examples held out from the search
+# ---------------------------------------------------------------------------------------
+
+
+def named(source: str, count: int) -> list[HumanExample]:
+    empty = np.zeros((2, 2), np.uint8)
+    return [HumanExample(source, f"{source}{k}", empty, (empty,)) for k in range(count)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=1, max_size=3), st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 0.9]))
+def test_hold_out_takes_a_spread_share_of_each_source(counts: list[int], share: float) -> None:
+    examples = [e for k, n in enumerate(counts) for e in named(f"s{k}", n)]
+    fitted, held = hold_out(examples, share)
+    assert sorted(e.name for e in fitted + held) == sorted(e.name for e in examples)
+    assert [e for e in examples if e in fitted] == fitted and [e for e in examples if e in held] == held
+    for k, n in enumerate(counts):
+        mine = [e for e in held if e.source == f"s{k}"]
+        assert len(mine) == min(round(share * n), n - 1)
+    if share == 1 / 3 and counts == [9]:
+        assert [e.name for e in held] == ["s01", "s04", "s07"]
+    with pytest.raises(ValueError, match="held-out share"):
+        hold_out(examples, 1.0)
+
+
+def style_examples(source: str, count: int, config: SimConfig, start: int = 0) -> list[HumanExample]:
+    """``count`` examples of two ellipses each, whose three annotators are the simulator with ``config``."""
+    examples = []
+    y, x = np.mgrid[:64, :96]
+    for k in range(start, start + count):
+        rng = np.random.default_rng(k)
+        truth = np.zeros((64, 96), np.uint8)
+        for obj, cx in ((1, 26), (2, 70)):
+            ry, rx = rng.integers(10, 18), rng.integers(12, 22)
+            truth[((y - 32) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1] = obj
+        masks = np.stack([truth == 1, truth == 2])
+        maps = scribblesim.simulate_seeds(masks, [1, 2], seeds=(21, 22, 23), image_id=f"{source}/{k}", config=config)
+        examples.append(HumanExample(source, f"{k:02d}", truth, tuple(m.label_map for m in maps)))
+    return examples
+
+
+def test_the_search_never_sees_the_held_out_examples() -> None:
+    # The examples fitted on were drawn with the paper's style, the held-out ones (every third)
+    # with a deep inset: the fit keeps the paper's style, and only its held-out table shows
+    # the difference.
+    drawn = [*style_examples("s", 6, SimConfig()), *style_examples("s", 3, SimConfig(inset=0.5), start=6)]
+    examples = [drawn[k] for k in (0, 6, 1, 2, 7, 3, 4, 8, 5)]  # held out: positions 1, 4, 7
+    fitted, held = hold_out(examples)
+    assert [e.name for e in held] == ["06", "07", "08"]
+    result = fit_style(examples, seeds=(1, 2), knob_values={"inset": (0.0, 0.5)})
+    assert result.knobs() == {}
+    assert [c.objects for c in result.held_after] == [6] and [c.objects for c in result.after] == [12]
+    (direct,) = compare_with_humans(held, objects_only(result.config), seeds=(1, 2))
+    assert result.held_after[0].to_dict() == direct.to_dict()  # measured on the held-out examples alone
+    everything = fit_style(examples, seeds=(1, 2), knob_values={"inset": (0.0, 0.5)}, held_out=0.0)
+    assert everything.held_after == [] and [c.objects for c in everything.after] == [18]
+
+
+# ---------------------------------------------------------------------------------------
+# fit on a ScribbleACDC build's train split
+# ---------------------------------------------------------------------------------------
+
+HUMAN_STYLE = SimConfig(width=1, boundary_probability=1.0, boundary_inset=0.5)
+
+
+def write_acdc_root(root: Path, patients: int = 4, slices: int = 3) -> Path:
+    """WSL4MIS h5 volumes of LV disks in MYO rings beside an RV; the "experts" scribble in :data:`HUMAN_STYLE`."""
+    folder = root / "ACDC_training_volumes"
+    folder.mkdir(parents=True)
+    y, x = np.mgrid[:64, :72]
+    for patient in range(1, patients + 1):
+        for frame in (1, 12):
+            rng = np.random.default_rng(patient * 100 + frame)
+            label = np.zeros((slices, 64, 72), np.uint8)
+            scribble = np.full(label.shape, 4, np.uint16)
+            for z in range(slices):
+                cy, cx, size = 32 + rng.integers(-2, 3), 42 + rng.integers(-2, 3), 8 + 2 * z
+                label[z][((y - cy) / (size + 2)) ** 2 + ((x - cx + size + 9) / 6) ** 2 <= 1] = 1
+                label[z][(y - cy) ** 2 + (x - cx) ** 2 <= (size + 5) ** 2] = 2
+                label[z][(y - cy) ** 2 + (x - cx) ** 2 <= size**2] = 3
+                masks, classes = class_components(label[z])
+                (human,) = scribblesim.simulate_seeds(
+                    masks, classes, seeds=(patient * 10 + z,), image_id=f"{patient}/{frame}", config=HUMAN_STYLE
+                )
+                scribble[z] = np.where(human.label_map == 255, 4, human.label_map)
+            image = (label / 3.0 + rng.random(label.shape) * 0.2).astype(np.float32)
+            with h5py.File(folder / f"patient{patient:03d}_frame{frame:02d}.h5", "w") as handle:
+                handle["image"] = image / image.max()
+                handle["label"] = label
+                handle["scribble"] = scribble
+    return root
+
+
+def test_fit_on_an_acdc_builds_train_split_and_build_with_the_style(tmp_path: Path) -> None:
+    root = write_acdc_root(tmp_path / "acdc")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    quiet = ["--no-progress", "--jobs", "1", "--val-patients", "4"]
+    built = runner.invoke(main, ["build", "acdc", "--root", str(root), "--out", str(out), *quiet])
+    assert built.exit_code == 0, built.output
+    human = out / "acdc_scribble_human"
+    train = (out / "ImageSets/SegmentationAug/train.txt").read_text().split()
+    assert len(train) == 18 and len(list(human.glob("*.png"))) == 24
+    style = tmp_path / "style.json"
+    args = ["fit", str(out), "--scribbles", str(human), "--split", "train", "--search-examples", "6"]
+    args += ["--out", str(style), "--jobs", "1"]
+    fitted = runner.invoke(main, args)
+    assert fitted.exit_code == 0, fitted.output
+    assert "the examples held out from the search" in fitted.output
+    record = json.loads(style.read_text())
+    # the instances are the build's ground-truth components; only the train slices, a third held out
+    train_objects = sum(len(class_components(label)[1]) for label in train_labels(out, train))
+    acdc = record["sources"]["acdc"]
+    assert acdc["after"]["objects"] + acdc["held_out"]["after"]["objects"] == train_objects
+    assert acdc["after"]["annotators"] == 1 and acdc["after"]["measures"]["length"]["held_out_human"] is None
+    assert record["knobs"]["width"] == 1 and record["knobs"]["boundary_probability"] == 1.0
+    styled = ["build", "acdc", "--root", str(root), "--out", str(tmp_path / "styled"), "--style", str(style)]
+    again = runner.invoke(main, [*styled, *quiet, "--seeds", "3"])
+    assert again.exit_code == 0, again.output
+    meta = json.loads((tmp_path / "styled/meta.json").read_text())
+    assert all(meta["config"][k] == v for k, v in record["knobs"].items())
+    compare = ["stats", "--compare-human", str(out), "--scribbles", str(human), "--split", "val"]
+    compared = runner.invoke(main, [*compare, "--out", str(tmp_path / "c"), "--style", str(style)])
+    assert compared.exit_code == 0, compared.output
+    val_objects = sum(len(class_components(label)[1]) for label in train_labels(out, listed(out, "val")))
+    assert json.loads((tmp_path / "c/human_compare.json").read_text())["sources"][0]["objects"] == val_objects
+    bad = runner.invoke(main, [*args[:-2], "--root", str(root)])
+    assert bad.exit_code == 2 and bad.stderr == (
+        "error: --root: the instances of a 'acdc' build are its ground truth's components; pass no --root\n"
+    )
+    bad = runner.invoke(main, [*args, "--held-out", "1"])
+    assert bad.exit_code == 2 and bad.stderr == "error: --held-out: must lie in [0, 1), got 1\n"
+
+
+def listed(out: Path, split: str) -> list[str]:
+    return (out / "ImageSets/SegmentationAug" / f"{split}.txt").read_text().split()
+
+
+def train_labels(out: Path, names: list[str]) -> list[np.ndarray]:
+    from scribblesim.sets.scribble_set import read_label_map
+
+    return [read_label_map(out / "SegmentationClassAug" / f"{name}.png") for name in names]
+
+
+def test_fit_help_shows_the_search_defaults() -> None:
+    """The CLI spells fit's defaults out (it imports fit only when the command runs)."""
+    from fractions import Fraction
+
+    from click.testing import CliRunner
+
+    from scribblesim.analysis.fit import HOLD_OUT, SEARCH_EXAMPLES
+    from scribblesim.cli.main import main
+
+    shown = CliRunner().invoke(main, ["fit", "-h"]).output
+    assert f"[default: {Fraction(HOLD_OUT).limit_denominator(100)}]" in " ".join(shown.split())
+    assert f"[default: {SEARCH_EXAMPLES}]" in " ".join(shown.split())
