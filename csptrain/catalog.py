@@ -8,6 +8,15 @@ PRESET_CLASSES: dict[str, int] = {"scribblesup": 21, "coco": 81, "cityscapes": 9
 #: Stage-2 backbones (torchvision ResNets), smallest first.
 BACKBONE_NAMES: tuple[str, ...] = ("resnet18", "resnet50", "resnet101")
 
+#: Stage-2 segmentors: the paper's DeepLabV3+ on a ResNet, or WSL4MIS's UNet (Table V's baseline).
+SEGMENTORS: tuple[str, ...] = ("deeplabv3plus", "unet")
+
+#: Stage-2 optimisers: the paper's SGD, or AdamW for short runs from scratch.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
+
+#: DeepLabV3+'s output strides: the authors' 8, or 16 for cheap runs.
+OUTPUT_STRIDES: tuple[int, ...] = (8, 16)
+
 #: Where stage 1's scribble loss L_segs gets its logits: its own LargeFOV head or ToCo's.
 SEGS_HEADS: tuple[str, ...] = ("separate", "shared")
 

@@ -10,7 +10,18 @@ import click
 from scribblesim.cli.failures import OneLineErrors, interrupted
 from scribblesim.cli.options import SEED
 
-from .catalog import BACKBONE_NAMES, LORM_MASKS, LOSS_TERMS, PRESET_CLASSES, PROTOCOLS, SEGS_HEADS, UNCERTAIN_PIXELS
+from .catalog import (
+    BACKBONE_NAMES,
+    LORM_MASKS,
+    LOSS_TERMS,
+    OPTIMIZERS,
+    OUTPUT_STRIDES,
+    PRESET_CLASSES,
+    PROTOCOLS,
+    SEGMENTORS,
+    SEGS_HEADS,
+    UNCERTAIN_PIXELS,
+)
 from .errors import StopRequested
 from .runs import CHECKPOINT
 from .stage1.config import Stage1Config
@@ -113,7 +124,24 @@ STAGE1 = [
     ("--w-reg", dict(type=float, default=None, help="Weight of the dense energy regulariser (0 = off).")),
 ]
 STAGE2 = [
-    ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None)),
+    (
+        "--segmentor",
+        dict(
+            type=click.Choice(SEGMENTORS),
+            default=None,
+            help="DeepLabV3+ (the paper's) or WSL4MIS's UNet (Table V's baseline, from scratch).",
+        ),
+    ),
+    ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None, help="DeepLabV3+'s ResNet.")),
+    (
+        "--output-stride",
+        dict(
+            type=click.Choice([str(s) for s in OUTPUT_STRIDES]),
+            default=None,
+            callback=lambda ctx, param, value: None if value is None else int(value),
+            help="DeepLabV3+'s: 8 as the authors, 16 for cheap runs.",
+        ),
+    ),
     ("--losses", dict(default=None, help=f"Comma-separated subset of {','.join(LOSS_TERMS)}.")),
     (
         "--lorm-mask",
@@ -124,6 +152,14 @@ STAGE2 = [
         ),
     ),
     ("--lr", dict(type=float, default=None)),
+    (
+        "--optimizer",
+        dict(
+            type=click.Choice(OPTIMIZERS),
+            default=None,
+            help="SGD with momentum (the paper's) or AdamW (short runs from scratch).",
+        ),
+    ),
     (
         "--uncertain",
         dict(
@@ -325,9 +361,26 @@ def stage2(
 @click.option("--window", type=int, default=None, help="authors: sliding-window side [default: the run's crop size].")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
 @click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Image-reading processes (0: the main process) [default: from the CPUs].",
+)
 @click.option("--no-progress", is_flag=True)
 def eval_command(
-    data, checkpoint, val_split, protocol, scales, flip, base_size, window, save_predictions, device, no_progress
+    data,
+    checkpoint,
+    val_split,
+    protocol,
+    scales,
+    flip,
+    base_size,
+    window,
+    save_predictions,
+    device,
+    workers,
+    no_progress,
 ) -> None:
     """mIoU of a checkpoint; writes the evaluation record next to it and prints per-class IoU."""
     from .data.layout import class_names_of
@@ -345,6 +398,7 @@ def eval_command(
         window=window,
         device=device,
         save_dir=save_predictions,
+        workers=workers,
         progress=not no_progress,
     )
     names = class_names_of(data)

@@ -40,3 +40,11 @@ def iou_scores(confusion: np.ndarray) -> dict:
         "miou_all_classes": float(np.nan_to_num(iou, nan=0.0).mean()) if len(iou) else float("nan"),
         "pixel_accuracy": float(true_positive.sum() / confusion.sum()) if confusion.sum() else float("nan"),
     }
+
+
+def dice_scores(confusion: np.ndarray) -> list[float]:
+    """Per-class Dice, 2 TP / (|truth| + |prediction|); NaN for a class in neither."""
+    confusion = confusion.astype(np.float64)
+    sizes = confusion.sum(0) + confusion.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes > 0, 2 * np.diag(confusion) / sizes, np.nan).tolist()

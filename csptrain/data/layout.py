@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from scribblesim.sets.layout import Layout, read_meta, split_list_path
+from scribblesim.sets.layout import Layout, read_meta, set_name, split_list_path
 
 from ..errors import DataError
 
@@ -109,19 +109,22 @@ def class_names_of(data: Path) -> list[str]:
 
 
 def scribble_folder(data: Path, split: str, seed: int | str) -> str:
-    """Name of the folder ``{prefix}_scribble_r{seed}`` under ``data`` that covers ``split``.
+    """Name of the folder ``{prefix}_scribble_{set}`` under ``data`` that covers ``split``.
 
+    ``seed`` is a simulated annotator's seed (folder ``..._scribble_r{seed}``) or a set tag
+    such as ``human`` (``..._scribble_human``), spelt as :func:`scribblesim.sets.layout.set_name`.
     A build output may hold several splits (one prefix each); the folder is the one that
     has a scribble for every image of the split.
     """
     ids = read_split(data, split)
-    candidates = [p for p in Layout(data).scribble_dirs() if p.name.endswith(f"_scribble_r{seed}")]
+    suffix = f"_scribble_{set_name(seed)}"
+    candidates = [p for p in Layout(data).scribble_dirs() if p.name.endswith(suffix)]
     covering = [p.name for p in candidates if all((p / f"{name}.png").is_file() for name in ids)]
     if len(covering) == 1:
         return covering[0]
     if not covering:
         found = ", ".join(p.name for p in candidates) or "none"
-        raise DataError(f"{Path(data)}: no scribble folder *_scribble_r{seed} covers split {split!r} (found: {found})")
+        raise DataError(f"{Path(data)}: no scribble folder *{suffix} covers split {split!r} (found: {found})")
     raise DataError(
         f"{Path(data)}: several scribble folders cover split {split!r} ({', '.join(covering)}); "
         "pass the folder name explicitly"

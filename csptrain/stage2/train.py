@@ -120,7 +120,7 @@ def stage2_schedule(config: Stage2Config, size: int, world: int, split: str) -> 
 def build_stage2(
     config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device, world: int = 1
 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
-    """The model on ``device`` and its SGD optimiser; SyncBN across ``world`` > 1 CUDA processes.
+    """The model on ``device`` and its optimiser (SGD, or AdamW); SyncBN across ``world`` > 1 CUDA processes.
 
     (PyTorch's SyncBN runs on GPUs only: CPU processes keep per-process BatchNorm.)
     """
@@ -130,9 +130,13 @@ def build_stage2(
     model = model.to(device)
     if config.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    optimizer: torch.optim.Optimizer
+    if config.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     return model, optimizer
 
 
@@ -203,7 +207,14 @@ def train_stage2(
 def stage2_model(config: Stage2Config, num_classes: int, pretrained: Path | None = None) -> Stage2Model:
     """The stage-2 model that ``config`` describes (LoRM only when its loss is on)."""
     lorm_mask = config.lorm_mask if "lorm" in config.losses else None
-    return Stage2Model(config.backbone, num_classes, pretrained, lorm_mask=lorm_mask)
+    return Stage2Model(
+        config.backbone,
+        num_classes,
+        pretrained,
+        lorm_mask=lorm_mask,
+        segmentor=config.segmentor,
+        output_stride=config.output_stride,
+    )
 
 
 def load_stage2_model(checkpoint: Path) -> Trained[Stage2Model, Stage2Config]:

@@ -1,0 +1,173 @@
+"""csptrain on ScribbleACDC-shaped data: the UNet, output stride 16, the acdc preset, learning.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from csptrain.cli import main as csptrain_main
+from csptrain.data.layout import scribble_folder
+from csptrain.errors import ConfigError, DataError
+from csptrain.metrics import dice_scores
+from csptrain.models.deeplabv3plus import deeplabv3plus
+from csptrain.models.stage2 import Stage2Model
+from csptrain.models.unet import LEVEL_CHANNELS, unet
+from csptrain.stage1.config import make_stage1_config
+from csptrain.stage2.config import make_stage2_config
+from csptrain.stage2.train import build_stage2, load_stage2_model
+from scribblesim.cli.main import main as scribblesim_main
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY.parent / "benchmarks"))
+sys.path.insert(0, str(REPOSITORY / "test_scribblesim"))
+
+import learning  # noqa: E402  (the sibling benchmark script)
+from test_acdc import h5_root  # noqa: E402  (the synthetic WSL4MIS volumes)
+
+
+@pytest.fixture(scope="module")
+def acdc_build(tmp_path_factory) -> Path:
+    """A ScribbleACDC build of six synthetic patients (one validation patient)."""
+    tmp = tmp_path_factory.mktemp("acdc")
+    out = tmp / "out"
+    args = ["build", "acdc", "--root", h5_root(tmp), "--out", out, "--seeds", "1", "--val-patients", "6"]
+    result = CliRunner().invoke(scribblesim_main, [*map(str, args), "--no-progress", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("size", [(64, 64), (77, 101), (40, 48)])
+def test_unet_keeps_any_input_size_and_has_wsl4mis_levels(size: tuple[int, int]) -> None:
+    model = unet(num_classes=4).eval()
+    outputs = model(torch.randn(2, 3, *size))
+    assert outputs["out"].shape == (2, 4, *size)
+    # four 2 x 2 poolings of the padded input: the bottleneck is 1/16 of it, with 256 channels
+    assert outputs["features"].shape[1:] == (LEVEL_CHANNELS[-1], -(-size[0] // 16), -(-size[1] // 16))
+    assert [block[0].out_channels for block in model.encoder] == list(LEVEL_CHANNELS)
+    grey = unet(num_classes=4, in_channels=1)
+    assert grey(torch.randn(1, 1, 32, 32))["out"].shape == (1, 4, 32, 32)
+
+
+def test_output_stride_16_dilates_layer4_only() -> None:
+    model = deeplabv3plus("resnet18", num_classes=4, output_stride=16)
+    layers = {name: list(module.children()) for name, module in model.backbone.named_children()}
+    assert [b.conv2.dilation for b in layers["layer3"]] == [(1, 1)] * len(layers["layer3"])
+    assert layers["layer3"][0].conv1.stride == (2, 2)
+    assert [b.conv2.dilation for b in layers["layer4"]] == [(2, 2), (4, 4)]
+    outputs = model.eval()(torch.randn(1, 3, 64, 96))
+    assert outputs["features"].shape[-2:] == (4, 6) and outputs["out"].shape[-2:] == (64, 96)
+    with pytest.raises(ConfigError, match="output stride must be one of 8, 16"):
+        deeplabv3plus("resnet18", 4, output_stride=32)
+
+
+def test_stage2_model_choices_and_their_errors(tmp_path: Path) -> None:
+    model = Stage2Model("resnet18", 4, lorm_mask="queries", segmentor="unet")
+    features = model(torch.randn(1, 3, 32, 32))["features"]
+    assert model.lorm is not None and features.shape[1] == LEVEL_CHANNELS[-1]
+    with pytest.raises(ConfigError, match="the UNet trains from scratch"):
+        Stage2Model("resnet18", 4, pretrained=tmp_path / "w.pth", segmentor="unet")
+    with pytest.raises(ConfigError, match="segmentor must be one of deeplabv3plus, unet"):
+        make_stage2_config(segmentor="vnet")
+    with pytest.raises(ConfigError, match="output_stride must be one of 8, 16"):
+        make_stage2_config(output_stride=4)
+
+
+def test_adamw_is_an_optimizer_choice() -> None:
+    config = make_stage2_config(segmentor="unet", optimizer="adamw", lr=2e-3, weight_decay=1e-4)
+    _, optimizer = build_stage2(config, 4, None, torch.device("cpu"))
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert optimizer.defaults["lr"] == 2e-3 and optimizer.defaults["weight_decay"] == 1e-4
+    _, optimizer = build_stage2(make_stage2_config(segmentor="unet"), 4, None, torch.device("cpu"))
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["momentum"] == 0.9
+    with pytest.raises(ConfigError, match="optimizer must be one of sgd, adamw"):
+        make_stage2_config(optimizer="adam")
+
+
+def test_acdc_presets_use_wsl4mis_crops() -> None:
+    stage2 = make_stage2_config("acdc")
+    assert (stage2.lr, stage2.lambda_segc, stage2.lambda_c, stage2.crop_size, stage2.eval_base_size) == (
+        5e-2,
+        0.1,
+        6.0,
+        256,
+        256,
+    )
+    stage1 = make_stage1_config("acdc")
+    assert (stage1.iterations, stage1.lambda_segs, stage1.crop_size) == (9000, 0.9, 256)
+
+
+def test_dice_from_a_confusion_matrix() -> None:
+    confusion = np.array([[5, 1, 0], [2, 4, 0], [0, 0, 0]])
+    dice = dice_scores(confusion)
+    assert dice[0] == pytest.approx(10 / 13) and dice[1] == pytest.approx(8 / 11) and np.isnan(dice[2])
+
+
+def test_scribble_folder_finds_the_human_set(acdc_build: Path) -> None:
+    assert scribble_folder(acdc_build, "train", "human") == "acdc_scribble_human"
+    assert scribble_folder(acdc_build, "train", 1) == "acdc_scribble_r1"
+    with pytest.raises(DataError, match=r"no scribble folder \*_scribble_r7 covers split 'train'"):
+        scribble_folder(acdc_build, "train", 7)
+
+
+def test_cli_trains_a_unet_on_grayscale_slices(acdc_build: Path, tmp_path: Path) -> None:
+    run = tmp_path / "unet"
+    args = ["stage2", "--data", acdc_build, "--scribbles", "acdc_scribble_human", "--out", run]
+    args += ["--preset", "acdc", "--segmentor", "unet", "--losses", "segs", "--crop-size", "64", "--batch-size", "4"]
+    args += ["--epochs", "1", "--max-steps", "2", "--device", "cpu", "--workers", "0", "--no-progress"]
+    result = CliRunner().invoke(csptrain_main, [*map(str, args)])
+    assert result.exit_code == 0, result.output
+    trained = load_stage2_model(run / "last.pt")
+    assert trained.config.segmentor == "unet" and trained.step == 2 and trained.model.lorm is None
+    evaluate = ["eval", "--data", acdc_build, "--checkpoint", run / "last.pt", "--protocol", "single-scale"]
+    result = CliRunner().invoke(csptrain_main, [*map(str, evaluate), "--device", "cpu", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert "LV" in result.output and "mIoU" in result.output
+
+
+def test_learning_budget_becomes_whole_epochs_with_a_tenth_of_warmup() -> None:
+    config = make_stage2_config("acdc", batch_size=10, workers=0)
+    planned = learning.budget_config(config, steps=230, images=100)  # 10 steps per epoch
+    assert (planned.epochs, planned.warmup_epochs, planned.max_steps) == (23, 2, 230)
+    assert learning.volume_of("patient012_frame01_z03") == "patient012_frame01"
+
+
+def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Path) -> None:
+    sets = {"human": (acdc_build, "human"), "sim": (acdc_build, "1")}
+    assert learning.row_source(acdc_build, "full", sets) == (acdc_build, "SegmentationClassAug")
+    assert learning.row_source(acdc_build, "cspnet-human", sets) == (acdc_build, "acdc_scribble_human")
+    assert learning.row_source(acdc_build, "pce-sim", sets) == (acdc_build, "acdc_scribble_r1")
+    with pytest.raises(SystemExit, match="--fitted"):
+        learning.row_source(acdc_build, "pce-fitted", sets)
+    other = tmp_path / "other"  # the same build with another split
+    shutil.copytree(acdc_build, other, symlinks=True)
+    (other / "ImageSets/SegmentationAug/val.txt").write_text("patient001_frame01_z01\n")
+    with pytest.raises(SystemExit, match="its val split is not --data's"):
+        learning.row_source(acdc_build, "pce-fitted", {"fitted": (other, "1")})
+
+
+def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "pce-human,cspnet-sim"]
+    command += ["--budget-minutes", "0.02", "--device", "cpu", "--work", str(tmp_path), "--json"]
+    result = subprocess.run(command, cwd=REPOSITORY.parent, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["classes"] == ["background", "RV", "MYO", "LV"] and report["budget_minutes"] == 0.02
+    assert 0 < report["background_only_miou"] < 0.5
+    for row, labels in (("pce-human", "acdc_scribble_human"), ("cspnet-sim", "acdc_scribble_r1")):
+        figures = report["rows"][row]
+        assert figures["labels"] == labels and figures["steps"] >= 1
+        assert 0 <= figures["miou"] <= 1 and 0 <= figures["dice"] <= 1 and len(figures["iou"]) == 4
+        steps = [point["step"] for point in figures["curve"]]
+        assert len(steps) == len(learning.CURVE) and steps == sorted(steps) and steps[-1] == figures["steps"]
+    missing = subprocess.run(
+        [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY.parent, capture_output=True, text=True, timeout=600
+    )
+    assert missing.returncode != 0 and "give the build of its scribbles with --fitted" in missing.stderr
