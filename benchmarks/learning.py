@@ -48,6 +48,7 @@ from csptrain.catalog import LOSS_TERMS
 from csptrain.data.layout import class_names_of, read_split, scribble_folder
 from csptrain.metrics import confusion_matrix, dice_scores
 from csptrain.runs import TrainingRun
+from csptrain.runtime.process import pick_device
 from csptrain.stage2.config import Stage2Config, make_stage2_config
 from csptrain.stage2.evaluate import evaluate
 from csptrain.stage2.protocol import protocol_for
@@ -189,13 +190,14 @@ def evaluate_run(data: Path, run: Path, split: str, settings: Settings, num_clas
     """mIoU, per-class IoU and volume Dice of a row's checkpoint on ``split``."""
     trained = load_stage2_model(TrainingRun(run).checkpoint)
     protocol = protocol_for(trained.config, settings.protocol, scales=settings.eval_scales or None)
-    predictions = run / "predictions"
+    predictions, device = run / "predictions", pick_device(trained.config.device)
     scores = evaluate(
-        trained.model.to(trained.config.device if trained.config.device != "auto" else "cpu"),
+        trained.model.to(device),
         data,
         split,
         num_classes,
         protocol,
+        device=device,
         save_dir=predictions,
         progress=False,
         workers=0,
