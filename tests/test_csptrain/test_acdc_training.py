@@ -25,9 +25,9 @@ from csptrain.stage2.config import make_stage2_config
 from csptrain.stage2.train import build_stage2, load_stage2_model
 from scribblesim.cli.main import main as scribblesim_main
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY.parent / "benchmarks"))
-sys.path.insert(0, str(REPOSITORY / "test_scribblesim"))
+REPOSITORY = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPOSITORY / "benchmarks"))
+sys.path.insert(0, str(REPOSITORY / "tests" / "test_scribblesim"))
 
 import learning  # noqa: E402  (the sibling benchmark script)
 from test_acdc import h5_root  # noqa: E402  (the synthetic WSL4MIS volumes)
@@ -156,7 +156,7 @@ def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Pat
 def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_path: Path) -> None:
     command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "pce-human,cspnet-sim"]
     command += ["--budget-minutes", "0.02", "--device", "cpu", "--work", str(tmp_path), "--json"]
-    result = subprocess.run(command, cwd=REPOSITORY.parent, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["classes"] == ["background", "RV", "MYO", "LV"] and report["budget_minutes"] == 0.02
@@ -168,6 +168,6 @@ def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_
         steps = [point["step"] for point in figures["curve"]]
         assert len(steps) == len(learning.CURVE) and steps == sorted(steps) and steps[-1] == figures["steps"]
     missing = subprocess.run(
-        [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY.parent, capture_output=True, text=True, timeout=600
+        [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY, capture_output=True, text=True, timeout=600
     )
     assert missing.returncode != 0 and "give the build of its scribbles with --fitted" in missing.stderr
