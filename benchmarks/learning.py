@@ -236,13 +236,15 @@ def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, s
         config = replace(config, max_steps=stop)
         train_stage2(row.data, row.labels, pseudo, run, config, pretrained=row.pretrained, progress=False)
 
-    step_s = probe_seconds_per_step(train, row.work / "probe2")
-    if budget_s is None:  # the config's whole schedule
+    step_s: float | None = None
+    if budget_s is None:  # the config's whole schedule: no probe needed
         planned, steps = row.config, stage2_schedule(row.config, images, 1, "train").stop
     else:
+        step_s = probe_seconds_per_step(train, row.work / "probe2")
         planned = budget_config(row.config, max(1, int(budget_s / step_s)), images)
         steps = planned.max_steps or 0
-    row.log(f"{row.name}: {row.labels}, {step_s:.2f} s per step -> {steps} steps ({planned.epochs} epochs)")
+    timed = "" if step_s is None else f"{step_s:.2f} s per step -> "
+    row.log(f"{row.name}: {row.labels}, {timed}{steps} steps ({planned.epochs} epochs)")
     run, trained_s, curve = row.work / "stage2", spent_s, []
     for fraction in CURVE:
         started = time.perf_counter()
@@ -258,7 +260,7 @@ def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, s
         "labels": row.labels,
         "build": str(row.data),
         "steps": steps,
-        "s_per_step": round(step_s, 3),
+        "s_per_step": None if step_s is None else round(step_s, 3),
         "curve": [{k: p[k] for k in ("step", "train_s", "miou", "dice")} for p in curve],
     }
 
