@@ -10,8 +10,9 @@ compared. Prints one table:
 - the share of scribble pixels on the wrong class of the dense ground truth (each
   against its own ground truth);
 - for scribblesim only, from its vector strokes: the share of boundary-stroke length
-  that lies off its object's class before clipping, and the median vertex spacing of
-  background strokes.
+  that lies off its object's class before clipping, the median vertex spacing of
+  background strokes, and how far background strokes run from the background's
+  full-resolution medial axis (median and 95th percentile, sampled every half pixel).
 
     python benchmarks/fidelity.py OUT --reference REF_RUN [REF_RUN ...] [--seeds 1 2 3]
 """
@@ -23,8 +24,11 @@ import json
 import statistics
 from pathlib import Path
 
+import cv2
 import numpy as np
+import shapely
 
+from scribblesim.engine.medial import medial_axis
 from scribblesim.engine.raster import stroke_pixels
 from scribblesim.engine.result import BACKGROUND, UNLABELLED
 from scribblesim.sets.layout import Layout
@@ -44,9 +48,11 @@ def label_counts(scribble: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def stroke_figures(record: dict, truth: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per boundary stroke its off-class length share; per background stroke its vertex spacings."""
-    off, spacing = [], []
+def stroke_figures(record: dict, truth: np.ndarray) -> tuple[list[float], list[float], list[float]]:
+    """Per boundary stroke its off-class length share; per background stroke its vertex
+    spacings and the distances of its half-pixel samples to the full-resolution skeleton."""
+    off, spacing, deviation = [], [], []
+    to_skeleton = None
     for stroke in record["strokes"]:
         points = np.asarray(stroke["points"], dtype=float)
         if stroke["style"] == "boundary":
@@ -55,7 +61,14 @@ def stroke_figures(record: dict, truth: np.ndarray) -> tuple[list[float], list[f
                 off.append(float(np.mean(truth[rows, cols] != stroke["label"])))
         elif stroke["style"] == "background" and len(points) > 1:
             spacing += np.linalg.norm(np.diff(points, axis=0), axis=1).tolist()
-    return off, spacing
+            if to_skeleton is None:
+                skeleton = medial_axis(np.pad(truth == BACKGROUND, 1), rng=0)[1:-1, 1:-1]
+                to_skeleton = cv2.distanceTransform((~skeleton).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            samples = np.rint(shapely.segmentize(shapely.LineString(points), 0.5).coords).astype(int)
+            rows = np.clip(samples[:, 1], 0, truth.shape[0] - 1)
+            cols = np.clip(samples[:, 0], 0, truth.shape[1] - 1)
+            deviation += to_skeleton[rows, cols].tolist()
+    return off, spacing, deviation
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -81,15 +94,16 @@ def main() -> None:
         raise SystemExit(f"error: {args.out} and the reference folders have no image in common")
     layout = Layout(args.out)
 
-    ours, theirs, off, spacing = [], [], [], []
+    ours, theirs, off, spacing, deviation = [], [], [], [], []
     for scribble_set in sets:
         records = scribble_set.records()
         for name in names:
             truth = read_label_map(layout.ground_truth(name))
             ours.append(label_counts(scribble_set.label_map(name), truth))
-            boundary_off, background_spacing = stroke_figures(records[name], truth)
+            boundary_off, background_spacing, background_deviation = stroke_figures(records[name], truth)
             off += boundary_off
             spacing += background_spacing
+            deviation += background_deviation
     for run in args.reference:
         for name in names:
             truth = read_label_map(run / "semantic_gt" / f"{name}.png")
@@ -106,6 +120,11 @@ def main() -> None:
         print(f"{'boundary length off-object':28} {'':>10} {statistics.mean(off):12.2%}   ({len(off)} strokes)")
     if spacing:
         print(f"{'background vertex spacing':28} {'':>10} {statistics.median(spacing):10.2f} px (median)")
+    if deviation:
+        print(
+            f"{'background off the skeleton':28} {'':>10} {np.median(deviation):10.2f} px (median), "
+            f"{np.percentile(deviation, 95):.2f} px (95th percentile)"
+        )
     print(json.dumps({"reference": b, "scribblesim": a}, indent=None))
 
 

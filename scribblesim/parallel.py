@@ -1,7 +1,7 @@
 """Run a function over many items in joblib workers, and the settings of those worker processes.
 
 Nothing here knows what the items are: :mod:`scribblesim.sets.build` hands it one image
-per item. The process settings (glibc's ``mallopt``, Linux's ``prctl``) belong to the
+per item. The process settings (glibc's ``mallopt``, Linux's ``prctl``, OpenCV's threads) belong to the
 processes, not to any output format, hence this module's place beside :mod:`.errors`
 rather than under a floor; it imports nothing of scribblesim.
 """
@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-import joblib
-
+#: joblib's own backends, and dask's (registered when dask.distributed is imported). Named
+#: here so that parsing options does not import joblib (a fifth of a second).
+JOBLIB_BACKENDS = ("dask", "loky", "multiprocessing", "sequential", "threading")
 #: joblib backends whose workers are processes on this machine.
 PROCESS_BACKENDS = ("loky", "multiprocessing")
 #: The default backend: forked workers start with everything imported (loky's start afresh,
@@ -73,14 +74,22 @@ def die_with_parent(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Initializer of worker processes: they end with ``parent``, keep freed memory and ignore Ctrl-C.
+    """Initializer of worker processes: they end with ``parent``, keep freed memory, ignore Ctrl-C
+    and run OpenCV on one thread.
 
     Ctrl-C reaches the whole process group; the parent alone answers it (one line, exit
-    130) and ends its workers, which would otherwise each print a traceback.
+    130) and ends its workers, which would otherwise each print a traceback. The workers
+    are the parallelism: OpenCV's own threads (one per core by default) would only
+    compete with them. ``setNumThreads(0)`` (run sequentially), not ``1``: in a worker
+    forked after the parent ran OpenCV, ``setNumThreads(1)`` waits forever on the
+    parent's thread pool.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent)
     keep_freed_memory()
+    import cv2
+
+    cv2.setNumThreads(0)
 
 
 def _workers(jobs: int) -> int:
@@ -108,6 +117,8 @@ def _in_chunks(tasks: Iterator, size: int) -> Iterator:
     One item per dispatch: joblib's automatic batches of several items leave a worker
     idle while another finishes the chunk's last batch.
     """
+    import joblib
+
     with joblib.Parallel(batch_size=1) as parallel:
         while chunk := list(itertools.islice(tasks, size)):
             yield from parallel(chunk)
@@ -138,6 +149,12 @@ def in_workers(function: Callable, items: Iterable, *args, jobs: int, backend: s
         The results, to be consumed inside the ``with`` block.
     """
     keep_freed_memory()  # forked workers inherit it; spawned ones set it in start_worker
+    if _workers(jobs) == 1 and backend in (*PROCESS_BACKENDS, "sequential"):
+        # What joblib does with one process-backed job, without its import.
+        yield (function(item, *args) for item in items)
+        return
+    import joblib
+
     # Worker processes end with the caller, even one killed with SIGKILL.
     options = {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
     with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):

@@ -13,20 +13,18 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import click
-import joblib
 
 from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
 from ..errors import ConfigError, DatasetError
-from ..parallel import DEFAULT_BACKEND
+from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS
 from ..sets.build import BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .failures import OneLineErrors
 from .options import JOBS, SEED
 
 DEFAULT_OUT = Path("scribbles-out")
-JOBLIB_BACKENDS = sorted(set(joblib.parallel.BACKENDS) | {"dask"})
 
 
 def build_options(function):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy import ndimage
 from skimage.measure import find_contours
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+from .kernels import erode_square, label8
 
 
 def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -24,8 +23,7 @@ def eroded_contour(mask: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarra
         ``None`` when erosion leaves nothing.
     """
     size = 2 * (kernel // 2) + 1
-    eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0)
-    return outer_contour(eroded.astype(bool), kernel)
+    return outer_contour(erode_square(mask, size), kernel)
 
 
 def outer_contour(region: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -40,7 +38,7 @@ def outer_contour(region: np.ndarray, spacing: float) -> tuple[np.ndarray, np.nd
     (points, centroid) or None
         As :func:`eroded_contour`; ``None`` for an empty region.
     """
-    labels, count = ndimage.label(region, structure=_EIGHT_CONNECTED)
+    labels, count = label8(region)
     if count == 0:
         return None
     sizes = np.bincount(labels.ravel())

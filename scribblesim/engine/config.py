@@ -60,8 +60,10 @@ class SimConfig:
         ``None`` analyses every object at full resolution. Boundary strokes are always
         traced at full resolution.
     background_work_pixels : int or None
-        The same cap for each background part; background strokes are not smoothed,
-        so the default traces them at full resolution for images up to 1024 x 1024.
+        The same cap for each background part (kept cells: all background). The
+        default puts COCO-size images (up to 640 x 640) on a 2x grid, where the
+        background's medial axis costs a quarter; its strokes keep the reference's pixel
+        counts (see docs/fidelity.md).
 
     Style knobs (off by default, when the paper's style is drawn exactly):
 
@@ -109,7 +111,7 @@ class SimConfig:
     bezier_degree: int = 5
     control_spacing: float = 6.0
     max_work_pixels: int | None = 4096
-    background_work_pixels: int | None = 1024 * 1024
+    background_work_pixels: int | None = 160_000
     background_band: float = 201 / 1024
     stroke_path: StrokePath = "root-to-leaf"
     stroke_extension: float = 0.0

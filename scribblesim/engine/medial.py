@@ -4,25 +4,63 @@
 thousand ``ndimage.label`` calls, ~12 ms) on every call and orders the pixels with a
 three-key ``lexsort``. Here the table is built once, the cornerness (background pixels
 around each pixel) comes from sums of shifted arrays, and the same order (distance, then
-cornerness, then a seeded random tie-breaker) comes from stable integer sorts.
+cornerness, then a seeded random tie-breaker) comes from stable integer sorts. The
+distances come from OpenCV's exact distance transform, four times faster than scipy's.
 The thinning itself is scikit-image's compiled loop, so the result is exactly
 ``medial_axis(mask, rng=rng)``; the tests check that.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
 from functools import cache
+from pathlib import Path
 
+import cv2
 import numpy as np
-from scipy import ndimage
-from skimage.morphology import medial_axis as _skimage_medial_axis
 
-try:  # scikit-image's compiled kernels; without them, fall back to the public function
-    from skimage.morphology._skeletonize import _skeletonize_loop
-except ImportError:  # pragma: no cover - depends on the installed scikit-image
-    _skeletonize_loop = None
+from .kernels import label8
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+#: OpenCV's distances are float32: their squares round back to the exact integers below
+#: this (measured error under 0.07 at 2**20, 0.18 at 1500**2); scipy's exact transform
+#: takes over above it.
+_EXACT_SQUARED_DISTANCE_BELOW = 2**21
+#: scikit-image's compiled thinning loop, and the module that holds it.
+_LOOP_MODULE = "skimage.morphology._skeletonize_various_cy"
+
+
+@cache
+def _thinning_loop():
+    """scikit-image's compiled thinning loop, or None where this scikit-image lacks it.
+
+    The extension module is loaded from its file: importing it by name first runs
+    ``skimage.morphology``'s package, which imports all of ``scipy.ndimage`` and
+    ``scipy.spatial`` (half a second of every build command's start-up) for nothing here.
+    """
+    if _LOOP_MODULE in sys.modules:
+        return sys.modules[_LOOP_MODULE]._skeletonize_loop
+    package = importlib.util.find_spec("skimage")
+    locations = package.submodule_search_locations if package is not None else None
+    if locations:
+        stem = _LOOP_MODULE.rsplit(".", 1)[1]
+        files = [Path(locations[0]) / "morphology" / (stem + s) for s in importlib.machinery.EXTENSION_SUFFIXES]
+        path = next((f for f in files if f.is_file()), None)
+        if path is not None:
+            loader = importlib.machinery.ExtensionFileLoader(_LOOP_MODULE, str(path))
+            spec = importlib.util.spec_from_file_location(_LOOP_MODULE, path, loader=loader)
+            if spec is not None:
+                module = importlib.util.module_from_spec(spec)
+                loader.exec_module(module)
+                loop = getattr(module, "_skeletonize_loop", None)
+                if loop is not None:
+                    return loop
+    try:  # pragma: no cover - another scikit-image layout: the usual import
+        from skimage.morphology._skeletonize import _skeletonize_loop
+    except ImportError:  # pragma: no cover - no compiled loop: the public function
+        return None
+    return _skeletonize_loop
 
 
 def _pattern(index: int) -> np.ndarray:
@@ -40,7 +78,7 @@ def _keep_table() -> np.ndarray:
             continue
         without = pattern.copy()
         without[1, 1] = False
-        splits = ndimage.label(pattern, _EIGHT_CONNECTED)[1] != ndimage.label(without, _EIGHT_CONNECTED)[1]
+        splits = label8(pattern)[1] != label8(without)[1]
         keep[index] = splits or pattern.sum() < 3
     return keep
 
@@ -66,6 +104,18 @@ def _thinning_order(distance: np.ndarray, corner: np.ndarray, tiebreaker: np.nda
     return order[np.argsort(_smallest_unsigned(distance)[order], kind="stable")]
 
 
+def _squared_distances(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared distance from each set pixel ``(rows, cols)`` to the nearest unset pixel, as integers."""
+    distance = cv2.distanceTransform(image.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[rows, cols]
+    squared = np.square(distance, dtype=np.float64)
+    if squared.max(initial=0) < _EXACT_SQUARED_DISTANCE_BELOW:
+        return np.rint(squared).astype(np.int64)
+    from scipy import ndimage  # rare: distances beyond ~1,450 px
+
+    nearest = ndimage.distance_transform_edt(image, return_distances=False, return_indices=True)
+    return (nearest[0][rows, cols] - rows) ** 2 + (nearest[1][rows, cols] - cols) ** 2
+
+
 def medial_axis(mask: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
     """Medial axis of a 2-D boolean mask; identical to ``skimage.morphology.medial_axis``.
 
@@ -80,18 +130,20 @@ def medial_axis(mask: np.ndarray, rng: np.random.Generator | int | None = None) 
     -------
     (H, W) bool array
     """
-    image = np.asarray(mask, dtype=bool)
-    if _skeletonize_loop is None or min(image.shape) < 3:
-        return _skimage_medial_axis(image, rng=rng)
+    image = np.ascontiguousarray(mask, dtype=bool)
+    thinning_loop = _thinning_loop()
+    if thinning_loop is None or min(image.shape) < 3 or image.all():
+        from skimage.morphology import medial_axis as skimage_medial_axis
+
+        return skimage_medial_axis(image, rng=rng)
     keep = _keep_table()
-    nearest = ndimage.distance_transform_edt(image, return_distances=False, return_indices=True)
     rows, cols = np.nonzero(image)
     # Squared distances to the nearest background pixel are integers, and sorting them
     # sorts the distances.
-    distance = (nearest[0][rows, cols] - rows) ** 2 + (nearest[1][rows, cols] - cols) ** 2
+    distance = _squared_distances(image, rows, cols)
     corner = _cornerness(image)[rows, cols]
     tiebreaker = np.random.default_rng(rng).permutation(np.arange(rows.size))
     order = _thinning_order(distance, corner, tiebreaker).astype(np.int32)
     result = np.ascontiguousarray(image, np.uint8)
-    _skeletonize_loop(result, rows.astype(np.intp), cols.astype(np.intp), order, keep)
+    thinning_loop(result, rows.astype(np.intp), cols.astype(np.intp), order, keep)
     return result.astype(bool)

@@ -6,17 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import ConfigError
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
+from .kernels import distance_to_unset, label8
 from .raster import stroke_pixels
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke, StrokeStyle
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
 from .styles import background_paths, boundary_outline, boundary_path, line_paths, line_tree
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _IGNORED = -2
 
 
@@ -78,12 +77,12 @@ class _Object:
     def depth(self) -> np.ndarray:
         """Distance of each visible pixel to the nearest pixel outside the object."""
         if self._depth is None:
-            self._depth = ndimage.distance_transform_edt(np.pad(self.visible, 1))[1:-1, 1:-1]
+            self._depth = distance_to_unset(np.pad(self.visible, 1))[1:-1, 1:-1]
         return self._depth
 
     def outline(self, config: SimConfig) -> tuple | None:
         if self._outline is None:
-            connected = ndimage.label(self.visible, structure=_EIGHT_CONNECTED)[1] == 1
+            connected = label8(self.visible)[1] == 1
             depth = self.depth() if connected and config.boundary_inset is not None else None
             self._outline = (boundary_outline(self.visible, config, depth) if connected else None,)
         return self._outline[0]
@@ -117,7 +116,7 @@ def _pixels(
 
 
 def _deepest_pixel(mask: np.ndarray) -> np.ndarray:
-    distance = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    distance = distance_to_unset(np.pad(mask, 1))[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(distance)), mask.shape)
     return np.array([[float(col), float(row)]])
 

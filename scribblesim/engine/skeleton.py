@@ -13,9 +13,8 @@ from functools import partial
 
 import networkx as nx
 import numpy as np
-from scipy import ndimage
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+from .kernels import label8
 
 
 def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +51,7 @@ def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def largest_component(skeleton: np.ndarray) -> np.ndarray:
     """Keep the largest 8-connected component of a skeleton (the first one on ties)."""
-    labels, count = ndimage.label(skeleton, structure=_EIGHT_CONNECTED)
+    labels, count = label8(skeleton)
     if count <= 1:
         return skeleton
     sizes = np.bincount(labels.ravel())

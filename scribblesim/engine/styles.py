@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy import ndimage
 
 from .boundary import eroded_contour, outer_contour, radial_jitter
 from .config import SimConfig
-from .grid import coarsen, to_fine, work_factor
+from .grid import coarsen, to_fine, to_fine_pixels, work_factor
 from .hand import extend_path, inset_path, keep_stretch, wobble, zigzag
+from .kernels import label8
 from .medial import medial_axis
 from .skeleton import (
     MAX_TREE_NODES,
@@ -29,7 +29,9 @@ from .skeleton import (
 )
 from .smoothing import bezier_smooth, resample
 
-_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+#: Douglas-Peucker tolerance of background paths in pixels: the reference simplifies
+#: the chains of its skeleton graph with ``rdp(path, 2)``.
+BACKGROUND_SIMPLIFY_PX = 2.0
 
 
 def _rc_to_xy(points_rc: np.ndarray, factor: int) -> np.ndarray:
@@ -95,9 +97,11 @@ def background_paths(
     The region is framed by zeros, so the image border counts as an edge of the
     background and the paths keep clear of it. Regions larger than
     ``config.background_work_pixels`` are analysed on a coarser grid whose cells are
-    kept only when all their pixels are background. ``every_component`` gives one path
-    per skeleton component (the reference's Cityscapes setting), largest first, instead
-    of one for the largest.
+    kept only when all their pixels are background; each cell of the path maps back to
+    a pixel of its own. Paths are simplified as the reference's are (Douglas-Peucker,
+    :data:`BACKGROUND_SIMPLIFY_PX`, or half a cell on grids coarser than 4x).
+    ``every_component`` gives one path per skeleton component (the reference's
+    Cityscapes setting), largest first, instead of one for the largest.
 
     Returns
     -------
@@ -110,7 +114,7 @@ def background_paths(
     if factor > 1 and not work.any():
         work, factor = region, 1
     skeleton = medial_axis(np.pad(work, 1), rng=rng)[1:-1, 1:-1]
-    labels = ndimage.label(skeleton, structure=_EIGHT_CONNECTED)[0]
+    labels = label8(skeleton)[0]
     # The skeleton's pixels, not the whole image, give each piece's size and box.
     rows, cols = np.nonzero(skeleton)
     piece = labels[rows, cols]
@@ -133,13 +137,13 @@ def background_paths(
             reason = f"{error}; {len(chosen) - done} skeleton piece(s) left without a stroke"
             break
         budget -= tree.graph.number_of_nodes()
-        path = _rc_to_xy(longest_path(tree) + np.array([top, left]), factor)
+        path = to_fine_pixels(longest_path(tree) + np.array([top, left]), factor)[:, ::-1].astype(float)
         if len(path) >= 3:
-            # Straight runs instead of the pixel grid's staircase, still no smoothing: the
-            # path keeps within half a cell of the skeleton (the reference simplifies its
-            # vertices with a 2-px Douglas-Peucker). Plain Douglas-Peucker: keeping the
-            # topology costs ten times more, for crossings within half a cell that no brush shows.
-            path = np.asarray(shapely.simplify(shapely.LineString(path), factor / 2.0, preserve_topology=False).coords)
+            # Straight runs instead of the pixel grid's staircase, still no smoothing. Plain
+            # Douglas-Peucker: keeping the topology costs ten times more, for crossings
+            # within the tolerance that no brush shows.
+            tolerance = max(BACKGROUND_SIMPLIFY_PX, factor / 2.0)
+            path = np.asarray(shapely.simplify(shapely.LineString(path), tolerance, preserve_topology=False).coords)
         paths.append(path)
     return paths, reason
 

@@ -7,16 +7,13 @@ length of :mod:`scribblesim.analysis.metrics`.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from skimage.morphology import skeletonize
 
+from .kernels import label8
 from .result import UNLABELLED, Stroke, StrokeStyle
 from .skeleton import skeleton_edges
 
 #: Stroke style recorded for strokes drawn by people (imported) or recovered from pixels.
 HUMAN_STYLE: StrokeStyle = "human"
-
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def skeleton_length(skeleton: np.ndarray) -> float:
@@ -70,11 +67,15 @@ def skeleton_chains(skeleton: np.ndarray) -> list[np.ndarray]:
 
 def vectorise(label_map: np.ndarray) -> list[Stroke]:
     """Strokes of a scribble label map: skeleton chains of each connected piece of each label."""
+    # Imported here: scikit-image's morphology package imports all of scipy.ndimage, which
+    # builds that never vectorise (no human scribbles) should not wait for.
+    from skimage.morphology import skeletonize
+
     strokes = []
     for label in np.unique(label_map):
         if label == UNLABELLED:
             continue
-        pieces, count = ndimage.label(label_map == label, structure=_EIGHT)
+        pieces, count = label8(label_map == label)
         for piece in range(1, count + 1):
             mask = pieces == piece
             skeleton = skeletonize(mask) if mask.sum() > 1 else mask

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
-from scipy import ndimage
 
 
 def voc_palette(size: int = 256) -> np.ndarray:
@@ -56,7 +56,7 @@ def overlay(image: np.ndarray, label_map: np.ndarray, dim: float = 0.5, outline:
     out[label_map == 0] = OVERLAY_BACKGROUND
     if outline and labelled.any():
         luminance = np.where(labelled, out.astype(np.float32) @ LUMINANCE, -1.0)
-        nearby = ndimage.maximum_filter(luminance, size=3, mode="constant", cval=-1.0)
+        nearby = cv2.dilate(luminance, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=-1.0)
         ring = (nearby >= 0) & ~labelled
         out[ring] = np.where((nearby[ring] > 140)[:, None], 0, 255).astype(np.uint8)
     return out

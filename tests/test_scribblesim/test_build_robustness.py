@@ -387,3 +387,38 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
 """
     faults = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
     assert faults < 2**20 * 8 // 4096 // 10  # a tenth of one array's pages, for twenty arrays
+
+
+def test_a_one_job_build_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """Start-up is part of every build (issue 22): scipy.ndimage, scikit-image's morphology,
+    joblib and matplotlib (a second of imports together) stay out of a one-job build."""
+    script = f"""
+import sys
+from scribblesim.cli.main import main
+main(["build", "coco", "--out", {str(tmp_path / "out")!r}, "--jobs", "1", "--no-progress"], standalone_mode=False)
+heavy = ("scipy.ndimage", "scipy.spatial", "skimage.morphology", "joblib", "matplotlib")
+print("imported:", *[m for m in heavy if m in sys.modules])
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.splitlines()[-1] == "imported:"
+    assert (tmp_path / "out" / "meta.json").is_file()
+
+
+def test_backend_choices_cover_joblibs() -> None:
+    import joblib
+
+    from scribblesim.parallel import JOBLIB_BACKENDS
+
+    assert set(joblib.parallel.BACKENDS) <= set(JOBLIB_BACKENDS)
+
+
+def test_two_jobs_after_opencv_ran_in_the_parent(tmp_path: Path) -> None:
+    """Forked workers must not wait on the parent's OpenCV thread pool (they once hung forever)."""
+    script = f"""
+import cv2, numpy as np
+from scribblesim.cli.main import main
+cv2.distanceTransform(np.ones((500, 500), np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)  # starts the pool
+main(["build", "coco", "--out", {str(tmp_path / "out")!r}, "--jobs", "2", "--no-progress"], standalone_mode=False)
+"""
+    subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert (tmp_path / "out" / "meta.json").is_file()

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
+from skimage.measure import block_reduce
 from skimage.morphology import medial_axis as skimage_medial_axis
 
+from scribblesim.engine import kernels, medial
 from scribblesim.engine.boundary import radial_jitter
 from scribblesim.engine.grid import coarsen, to_fine, work_factor
 from scribblesim.engine.medial import medial_axis
@@ -27,6 +29,22 @@ MEDIAL_SETTINGS = settings(max_examples=60, deadline=None)
 def _masks(max_side=24):
     shapes = st.tuples(st.integers(1, max_side), st.integers(1, max_side))
     return shapes.flatmap(lambda shape: arrays(np.bool_, shape))
+
+
+# --- OpenCV kernels with scipy.ndimage's meaning --------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(_masks(max_side=40), st.integers(1, 6))
+def test_kernels_equal_scipy_ndimage(mask, size):
+    labels, count = kernels.label8(mask)
+    expected, expected_count = ndimage.label(mask, np.ones((3, 3), dtype=bool))
+    assert count == expected_count
+    np.testing.assert_array_equal(labels, expected)  # same numbering: raster order of first pixels
+    if (~mask).any():
+        np.testing.assert_allclose(kernels.distance_to_unset(mask), ndimage.distance_transform_edt(mask), rtol=1e-6)
+    eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0).astype(bool)
+    np.testing.assert_array_equal(kernels.erode_square(mask, size), eroded)
 
 
 # --- medial_axis ----------------------------------------------------------------------
@@ -46,6 +64,16 @@ def test_medial_axis_equals_scikit_image_on_a_real_background():
     for cy, cx, r in [(60, 80, 30), (150, 200, 55), (200, 40, 25), (40, 260, 20)]:
         mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = False
     mask[100:110, :] = False
+    for seed in (0, 7):
+        np.testing.assert_array_equal(medial_axis(mask, rng=seed), skimage_medial_axis(mask, rng=seed))
+
+
+@pytest.mark.parametrize("exact_below", [0, 2**21])  # scipy's transform, OpenCV's
+def test_medial_axis_distances_are_exact_either_way(exact_below, monkeypatch):
+    """Far from any edge OpenCV's float32 distances stop rounding to exact squares; scipy's take over."""
+    monkeypatch.setattr(medial, "_EXACT_SQUARED_DISTANCE_BELOW", exact_below)
+    rng = np.random.default_rng(3)
+    mask = rng.random((300, 400)) > 0.002
     for seed in (0, 7):
         np.testing.assert_array_equal(medial_axis(mask, rng=seed), skimage_medial_axis(mask, rng=seed))
 
@@ -392,6 +420,13 @@ def test_work_factor_is_the_smallest_that_fits_the_cap(shape, cap, factor):
         area = shape[0] * shape[1]
         assert area / factor**2 <= cap
         assert factor == 1 or area / (factor - 1) ** 2 > cap
+
+
+@settings(max_examples=60, deadline=None)
+@given(_masks(max_side=40), st.integers(1, 7), st.booleans())
+def test_coarsen_equals_block_reduce(mask, factor, conservative):
+    expected = block_reduce(mask, (factor, factor), np.all if conservative else np.any, cval=False)
+    np.testing.assert_array_equal(coarsen(mask, factor, conservative=conservative), expected)
 
 
 def test_coarsen_modes_and_to_fine():
