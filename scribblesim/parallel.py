@@ -1,9 +1,9 @@
 """Run a function over many items in joblib workers, and the settings of those worker processes.
 
 Nothing here knows what the items are: :mod:`scribblesim.sets.build` hands it one image
-per item. The process settings (glibc's ``mallopt``, Linux's ``prctl``, OpenCV's threads) belong to the
-processes, not to any output format, hence this module's place beside :mod:`.errors`
-rather than under a floor; it imports nothing of scribblesim.
+per item. The process settings (glibc's ``mallopt``, Linux's ``prctl``, OpenCV's
+threads) belong to the processes, not to any output format, hence this module's place
+beside :mod:`.errors` rather than under a floor; it imports nothing of scribblesim.
 """
 
 from __future__ import annotations
