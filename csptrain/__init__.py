@@ -5,4 +5,6 @@ Reads the dataset layout that ``scribblesim build`` writes. Needs the ``train`` 
 (torch, torchvision, timm).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("scribblesim")  # one distribution, one version (pyproject reads scribblesim's)
