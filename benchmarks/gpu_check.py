@@ -28,12 +28,12 @@ from types import SimpleNamespace
 
 import torch
 
-# the sibling benchmark scripts (the script's folder is on sys.path)
+# the sibling benchmark script (the script's folder is on sys.path)
 from stage2_data import SCRIBBLES, write_dataset
-from train_step import peak_memory_mb, reset_peak, stage1_rate, stage2_rate, synchronise, timed
 
 from csptrain.data.loader import batches_from, steps_per_epoch
 from csptrain.data.stage2 import Augment, ScribbleDataset
+from csptrain.experiments.throughput import peak_memory_mb, reset_peak, stage1_rate, stage2_rate, synchronise, timed
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR
 from csptrain.stage1.pseudo import pseudo_labels

@@ -25,9 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-# the sibling benchmark script (the script's folder is on sys.path)
-from train_step import centre_crop
-
+from csptrain.experiments.throughput import centre_crop
 from csptrain.losses import lattice
 from scribblesim.datasets.sample import coco_sample_root
 

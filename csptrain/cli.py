@@ -229,19 +229,57 @@ def main() -> None:
     """
 
 
-@main.command("stage1")
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
-@click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
-@click.option("--preset", type=PRESET, default=None, help="Table A4 hyper-parameters.")
-@click.option(
-    "--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides."
-)
-@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
-@click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Local timm ViT weights file.")
-@_options(STAGE1 + COMMON, defaults=Stage1Config())
-@click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
-@click.option("--no-progress", is_flag=True)
+def _training_command(name: str, stage_options: list[tuple], defaults, table: str, pretrained_help: str) -> Callable:
+    """The options every trainer command takes (``stage1``, ``stage2``), around its own."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output."),
+            click.option(
+                "--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1."
+            ),
+            click.option(
+                "--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard)."
+            ),
+            click.option("--preset", type=PRESET, default=None, help=f"{table} hyper-parameters."),
+            click.option(
+                "--config",
+                "yaml_file",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="YAML file of config overrides.",
+            ),
+            click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP),
+            click.option("--pretrained", type=click.Path(path_type=Path), default=None, help=pretrained_help),
+            _options(stage_options + COMMON, defaults=defaults),
+            click.option(
+                "--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them)."
+            ),
+            click.option("--no-progress", is_flag=True),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return main.command(name)(command)
+
+    return decorate
+
+
+def _train(
+    make_config: Callable, train: Callable, inputs: tuple, out: Path, preset, yaml_file, overrides: dict, **options
+) -> None:
+    """Make a stage's config, join the job on its device, train (or resume) ``out`` and print the last step.
+
+    ``train(*inputs, out, config, process, **options)`` is the stage's trainer.
+    """
+    from .runtime.process import joined
+
+    config = make_config(preset, yaml_file, **overrides)
+    with joined(config.device) as process:
+        last = train(*inputs, out, config, process, **options)
+    click.echo(_summary(out, last))
+
+
+@_training_command("stage1", STAGE1, Stage1Config(), "Table A4", "Local timm ViT weights file.")
 def stage1(
     data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress, **overrides
 ) -> None:
@@ -249,70 +287,15 @@ def stage1(
     from .stage1.config import make_stage1_config
     from .stage1.train import train_stage1
 
-    config = make_stage1_config(preset, yaml_file, **overrides)
-    last = train_stage1(
-        data,
-        scribbles,
-        out,
-        config,
-        split=train_split,
-        pretrained=pretrained,
-        progress=not no_progress,
-        reconfigure=reconfigure,
-    )
-    click.echo(_summary(out, last))
+    options = dict(split=train_split, pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
+    _train(make_stage1_config, train_stage1, (data, scribbles), out, preset, yaml_file, overrides, **options)
 
 
-@main.command("pseudo")
-@click.option("--data", type=click.Path(path_type=Path), required=True)
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-1 run's {CHECKPOINT}.")
-@click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
-@click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
-@click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--no-progress", is_flag=True)
-def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_progress) -> None:
-    """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
-    from .stage1.pseudo import generate_pseudo_labels
-
-    summary = generate_pseudo_labels(
-        data,
-        checkpoint,
-        out,
-        split=split,
-        scribbles=scribbles,
-        device=device,
-        batch_size=batch_size,
-        use_par=par,
-        progress=not no_progress,
-    )
-    click.echo(
-        f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
-        f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)"
-    )
-
-
-@main.command("stage2")
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="A scribblesim build output.")
-@click.option("--scribbles", required=True, help="Scribble folder under --data, e.g. coco2014_train_scribble_r1.")
+@_training_command("stage2", STAGE2, Stage2Config(), "Table A5", "torchvision ResNet state dict (ImageNet).")
 @click.option(
     "--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain)."
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, TensorBoard).")
-@click.option("--preset", type=PRESET, default=None, help="Table A5 hyper-parameters.")
-@click.option(
-    "--config", "yaml_file", type=click.Path(path_type=Path), default=None, help="YAML file of config overrides."
-)
-@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
-@click.option(
-    "--pretrained", type=click.Path(path_type=Path), default=None, help="torchvision ResNet state dict (ImageNet)."
-)
-@_options(STAGE2 + COMMON, defaults=Stage2Config())
-@click.option("--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them).")
-@click.option("--no-progress", is_flag=True)
 def stage2(
     data,
     scribbles,
@@ -331,20 +314,47 @@ def stage2(
     from .stage2.config import make_stage2_config
     from .stage2.train import train_stage2
 
-    config = make_stage2_config(preset, yaml_file, **overrides)
-    last = train_stage2(
-        data,
-        scribbles,
-        pseudo,
-        out,
-        config,
+    options = dict(
         split=train_split,
         num_classes=num_classes,
         pretrained=pretrained,
         progress=not no_progress,
         reconfigure=reconfigure,
     )
-    click.echo(_summary(out, last))
+    _train(make_stage2_config, train_stage2, (data, scribbles, pseudo), out, preset, yaml_file, overrides, **options)
+
+
+@main.command("pseudo")
+@click.option("--data", type=click.Path(path_type=Path), required=True)
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-1 run's {CHECKPOINT}.")
+@click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
+@click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--no-progress", is_flag=True)
+def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_progress) -> None:
+    """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
+    from .runtime.process import joined
+    from .stage1.pseudo import generate_pseudo_labels
+
+    with joined(device) as process:
+        summary = generate_pseudo_labels(
+            data,
+            checkpoint,
+            out,
+            process,
+            split=split,
+            scribbles=scribbles,
+            batch_size=batch_size,
+            use_par=par,
+            progress=not no_progress,
+        )
+    click.echo(
+        f"{out}: {summary['images']} images, pseudo-label mIoU {100 * summary['miou']:.2f} "
+        f"(uncertain pixels {100 * summary['uncertain_share']:.1f} %)"
+    )
 
 
 @main.command("eval")
@@ -384,23 +394,25 @@ def eval_command(
 ) -> None:
     """mIoU of a checkpoint; writes the evaluation record next to it and prints per-class IoU."""
     from .data.layout import class_names_of
+    from .runtime.process import joined
     from .stage2.evaluate import evaluate_checkpoint
     from .stage2.protocol import describe_protocol
 
-    scores = evaluate_checkpoint(
-        data,
-        checkpoint,
-        val_split,
-        protocol=protocol,
-        scales=scales,
-        flip=flip,
-        base_size=base_size,
-        window=window,
-        device=device,
-        save_dir=save_predictions,
-        workers=workers,
-        progress=not no_progress,
-    )
+    with joined(device) as process:
+        scores = evaluate_checkpoint(
+            data,
+            checkpoint,
+            val_split,
+            process,
+            protocol=protocol,
+            scales=scales,
+            flip=flip,
+            base_size=base_size,
+            window=window,
+            save_dir=save_predictions,
+            workers=workers,
+            progress=not no_progress,
+        )
     names = class_names_of(data)
     names += [f"class {k}" for k in range(len(names), len(scores["iou"]))]
     for name, iou in zip(names, scores["iou"]):

@@ -77,6 +77,11 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
         )
     if not spec.seeds:
         raise ConfigError("--seeds: give at least one seed")
+    if spec.stage1.device != spec.stage2.device:  # one process group, on one device, runs every step
+        raise ConfigError(
+            f"--stage1-device {spec.stage1.device} differs from --device {spec.stage2.device}: "
+            "csptrain run runs both stages on one device"
+        )
     read_split(spec.data, spec.val_split)
     return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
 
@@ -132,6 +137,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             scribbles,
             runs.stage1.folder,
             spec.stage1,
+            process,
             split=spec.train_split,
             pretrained=spec.stage1_pretrained,
             progress=progress,
@@ -146,9 +152,9 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             spec.data,
             runs.stage1.checkpoint,
             runs.pseudo.folder,
+            process,
             split=spec.train_split,
             scribbles=scribbles,
-            device=spec.stage1.device,
             use_par=spec.use_par,
             progress=progress,
         )
@@ -167,6 +173,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             runs.pseudo.folder,
             runs.stage2.folder,
             spec.stage2,
+            process,
             split=spec.train_split,
             pretrained=spec.stage2_pretrained,
             progress=progress,
@@ -179,12 +186,12 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             spec.data,
             runs.stage2.checkpoint,
             spec.val_split,
+            process,
             protocol=protocol.name,
             scales=protocol.scales,
             flip=protocol.flip,
             base_size=protocol.base_size,
             window=protocol.window,
-            device=spec.stage2.device,
             save_dir=runs.stage2.predictions,
             progress=progress,
         )
@@ -217,9 +224,9 @@ def run_pipeline(
     (training in DDP, pseudo-labels and evaluation split between the ranks); the first
     rank prints and writes the report.
     """
+    scribbles = check_inputs(spec)
     with joined(spec.stage2.device) as process:
         say = echo if process.is_main else _silent
-        scribbles = check_inputs(spec)
         schedule2 = stage2_schedule_of(spec, process.world)
         steps = plan(spec, schedule2.stop)
         protocol = describe_protocol(spec.protocol().to_dict())

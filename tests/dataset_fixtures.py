@@ -1,10 +1,11 @@
-"""Write Cityscapes-, VOC- and folder-format datasets made of real COCO masks."""
+"""Write Cityscapes-, VOC- and folder-format datasets made of real COCO masks, and synthetic ACDC volumes."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -120,3 +121,61 @@ def build_tiny(
     spec = BuildSpec(out, split, "tiny", seeds, SimConfig(), label_png=label_png)
     build(samples, spec, dataset="coco", class_names=names, jobs=1, progress=False)
     return out
+
+
+# Synthetic ScribbleACDC volumes as WSL4MIS distributes them (h5), for the tests of `scribblesim build acdc`
+# and csptrain's ACDC training; never ACDC itself.
+ACDC_HEIGHT, ACDC_WIDTH, ACDC_SLICES = 40, 48, 3
+ACDC_PATIENTS = (1, 2, 3, 4, 5, 6)
+ACDC_FRAMES = (1, 12)
+
+
+def _ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+    """The pixels of a slice inside an axis-aligned ellipse."""
+    y, x = np.mgrid[:ACDC_HEIGHT, :ACDC_WIDTH]
+    return ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1.0
+
+
+def frame_arrays(patient: int, frame: int) -> dict[str, np.ndarray]:
+    """One synthetic frame: image (float32 [0, 1]), label (uint8) and scribble (uint16, 4 = unlabelled).
+
+    Slice 0 has no structure (a base slice), the others an LV disk in an MYO ring with an
+    RV beside it; the scribbles are a short line in each structure and a background line.
+    """
+    rng = np.random.default_rng(patient * 100 + frame)
+    label = np.zeros((ACDC_SLICES, ACDC_HEIGHT, ACDC_WIDTH), dtype=np.uint8)
+    scribble = np.full((ACDC_SLICES, ACDC_HEIGHT, ACDC_WIDTH), 4, dtype=np.uint16)
+    for z in range(1, ACDC_SLICES):
+        cy, cx = 20 + rng.integers(-2, 3), 28 + rng.integers(-2, 3)
+        size = 6 + z + frame % 2
+        label[z][_ellipse(cy, cx - size - 6, size + 1, 4)] = 1  # RV
+        label[z][_ellipse(cy, cx, size + 3, size + 3)] = 2  # MYO ring
+        label[z][_ellipse(cy, cx, size, size)] = 3  # LV cavity
+        for value, dx in ((1, -size - 6), (3, 0)):
+            scribble[z, cy - 2 : cy + 3, cx + dx] = value
+        scribble[z, cy, cx + size + 1 : cx + size + 3] = 2
+    scribble[:, 2, 3 : ACDC_WIDTH - 3] = 0  # a background line on every slice
+    image = rng.random((ACDC_SLICES, ACDC_HEIGHT, ACDC_WIDTH)).astype(np.float32) * 0.5 + label * 0.15
+    image = (image - image.min()) / (image.max() - image.min())
+    return {"image": image.astype(np.float32), "label": label, "scribble": scribble}
+
+
+def write_h5(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """One gzip-compressed h5 file with a dataset per array, as WSL4MIS's volumes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as handle:
+        for key, value in arrays.items():
+            handle.create_dataset(key, data=value, compression="gzip")
+
+
+def h5_root(tmp: Path, patients=ACDC_PATIENTS, edit=None) -> Path:
+    """A WSL4MIS root: ACDC_training_volumes/patientNNN_frameFF.h5; ``edit(stem, arrays)`` changes a frame."""
+    root = tmp / "acdc"
+    for patient in patients:
+        for frame in ACDC_FRAMES:
+            stem = f"patient{patient:03d}_frame{frame:02d}"
+            arrays = frame_arrays(patient, frame)
+            if edit is not None:
+                edit(stem, arrays)
+            write_h5(root / "ACDC_training_volumes" / f"{stem}.h5", arrays)
+    return root

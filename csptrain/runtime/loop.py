@@ -97,7 +97,9 @@ class TrainLog:
         if process.is_main:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(run.tensorboard)
+            # A resumed run hides what a killed one logged after its checkpoint (steps > initial),
+            # so its curves read as one uninterrupted run's.
+            self.writer = SummaryWriter(run.tensorboard, purge_step=initial + 1 if initial else None)
         self.bar = tqdm(
             total=total, initial=initial, unit="step", desc=desc, disable=None if progress and process.is_main else True
         )  # None: only on a terminal

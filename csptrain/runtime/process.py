@@ -1,4 +1,9 @@
-"""The device, this process's place in a (possibly single-process) torchrun job, and what ranks share."""
+"""The device, this process's place in a (possibly single-process) torchrun job, and what ranks share.
+
+The one owner of both: a command (or ``csptrain run``) resolves its ``--device`` and joins
+the job once, with :func:`joined`, and passes the :class:`Process` to every stage; the
+block leaves the job however it ends, a stage that fails before its loop included.
+"""
 
 from __future__ import annotations
 
@@ -33,16 +38,14 @@ def pick_device(name: str) -> torch.device:
 
 @dataclass(frozen=True)
 class Process:
-    """This process's place in a (possibly single-process) DDP job.
+    """This process's place in a (possibly single-process) DDP job, on its device.
 
-    ``owns_group``: this process joined the job itself, so it also leaves it; a stage run
-    inside ``csptrain run`` finds the pipeline's group and leaves it to the pipeline.
+    Made by :func:`joined` (or, for one process on a known device, directly).
     """
 
     device: torch.device
     rank: int = 0
     world: int = 1
-    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -53,38 +56,47 @@ class Process:
         """bf16 autocast is used on CUDA only."""
         return self.device.type == "cuda"
 
+    def seed_torch(self, seed: int) -> None:
+        """Seed torch for a stage's run: ``seed`` plus the rank, so that ranks draw differently."""
+        torch.manual_seed(seed + self.rank)
 
-def start_process(device_name: str, seed: int | None = None) -> Process:
-    """Join the torchrun job when ``WORLD_SIZE`` > 1 (otherwise a single process); seed torch per rank."""
+
+@contextmanager
+def joined(device_name: str) -> Iterator[Process]:
+    """Resolve ``device_name`` and join the torchrun job (``WORLD_SIZE`` > 1); leave it however the block ends.
+
+    A process group that is already there (a caller's) is used and left to that caller.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(device_name)
     owns_group = False
     if world > 1:
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            _init_group("nccl" if device.type == "cuda" else "gloo", rank, world)
             owns_group = True
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             torch.cuda.set_device(device)
-    if seed is not None:
-        torch.manual_seed(seed + rank)
-    return Process(device, rank, world, owns_group)
-
-
-def end_process(process: Process) -> None:
-    if process.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-@contextmanager
-def joined(device_name: str, seed: int | None = None) -> Iterator[Process]:
-    """:func:`start_process`, and :func:`end_process` however the block ends."""
-    process = start_process(device_name, seed)
     try:
-        yield process
+        yield Process(device, rank, world)
     finally:
-        end_process(process)
+        if owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _init_group(backend: str, rank: int, world: int) -> None:
+    """Join the job's default process group, its store keys under this torchrun restart's own prefix.
+
+    torchrun's agent keeps one store for every restart of the group; ``init_process_group``
+    alone would key every restart the same, and a rank of a restarted group could read
+    the address of a rank that died with the last one (gloo: "connectFullMesh failed").
+    """
+    store, _, _ = next(dist.rendezvous("env://", rank, world))
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    dist.init_process_group(
+        backend, store=dist.PrefixStore(f"csptrain/restart{restart}", store), rank=rank, world_size=world
+    )
 
 
 def barrier(process: Process) -> None:

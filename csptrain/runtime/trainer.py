@@ -17,7 +17,7 @@ from ..runs import TrainingRun
 from .accumulation import BatchPlan
 from .checkpoints import record_config, resume, save_checkpoint
 from .loop import TrainLog, run_training
-from .process import Process, any_rank, barrier, distributed, end_process
+from .process import Process, any_rank, barrier, distributed
 
 #: ``optimise(forward, batch, step)``: one optimisation step (``step`` 0-based) on a batch on the
 #: device, through ``forward`` (the model or its DDP wrapper); returns the weighted loss terms and
@@ -136,7 +136,6 @@ def train_run(
         barrier(process)  # the checkpoint is written before any rank goes on to read it
     finally:
         log.close()
-        end_process(process)
     return last or run.last_numbers(step)
 
 

@@ -29,7 +29,7 @@ from ..metrics import confusion_matrix, iou_scores
 from ..models.toco import ToCoNet
 from ..runs import PseudoLabelFolder
 from ..runtime.checkpoints import Trained
-from ..runtime.process import barrier, joined
+from ..runtime.process import Process, barrier
 from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels, whole_patches
 from .config import Stage1Config
 from .par import PAR
@@ -90,10 +90,10 @@ def generate_pseudo_labels(
     data: Path,
     checkpoint: Path,
     out: Path,
+    process: Process,
     *,
     split: str,
     scribbles: str,
-    device: str = "auto",
     batch_size: int = 4,
     use_par: bool = True,
     progress: bool = True,
@@ -104,45 +104,45 @@ def generate_pseudo_labels(
     scores go to the folder's summary (see :class:`~csptrain.runs.PseudoLabelFolder`) and
     are returned, with the checkpoint's step. Labels already in ``out`` from another
     checkpoint step are refused, never mixed. Under torchrun each rank labels its share
-    of the images and the first rank scores them all.
+    of the images and the first rank scores them all. ``process``: the device and this
+    process's place in the job (from :func:`~csptrain.runtime.process.joined`).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    with joined(device) as process:
-        trained = load_stage1_model(checkpoint)
-        labels_out = PseudoLabelFolder(Path(out))
-        ids = read_split(data, split)
-        scribble_dir = Path(data) / scribbles
-        if not scribble_dir.is_dir():
-            raise DataError(f"{scribble_dir}: scribble folder not found")
-        source = labels_out.source_record(trained.step, use_par, split, scribbles)
-        recorded = labels_out.source()
-        if recorded is not None and recorded != source:
-            raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
-        if process.is_main:
-            labels_out.folder.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(labels_out.folder)
-            labels_out.write_source(source)
-        barrier(process)
-        missing = [name for name in ids if not labels_out.label(name).is_file()]
-        mine = missing[process.rank :: process.world]
-        _label_images(
-            trained,
-            data,
-            scribble_dir,
-            mine,
-            labels_out,
-            process.device,
-            batch_size,
-            use_par,
-            progress and process.is_main,
-        )
-        barrier(process)
-        if process.is_main:
-            scores = {**score_pseudo_labels(data, labels_out.folder, ids, trained.num_classes), "split": split}
-            labels_out.write_summary(scores, checkpoint, trained.step, use_par)
-        barrier(process)
-        return labels_out.summary()
+    trained = load_stage1_model(checkpoint)
+    labels_out = PseudoLabelFolder(Path(out))
+    ids = read_split(data, split)
+    scribble_dir = Path(data) / scribbles
+    if not scribble_dir.is_dir():
+        raise DataError(f"{scribble_dir}: scribble folder not found")
+    source = labels_out.source_record(trained.step, use_par, split, scribbles)
+    recorded = labels_out.source()
+    if recorded is not None and recorded != source:
+        raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
+    if process.is_main:
+        labels_out.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(labels_out.folder)
+        labels_out.write_source(source)
+    barrier(process)
+    missing = [name for name in ids if not labels_out.label(name).is_file()]
+    mine = missing[process.rank :: process.world]
+    _label_images(
+        trained,
+        data,
+        scribble_dir,
+        mine,
+        labels_out,
+        process.device,
+        batch_size,
+        use_par,
+        progress and process.is_main,
+    )
+    barrier(process)
+    if process.is_main:
+        scores = {**score_pseudo_labels(data, labels_out.folder, ids, trained.num_classes), "split": split}
+        labels_out.write_summary(scores, checkpoint, trained.step, use_par)
+    barrier(process)
+    return labels_out.summary()
 
 
 def _label_images(

@@ -19,7 +19,7 @@ from ..models.toco import ToCoNet, toco_vit
 from ..runs import TrainingRun
 from ..runtime.accumulation import backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
-from ..runtime.process import start_process
+from ..runtime.process import Process
 from ..runtime.trainer import StageTraining, train_run
 from ..schedule import poly_warmup_multiplier
 from .cam import (
@@ -176,6 +176,7 @@ def train_stage1(
     scribbles: str,
     out: Path,
     config: Stage1Config,
+    process: Process,
     *,
     split: str = "train",
     pretrained: Path | None = None,
@@ -186,8 +187,10 @@ def train_stage1(
 
     Image-level labels are the classes of each image's scribble. Resuming, stops and
     reruns as :func:`~csptrain.runtime.trainer.train_run`; the crop draws continue too.
+    ``process``: the device and this process's place in the job (from
+    :func:`~csptrain.runtime.process.joined`).
     """
-    process = start_process(config.device, config.seed)
+    process.seed_torch(config.seed)
     num_classes = len(class_names_of(data))
     augment = ToCoAugment(config.crop_size, config.scale_min, config.scale_max)
     dataset = Stage1Dataset(data, split, scribbles, num_classes, augment, config.seed)

@@ -33,7 +33,7 @@ from ..data.layout import find_image, normalise, read_image, read_split
 from ..data.loader import without_worker_traceback
 from ..metrics import confusion_matrix, iou_scores
 from ..runs import TrainingRun
-from ..runtime.process import Process, barrier, joined, sum_over_ranks
+from ..runtime.process import Process, barrier, sum_over_ranks
 from .config import cpus_per_rank
 from .protocol import EvalProtocol, protocol_for
 from .train import load_stage2_model
@@ -46,17 +46,17 @@ WINDOW_BATCH = {"cuda": 16, "cpu": 4}
 MAX_WORKERS = 4
 
 
-def window_batch_for(device: torch.device | str) -> int:
+def window_batch_for(device: torch.device) -> int:
     """The default number of windows per forward pass on ``device``."""
-    return WINDOW_BATCH.get(torch.device(device).type, WINDOW_BATCH["cpu"])
+    return WINDOW_BATCH.get(device.type, WINDOW_BATCH["cpu"])
 
 
-def default_workers(device: torch.device | str) -> int:
+def default_workers(device: torch.device) -> int:
     """Image-reading workers per rank: none on the CPU, else this rank's share of the CPUs less its own (at most 4).
 
     On the CPU the forward passes want every core, and reading is a small part of an image's time.
     """
-    if torch.device(device).type != "cuda":
+    if device.type != "cuda":
         return 0
     return max(1, min(MAX_WORKERS, cpus_per_rank() - 1))
 
@@ -299,10 +299,9 @@ def evaluate(
     num_classes: int,
     protocol: EvalProtocol,
     *,
-    device: torch.device | str = "cpu",
+    process: Process | None = None,
     save_dir: Path | None = None,
     progress: bool = True,
-    process: Process | None = None,
     workers: int | None = None,
     window_batch: int | None = None,
 ) -> dict:
@@ -311,16 +310,16 @@ def evaluate(
     Parameters
     ----------
     model
-        On ``device``; left in eval mode (in its own memory format again).
+        On ``process``'s device; left in eval mode (in its own memory format again).
     data, split
         The build folder and the split (or its role name) whose images are scored.
     num_classes
         Classes of the confusion matrix.
     protocol
         How predictions are made (:mod:`csptrain.stage2.protocol`).
-    device, process
-        Where the model runs; with ``process`` in a DDP job each rank predicts its share
-        of the images and every rank gets the scores of them all.
+    process
+        Where the model runs (by default one process on the model's device); in a DDP job
+        each rank predicts its share of the images and every rank gets the scores of them all.
     save_dir
         If given, each prediction is written there as ``{name}.png``.
     progress
@@ -338,8 +337,8 @@ def evaluate(
     """
     from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 
-    process = process or Process(torch.device(device))
-    device = torch.device(device)
+    process = process or Process(next(model.parameters()).device)
+    device = process.device
     workers = default_workers(device) if workers is None else workers
     model.eval()
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -376,13 +375,13 @@ def evaluate_checkpoint(
     data: Path,
     checkpoint: Path,
     split: str,
+    process: Process,
     *,
     protocol: str = "authors",
     scales: Sequence[float] | None = None,
     flip: bool = False,
     base_size: int | None = None,
     window: int | None = None,
-    device: str = "auto",
     save_dir: Path | None = None,
     progress: bool = True,
     workers: int | None = None,
@@ -391,26 +390,23 @@ def evaluate_checkpoint(
 
     ``scales`` (when given) replaces the protocol's scales; the base size and window
     default to the run's (see :func:`~csptrain.stage2.protocol.protocol_for`); ``workers``
-    read the images (see :func:`evaluate`).
+    read the images; ``process`` runs the model (see :func:`evaluate`).
     """
     trained = load_stage2_model(checkpoint)
     chosen = protocol_for(trained.config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
     run = TrainingRun(Path(checkpoint).parent)
-    with joined(device) as process:
-        model = trained.model.to(process.device)
-        scores = evaluate(
-            model,
-            data,
-            split,
-            trained.num_classes,
-            chosen,
-            device=process.device,
-            save_dir=save_dir,
-            progress=progress,
-            process=process,
-            workers=workers,
-        )
-        if process.is_main:
-            run.write_evaluation(scores, checkpoint, trained.step)
-        barrier(process)
+    scores = evaluate(
+        trained.model.to(process.device),
+        data,
+        split,
+        trained.num_classes,
+        chosen,
+        process=process,
+        save_dir=save_dir,
+        progress=progress,
+        workers=workers,
+    )
+    if process.is_main:
+        run.write_evaluation(scores, checkpoint, trained.step)
+    barrier(process)
     return run.evaluation()

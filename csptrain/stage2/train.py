@@ -22,7 +22,7 @@ from ..models.stage2 import Stage2Model
 from ..runs import TrainingRun
 from ..runtime.accumulation import BatchPlan, backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
-from ..runtime.process import start_process
+from ..runtime.process import Process
 from ..runtime.trainer import StageTraining, train_run
 from ..schedule import lr_at, warmup_steps_for
 from .config import Stage2Config, make_stage2_config
@@ -146,6 +146,7 @@ def train_stage2(
     pseudo: Path | None,
     out: Path,
     config: Stage2Config,
+    process: Process,
     *,
     split: str = "train",
     num_classes: int | None = None,
@@ -156,9 +157,10 @@ def train_stage2(
     """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
 
     Resuming, stops and reruns as :func:`~csptrain.runtime.trainer.train_run`; a
-    checkpoint is also saved at each epoch's end.
+    checkpoint is also saved at each epoch's end. ``process``: the device and this
+    process's place in the job (from :func:`~csptrain.runtime.process.joined`).
     """
-    process = start_process(config.device, config.seed)
+    process.seed_torch(config.seed)
     classes = num_classes or len(class_names_of(data))
     augment = Augment(
         config.crop_size,

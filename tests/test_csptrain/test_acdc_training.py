@@ -1,4 +1,4 @@
-"""csptrain on ScribbleACDC-shaped data: the UNet, output stride 16, the acdc preset, learning.py."""
+"""csptrain on ScribbleACDC-shaped data: the UNet, output stride 16, the acdc preset, the learning benchmark."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from dataset_fixtures import h5_root
 
 from csptrain.cli import main as csptrain_main
 from csptrain.data.layout import scribble_folder
 from csptrain.errors import ConfigError, DataError
+from csptrain.experiments.budget import budget_config
+from csptrain.experiments.learning import CURVE
+from csptrain.experiments.rows import row_source
+from csptrain.experiments.volumes import volume_of
 from csptrain.metrics import dice_scores
 from csptrain.models.deeplabv3plus import deeplabv3plus
 from csptrain.models.stage2 import Stage2Model
@@ -26,11 +31,6 @@ from csptrain.stage2.train import build_stage2, load_stage2_model
 from scribblesim.cli.main import main as scribblesim_main
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPOSITORY / "benchmarks"))
-sys.path.insert(0, str(REPOSITORY / "tests" / "test_scribblesim"))
-
-import learning  # noqa: E402  (the sibling benchmark script)
-from test_acdc import h5_root  # noqa: E402  (the synthetic WSL4MIS volumes)
 
 
 @pytest.fixture(scope="module")
@@ -134,23 +134,23 @@ def test_cli_trains_a_unet_on_grayscale_slices(acdc_build: Path, tmp_path: Path)
 
 def test_learning_budget_becomes_whole_epochs_with_a_tenth_of_warmup() -> None:
     config = make_stage2_config("acdc", batch_size=10, workers=0)
-    planned = learning.budget_config(config, steps=230, images=100)  # 10 steps per epoch
+    planned = budget_config(config, steps=230, images=100)  # 10 steps per epoch
     assert (planned.epochs, planned.warmup_epochs, planned.max_steps) == (23, 2, 230)
-    assert learning.volume_of("patient012_frame01_z03") == "patient012_frame01"
+    assert volume_of("patient012_frame01_z03") == "patient012_frame01"
 
 
 def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Path) -> None:
     sets = {"human": (acdc_build, "human"), "sim": (acdc_build, "1")}
-    assert learning.row_source(acdc_build, "full", sets) == (acdc_build, "SegmentationClassAug")
-    assert learning.row_source(acdc_build, "cspnet-human", sets) == (acdc_build, "acdc_scribble_human")
-    assert learning.row_source(acdc_build, "pce-sim", sets) == (acdc_build, "acdc_scribble_r1")
-    with pytest.raises(SystemExit, match="--fitted"):
-        learning.row_source(acdc_build, "pce-fitted", sets)
+    assert row_source(acdc_build, "full", sets) == (acdc_build, "SegmentationClassAug")
+    assert row_source(acdc_build, "cspnet-human", sets) == (acdc_build, "acdc_scribble_human")
+    assert row_source(acdc_build, "pce-sim", sets) == (acdc_build, "acdc_scribble_r1")
+    with pytest.raises(ConfigError, match="--fitted"):
+        row_source(acdc_build, "pce-fitted", sets)
     other = tmp_path / "other"  # the same build with another split
     shutil.copytree(acdc_build, other, symlinks=True)
     (other / "ImageSets/SegmentationAug/val.txt").write_text("patient001_frame01_z01\n")
-    with pytest.raises(SystemExit, match="its val split is not --data's"):
-        learning.row_source(acdc_build, "pce-fitted", {"fitted": (other, "1")})
+    with pytest.raises(ConfigError, match="its val split is not --data's"):
+        row_source(acdc_build, "pce-fitted", {"fitted": (other, "1")})
 
 
 def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_
         assert figures["labels"] == labels and figures["steps"] >= 1
         assert 0 <= figures["miou"] <= 1 and 0 <= figures["dice"] <= 1 and len(figures["iou"]) == 4
         steps = [point["step"] for point in figures["curve"]]
-        assert len(steps) == len(learning.CURVE) and steps == sorted(steps) and steps[-1] == figures["steps"]
+        assert len(steps) == len(CURVE) and steps == sorted(steps) and steps[-1] == figures["steps"]
     missing = subprocess.run(
         [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY, capture_output=True, text=True, timeout=600
     )

@@ -108,3 +108,32 @@ def test_sigterm_to_one_rank_stops_the_job_with_a_checkpoint_and_the_rerun_resum
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"s2: step {step + 2}, loss" in resumed.stdout
     assert json.loads((out / "progress.json").read_text())["step"] == step + 2
+
+
+def test_a_rank_killed_mid_stage_restarts_and_the_run_resumes_by_itself(data: Path, tmp_path: Path) -> None:
+    """``torchrun --max-restarts 1``: SIGKILL to rank 1 after the first checkpoint (a lost node, an OOM kill)."""
+    steps = 24
+    args = ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out", "s2",
+            "--train-split", "val2017", "--device", "cpu", "--workers", "0", "--backbone", "resnet18",
+            "--crop-size", "32", "--batch-size", "2", "--epochs", "1000", "--checkpoint-every", "2",
+            "--max-steps", str(steps), "--no-progress"]  # fmt: skip
+    command = torchrun(*args)
+    command[command.index("--standalone")] = "--max-restarts=1"
+    command.insert(command.index("--max-restarts=1"), "--standalone")
+    out = tmp_path / "s2"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "progress.json").is_file():
+        time.sleep(0.05)
+    killed = json.loads((out / "progress.json").read_text())["step"]
+    second = rank_process(job, 1)
+    assert second is not None and killed < steps, "the run ended before the kill"
+    second.send_signal(signal.SIGKILL)
+    output, _ = job.communicate(timeout=240)
+    assert job.returncode == 0, output
+    assert "restart" in output.lower() or "Sending process" in output, output
+    assert output.count(f"s2: step {steps}, loss") == 2  # both ranks of the restarted group
+    progress = json.loads((out / "progress.json").read_text())
+    assert progress["step"] == progress["last"]["step"] == steps
+    assert len(list(tmp_path.rglob("progress.json"))) == 1 and not list(out.glob(".*.tmp"))

@@ -302,5 +302,5 @@ def test_channels_last_is_undone_after_a_cuda_evaluation() -> None:
 
 
 def test_workers_default_to_none_on_the_cpu() -> None:
-    assert default_workers("cpu") == 0
-    assert 1 <= default_workers("cuda") <= 4  # (only counted, nothing started)
+    assert default_workers(torch.device("cpu")) == 0
+    assert 1 <= default_workers(torch.device("cuda")) <= 4  # (only counted, nothing started)

@@ -14,11 +14,13 @@ from dataset_fixtures import build_tiny
 from csptrain.cli import main
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.errors import RunFolderError
+from csptrain.runtime.process import Process
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
 from scribblesim.sets.scribble_set import read_label_map
 
+CPU = Process(torch.device("cpu"))  # one process on the CPU, as `joined("cpu")` gives
 TINY_VIT = dict(
     backbone="vit_tiny_patch16_224",
     crop_size=64,
@@ -60,6 +62,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: 
         "tiny_scribble_r1",
         tmp_path / "a",
         make_stage1_config("coco", **settings),
+        CPU,
         split="val2017",
         progress=False,
     )
@@ -69,6 +72,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: 
         "tiny_scribble_r1",
         tmp_path / "b",
         make_stage1_config("coco", **settings, max_steps=2),
+        CPU,
         split="val2017",
         progress=False,
     )
@@ -79,6 +83,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: 
         "tiny_scribble_r1",
         tmp_path / "b",
         make_stage1_config("coco", **settings),
+        CPU,
         split="val2017",
         progress=False,
     )
@@ -94,12 +99,13 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         "tiny_scribble_r1",
         tmp_path / "s1",
         make_stage1_config("coco", **TINY_VIT, max_steps=1),
+        CPU,
         split="val2017",
         progress=False,
     )
     out = tmp_path / "pseudo"
     summary = generate_pseudo_labels(
-        data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1", device="cpu", progress=False
+        data, tmp_path / "s1/last.pt", out, CPU, split="val2017", scribbles="tiny_scribble_r1", progress=False
     )
     assert summary["images"] == 4 and 0 <= summary["miou"] <= 1 and 0 <= summary["uncertain_share"] <= 1
     assert json.loads((out / "eval.json").read_text())["checkpoint_step"] == 1
@@ -110,7 +116,7 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         assert set(np.unique(label)) <= set(np.unique(scribble)) | {0, 255}
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     generate_pseudo_labels(
-        data, tmp_path / "s1/last.pt", out, split="val2017", scribbles="tiny_scribble_r1", device="cpu", progress=False
+        data, tmp_path / "s1/last.pt", out, CPU, split="val2017", scribbles="tiny_scribble_r1", progress=False
     )
     assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
     with pytest.raises(RunFolderError, match="holds pseudo-labels of"):
@@ -118,9 +124,9 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
             data,
             tmp_path / "s1/last.pt",
             out,
+            CPU,
             split="val2017",
             scribbles="tiny_scribble_r1",
-            device="cpu",
             use_par=False,
             progress=False,
         )

@@ -14,10 +14,12 @@ from csptrain.cli import main
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.models import Stage2Model
 from csptrain.runtime.accumulation import backward_over
+from csptrain.runtime.process import Process
 from csptrain.stage2.config import make_stage2_config as make_config
 from csptrain.stage2.train import stage2_losses, stage2_model, train_stage2
 from csptrain.stage2.train import train_step as stage2_step
 
+CPU = Process(torch.device("cpu"))  # one process on the CPU, as `joined("cpu")` gives
 TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
 
 
@@ -133,7 +135,7 @@ def test_loss_decreases(data: Path, tmp_path: Path) -> None:
     torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
     model = stage2_model(config, 81)
     before = fixed_batch_loss(model, batch, config)
-    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, progress=False)
+    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, CPU, progress=False)
     model.load_state_dict(torch.load(tmp_path / "run/last.pt", weights_only=False)["model"])
     after = fixed_batch_loss(model, batch, config)
     assert after < 0.85 * before, (before, after)
@@ -147,6 +149,7 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
         data / "SegmentationClassAug",
         tmp_path / "a",
         make_config("coco", **settings),
+        CPU,
         progress=False,
     )
     # an interrupted run: stopped after step 2 (its last checkpoint), then the same command again
@@ -156,6 +159,7 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
         data / "SegmentationClassAug",
         tmp_path / "b",
         make_config("coco", **{**settings, "max_steps": 2}),
+        CPU,
         progress=False,
     )
     state = torch.load(tmp_path / "b/last.pt", weights_only=False)
@@ -166,6 +170,7 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
         data / "SegmentationClassAug",
         tmp_path / "b",
         make_config("coco", **settings),
+        CPU,
         progress=False,
     )
     assert resumed["step"] == straight["step"] == 4

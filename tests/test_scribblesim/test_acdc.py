@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import click
-import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from dataset_fixtures import ACDC_FRAMES, ACDC_HEIGHT, ACDC_PATIENTS, ACDC_SLICES, ACDC_WIDTH, frame_arrays, h5_root
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -28,9 +28,6 @@ from scribblesim.datasets.acdc import (
 from scribblesim.datasets.base import class_components
 from scribblesim.sets.layout import Layout, set_name
 
-HEIGHT, WIDTH, SLICES = 40, 48, 3
-PATIENTS = (1, 2, 3, 4, 5, 6)
-FRAMES = (1, 12)
 PREFIX = "acdc"
 
 
@@ -38,67 +35,18 @@ def run_cli(*args, jobs: int = 1) -> click.testing.Result:
     return CliRunner().invoke(main, [*map(str, args), "--no-progress", "--jobs", str(jobs)], catch_exceptions=True)
 
 
-def ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
-    y, x = np.mgrid[:HEIGHT, :WIDTH]
-    return ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1.0
-
-
-def frame_arrays(patient: int, frame: int) -> dict[str, np.ndarray]:
-    """One synthetic frame: image (float32 [0, 1]), label (uint8) and scribble (uint16, 4 = unlabelled).
-
-    Slice 0 has no structure (a base slice), the others an LV disk in an MYO ring with an
-    RV beside it; the scribbles are a short line in each structure and a background line.
-    """
-    rng = np.random.default_rng(patient * 100 + frame)
-    label = np.zeros((SLICES, HEIGHT, WIDTH), dtype=np.uint8)
-    scribble = np.full((SLICES, HEIGHT, WIDTH), 4, dtype=np.uint16)
-    for z in range(1, SLICES):
-        cy, cx = 20 + rng.integers(-2, 3), 28 + rng.integers(-2, 3)
-        size = 6 + z + frame % 2
-        label[z][ellipse(cy, cx - size - 6, size + 1, 4)] = 1  # RV
-        label[z][ellipse(cy, cx, size + 3, size + 3)] = 2  # MYO ring
-        label[z][ellipse(cy, cx, size, size)] = 3  # LV cavity
-        for value, dx in ((1, -size - 6), (3, 0)):
-            scribble[z, cy - 2 : cy + 3, cx + dx] = value
-        scribble[z, cy, cx + size + 1 : cx + size + 3] = 2
-    scribble[:, 2, 3 : WIDTH - 3] = 0  # a background line on every slice
-    image = rng.random((SLICES, HEIGHT, WIDTH)).astype(np.float32) * 0.5 + label * 0.15
-    image = (image - image.min()) / (image.max() - image.min())
-    return {"image": image.astype(np.float32), "label": label, "scribble": scribble}
-
-
-def write_h5(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as handle:
-        for key, value in arrays.items():
-            handle.create_dataset(key, data=value, compression="gzip")
-
-
-def h5_root(tmp: Path, patients=PATIENTS, edit=None) -> Path:
-    """A WSL4MIS root: ACDC_training_volumes/patientNNN_frameFF.h5; ``edit(stem, arrays)`` changes a frame."""
-    root = tmp / "acdc"
-    for patient in patients:
-        for frame in FRAMES:
-            stem = f"patient{patient:03d}_frame{frame:02d}"
-            arrays = frame_arrays(patient, frame)
-            if edit is not None:
-                edit(stem, arrays)
-            write_h5(root / "ACDC_training_volumes" / f"{stem}.h5", arrays)
-    return root
-
-
 def nifti_volume(array: np.ndarray) -> np.ndarray:
     """(slices, y, x) as a NIfTI data array (x, y, slices): what SimpleITK's array order undoes."""
     return np.ascontiguousarray(np.transpose(array, (2, 1, 0)))
 
 
-def write_nifti_patient(root: Path, patient: int, frames=FRAMES, scribbles: bool = True) -> dict[str, dict]:
+def write_nifti_patient(root: Path, patient: int, frames=ACDC_FRAMES, scribbles: bool = True) -> dict[str, dict]:
     """ACDC's layout for one patient: raw int16 image, _gt and _scribble volumes; returns the arrays."""
     nibabel = pytest.importorskip("nibabel")
     folder = root / f"patient{patient:03d}"
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for frame in FRAMES if frames is None else frames:
+    for frame in ACDC_FRAMES if frames is None else frames:
         stem = f"patient{patient:03d}_frame{frame:02d}"
         arrays = frame_arrays(patient, frame)
         raw = np.rint(arrays["image"] * 900 + 50).astype(np.int16)
@@ -112,8 +60,10 @@ def write_nifti_patient(root: Path, patient: int, frames=FRAMES, scribbles: bool
     return written
 
 
-def all_slices(patients=PATIENTS) -> list[str]:
-    return sorted(f"patient{p:03d}_frame{f:02d}_z{z:02d}" for p in patients for f in FRAMES for z in range(SLICES))
+def all_slices(patients=ACDC_PATIENTS) -> list[str]:
+    return sorted(
+        f"patient{p:03d}_frame{f:02d}_z{z:02d}" for p in patients for f in ACDC_FRAMES for z in range(ACDC_SLICES)
+    )
 
 
 def read(path: Path) -> np.ndarray:
@@ -154,7 +104,8 @@ def test_every_slice_is_an_image_with_its_ground_truth(built) -> None:
         with Image.open(out / "JPEGImages" / f"{name}.png") as image:
             assert image.mode == "L"  # 8-bit, one channel
             assert np.array_equal(np.asarray(image), np.rint(arrays["image"][z] * 255).astype(np.uint8))
-            assert np.asarray(image.convert("RGB")).shape == (HEIGHT, WIDTH, 3)  # what csptrain's reader makes of it
+            rgb = np.asarray(image.convert("RGB"))  # what csptrain's reader makes of it
+            assert rgb.shape == (ACDC_HEIGHT, ACDC_WIDTH, 3)
         assert np.array_equal(read(out / "SegmentationClassAug" / f"{name}.png"), arrays["label"][z])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["dataset"] == "acdc" and meta["classes"] == CLASS_NAMES == ["background", "RV", "MYO", "LV"]
@@ -168,9 +119,9 @@ def test_split_is_nine_to_one_by_patient_and_seeded(built) -> None:
     _, out, _ = built
     train, val = listed(out, "train"), listed(out, "val")
     assert not patients_of(train) & patients_of(val)
-    assert len(patients_of(val)) == validation_count(len(PATIENTS)) == 1  # 6 - floor(54 / 10)
-    order = np.random.default_rng(0).permutation(len(PATIENTS))  # the documented rule, --split-seed 0
-    assert patients_of(val) == {PATIENTS[order[0]]}
+    assert len(patients_of(val)) == validation_count(len(ACDC_PATIENTS)) == 1  # 6 - floor(54 / 10)
+    order = np.random.default_rng(0).permutation(len(ACDC_PATIENTS))  # the documented rule, --split-seed 0
+    assert patients_of(val) == {ACDC_PATIENTS[order[0]]}
     assert val == [n for n in all_slices() if int(n[7:10]) in patients_of(val)]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["splits"]["val"]["acdc"]["patients"] == sorted(patients_of(val))
@@ -300,7 +251,7 @@ def test_nifti_layout(tmp_path) -> None:
         raw = arrays["raw"].astype(np.float64)
         clipped = np.clip(raw, raw.min(), np.quantile(raw, 0.99, method="inverted_cdf"))
         scaled = np.rint((clipped - clipped.min()) / (clipped.max() - clipped.min()) * 255).astype(np.uint8)
-        for z in range(SLICES):
+        for z in range(ACDC_SLICES):
             name = f"{stem}_z{z:02d}"
             assert np.array_equal(read(out / "JPEGImages" / f"{name}.png"), scaled[z])
             assert np.array_equal(read(out / "SegmentationClassAug" / f"{name}.png"), arrays["label"][z])
@@ -317,8 +268,8 @@ def test_h5_and_nifti_frames_read_alike(tmp_path) -> None:
     assert data.layouts == ["h5", "nifti"] and data.patients == [1, 2, 3] and data.human
     nifti = next(s for s in data.slices if s.patient == 3 and s.index == 1).load()
     h5 = next(s for s in data.slices if s.patient == 1 and s.index == 1).load()
-    assert nifti.semantic.shape == h5.semantic.shape == nifti.pixels.shape == (HEIGHT, WIDTH)
-    assert list(nifti.classes) == [1, 2, 3] and nifti.masks.shape == (3, HEIGHT, WIDTH)
+    assert nifti.semantic.shape == h5.semantic.shape == nifti.pixels.shape == (ACDC_HEIGHT, ACDC_WIDTH)
+    assert list(nifti.classes) == [1, 2, 3] and nifti.masks.shape == (3, ACDC_HEIGHT, ACDC_WIDTH)
     write_nifti_patient(root, 1, frames=(1,))  # a frame in both layouts
     with pytest.raises(Exception, match="frame patient001_frame01 is also"):
         read_acdc(root)

@@ -1,0 +1,317 @@
+"""One row of the learning benchmark (``benchmarks/learning.py``): trained for a time budget, scored on a curve.
+
+A row trains a stage-2 model from scratch on a build's train split and is evaluated on its
+val split at :data:`CURVE`'s fractions of its steps: mIoU, per-class IoU and the mean Dice
+per 3D volume. A CSPNet row first trains stage 1 for :data:`STAGE1_SHARE` of the budget and
+generates its pseudo-labels, then trains stage 2 with every loss term.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from csptrain.catalog import LOSS_TERMS
+from csptrain.data.layout import class_names_of, read_split
+from csptrain.experiments.budget import budget_config, probe_seconds_per_step
+from csptrain.experiments.volumes import volume_dice
+from csptrain.runs import TrainingRun
+from csptrain.runtime.process import Process
+from csptrain.stage1.config import Stage1Config, make_stage1_config
+from csptrain.stage1.pseudo import generate_pseudo_labels
+from csptrain.stage1.train import train_stage1
+from csptrain.stage2.config import Stage2Config
+from csptrain.stage2.evaluate import evaluate
+from csptrain.stage2.protocol import protocol_for
+from csptrain.stage2.train import load_stage2_model, stage2_schedule, train_stage2
+
+#: Share of a CSPNet row's budget that stage 1 trains for; pseudo-labels and stage 2 share the rest.
+STAGE1_SHARE = 0.4
+#: Points of the learning curve, as fractions of the row's steps.
+CURVE = (0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The stage-2 settings every row shares, stage 1's for CSPNet rows, and how rows are evaluated.
+
+    Attributes
+    ----------
+    name
+        What the settings are called in the report.
+    overrides
+        Stage-2 config fields over the ``acdc`` preset.
+    protocol
+        The evaluation protocol's name.
+    eval_scales
+        Its scales (empty: the protocol's own).
+    stage1
+        Stage-1 config fields over the ``acdc`` preset (CSPNet rows).
+    """
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    protocol: str = "single-scale"
+    eval_scales: tuple[float, ...] = ()
+    stage1: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self, config: Stage2Config) -> str:
+        """One line on the model, the crops, the optimiser and the evaluation of ``config``."""
+        model = (
+            "UNet (WSL4MIS)" if config.segmentor == "unet" else f"DeepLabV3+ {config.backbone} OS{config.output_stride}"
+        )
+        scales = f" at scales {', '.join(f'{s:g}' for s in self.eval_scales)}" if self.eval_scales else ""
+        return (
+            f"{self.name}: {model}, crops {config.crop_size} of slices scaled {config.scale_min:g}-{config.scale_max:g}, "
+            f"batch {config.batch_size}, {config.optimizer} lr {config.lr:g}, warm-up then cosine; "
+            f"eval {self.protocol}{scales}"
+        )
+
+
+#: Small settings for 2 CPU cores (minutes per row).
+CPU_SETTINGS = Settings(
+    "cpu",
+    dict(
+        segmentor="unet",
+        output_stride=16,
+        crop_size=128,
+        scale_min=0.4,
+        scale_max=0.6,
+        batch_size=12,
+        # From scratch in minutes, AdamW learns where SGD has barely started: 300 steps of the
+        # full row reached 51 mIoU with AdamW at 2e-3, 40 with SGD at 0.1 and 35 at the preset's 0.05.
+        optimizer="adamw",
+        lr=2e-3,
+        weight_decay=1e-4,
+        workers=1,
+        checkpoint_every=10**9,
+    ),
+    "single-scale",
+    (0.5,),
+    dict(
+        backbone="vit_tiny_patch16_224",
+        crop_size=128,
+        local_crop_size=64,
+        scale_min=0.4,
+        scale_max=0.6,
+        batch_size=4,
+        accumulate=1,
+        cam_scales=(0.5,),
+        workers=1,
+        checkpoint_every=10**9,
+    ),
+)
+#: The ``acdc`` preset as the paper trains it (a GPU's work).
+PAPER_SETTINGS = Settings("paper", dict(segmentor="deeplabv3plus", backbone="resnet101"), "authors")
+
+
+@dataclass(frozen=True)
+class RowRun:
+    """What one row trains on, where, and how.
+
+    Attributes
+    ----------
+    name
+        The row (a key of :data:`csptrain.experiments.rows.ROWS`).
+    data
+        The build it trains and is evaluated on.
+    labels
+        Its label folder in ``data`` (from :func:`csptrain.experiments.rows.row_source`).
+    config
+        Its stage-2 config.
+    settings
+        The settings of the table.
+    work
+        A folder of its own for its runs.
+    pretrained
+        Local backbone weights, or None.
+    process
+        The device and this process's place in the job (from
+        :func:`~csptrain.runtime.process.joined`): every stage of the row runs there.
+    log
+        Takes one line of progress.
+    """
+
+    name: str
+    data: Path
+    labels: str
+    config: Stage2Config
+    settings: Settings
+    work: Path
+    pretrained: Path | None
+    process: Process
+    log: Callable[[str], None]
+
+
+def evaluate_run(
+    data: Path, run: Path, split: str, settings: Settings, num_classes: int, process: Process
+) -> dict[str, Any]:
+    """A row's checkpoint scored on a split.
+
+    Parameters
+    ----------
+    data
+        The build.
+    run
+        The stage-2 run folder; its predictions are written to ``run / "predictions"``.
+    split
+        The split of ``data`` scored.
+    settings
+        Their evaluation protocol and scales are used.
+    num_classes
+        Classes of the build, background included.
+    process
+        Where the model runs.
+
+    Returns
+    -------
+    dict
+        ``miou``, ``iou`` (per class), ``dice`` and ``dice_per_class`` (per 3D volume, see
+        :func:`~csptrain.experiments.volumes.volume_dice`) and the checkpoint's ``step``.
+    """
+    trained = load_stage2_model(TrainingRun(run).checkpoint)
+    protocol = protocol_for(trained.config, settings.protocol, scales=settings.eval_scales or None)
+    predictions = run / "predictions"
+    scores = evaluate(
+        trained.model.to(process.device),
+        data,
+        split,
+        num_classes,
+        protocol,
+        process=process,
+        save_dir=predictions,
+        progress=False,
+        workers=0,
+    )
+    return {
+        "miou": scores["miou"],
+        "iou": scores["iou"],
+        **volume_dice(data, split, predictions, num_classes),
+        "step": trained.step,
+    }
+
+
+def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, spent_s: float = 0.0) -> dict[str, Any]:
+    """Stage 2 of a row for a budget of steps, evaluated at the curve's points.
+
+    Parameters
+    ----------
+    row
+        The row.
+    pseudo
+        Its pseudo-label folder (CSPNet rows), or None.
+    budget_s
+        Seconds of steps (a probe times them); None trains the config's whole schedule.
+    spent_s
+        Seconds already spent (stage 1 and pseudo-labels), counted in the curve's training seconds.
+
+    Returns
+    -------
+    dict
+        The last point's scores (see :func:`evaluate_run`) with ``train_s``, and ``labels``,
+        ``build``, ``steps``, ``s_per_step`` and ``curve`` (step, train_s, miou, dice per point).
+    """
+    images = len(read_split(row.data, "train"))
+    classes = len(class_names_of(row.data))
+
+    def train(run: Path, stop: int, config: Stage2Config = row.config) -> None:
+        config = replace(config, max_steps=stop)
+        train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
+
+    step_s: float | None = None
+    if budget_s is None:  # the config's whole schedule: no probe needed
+        planned, steps = row.config, stage2_schedule(row.config, images, 1, "train").stop
+    else:
+        step_s = probe_seconds_per_step(train, row.work / "probe2")
+        planned = budget_config(row.config, max(1, int(budget_s / step_s)), images)
+        steps = planned.max_steps or 0
+    timed = "" if step_s is None else f"{step_s:.2f} s per step -> "
+    row.log(f"{row.name}: {row.labels}, {timed}{steps} steps ({planned.epochs} epochs)")
+    run, trained_s, curve = row.work / "stage2", spent_s, []
+    for fraction in CURVE:
+        started = time.perf_counter()
+        train(run, max(1, round(fraction * steps)), planned)
+        trained_s += time.perf_counter() - started
+        scores = evaluate_run(row.data, run, "val", row.settings, classes, row.process)
+        point = {**scores, "train_s": round(trained_s, 1)}
+        row.log(
+            f"{row.name}: step {point['step']}, {trained_s:.0f} s: mIoU {100 * point['miou']:.1f}, Dice {point['dice']:.3f}"
+        )
+        curve.append(point)
+    return {
+        **curve[-1],
+        "labels": row.labels,
+        "build": str(row.data),
+        "steps": steps,
+        "s_per_step": None if step_s is None else round(step_s, 3),
+        "curve": [{k: p[k] for k in ("step", "train_s", "miou", "dice")} for p in curve],
+    }
+
+
+def train_cspnet_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
+    """Stage 1 for :data:`STAGE1_SHARE` of the budget, its pseudo-labels, then stage 2 with every term.
+
+    Parameters
+    ----------
+    row
+        The row; its config's losses are used as they are.
+    budget_s
+        Seconds for the whole row; None trains both stages' whole schedules.
+
+    Returns
+    -------
+    dict
+        What :func:`train_stage2_row` returns.
+    """
+    config1 = make_stage1_config("acdc", device=row.config.device, seed=row.config.seed, **row.settings.stage1)
+
+    def train(run: Path, stop: int, config: Stage1Config = config1) -> None:
+        train_stage1(
+            row.data, row.labels, run, replace(config, max_steps=stop), row.process, split="train", progress=False
+        )
+
+    if budget_s is not None:
+        step_s = probe_seconds_per_step(train, row.work / "probe1")
+        iterations = max(1, int(STAGE1_SHARE * budget_s / step_s))
+        # ToCo's warm-up is 1,500 of 20,000 iterations; its other milestones are fractions already.
+        config1 = replace(config1, iterations=iterations, warmup_iters=max(1, round(0.075 * iterations)))
+        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
+    started = time.perf_counter()
+    train(row.work / "stage1", config1.iterations, config1)
+    pseudo = row.work / "pseudo"
+    generate_pseudo_labels(
+        row.data,
+        TrainingRun(row.work / "stage1").checkpoint,
+        pseudo,
+        row.process,
+        split="train",
+        scribbles=row.labels,
+        progress=False,
+    )
+    spent_s = time.perf_counter() - started
+    row.log(f"{row.name}: stage 1 and pseudo-labels took {spent_s:.0f} s")
+    left = None if budget_s is None else max(0.25 * budget_s, budget_s - spent_s)
+    return train_stage2_row(row, pseudo, left, spent_s)
+
+
+def train_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
+    """One row of the table: a CSPNet row (``cspnet-*``, every loss term) or a stage-2-only row.
+
+    Parameters
+    ----------
+    row
+        The row.
+    budget_s
+        Its seconds of training; None trains the config's whole schedule.
+
+    Returns
+    -------
+    dict
+        What :func:`train_stage2_row` returns.
+    """
+    if row.name.startswith("cspnet"):
+        return train_cspnet_row(replace(row, config=replace(row.config, losses=LOSS_TERMS)), budget_s)
+    return train_stage2_row(row, None, budget_s)

@@ -1,0 +1,86 @@
+"""Scores of a build's predictions by 3D volume (the medical field's Dice) and the background-only floor."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from csptrain.data.layout import read_split
+from csptrain.metrics import confusion_matrix, dice_scores
+from scribblesim.sets.layout import GROUND_TRUTH_DIR
+from scribblesim.sets.scribble_set import read_label_map
+
+#: The classes whose Dice the medical field reports (background is not one).
+STRUCTURES = (1, 2, 3)
+
+
+def volume_of(name: str) -> str:
+    """The 3D volume of a slice.
+
+    Parameters
+    ----------
+    name
+        A slice name, ``patientNNN_frameFF_zZZ``.
+
+    Returns
+    -------
+    str
+        Its volume, ``patientNNN_frameFF``.
+    """
+    return name.rsplit("_z", 1)[0]
+
+
+def volume_dice(data: Path, split: str, predictions: Path, num_classes: int) -> dict[str, float | list[float]]:
+    """Each structure's 3D Dice averaged over the volumes, and the mean over the structures.
+
+    Parameters
+    ----------
+    data
+        A build whose ground truth is compared.
+    split
+        The split of ``data`` scored.
+    predictions
+        A folder of label PNGs named as the split's slices.
+    num_classes
+        Classes of the build, background included.
+
+    Returns
+    -------
+    dict
+        ``dice`` (the mean over :data:`STRUCTURES`) and ``dice_per_class`` (one per structure,
+        over the volumes where it is in the truth or the prediction).
+    """
+    confusions: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((num_classes, num_classes), np.int64))
+    for name in read_split(data, split):
+        truth = read_label_map(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
+        prediction = read_label_map(predictions / f"{name}.png")
+        confusions[volume_of(name)] += confusion_matrix(prediction, truth, num_classes)
+    per_volume = np.array([dice_scores(c) for c in confusions.values()])
+    per_class = [float(np.nanmean(per_volume[:, k])) for k in STRUCTURES]
+    return {"dice": float(np.mean(per_class)), "dice_per_class": per_class}
+
+
+def background_only(data: Path, split: str, num_classes: int) -> float:
+    """The mIoU of predicting background everywhere (the floor learning must clear).
+
+    Parameters
+    ----------
+    data
+        A build.
+    split
+        The split of ``data`` scored.
+    num_classes
+        Classes of the build, background included.
+
+    Returns
+    -------
+    float
+        The mIoU over ``num_classes`` classes.
+    """
+    truth_sizes = np.zeros(num_classes, np.int64)
+    for name in read_split(data, split):
+        truth = read_label_map(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
+        truth_sizes += np.bincount(truth[truth < num_classes], minlength=num_classes)
+    return float(truth_sizes[0] / truth_sizes.sum() / num_classes)
