@@ -218,7 +218,7 @@ def toco_vit(
     except Exception as error:  # unpickling errors of a corrupt file
         if weights is None:
             raise
-        raise ConfigError(f"{weights}: unreadable weights file ({type(error).__name__})") from None
+        raise WeightsError(f"{weights}: unreadable weights file ({type(error).__name__})") from None
     if not isinstance(encoder, VisionTransformer):
         raise ConfigError(f"{backbone!r} is not a timm VisionTransformer")
     return ToCoNet(encoder, num_classes, segs_head=segs_head, ema_momentum=ema_momentum)

@@ -238,3 +238,14 @@ def test_vit_loads_local_weights_resampled_to_448(tmp_path) -> None:
         toco_vit("vit_nonexistent", 5)
     with pytest.raises(ConfigError, match="not a timm VisionTransformer"):
         toco_vit("resnet18", 5)
+
+
+def test_an_unreadable_weights_file_is_a_weights_error_in_both_stages(tmp_path) -> None:
+    from csptrain.models.weights import load_weights
+
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="corrupt.pth: (unreadable weights file|not a checkpoint of)"):
+        toco_vit("vit_tiny_patch16_224", 4, corrupt, img_size=32)
+    with pytest.raises(WeightsError, match="corrupt.pth: unreadable weights file"):
+        load_weights(corrupt)
