@@ -42,7 +42,7 @@ from pathlib import Path
 
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
-from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, RowRun, train_row
+from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun, train_row
 from csptrain.experiments.rows import DEFAULT_ROWS, ROWS, row_source
 from csptrain.experiments.volumes import background_only
 from csptrain.runtime.process import joined
@@ -79,6 +79,7 @@ def main() -> None:
     )
     parser.add_argument("--fitted-set", default="1", help="Simulated set of pce-fitted in --fitted (default 1).")
     parser.add_argument("--paper", action="store_true", help="The acdc preset's settings (for a GPU).")
+    parser.add_argument("--tiny", action="store_true", help="Toy sizes that test the plumbing in seconds.")
     parser.add_argument("--pretrained", type=Path, default=None, help="Local torchvision ResNet weights.")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
     parser.add_argument("--seed", type=int, default=0, help="Training seed (default 0).")
@@ -89,7 +90,7 @@ def main() -> None:
     unknown = [r for r in rows if r not in ROWS]
     if unknown or not rows:
         parser.error(f"--rows: unknown {', '.join(unknown) or 'empty list'} (choose from {', '.join(ROWS)})")
-    settings = PAPER_SETTINGS if args.paper else CPU_SETTINGS
+    settings = PAPER_SETTINGS if args.paper else TINY_SETTINGS if args.tiny else CPU_SETTINGS
     budget = args.budget_minutes if args.budget_minutes is not None else (None if args.paper else 10.0)
     sets = {"human": (args.data, args.human_set), "sim": (args.data, args.sim_set)}
     if args.fitted is not None:

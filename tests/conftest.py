@@ -1,6 +1,17 @@
-"""Shared fixtures: the embedded COCO sample, loaded and simulated once per session."""
+"""Shared fixtures: the embedded COCO sample, loaded and simulated once per session.
+
+Under pytest-xdist each worker gets its share of the cores for torch's (OpenMP) threads:
+with every worker spinning as many threads as the machine has cores, a 2-core run
+spent most of its time in threads waiting for each other (a test 10x slower).
+"""
+
+import os
 
 import pytest
+
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # set before torch is first imported
+    _threads = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
 
 import scribblesim
 from scribblesim.datasets.coco import coco_samples

@@ -108,9 +108,19 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
 
 
 def build_tiny(
-    out: Path, count: int = 3, seeds: tuple[int, ...] = (1,), split: str = COCO_SAMPLE_SPLIT, label_png: str = "gray"
+    out: Path,
+    count: int = 3,
+    seeds: tuple[int, ...] = (1,),
+    split: str = COCO_SAMPLE_SPLIT,
+    label_png: str = "gray",
+    shrink: int = 1,
 ) -> Path:
-    """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``)."""
+    """A ``scribblesim build`` of the first ``count`` sample images into ``out`` (prefix ``tiny``).
+
+    ``shrink`` > 1 then shrinks every image, ground truth and scribble map of the build by
+    that factor (labels by nearest neighbour), for trainer tests of plumbing that need real
+    images and scribbles but not 640 x 480 of them.
+    """
     from scribblesim.datasets.coco import coco_class_names
     from scribblesim.engine.config import SimConfig
     from scribblesim.sets.build import BuildSpec, build
@@ -120,7 +130,26 @@ def build_tiny(
     names = coco_class_names(root / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json")
     spec = BuildSpec(out, split, "tiny", seeds, SimConfig(), label_png=label_png)
     build(samples, spec, dataset="coco", class_names=names, jobs=1, progress=False)
+    if shrink > 1:
+        assert label_png == "gray", "shrink writes grayscale label PNGs"
+        _shrink_build(out, shrink)
     return out
+
+
+def _shrink_build(out: Path, factor: int) -> None:
+    """Shrink a build's images (area) and label maps (nearest) by ``factor``, in place."""
+    import cv2
+
+    for image_path in (out / "JPEGImages").iterdir():
+        image = cv2.imread(str(image_path))
+        size = (max(1, image.shape[1] // factor), max(1, image.shape[0] // factor))
+        image_path.unlink()  # a symlink to the embedded sample: replaced by a file of its own
+        cv2.imwrite(str(image_path), cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    for folder in [out / "SegmentationClassAug", *out.glob("tiny_scribble_r*")]:
+        for label_path in folder.glob("*.png"):
+            label = np.asarray(Image.open(label_path))
+            size = (max(1, label.shape[1] // factor), max(1, label.shape[0] // factor))
+            Image.fromarray(cv2.resize(label, size, interpolation=cv2.INTER_NEAREST)).save(label_path)
 
 
 # Synthetic ScribbleACDC volumes as WSL4MIS distributes them (h5), for the tests of `scribblesim build acdc`

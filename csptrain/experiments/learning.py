@@ -104,6 +104,13 @@ CPU_SETTINGS = Settings(
         checkpoint_every=10**9,
     ),
 )
+#: :data:`CPU_SETTINGS` at toy sizes, for tests of the plumbing (seconds per row, nothing learnt).
+TINY_SETTINGS = replace(
+    CPU_SETTINGS,
+    name="tiny",
+    overrides={**CPU_SETTINGS.overrides, "crop_size": 32, "batch_size": 2, "workers": 0},
+    stage1={**CPU_SETTINGS.stage1, "crop_size": 64, "local_crop_size": 32, "batch_size": 2, "workers": 0},
+)
 #: The ``acdc`` preset as the paper trains it (a GPU's work).
 PAPER_SETTINGS = Settings("paper", dict(segmentor="deeplabv3plus", backbone="resnet101"), "authors")
 

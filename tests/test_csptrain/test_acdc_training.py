@@ -155,7 +155,7 @@ def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Pat
 
 def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_path: Path) -> None:
     command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "pce-human,cspnet-sim"]
-    command += ["--budget-minutes", "0.02", "--device", "cpu", "--work", str(tmp_path), "--json"]
+    command += ["--budget-minutes", "0.02", "--tiny", "--device", "cpu", "--work", str(tmp_path), "--json"]
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)

@@ -38,7 +38,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return build_tiny(tmp_path_factory.mktemp("tiny"), count=4, split="train")
+    return build_tiny(tmp_path_factory.mktemp("tiny"), count=4, split="train", shrink=4)
 
 
 def stage2(data: Path, out: Path, *extra: str):

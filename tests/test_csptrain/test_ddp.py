@@ -25,8 +25,8 @@ TINY_RUN = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """Four sample images (one batch of 2 per process) built as split ``val2017`` with seeds 1 and 2."""
-    return build_tiny(tmp_path_factory.mktemp("tiny-ddp"), count=4, seeds=(1, 2), split="val2017")
+    """Four sample images (one batch of 2 per process), split ``val2017``, seeds 1 and 2, shrunk to a quarter."""
+    return build_tiny(tmp_path_factory.mktemp("tiny-ddp"), count=4, seeds=(1, 2), split="val2017", shrink=4)
 
 
 def torchrun(*args: str) -> list[str]:

@@ -48,8 +48,8 @@ RUN_FLAGS = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    """Four sample images built as split ``val2017`` with seeds 1 and 2."""
-    return build_tiny(tmp_path_factory.mktemp("tiny-run"), count=4, seeds=(1, 2), split="val2017")
+    """Four sample images built as split ``val2017`` with seeds 1 and 2, shrunk to a quarter (160 x 120 or so)."""
+    return build_tiny(tmp_path_factory.mktemp("tiny-run"), count=4, seeds=(1, 2), split="val2017", shrink=4)
 
 
 def test_run_end_to_end_then_rerun_skips_everything(data: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    out = build_tiny(tmp_path_factory.mktemp("tiny"), count=8, split="train")
+    out = build_tiny(tmp_path_factory.mktemp("tiny"), count=8, split="train", shrink=2)
     train_ids = (out / "ImageSets/SegmentationAug/train.txt").read_text().split()
     (out / "ImageSets/SegmentationAug/val.txt").write_text("".join(f"{name}\n" for name in train_ids[:2]))
     return out

@@ -294,26 +294,23 @@ def test_seed_counts_merge_across_builds(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
+    """Ctrl-C mid-build. The last instance PNG is a FIFO that nobody writes, so the build
+    blocks on it after the others: the signal comes mid-build however fast or busy the
+    machine is (a build of plain files could end before the signal)."""
+    instances, images, table = write_folder(tmp_path / "src", coco_images(5))
+    blocking = sorted(instances.glob("*.png"))[-1]
+    blocking.unlink()
+    os.mkfifo(blocking)
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "scribblesim",
-        "build",
-        "coco",
-        "--seeds",
-        *map(str, range(1, 9)),  # seconds of work, so that the signal comes mid-build even on a busy machine
-        "--out",
-        str(out),
-        "--jobs",
-        "2",
-    ]
+    command = [sys.executable, "-m", "scribblesim", "build", "folder", "--instances", str(instances)]
+    command += ["--images", str(images), "--classes", str(table), "--out", str(out), "--seeds", "1", "--jobs", "2"]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(out.glob("*_scribble_r1/*.png"))) < 3:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*_scribble_r1/*.png"))) < 4:
         time.sleep(0.02)
+    assert process.poll() is None and len(list(out.glob("*_scribble_r1/*.png"))) == 4  # waiting on the FIFO
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and stderr == "error: interrupted\n"
