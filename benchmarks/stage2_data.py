@@ -140,7 +140,7 @@ def measure(name: str, root: Path, args: argparse.Namespace) -> dict[str, float]
     dataset = ScribbleDataset(
         data, "train", SCRIBBLES, data / "pseudo", augment, config.lambda_s, config.lambda_c, config.seed
     )
-    dataset[0]  # once untimed: imports, and the one-off check of OpenCV's rounding
+    dataset[0]  # once untimed: imports and first-call set-up
     runs = [per_sample(lambda d, i: d[i], dataset, args.epochs) for _ in range(args.repeat)]
     new = min(runs)
     read = min(per_sample(read_only, dataset, 1) for _ in range(args.repeat))
@@ -174,7 +174,8 @@ def main() -> None:
         print(json.dumps({k: round(v, 2) for k, v in results.items()}))
         return
     print(
-        f"stage-2 data, one process, {cv2.getNumThreads()} OpenCV threads; ms per sample (fastest of {args.repeat})\n"
+        f"stage-2 data, one process, OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads; "
+        f"ms per sample (fastest of {args.repeat})\n"
     )
     print(
         f"{'dataset':>10} {'image':>11} {'crop':>5} {'ms':>7} {'CPU ms':>7} {'read ms':>8} {'old ms':>7} {'old CPU':>8}"

@@ -1,4 +1,4 @@
-"""Where a stage-2 crop takes its pixels from: a :class:`~csptrain.data.stage2.Draw` mapped back to the source.
+"""Where a stage-2 crop takes its pixels from: a :class:`~csptrain.data.geometry.Draw` mapped back to the source.
 
 The augmentation resizes, rotates, flips, pads and crops whole images (see
 :func:`~csptrain.data.stage2.apply_draw`); the crop shows only part of them. This module
@@ -6,60 +6,27 @@ works out which part: the region of the rotated image the crop shows (:func:`sho
 for the image) and, for label maps and DPM maps, which source pixel each crop pixel takes
 (:class:`CropSampling`), so that only a window of the source is ever read or computed.
 
-Nearest-neighbour sampling must take exactly the pixel OpenCV takes, or labels and maps would
-move by a pixel where a coordinate rounds half-way. :func:`resize_index` is OpenCV's
-``INTER_NEAREST`` resize (``floor(x * src / dst)``, the same since OpenCV 2). The rotation's
-rounding changed with OpenCV 4.11 (10-bit fixed point before; float32 fused multiply-adds
-after, with a scalar tail of up to one SIMD block per row that rounds differently), so
-:func:`nearest_arithmetic` finds, once per process, which of the known arithmetics this cv2
-uses, on probe geometries where they disagree. If none reproduces it, :func:`crop_sampling`
-returns None and the caller falls back to full-resolution arrays.
+The source pixel is computed here, with numpy, not read off OpenCV: the resize takes
+``floor(x * src / dst)`` (:func:`resize_index`, OpenCV's ``INTER_NEAREST`` rule since
+OpenCV 2) and the rotation the nearest pixel of the float64 inverse map
+(:func:`nearest_source`). OpenCV's warp rounds the rotation its own way, and that way
+changes between versions (1/1024-pixel fixed point up to 4.10, float32 from 4.11, neither
+in 5.1), so copying it bit for bit would tie the fast path to one OpenCV. The two
+differ only where a coordinate lies within rounding error of a half-pixel
+(:func:`half_pixel_ties`, a fraction of a percent of the pixels), where either neighbour
+is as near: the crops have the same distribution, and the whole-image
+:func:`~csptrain.data.stage2.apply_draw` remains the tests' reference.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:
-    from .stage2 import Draw
-
-
-@dataclass(frozen=True)
-class Window:
-    """Rows ``top:bottom`` and columns ``left:right`` of an image (end exclusive)."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.bottom - self.top, self.right - self.left
-
-    @property
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.top, self.bottom), slice(self.left, self.right)
-
-    def grown(self, margin: int, shape: tuple[int, ...]) -> Window:
-        """This window with ``margin`` more pixels on each side, clipped to an image of ``shape``."""
-        return Window(
-            max(0, self.top - margin),
-            min(shape[0], self.bottom + margin),
-            max(0, self.left - margin),
-            min(shape[1], self.right + margin),
-        )
-
-    def within(self, outer: Window) -> Window:
-        """This window in the coordinates of ``outer`` (which contains it)."""
-        return Window(self.top - outer.top, self.bottom - outer.top, self.left - outer.left, self.right - outer.left)
+from .geometry import Draw, Window
 
 
 def resize_index(source: int, size: int) -> np.ndarray:
@@ -80,119 +47,48 @@ def inverse_rotation(size: tuple[int, int], angle: float) -> np.ndarray:
     return m
 
 
-class NearestArithmetic(Protocol):
-    """OpenCV's source pixel (X, Y) of destination rows x columns under ``warpAffine(..., INTER_NEAREST)``.
+def rotation_source(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``rows`` x ``cols`` of the rotated image lies in the unrotated one: (x, y), float64.
 
-    ``m`` is the destination-to-source matrix (6,), ``rows`` and ``cols`` destination
-    coordinates, ``width`` the destination width (OpenCV's per-row loop depends on it).
+    ``m`` is the destination-to-source matrix (6,) of :func:`inverse_rotation`.
     """
-
-    def __call__(
-        self, m: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-@dataclass(frozen=True)
-class FixedPoint:
-    """OpenCV up to 4.10: 10-bit fixed point, a row part and a column part rounded separately."""
-
-    def __call__(self, m: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-        y, x = rows.astype(np.float64)[:, None], cols.astype(np.float64)[None, :]
-
-        def axis(a0: float, a1: float, a2: float) -> np.ndarray:
-            row = np.rint((a1 * y + a2) * 1024).astype(np.int64) + 512
-            return (row + np.rint(a0 * x * 1024).astype(np.int64)) >> 10
-
-        return axis(m[0], m[1], m[2]), axis(m[3], m[4], m[5])
+    x = np.add.outer(m[1] * rows + m[2], m[0] * cols)
+    y = np.add.outer(m[4] * rows + m[5], m[3] * cols)
+    return x, y
 
 
-def _f32(values: np.ndarray) -> np.ndarray:
-    """``values`` rounded to float32 (and held as float64, where the next sum is exact)."""
-    return values.astype(np.float32).astype(np.float64)
+def nearest_source(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unrotated pixel (x, y) nearest to each of ``rows`` x ``cols`` of the rotated image (see :func:`rotation_source`).
 
-
-@dataclass(frozen=True)
-class Float32:
-    """OpenCV 4.11 on: float32 coefficients; SIMD blocks of ``block`` columns, then a scalar tail.
-
-    In a block, x = fma(m0, col, (m1 * row) + m2); in the tail, fma(m0, col, m1 * row) + m2
-    (as the compiler contracts it), every step rounded to float32. Products of float32
-    numbers and pixel coordinates are exact in float64, so rounding the float64 result of
-    each step to float32 reproduces them.
+    Rounded half to even in float64, as ``cvRound``; OpenCV's own ``INTER_NEAREST`` warp may
+    take the other pixel only where a coordinate lies within its rounding error of a
+    half-pixel (see :func:`half_pixel_ties`).
     """
-
-    block: int
-
-    def __call__(self, m: np.ndarray, rows: np.ndarray, cols: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-        m32 = _f32(np.asarray(m))
-        y, x = rows.astype(np.float64)[:, None], cols.astype(np.float64)
-        tail = x >= max(0, -(-(width - self.block) // self.block) * self.block)
-
-        def axis(a0: float, a1: float, a2: float) -> np.ndarray:
-            # float32 rounding of the exact float64 sum, then rint (half to even, as cvRound)
-            rounded = np.add(a0 * x, _f32(_f32(a1 * y) + a2)).astype(np.float32)
-            rounded = np.rint(rounded, out=rounded).astype(np.int64)
-            if tail.any():
-                rounded[:, tail] = np.rint((_f32(a0 * x[tail] + _f32(a1 * y)) + a2).astype(np.float32))
-            return rounded
-
-        return axis(m32[0], m32[1], m32[2]), axis(m32[3], m32[4], m32[5])
+    x, y = rotation_source(m, rows, cols)
+    return np.rint(x, out=x).astype(np.intp), np.rint(y, out=y).astype(np.intp)
 
 
-#: The arithmetics tried, most likely first (AVX2, AVX-512 and 128-bit SIMD blocks; OpenCV 4.10).
-CANDIDATES: tuple[NearestArithmetic, ...] = (Float32(16), Float32(32), Float32(8), FixedPoint())
-#: (height, width, angle) of rotations on which the candidates above disagree pairwise on some
-#: pixel (found by search: they agree on all but about 1 pixel in 10^5).
-PROBES = ((1590, 144, -9.42621983256111), (1857, 154, -5.955679444239237), (1563, 186, -5.657034851629437))
+def half_pixel_ties(m: np.ndarray, rows: np.ndarray, cols: np.ndarray, tolerance: float = 2e-3) -> np.ndarray:
+    """Which of ``rows`` x ``cols`` of the rotated image have a source coordinate within ``tolerance`` of a half-pixel.
+
+    There the nearest pixel is a matter of rounding: any arithmetic, this module's or one
+    OpenCV version's (float32 since 4.11, 1/1024-pixel fixed point before), may take either
+    neighbour. Everywhere else every arithmetic takes the same pixel. The default tolerance
+    covers OpenCV 4.10's fixed point (up to 1/1024 pixel off) and float32 coordinates up
+    to 4096 pixels.
+    """
+    ties = np.zeros((len(rows), len(cols)), dtype=bool)
+    for coordinate in rotation_source(m, rows, cols):
+        ties |= np.abs(coordinate - np.floor(coordinate) - 0.5) < tolerance
+    return ties
 
 
-def _reproduces(arithmetic: NearestArithmetic, height: int, width: int, angle: float) -> bool:
-    """Whether ``arithmetic`` gives cv2's rotation (float32 and uint8 arrays) of a ``height`` x ``width`` image."""
-    m = inverse_rotation((height, width), angle)
-    x, y = arithmetic(m, np.arange(height), np.arange(width), width)
-    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-    flags = dict(flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
-    index = np.arange(height * width, dtype=np.float32).reshape(height, width)  # exact below 2^24
-    if not np.array_equal(
-        cv2.warpAffine(index, matrix, (width, height), borderValue=-1, **flags),  # type: ignore[call-overload]
-        np.where(inside, y * width + x, -1),
-    ):
-        return False
-    for source, taken in ((np.arange(width), x), (np.arange(height)[:, None], y)):  # labels are uint8
-        codes = np.ascontiguousarray(np.broadcast_to(source % 251, (height, width)), dtype=np.uint8)
-        moved = cv2.warpAffine(codes, matrix, (width, height), borderValue=255, **flags)  # type: ignore[call-overload]
-        if not np.array_equal(moved, np.where(inside, taken % 251, 255)):
-            return False
-    return True
-
-
-def _resize_reproduced() -> bool:
-    """Whether :func:`resize_index` gives cv2's nearest resize (float32 and uint8), up and down."""
-    for source, size in ((997, 1391), (1391, 997), (480, 233)):
-        expected = resize_index(source, size)
-        row = np.arange(source)[None, :]
-        for dtype in (np.float32, np.uint8):
-            moved = cv2.resize((row % 251).astype(dtype), (size, 1), interpolation=cv2.INTER_NEAREST)
-            if not np.array_equal(moved[0], expected % 251):
-                return False
-    return True
-
-
-@functools.cache
-def nearest_arithmetic() -> NearestArithmetic | None:
-    """The arithmetic of this process's cv2 nearest-neighbour rotation, or None (with a warning) if unknown."""
-    if _resize_reproduced():
-        for arithmetic in CANDIDATES:
-            if all(_reproduces(arithmetic, *probe) for probe in PROBES):
-                return arithmetic
-    warnings.warn(
-        f"OpenCV {cv2.__version__}: nearest-neighbour rounding not recognised; stage-2 labels and DPM maps "
-        "are computed at full resolution (slower, same values)",
-        RuntimeWarning,
-        stacklevel=2,
-    )
-    return None
+def rounding_ties(draw: Draw, crop_size: int, tolerance: float = 2e-3) -> np.ndarray:
+    """Crop pixels (bool, crop_size x crop_size) whose rotation source is a half-pixel tie (:func:`half_pixel_ties`)."""
+    if not draw.angle:
+        return np.zeros((crop_size, crop_size), dtype=bool)
+    rows, cols = crop_rows_cols(draw, crop_size)
+    return half_pixel_ties(inverse_rotation(draw.size, draw.angle), rows, cols, tolerance)
 
 
 def _padding(draw: Draw, crop_size: int) -> tuple[int, int]:
@@ -282,19 +178,14 @@ def _clipped(index: np.ndarray, size: int) -> np.ndarray:
     return np.maximum(index, 0, out=index)
 
 
-def crop_sampling(draw: Draw, shape: tuple[int, ...], crop_size: int) -> CropSampling | None:
-    """Where each pixel of ``draw``'s crop of an image of ``shape`` comes from (None: cv2's rounding unknown)."""
+def crop_sampling(draw: Draw, shape: tuple[int, ...], crop_size: int) -> CropSampling:
+    """Where each pixel of ``draw``'s crop of an image of ``shape`` comes from."""
     height, width = draw.size
-    rotation = None
-    if draw.angle:
-        arithmetic = nearest_arithmetic()
-        if arithmetic is None:
-            return None
-        rotation = arithmetic, inverse_rotation(draw.size, draw.angle)
+    rotation = inverse_rotation(draw.size, draw.angle) if draw.angle else None
     # the rows and columns of the resized (unrotated) image that the crop reads
     reach = shown_region(draw, crop_size)
     if reach is not None and rotation is not None:
-        reach = rotated_reach(rotation[1], reach, draw.size, 1)  # nearest moves by half a pixel
+        reach = rotated_reach(rotation, reach, draw.size, 1)  # nearest moves by half a pixel
     if reach is None:
         return CropSampling(None, np.zeros((crop_size, crop_size), dtype=np.intp))
     source_row, source_col = resize_index(shape[0], height), resize_index(shape[1], width)
@@ -315,8 +206,7 @@ def crop_sampling(draw: Draw, shape: tuple[int, ...], crop_size: int) -> CropSam
     if rotation is None:
         inner = row_offset[rows[block[0]] + 1][:, None] + col_offset[cols[block[1]] + 1][None, :]
     else:
-        arithmetic, m = rotation
-        x, y = arithmetic(m, rows[block[0]], cols[block[1]], width)
+        x, y = nearest_source(rotation, rows[block[0]], cols[block[1]])
         # coordinates outside the image (rotated-in corners) land on ``outside`` or beyond
         inner = np.take(row_offset, _clipped(y + 1, len(row_offset))) + np.take(
             col_offset, _clipped(x + 1, len(col_offset))

@@ -17,7 +17,7 @@ import numpy as np
 from scribblesim.engine.result import BACKGROUND
 from scribblesim.engine.result import UNLABELLED as IGNORE
 
-from .crop_window import Window
+from .geometry import Window
 
 #: The 4-neighbour cross of scipy's default ``binary_erosion`` structure.
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))

@@ -7,10 +7,12 @@ crop padded around the image. The image is resized bilinearly, padded with the I
 mean and sometimes blurred; labels and maps are resized and rotated nearest-neighbour,
 labels padded with 255. The maps are made on the fly, never stored.
 
-:func:`apply_draw` does this to whole arrays. Training computes only what the crop shows
-(:meth:`Augment.crop`, :mod:`~csptrain.data.crop_window`): labels and maps are taken pixel
-by pixel from a window of the source, the maps computed on that window alone, with the same
-values; the image is resampled from a window, the same up to rounding.
+:func:`apply_draw` does this to whole arrays; the tests hold training to it. Training
+computes only what the crop shows (:meth:`Augment.crop`, :mod:`~csptrain.data.crop_window`):
+labels and maps are taken pixel by pixel from a window of the source, by our own
+nearest-neighbour arithmetic (the same pixels as OpenCV's but where a coordinate rounds
+half-way), the maps computed on that window alone with the same values; the image is
+resampled from a window, the same up to rounding.
 """
 
 from __future__ import annotations
@@ -31,16 +33,9 @@ from scribblesim.sets.scribble_set import read_label_map
 
 from ..errors import DataError
 from .batches import Stage2Batch
-from .crop_window import (
-    Window,
-    crop_sampling,
-    inverse_rotation,
-    nearest_arithmetic,
-    placement,
-    rotated_reach,
-    shown_region,
-)
+from .crop_window import crop_sampling, inverse_rotation, placement, rotated_reach, shown_region
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
+from .geometry import Draw, Window
 from .layout import IMAGENET_MEAN, find_image, normalise, read_image, read_split
 
 #: The authors rotate half of the samples and blur half of them (their RandRotate and
@@ -54,21 +49,6 @@ MEAN_FILL = tuple(int(v) for v in (IMAGENET_MEAN * 255).round())
 #: :func:`crop_image` resizes the whole image when the resized image has at most this many
 #: times the crop's pixels: OpenCV's separable resize of it all costs less than warping a window.
 WHOLE_IMAGE_AREA = 2.0
-
-
-@dataclass(frozen=True)
-class Draw:
-    """One sample's random geometry, applied alike to the image and every label and map.
-
-    ``size`` is (height, width) after scaling, ``angle`` degrees counter-clockwise about
-    the centre (0: not rotated), ``offset`` the crop's top-left corner in the padded image.
-    """
-
-    size: tuple[int, int]
-    angle: float
-    blur: bool
-    flip: bool
-    offset: tuple[int, int]
 
 
 def scaled_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
@@ -259,19 +239,16 @@ class Augment:
         maps: Sequence[Callable[[Window | None], np.ndarray]],
         draw: Draw,
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-        """:meth:`apply` computing only what the crop shows: the same labels and maps, the image up to rounding.
+        """:meth:`apply` computing only what the crop shows.
 
         Each of ``maps`` makes a DPM map over a window of the source (None: all of it); it is
         asked only for the window the crop samples (see :func:`~csptrain.data.crop_window.crop_sampling`).
+        Labels and maps take the same pixels as :meth:`apply`'s except where a rotated
+        coordinate rounds half-way (:func:`~csptrain.data.crop_window.rounding_ties`), the
+        image its values up to rounding.
         """
         image = crop_image(image, draw, self.crop_size)
         sampling = crop_sampling(draw, labels[0].shape, self.crop_size)
-        if sampling is None:  # this cv2's nearest rounding is not modelled: whole arrays, as apply
-            return (
-                image,
-                [apply_draw(label, draw, self.crop_size, nearest=True, fill=IGNORE) for label in labels],
-                [apply_draw(make(None), draw, self.crop_size, nearest=True, fill=self.map_fill) for make in maps],
-            )
         if sampling.window is None:  # padding and rotated-in corners only
             filled = [np.full(sampling.index.shape, self.map_fill, dtype=np.float32) for _ in maps]
             return image, [sampling.take(label, IGNORE) for label in labels], filled
@@ -328,7 +305,6 @@ class ScribbleDataset(Dataset):
         self.ids = read_split(data, split)
         self.augment, self.lambda_s, self.lambda_c, self.seed = augment, lambda_s, lambda_c, seed
         self.epoch = 0
-        nearest_arithmetic()  # checked once here, so that forked loader workers inherit the answer
 
     def __len__(self) -> int:
         return len(self.ids)

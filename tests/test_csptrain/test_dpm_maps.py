@@ -1,14 +1,17 @@
 """Stage-2 DPM maps computed only where the crop samples them equal the full-resolution ones.
 
 The reference is the path as it was: scipy's exact EDT over the whole scribble and
-pseudo-label, then the whole-array augmentation (:func:`apply_draw`). The crop path
-(:meth:`Augment.crop`) must give the same labels and maps for any geometry, and the
-image up to rounding.
+pseudo-label, then the whole-array augmentation (:func:`apply_draw`, OpenCV's resize and
+warp). The crop path (:meth:`Augment.crop`) computes the source pixel itself, so it must
+give the same labels and maps for any geometry wherever no rotated coordinate lies within
+rounding error of a half-pixel (:func:`rounding_ties`), at least 99 % of the pixels in all,
+whatever OpenCV is installed; and the image up to rounding.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 
 import cv2
@@ -19,19 +22,40 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from csptrain.data import crop_window
-from csptrain.data.crop_window import Window, crop_sampling
+from csptrain.data.crop_window import (
+    crop_sampling,
+    half_pixel_ties,
+    inverse_rotation,
+    nearest_source,
+    rounding_ties,
+)
 from csptrain.data.distance import (
     foreground_boundary,
     pseudo_boundary_distance_map,
     saturation_distance,
     scribble_distance_map,
 )
-from csptrain.data.stage2 import MEAN_FILL, Augment, Draw, apply_draw, scaled_size
+from csptrain.data.geometry import Draw, Window
+from csptrain.data.stage2 import MEAN_FILL, Augment, ScribbleDataset, apply_draw, rotate, scaled_size
 
 #: How far the crop path's image may differ (grey levels): rounding of the warp weights, at most
-#: 1 from OpenCV 4.11 on; 4.10 rounds warp positions to 1/32 pixel. A misplaced pixel differs by more.
-IMAGE_TOLERANCE = 2 if tuple(int(v) for v in cv2.__version__.split(".")[:2]) >= (4, 11) else 10
+#: 1 with OpenCV 5; 4.x rounds warp positions to 1/32 pixel (4.12 here too). A misplaced pixel
+#: differs by more.
+IMAGE_TOLERANCE = 2 if int(cv2.__version__.split(".")[0]) >= 5 else 10
+#: The least share of crop pixels on which the crop path's labels and maps equal the reference's,
+#: checked on crops of at least :data:`SHARE_PIXELS` (on a few pixels, one tie is a large share).
+AGREEMENT = 0.99
+SHARE_PIXELS = 10_000
+
+
+def assert_agrees(old: np.ndarray, new: np.ndarray, ties: np.ndarray) -> None:
+    """``new`` equals ``old`` off the rounding ties, and on at least :data:`AGREEMENT` of a large crop."""
+    assert new.dtype == old.dtype and new.shape == old.shape
+    same = old == new
+    assert np.all(same[~ties]), np.argwhere(~same & ~ties)[:5]
+    if same.size >= SHARE_PIXELS:
+        assert same.mean() >= AGREEMENT
+
 
 # --- the old path -------------------------------------------------------------------------
 
@@ -135,11 +159,13 @@ def test_crop_path_equals_full_resolution_maps_through_the_augmentation(
     image, scribble, pseudo = labels_of(shape, seed, kind)
     old_image, old_labels, old_maps = old_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill)
     new_image, new_labels, new_maps = new_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill)
+    ties = rounding_ties(draw, crop)
     for old, new in zip(old_labels, new_labels):
-        assert new.dtype == np.uint8 and np.array_equal(old, new)
+        assert new.dtype == np.uint8
+        assert_agrees(old, new, ties)
     for old, new in zip(old_maps, new_maps):
         assert new.dtype == np.float32 and new.shape == (crop, crop)
-        assert np.abs(old - new).max() <= 1e-3
+        assert_agrees(old, new, ties)
     assert np.abs(old_image.astype(int) - new_image).max() <= IMAGE_TOLERANCE
 
 
@@ -149,14 +175,17 @@ def test_crop_path_equals_full_resolution_maps_through_the_augmentation(
     ids=["coco", "cityscapes-half"],
 )
 def test_crop_path_at_the_presets_sizes_and_lambdas(shape, lam_s, lam_c) -> None:
-    """The paper's crop (465) and the presets' lambdas on a COCO-size and a wide image; maps identical."""
+    """The paper's crop (465) and the presets' lambdas on a COCO-size and a wide image: identical off ties."""
     image, scribble, pseudo = labels_of(shape, 7, "normal")
     augment = Augment(465)
     for k in range(8):
         draw = augment.draw(image.shape, np.random.default_rng([11, k]))
         old_image, old_labels, old_maps = old_crop(image, scribble, pseudo, lam_s, lam_c, draw, 465)
         new_image, new_labels, new_maps = new_crop(image, scribble, pseudo, lam_s, lam_c, draw, 465)
-        assert all(np.array_equal(a, b) for a, b in zip(old_labels + old_maps, new_labels + new_maps))
+        ties = rounding_ties(draw, 465)
+        assert ties.mean() < 0.01
+        for old, new in zip(old_labels + old_maps, new_labels + new_maps):
+            assert_agrees(old, new, ties)
         difference = np.abs(old_image.astype(int) - new_image)
         assert difference.max() <= IMAGE_TOLERANCE and difference.mean() < 0.5
 
@@ -167,30 +196,74 @@ def test_crop_sampling_takes_the_pixels_opencv_takes(data, shape, crop) -> None:
     """Each crop pixel's source pixel, against apply_draw of an image of pixel indices."""
     draw = data.draw(draws(shape, crop))
     sampling = crop_sampling(draw, shape, crop)
-    if sampling is None:  # this cv2's rounding is not modelled: callers take the full-resolution path
-        return
     index = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
     expected = apply_draw(index, draw, crop, nearest=True, fill=-1)
     whole = Window(0, shape[0], 0, shape[1])
     if sampling.window is not None:
         assert sampling.window.grown(0, shape) == sampling.window  # inside the image
         whole = sampling.window
-    assert np.array_equal(sampling.take(index[whole.slices], -1.0), expected)
+    assert_agrees(expected, sampling.take(index[whole.slices], -1.0), rounding_ties(draw, crop))
 
 
-def test_unknown_rounding_falls_back_to_full_resolution(monkeypatch) -> None:
-    image, scribble, pseudo = labels_of((60, 80), 3, "normal")
-    monkeypatch.setattr(crop_window, "nearest_arithmetic", lambda: None)
-    draw = Draw((90, 120), 7.0, False, True, (10, 20))
-    assert crop_sampling(draw, scribble.shape, 48) is None
-    _, old_labels, old_maps = old_crop(image, scribble, pseudo, 4.0, 7.0, draw, 48)
-    _, new_labels, new_maps = new_crop(image, scribble, pseudo, 4.0, 7.0, draw, 48)
-    assert all(np.array_equal(a, b) for a, b in zip(old_labels + old_maps, new_labels + new_maps))
+#: (height, width, angle): the Cityscapes size, and rotations on which OpenCV 4.10's
+#: fixed point and 4.11's float32 arithmetics (with 8, 16 and 32-column SIMD blocks) take
+#: different pixels somewhere.
+ROTATIONS = [
+    (1024, 2048, 9.3),
+    (1590, 144, -9.42621983256111),
+    (1857, 154, -5.955679444239237),
+    (1563, 186, -5.657034851629437),
+]
 
 
-def test_this_opencv_rounding_is_recognised() -> None:
-    """The fast path is the one tested above on this machine (OpenCV 4.10 and 5.0 on x86-64 are modelled)."""
-    assert crop_window.nearest_arithmetic() is not None
+@pytest.mark.parametrize(("height", "width", "angle"), ROTATIONS)
+def test_nearest_source_is_opencvs_but_for_half_pixel_ties(height: int, width: int, angle: float) -> None:
+    """Our float64 rounding against this OpenCV's warp of a whole image: same pixel off the ties.
+
+    The fast path depends on no OpenCV version's arithmetic; this bounds how far any may differ.
+    """
+    rows, cols = np.arange(height), np.arange(width)
+    x, y = nearest_source(inverse_rotation((height, width), angle), rows, cols)
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    # pixel indices: exact in float64 (OpenCV warps 64-bit floats)
+    source = np.arange(height * width, dtype=np.float64).reshape(height, width)
+    expected = rotate(source, angle, nearest=True, fill=-1.0)
+    ties = half_pixel_ties(inverse_rotation((height, width), angle), rows, cols)
+    assert ties.mean() < 0.01
+    assert_agrees(expected, np.where(inside, y * width + x, -1.0), ties)
+
+
+def test_no_rounding_probe_and_no_whole_image_maps() -> None:
+    """Labels and maps always come from a window of the source, with no warning, whatever the OpenCV.
+
+    Maps are made only over the window the crop samples, never over the whole image (None).
+    """
+    image, scribble, pseudo = labels_of((600, 900), 5, "normal")
+    asked: list[Window | None] = []
+
+    def recorded(window: Window | None) -> np.ndarray:
+        asked.append(window)
+        return scribble_distance_map(scribble, 2.0, window)
+
+    augment = Augment(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for k in range(20):
+            draw = augment.draw(image.shape, np.random.default_rng([5, k]))
+            sampling = crop_sampling(draw, scribble.shape, 64)
+            assert sampling.window is not None and sampling.window.shape[0] * sampling.window.shape[1] < 900 * 600 / 4
+            augment.crop(image, [scribble, pseudo], [recorded], draw)
+    assert len(asked) == 20 and None not in asked
+
+
+def test_making_a_dataset_warns_of_nothing(tmp_path) -> None:
+    """No OpenCV version makes the data path warn (it once fell back to whole images with a warning)."""
+    (tmp_path / "scribbles").mkdir()
+    (tmp_path / "ImageSets/SegmentationAug").mkdir(parents=True)
+    (tmp_path / "ImageSets/SegmentationAug/train.txt").write_text("a\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ScribbleDataset(tmp_path, "train", "scribbles", None, Augment(32), 1.0, 7.0)
 
 
 # --- OpenCV's EDT and erosion against scipy's ------------------------------------------------
