@@ -26,10 +26,18 @@ On the CPU (the default) the settings are small: WSL4MIS's UNet, slices scaled b
 256 crops, batch 16, the authors' multi-scale evaluation), for a GPU. Nothing is downloaded:
 ``--pretrained`` takes a local torchvision ResNet state dict.
 
-The rows, the budget planning and the scores live in :mod:`csptrain.experiments`; this script
-parses its arguments, runs the rows and prints.
+``--ablation 1,10`` runs the paper's Table VI instead of the rows: per annotator
+(``--annotators human,s1``), stage 1 on its own budget (``--stage1-minutes``) and one set of
+pseudo-labels, then stage 2 with each line's loss terms on them, every line for the same
+steps (a probe of the costliest line), for ``--repeats`` training seeds; it prints the table
+as the paper's (mean ± std over seeds per annotator, then over annotators), the pseudo-labels'
+mIoU on the train split beside line 1's own predictions there, and writes a figure.
+
+The rows, the ablation, the budget planning and the scores live in :mod:`csptrain.experiments`;
+this script parses its arguments, runs them and prints.
 
     python benchmarks/learning.py --data OUT [--rows full,pce-human,pce-sim] [--budget-minutes 10] [--json]
+    python benchmarks/learning.py --data OUT --ablation 1,10 --annotators human --repeats 2 [--json]
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from pathlib import Path
 
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
+from csptrain.experiments.ablation import ablation_png, format_ablation, parse_lines, run_ablation
 from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun, train_row
 from csptrain.experiments.rows import DEFAULT_ROWS, ROWS, row_source
 from csptrain.experiments.volumes import background_only
@@ -85,6 +94,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="Training seed (default 0).")
     parser.add_argument("--work", type=Path, default=None, help="Folder for the runs (default: a temporary one).")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
+    parser.add_argument(
+        "--ablation", default=None, help="Table VI lines instead of the rows, e.g. 1,10 (1: pCE alone)."
+    )
+    parser.add_argument("--annotators", default="human", help="Ablation: human and/or s1, s2 ... (default human).")
+    parser.add_argument("--repeats", type=int, default=1, help="Ablation: training seeds per line (default 1).")
+    parser.add_argument(
+        "--stage1-minutes", type=float, default=None, help="Ablation: stage 1's budget per annotator (CPU default 4)."
+    )
+    parser.add_argument(
+        "--figure", type=Path, default=Path("learning.png"), help="Ablation: the figure's path (default learning.png)."
+    )
     args = parser.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     unknown = [r for r in rows if r not in ROWS]
@@ -101,34 +121,69 @@ def main() -> None:
 
     try:
         config = make_stage2_config("acdc", losses=("segs",), device=args.device, seed=args.seed, **settings.overrides)
-        try:
-            sources = {row: row_source(args.data, row, sets) for row in rows}
-        except ConfigError as error:  # an option missing or at odds with --data: said as the option's own error
-            raise SystemExit(str(error)) from None
         classes = class_names_of(args.data)
-        with joined(args.device) as process, tempfile.TemporaryDirectory() as scratch:
-            work = args.work or Path(scratch)
-            budget_s = None if budget is None else 60 * budget
-            results = {
-                row: train_row(
-                    RowRun(row, *sources[row], config, settings, work / row, args.pretrained, process, log), budget_s
+        if args.ablation is not None:
+            lines = parse_lines(args.ablation)
+            stage1 = args.stage1_minutes if args.stage1_minutes is not None else (None if args.paper else 4.0)
+            annotators = [a for a in args.annotators.split(",") if a]
+            with joined(args.device) as process, tempfile.TemporaryDirectory() as scratch:
+                base = RowRun(
+                    "", args.data, "", config, settings, args.work or Path(scratch), args.pretrained, process, log
                 )
-                for row in rows
+                measured = run_ablation(
+                    base,
+                    annotators,
+                    lines,
+                    args.repeats,
+                    None if budget is None else 60 * budget,
+                    None if stage1 is None else 60 * stage1,
+                )
+            args.figure.parent.mkdir(parents=True, exist_ok=True)
+            args.figure.write_bytes(ablation_png(measured["ablation"]))
+            result = {
+                "settings": settings.describe(config),
+                "budget_minutes": budget,
+                "stage1_minutes": stage1,
+                "repeats": args.repeats,
+                "classes": classes,
+                "background_only_miou": background_only(args.data, "val", len(classes)),
+                **measured,
+                "figure": str(args.figure),
             }
-        result = {
-            "settings": settings.describe(config),
-            "budget_minutes": budget,
-            "classes": classes,
-            "background_only_miou": background_only(args.data, "val", len(classes)),
-            "rows": results,
-        }
+            table = format_ablation(measured["ablation"])
+            pseudo = "\n".join(
+                f"{a}: pseudo-label mIoU {100 * p['pseudo_miou']:.2f} on the train split"
+                + ("" if p["pce_miou"] is None else f", line 1's own predictions there {100 * p['pce_miou']:.2f}")
+                + f" (stage 1: {p['stage1_steps']} steps, {p['stage1_s']:.0f} s with the pseudo-labels)"
+                for a, p in measured["pseudo"].items()
+            )
+            text = f"{result['settings']}\nstage 2: {budget} min per line\n\n{table}\n\n{pseudo}\nfigure: {args.figure}"
+        else:
+            try:
+                sources = {row: row_source(args.data, row, sets) for row in rows}
+            except ConfigError as error:  # an option missing or at odds with --data: said as the option's own error
+                raise SystemExit(str(error)) from None
+            with joined(args.device) as process, tempfile.TemporaryDirectory() as scratch:
+                work = args.work or Path(scratch)
+                budget_s = None if budget is None else 60 * budget
+                results = {
+                    row: train_row(
+                        RowRun(row, *sources[row], config, settings, work / row, args.pretrained, process, log),
+                        budget_s,
+                    )
+                    for row in rows
+                }
+            result = {
+                "settings": settings.describe(config),
+                "budget_minutes": budget,
+                "classes": classes,
+                "background_only_miou": background_only(args.data, "val", len(classes)),
+                "rows": results,
+            }
+            text = f"{result['settings']}\nbudget {budget} min per row\n\n{format_table(result)}"
     except UserError as error:
         raise SystemExit(f"error: {error}") from None
-    print(
-        json.dumps(result, indent=1)
-        if args.json
-        else f"{result['settings']}\nbudget {budget} min per row\n\n{format_table(result)}"
-    )
+    print(json.dumps(result, indent=1) if args.json else text)
 
 
 if __name__ == "__main__":

@@ -177,6 +177,14 @@ STAGE2 = [
         dict(type=float, default=None, help="Of L_segc: 0.2 as the paper's Eq. 8 (the authors' script: 0.1)."),
     ),
     ("--epochs", dict(type=int, default=None)),
+    (
+        "--iterations",
+        dict(
+            type=click.IntRange(min=1),
+            default=None,
+            help="Schedule length in steps instead of whole epochs (warm-up and cosine laid over them).",
+        ),
+    ),
     ("--batch-size", dict(type=int, default=None)),
     ("--crop-size", dict(type=int, default=None)),
     ("--rotation", dict(type=float, default=None, help="Largest random rotation in degrees, 0 for none.")),

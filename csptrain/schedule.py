@@ -6,10 +6,14 @@ import math
 
 
 def lr_at(step: int, base_lr: float, total_steps: int, warmup_steps: int) -> float:
-    """Learning rate of optimisation step ``step`` (0-based); a pure function, so resumes are exact."""
+    """Learning rate of optimisation step ``step`` (0-based); a pure function, so resumes are exact.
+
+    Linear warm-up to ``base_lr`` over ``warmup_steps``, then a cosine that reaches 0 at the
+    last step (``total_steps - 1``).
+    """
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
-    span = max(1, total_steps - warmup_steps)
+    span = max(1, total_steps - 1 - warmup_steps)
     progress = min(1.0, (step - warmup_steps) / span)
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from csptrain.stage2.config import Stage2Config
-from csptrain.stage2.train import stage2_schedule
 
 #: Steps timed by the probe after two that warm up (loader start, first allocations).
 PROBE_STEPS = 8
@@ -36,8 +34,8 @@ def probe_seconds_per_step(train: Callable[[Path, int], object], run: Path) -> f
     return (time.perf_counter() - started) / PROBE_STEPS
 
 
-def budget_config(config: Stage2Config, steps: int, images: int) -> Stage2Config:
-    """A stage-2 config with a schedule of about ``steps`` steps.
+def budget_config(config: Stage2Config, steps: int) -> Stage2Config:
+    """A stage-2 config whose schedule is ``steps`` steps long.
 
     Parameters
     ----------
@@ -45,14 +43,12 @@ def budget_config(config: Stage2Config, steps: int, images: int) -> Stage2Config
         The row's config.
     steps
         The steps the budget affords.
-    images
-        Training images (they set the steps of an epoch).
 
     Returns
     -------
     Stage2Config
-        ``config`` with whole epochs, a tenth of them warm-up, stopped after ``steps`` steps.
+        ``config`` with a schedule of ``steps`` steps (not whole epochs): its first
+        ``warmup_epochs / epochs`` (a tenth in the presets) warm up and the rate reaches 0 at
+        the last step, whatever the number of steps.
     """
-    per_epoch = stage2_schedule(config, images, 1, "train").micro_batches_per_epoch
-    epochs = max(1, math.ceil(steps / per_epoch))
-    return replace(config, epochs=epochs, warmup_epochs=round(epochs / 10), max_steps=min(steps, epochs * per_epoch))
+    return replace(config, iterations=steps, max_steps=None)

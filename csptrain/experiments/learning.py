@@ -163,7 +163,7 @@ def evaluate_run(
     data
         The build.
     run
-        The stage-2 run folder; its predictions are written to ``run / "predictions"``.
+        The stage-2 run folder; its predictions are written to ``run / "predictions" / split``.
     split
         The split of ``data`` scored.
     settings
@@ -181,7 +181,7 @@ def evaluate_run(
     """
     trained = load_stage2_model(TrainingRun(run).checkpoint)
     protocol = protocol_for(trained.config, settings.protocol, scales=settings.eval_scales or None)
-    predictions = run / "predictions"
+    predictions = run / "predictions" / split
     scores = evaluate(
         trained.model.to(process.device),
         data,
@@ -201,7 +201,9 @@ def evaluate_run(
     }
 
 
-def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, spent_s: float = 0.0) -> dict[str, Any]:
+def train_stage2_row(
+    row: RowRun, pseudo: Path | None, budget_s: float | None, spent_s: float = 0.0, steps: int | None = None
+) -> dict[str, Any]:
     """Stage 2 of a row for a budget of steps, evaluated at the curve's points.
 
     Parameters
@@ -214,6 +216,8 @@ def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, s
         Seconds of steps (a probe times them); None trains the config's whole schedule.
     spent_s
         Seconds already spent (stage 1 and pseudo-labels), counted in the curve's training seconds.
+    steps
+        Train exactly this many steps (a schedule of them; no probe), whatever ``budget_s``.
 
     Returns
     -------
@@ -229,14 +233,16 @@ def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, s
         train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
 
     step_s: float | None = None
-    if budget_s is None:  # the config's whole schedule: no probe needed
+    if steps is not None:  # given (every line of an ablation trains the same steps)
+        planned = budget_config(row.config, steps)
+    elif budget_s is None:  # the config's whole schedule: no probe needed
         planned, steps = row.config, stage2_schedule(row.config, images, 1, "train").stop
     else:
         step_s = probe_seconds_per_step(train, row.work / "probe2")
-        planned = budget_config(row.config, max(1, int(budget_s / step_s)), images)
-        steps = planned.max_steps or 0
+        steps = max(1, int(budget_s / step_s))
+        planned = budget_config(row.config, steps)
     timed = "" if step_s is None else f"{step_s:.2f} s per step -> "
-    row.log(f"{row.name}: {row.labels}, {timed}{steps} steps ({planned.epochs} epochs)")
+    row.log(f"{row.name}: {row.labels}, {timed}{steps} steps")
     run, trained_s, curve = row.work / "stage2", spent_s, []
     for fraction in CURVE:
         started = time.perf_counter()
@@ -258,6 +264,60 @@ def train_stage2_row(row: RowRun, pseudo: Path | None, budget_s: float | None, s
     }
 
 
+def train_stage1_and_pseudo(row: RowRun, budget_s: float | None) -> tuple[Path, dict[str, Any], float]:
+    """Stage 1 of a row on its labels for ``budget_s`` seconds of steps, then its pseudo-labels on the train split.
+
+    Parameters
+    ----------
+    row
+        The row: its labels are the scribbles stage 1 learns from.
+    budget_s
+        Seconds of stage-1 steps, timed by a probe with every term on (ToCo's segmentation and
+        regulariser terms start a tenth of the way in; a probe without them ran 40 % short);
+        None trains the preset's whole schedule.
+
+    Returns
+    -------
+    tuple
+        The pseudo-label folder, its summary (``miou`` against the dense ground truth of the
+        train split, Table VII's mIoU_pseudo; ``uncertain_share``) with ``stage1_steps``, and
+        the seconds stage 1 and the pseudo-labels took.
+    """
+    config1 = make_stage1_config("acdc", device=row.config.device, seed=row.config.seed, **row.settings.stage1)
+
+    def train(run: Path, stop: int, config: Stage1Config = config1) -> None:
+        train_stage1(
+            row.data, row.labels, run, replace(config, max_steps=stop), row.process, split="train", progress=False
+        )
+
+    if budget_s is not None:
+        step_s = probe_seconds_per_step(
+            lambda run, stop: train(run, stop, replace(config1, seg_start=0.0)), row.work / "probe1"
+        )
+        iterations = max(1, int(budget_s / step_s))
+        # ToCo's warm-up is 1,500 of 20,000 iterations; its other milestones are fractions already.
+        config1 = replace(config1, iterations=iterations, warmup_iters=max(1, round(0.075 * iterations)))
+        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
+    started = time.perf_counter()
+    train(row.work / "stage1", config1.iterations, config1)
+    pseudo = row.work / "pseudo"
+    summary = generate_pseudo_labels(
+        row.data,
+        TrainingRun(row.work / "stage1").checkpoint,
+        pseudo,
+        row.process,
+        split="train",
+        scribbles=row.labels,
+        progress=False,
+    )
+    spent_s = time.perf_counter() - started
+    row.log(
+        f"{row.name}: stage 1 and pseudo-labels took {spent_s:.0f} s; pseudo-label mIoU {100 * summary['miou']:.1f} "
+        f"(uncertain {100 * summary['uncertain_share']:.0f} %)"
+    )
+    return pseudo, {**summary, "stage1_steps": config1.iterations}, spent_s
+
+
 def train_cspnet_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
     """Stage 1 for :data:`STAGE1_SHARE` of the budget, its pseudo-labels, then stage 2 with every term.
 
@@ -271,37 +331,11 @@ def train_cspnet_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
     Returns
     -------
     dict
-        What :func:`train_stage2_row` returns.
+        What :func:`train_stage2_row` returns, with the pseudo-labels' ``pseudo_miou``.
     """
-    config1 = make_stage1_config("acdc", device=row.config.device, seed=row.config.seed, **row.settings.stage1)
-
-    def train(run: Path, stop: int, config: Stage1Config = config1) -> None:
-        train_stage1(
-            row.data, row.labels, run, replace(config, max_steps=stop), row.process, split="train", progress=False
-        )
-
-    if budget_s is not None:
-        step_s = probe_seconds_per_step(train, row.work / "probe1")
-        iterations = max(1, int(STAGE1_SHARE * budget_s / step_s))
-        # ToCo's warm-up is 1,500 of 20,000 iterations; its other milestones are fractions already.
-        config1 = replace(config1, iterations=iterations, warmup_iters=max(1, round(0.075 * iterations)))
-        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
-    started = time.perf_counter()
-    train(row.work / "stage1", config1.iterations, config1)
-    pseudo = row.work / "pseudo"
-    generate_pseudo_labels(
-        row.data,
-        TrainingRun(row.work / "stage1").checkpoint,
-        pseudo,
-        row.process,
-        split="train",
-        scribbles=row.labels,
-        progress=False,
-    )
-    spent_s = time.perf_counter() - started
-    row.log(f"{row.name}: stage 1 and pseudo-labels took {spent_s:.0f} s")
+    pseudo, summary, spent_s = train_stage1_and_pseudo(row, None if budget_s is None else STAGE1_SHARE * budget_s)
     left = None if budget_s is None else max(0.25 * budget_s, budget_s - spent_s)
-    return train_stage2_row(row, pseudo, left, spent_s)
+    return {**train_stage2_row(row, pseudo, left, spent_s), "pseudo_miou": summary["miou"]}
 
 
 def train_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:

@@ -62,7 +62,10 @@ class Stage2Config:
     learns faster from scratch in short runs. ``rotation`` is the largest random rotation in
     degrees (0: none), ``blur`` the random Gaussian blur, ``dpm_pad`` the DPM weight of padded
     and rotated-in pixels (the authors': 1), and ``eval_base_size`` the long side the authors'
-    evaluation scales multiply.
+    evaluation scales multiply. The schedule is ``epochs`` whole epochs, or ``iterations``
+    steps when set (for a budget of steps); either way its first ``warmup_epochs / epochs``
+    warm up and the cosine reaches 0 at its last step; ``max_steps`` stops a run early
+    without changing the schedule.
     """
 
     lr: float = 2e-3
@@ -79,6 +82,7 @@ class Stage2Config:
     output_stride: int = 8
     epochs: int = 50
     warmup_epochs: int = 5
+    iterations: int | None = None
     max_steps: int | None = None
     batch_size: int = 16
     accumulate: int | None = None
@@ -122,6 +126,8 @@ class Stage2Config:
             )
         if self.backbone not in BACKBONE_NAMES:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
+        if self.iterations is not None and self.iterations < 1:
+            raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
         for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -135,8 +141,11 @@ class Stage2Config:
             raise ConfigError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
 
     def steps(self, per_epoch: int) -> tuple[int, int]:
-        """(schedule length, step the run ends at) for ``per_epoch`` steps per epoch."""
-        total = self.epochs * per_epoch
+        """(schedule length, step the run ends at) for ``per_epoch`` steps per epoch.
+
+        The schedule is ``iterations`` steps when set, else ``epochs`` whole epochs.
+        """
+        total = self.iterations or self.epochs * per_epoch
         return total, min(total, self.max_steps or total)
 
     def to_dict(self) -> dict:

@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from dataset_fixtures import h5_root
 
 from csptrain.cli import main as csptrain_main
-from csptrain.data.layout import scribble_folder
+from csptrain.data.layout import Layout, read_split, scribble_folder
 from csptrain.errors import ConfigError, DataError
+from csptrain.experiments.ablation import TABLE_VI, format_ablation, parse_lines, summarise
 from csptrain.experiments.budget import budget_config
 from csptrain.experiments.learning import CURVE
 from csptrain.experiments.rows import row_source
@@ -25,10 +26,15 @@ from csptrain.metrics import dice_scores
 from csptrain.models.deeplabv3plus import deeplabv3plus
 from csptrain.models.stage2 import Stage2Model
 from csptrain.models.unet import LEVEL_CHANNELS, unet
+from csptrain.runs import PseudoLabelFolder
+from csptrain.schedule import lr_at, warmup_steps_for
 from csptrain.stage1.config import make_stage1_config
+from csptrain.stage1.pseudo import score_pseudo_labels
 from csptrain.stage2.config import make_stage2_config
-from csptrain.stage2.train import build_stage2, load_stage2_model
+from csptrain.stage2.train import build_stage2, load_stage2_model, stage2_schedule
 from scribblesim.cli.main import main as scribblesim_main
+from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
+from scribblesim.sets.scribble_set import read_label_map
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -132,10 +138,17 @@ def test_cli_trains_a_unet_on_grayscale_slices(acdc_build: Path, tmp_path: Path)
     assert "LV" in result.output and "mIoU" in result.output
 
 
-def test_learning_budget_becomes_whole_epochs_with_a_tenth_of_warmup() -> None:
+def test_a_budget_of_steps_warms_up_a_tenth_and_ends_its_cosine_at_zero() -> None:
     config = make_stage2_config("acdc", batch_size=10, workers=0)
-    planned = budget_config(config, steps=230, images=100)  # 10 steps per epoch
-    assert (planned.epochs, planned.warmup_epochs, planned.max_steps) == (23, 2, 230)
+    for steps in (3, 37, 230):  # however many steps, however they fall on epochs of 10
+        planned = budget_config(config, steps)
+        schedule = stage2_schedule(planned, 100, 1, "train")
+        assert schedule.total == schedule.stop == steps and planned.max_steps is None
+        warmup = warmup_steps_for(schedule.total, planned.epochs, planned.warmup_epochs)
+        assert warmup == round(steps / 10)
+        rates = [lr_at(step, 1.0, schedule.total, warmup) for step in range(steps)]
+        assert rates[-1] == pytest.approx(0.0, abs=1e-12) and max(rates) == pytest.approx(1.0)
+        assert all(a < b for a, b in zip(rates[:warmup], rates[1:warmup]))  # a rising warm-up
     assert volume_of("patient012_frame01_z03") == "patient012_frame01"
 
 
@@ -171,3 +184,67 @@ def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_
         [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY, capture_output=True, text=True, timeout=600
     )
     assert missing.returncode != 0 and "give the build of its scribbles with --fitted" in missing.stderr
+
+
+def test_pseudo_miou_has_the_known_answer(acdc_build: Path, tmp_path: Path) -> None:
+    """Pseudo-labels that are the ground truth with LV called MYO and the first row uncertain."""
+    folder = PseudoLabelFolder(tmp_path / "pseudo")
+    folder.folder.mkdir()
+    ids = read_split(acdc_build, "train")
+    myo = lv = uncertain = labelled = 0
+    for name in ids:
+        truth = read_label_map(Layout(acdc_build).ground_truth(name))
+        pseudo = np.where(truth == 3, 2, truth).astype(np.uint8)
+        pseudo[0] = 255
+        write_bytes_atomic(folder.label(name), label_png_bytes(pseudo))
+        myo, lv = myo + int((truth[1:] == 2).sum()), lv + int((truth[1:] == 3).sum())
+        uncertain, labelled = uncertain + int((truth[0] != 255).sum()), labelled + int((truth != 255).sum())
+    scores = score_pseudo_labels(acdc_build, folder.folder, ids, 4)
+    assert myo > 0 and lv > 0  # every class is there to be scored
+    assert scores["iou"] == pytest.approx([1.0, 1.0, myo / (myo + lv), 0.0])
+    assert scores["miou"] == pytest.approx((2 + myo / (myo + lv)) / 4)
+    assert scores["uncertain_share"] == pytest.approx(uncertain / labelled)
+
+
+def test_table_vi_lines_and_their_table() -> None:
+    assert parse_lines("1,10") == (1, 10) and TABLE_VI[1] == ("segs",) and len(TABLE_VI[10]) == 5
+    for bad in ("0,1", "x", ""):
+        with pytest.raises(ConfigError, match="--ablation"):
+            parse_lines(bad)
+    runs = [
+        {"line": line, "annotator": a, "seed": s, "miou": m}
+        for line, a, s, m in [
+            (1, "human", 0, 0.50),
+            (1, "human", 1, 0.52),
+            (10, "human", 0, 0.55),
+            (10, "human", 1, 0.57),
+        ]
+    ]
+    table = summarise(runs)
+    assert table[1]["human"] == pytest.approx({"mean": 0.51, "std": 0.0141421, "n": 2}, rel=1e-4)
+    assert table[10]["all"]["mean"] == pytest.approx(0.56)
+    assert "56.00 ± 1.41 (n=2)" in format_ablation(runs)
+
+
+def test_ablation_trains_every_line_as_long_on_one_set_of_pseudo_labels(acdc_build: Path, tmp_path: Path) -> None:
+    work, figure = tmp_path / "work", tmp_path / "table-vi.png"
+    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--ablation", "1,10"]
+    command += ["--annotators", "human", "--repeats", "2", "--tiny", "--budget-minutes", "0.02"]
+    command += ["--stage1-minutes", "0.01", "--device", "cpu", "--work", str(work), "--figure", str(figure), "--json"]
+    result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    runs = report["ablation"]
+    assert sorted((r["line"], r["seed"]) for r in runs) == [(1, 0), (1, 1), (10, 0), (10, 1)]
+    assert {r["steps"] for r in runs} == {report["steps"]["human"]}  # one probe, the same steps for every line
+    assert all(0 <= r["miou"] <= 1 and 0 <= r["dice"] <= 1 and r["annotator"] == "human" for r in runs)
+    pseudo = report["pseudo"]["human"]
+    assert 0 <= pseudo["pseudo_miou"] <= 1 and 0 <= pseudo["pce_miou"] <= 1 and pseudo["stage1_steps"] >= 1
+    assert report["figure"] == str(figure) and figure.read_bytes().startswith(b"\x89PNG")
+    for r in runs:
+        run = work / "human" / f"line{r['line']}-seed{r['seed']}" / "stage2"
+        last = json.loads((run / "progress.json").read_text())["last"]
+        assert set(last) - {"step", "lr", "loss"} == set(TABLE_VI[r["line"]])  # the line's terms, and only they
+        assert last["lr"] == 0.0  # the schedule ends at 0 on the last step
+        recorded = json.loads((run / "config.json").read_text())
+        assert recorded["seed"] == r["seed"] and recorded["pseudo"] == str((work / "human" / "pseudo").resolve())

@@ -149,13 +149,13 @@ def test_miou_matches_hand_computed_confusion() -> None:
     assert scores["miou"] == pytest.approx(0.25) and scores["miou_present"] == pytest.approx(0.5)
 
 
-def test_schedule_warmup_then_cosine() -> None:
-    total, warmup = 100, warmup_steps_for(100, 50, 10)
+def test_schedule_warmup_then_cosine_to_zero_at_the_last_step() -> None:
+    total, warmup = 101, warmup_steps_for(101, 50, 10)
     assert warmup == 20
     assert lr_at(0, 1.0, total, warmup) == pytest.approx(1 / 20)
-    assert lr_at(19, 1.0, total, warmup) == pytest.approx(1.0)
-    assert lr_at(60, 1.0, total, warmup) == pytest.approx(0.5)
-    assert lr_at(100, 1.0, total, warmup) == pytest.approx(0.0)
+    assert lr_at(19, 1.0, total, warmup) == lr_at(20, 1.0, total, warmup) == pytest.approx(1.0)
+    assert lr_at(60, 1.0, total, warmup) == pytest.approx(0.5)  # half-way from step 20 to the last, 100
+    assert lr_at(100, 1.0, total, warmup) == pytest.approx(0.0)  # the last step's rate is 0
 
 
 @pytest.mark.parametrize("uncertain", ["background", "ignore"])
