@@ -8,3 +8,15 @@ Reads the dataset layout that ``scribblesim build`` writes. Needs the ``train`` 
 from importlib.metadata import version
 
 __version__ = version("scribblesim")  # one distribution, one version (pyproject reads scribblesim's)
+
+__all__ = ["SegmentationModel", "__version__", "load_model"]
+
+
+def __getattr__(name: str):
+    """``csptrain.load_model`` and ``SegmentationModel``, imported when first used (they need torch;
+    ``csptrain --help`` does not)."""
+    if name in ("load_model", "SegmentationModel"):
+        from . import predictor
+
+        return getattr(predictor, name)
+    raise AttributeError(f"module 'csptrain' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, report and run."""
+"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, predict, report and run."""
 
 from __future__ import annotations
 
@@ -430,6 +430,64 @@ def eval_command(
     )
     click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f}{every})")
     click.echo(f"protocol: {describe_protocol(scores['protocol'])}")
+
+
+@main.command("predict")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the label PNGs.")
+@_protocol_options
+@click.option("--overlay", is_flag=True, help="Also write colour overlays, under OUT/overlay/.")
+@click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Image-reading processes (0: the main process) [default: from the CPUs].",
+)
+@click.option("--no-progress", is_flag=True)
+def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, workers, no_progress) -> None:
+    """Segment images (files or folders): one label PNG of class ids per image, at its size.
+
+    Uses the checkpoint's own settings and the evaluation's protocols, so scoring the PNGs
+    gives ``csptrain eval``'s mIoU. Outputs that exist are kept (a rerun resumes); a file
+    that cannot be read is reported in one line, the others are written, and the exit
+    status is 1.
+    """
+    from .errors import DataError
+    from .predict_files import collect_jobs, predict_jobs
+    from .predictor import model_on
+    from .runtime.process import barrier, joined
+    from .stage2.evaluate import default_workers
+
+    jobs, problems = collect_jobs(inputs, out)
+    if not jobs:
+        raise DataError(problems[0] if len(problems) == 1 else f"no images among {len(inputs)} inputs")
+    with joined(device) as process:
+        model = model_on(checkpoint, process)
+        chosen = model.protocol(protocol, scales=scales or None, flip=flip)
+
+        def report(line: str) -> None:
+            click.echo(f"error: {line}", err=True)
+
+        if process.is_main:
+            for line in problems:
+                report(line)
+        written, failed = predict_jobs(
+            model,
+            jobs[process.rank :: process.world],
+            out,
+            chosen,
+            overlay=overlay,
+            workers=default_workers(process.device) if workers is None else workers,
+            progress=not no_progress and process.is_main,
+            report=report,
+        )
+        barrier(process)
+    kept = len(jobs[process.rank :: process.world]) - written - failed
+    click.echo(f"{out}: {written} label PNGs written, {kept} already there, {failed} unreadable")
+    if failed or problems:
+        raise SystemExit(1)
 
 
 @main.command("report")

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from ..errors import RunFolderError, WeightsError
+from ..errors import ConfigError, RunFolderError, WeightsError
 from ..runs import TrainingRun, read_json_or_none, write_json_atomic
 
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
@@ -133,7 +133,10 @@ def load_trained(
 ) -> Trained[ModelT, ConfigT]:
     """The model of a checkpoint: ``make_config(None, None, **recorded)``, ``build(config, classes)``, its weights."""
     state = load_checkpoint(checkpoint)
-    config = make_config(None, None, **state["config"])
+    try:
+        config = make_config(None, None, **state["config"])
+    except ConfigError as error:  # e.g. stage 1's checkpoint where stage 2's is wanted
+        raise WeightsError(f"{checkpoint}: not a checkpoint of this stage ({error})") from None
     model = build(config, state["num_classes"])
     try:
         model.load_state_dict(state["model"])

@@ -61,6 +61,11 @@ class Process:
         torch.manual_seed(seed + self.rank)
 
 
+def on_device(device_name: str) -> Process:
+    """One process outside any job on ``device_name`` resolved: a trained model used as a tool."""
+    return Process(pick_device(device_name))
+
+
 @contextmanager
 def joined(device_name: str) -> Iterator[Process]:
     """Resolve ``device_name`` and join the torchrun job (``WORLD_SIZE`` > 1); leave it however the block ends.
