@@ -492,11 +492,23 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
 
 @main.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
-def report(run_dirs) -> None:
-    """Per-seed mIoU, mean and std over runs (Tables II/III)."""
+@click.option(
+    "--figure",
+    type=click.Path(path_type=Path),
+    default=Path("report.png"),
+    show_default=True,
+    help="PNG of the runs' mIoU, per-class IoU, loss and learning rate.",
+)
+def report(run_dirs, figure) -> None:
+    """Per-seed mIoU, mean and std over runs (Tables II/III), and a picture of them."""
+    from scribblesim.sets.files import write_bytes_atomic
+
     from .report import format_report, read_runs
+    from .report_figure import report_png
 
     click.echo(format_report(read_runs(run_dirs)))
+    write_bytes_atomic(figure, report_png(run_dirs))
+    click.echo(f"figure: {figure}")
 
 
 @main.command("run")

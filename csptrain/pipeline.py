@@ -244,10 +244,16 @@ def run_pipeline(
                 _run_step(spec, step, scribbles[step.seed], progress, process)
         results = collect(spec)
         table = format_report(results)
+        runs = PipelineRuns(spec.out)
         if process.is_main:
-            PipelineRuns(spec.out).write_report(table, report_json(results, spec.val_split))
+            from .report_figure import report_png
+
+            stage2_runs = [runs.seed(seed).stage2.folder for seed in spec.seeds]
+            picture = report_png(stage2_runs, class_names_of(spec.data))
+            runs.write_report(table, report_json(results, spec.val_split), picture)
         barrier(process)
         say(table)
+        say(f"report: {runs.report_text}, {runs.report_json.name}, {runs.report_png.name}")
         return results
 
 

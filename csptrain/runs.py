@@ -34,6 +34,7 @@ TENSORBOARD = "tensorboard"
 PREDICTIONS = "predictions"
 REPORT_TEXT = "report.txt"
 REPORT_JSON = "report.json"
+REPORT_PNG = "report.png"
 
 
 class StepName(str, Enum):
@@ -243,8 +244,14 @@ class PipelineRuns:
     def report_json(self) -> Path:
         return Path(self.out) / REPORT_JSON
 
-    def write_report(self, table: str, record: dict) -> None:
-        """The report as a table (``report.txt``) and as JSON (``report.json``), each atomically."""
+    @property
+    def report_png(self) -> Path:
+        return Path(self.out) / REPORT_PNG
+
+    def write_report(self, table: str, record: dict, picture: bytes | None = None) -> None:
+        """The report as a table (``report.txt``), as JSON (``report.json``) and as a PNG, each atomically."""
         Path(self.out).mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(self.report_text, (table + "\n").encode())
         write_json_atomic(self.report_json, record)
+        if picture is not None:
+            write_bytes_atomic(self.report_png, picture)

@@ -46,7 +46,7 @@ def test_torchrun_pipeline_writes_everything_once_and_reruns_as_done(data: Path,
     assert first.returncode == 0, first.stdout + first.stderr
     runs = tmp_path / "runs"
     assert first.stdout.count("mean ± std") == 1  # one rank prints
-    assert sorted(p.name for p in runs.iterdir()) == ["r1", "r2", "report.json", "report.txt"]
+    assert sorted(p.name for p in runs.iterdir()) == ["r1", "r2", "report.json", "report.png", "report.txt"]
     for seed in (1, 2):
         root = runs / f"r{seed}"
         assert len(list((root / "pseudo").glob("*.png"))) == 4  # every image, each written by one rank

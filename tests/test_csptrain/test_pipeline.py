@@ -68,6 +68,7 @@ def test_run_end_to_end_then_rerun_skips_everything(data: Path, tmp_path: Path) 
     assert [r["name"] for r in report["runs"]] == ["r1", "r2"]
     assert all(0 <= r["pseudo_miou"] <= 100 for r in report["runs"])
     assert "mean ± std" in result.output and "pseudo mIoU" in (runs / "report.txt").read_text()
+    assert (runs / "report.png").read_bytes().startswith(b"\x89PNG") and "report.png" in result.output
 
     stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file() and "report" not in p.name}
     again = runner.invoke(main, command)

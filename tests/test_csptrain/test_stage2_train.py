@@ -13,6 +13,7 @@ from dataset_fixtures import build_tiny
 from csptrain.cli import main
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.models import Stage2Model
+from csptrain.report_figure import training_curves
 from csptrain.runtime.accumulation import backward_over
 from csptrain.runtime.process import Process
 from csptrain.stage2.config import make_stage2_config as make_config
@@ -256,8 +257,12 @@ def test_cli_stage2_eval_report(data: Path, tmp_path: Path) -> None:
         "window": 64,
         "stride": 43,
     }
-    result = runner.invoke(main, ["report", str(run), str(run)])
+    figure = tmp_path / "report.png"
+    result = runner.invoke(main, ["report", str(run), str(run), "--figure", str(figure)])
     assert result.exit_code == 0 and "mean ± std" in result.output and "± 0.00" in result.output
+    assert figure.read_bytes().startswith(b"\x89PNG") and f"figure: {figure}" in result.output
+    curves = training_curves(run)  # what the picture draws: the logged loss and rate of every step
+    assert curves["loss"][0] == curves["lr"][0] == [1, 2]
     assert "evaluation: authors (long side 96" in result.output
     result = runner.invoke(main, [*evaluate, "--scales", "0"])
     assert result.exit_code == 2 and result.stderr == "error: evaluation scales must be > 0, got 0.0\n"
