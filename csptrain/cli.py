@@ -86,6 +86,18 @@ def _protocol_options(command: Callable) -> Callable:
     )(command)
 
 
+def _inference_options(command: Callable) -> Callable:
+    """``--device``, ``--workers`` (image readers) and ``--no-progress``: how ``eval`` and ``predict`` run."""
+    command = click.option("--no-progress", is_flag=True)(command)
+    command = click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Image-reading processes (0: the main process) [default: from the CPUs].",
+    )(command)
+    return click.option("--device", default="auto", show_default=True)(command)
+
+
 #: Flags shared by the two trainers; in ``run`` they apply to both stages.
 COMMON = [
     ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
@@ -378,14 +390,7 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
 )
 @click.option("--window", type=int, default=None, help="authors: sliding-window side [default: the run's crop size].")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
-@click.option("--device", default="auto", show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Image-reading processes (0: the main process) [default: from the CPUs].",
-)
-@click.option("--no-progress", is_flag=True)
+@_inference_options
 def eval_command(
     data,
     checkpoint,
@@ -438,14 +443,7 @@ def eval_command(
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the label PNGs.")
 @_protocol_options
 @click.option("--overlay", is_flag=True, help="Also write colour overlays, under OUT/overlay/.")
-@click.option("--device", default="auto", show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Image-reading processes (0: the main process) [default: from the CPUs].",
-)
-@click.option("--no-progress", is_flag=True)
+@_inference_options
 def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, workers, no_progress) -> None:
     """Segment images (files or folders): one label PNG of class ids per image, at its size.
 
