@@ -14,17 +14,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 from scribblesim.sets.palette import PALETTE
 
-from .data.layout import normalise, read_image
+from .data.layout import read_image
 from .errors import DataError
 from .predictor import SegmentationModel
-from .stage2.evaluate import predict_with
 from .stage2.protocol import EvalProtocol
 
 #: Image files predicted from a folder (and accepted by name).
@@ -76,7 +74,7 @@ def collect_jobs(inputs: Sequence[Path], out: Path) -> tuple[list[PredictionJob]
 
 
 class _Images(Dataset):
-    """(index, normalised image or None, error line or None) of each job, read in loader workers."""
+    """(index, RGB image or None, error line or None) of each job, read in loader workers."""
 
     def __init__(self, jobs: Sequence[PredictionJob]) -> None:
         self.jobs = list(jobs)
@@ -84,9 +82,9 @@ class _Images(Dataset):
     def __len__(self) -> int:
         return len(self.jobs)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+    def __getitem__(self, index: int) -> tuple[int, np.ndarray | None, str | None]:
         try:
-            return index, normalise(read_image(self.jobs[index].source)), None
+            return index, read_image(self.jobs[index].source), None
         except DataError as error:
             return index, None, str(error)
 
@@ -133,15 +131,13 @@ def predict_jobs(
             report(error or f"{job.source}: unreadable image")
             failed += 1
             continue
-        with torch.no_grad():
-            probs = predict_with(model.model, image.to(model.process.device), protocol)
-        labels = probs.argmax(0).cpu().numpy().astype(np.uint8)
+        labels = model.predict(image, protocol)
         target = out / job.target
         target.parent.mkdir(parents=True, exist_ok=True)
         if overlay:
             shown = out / OVERLAY_DIR / job.target
             shown.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(shown, overlay_png(read_image(job.source), labels), durable=False)
+            write_bytes_atomic(shown, overlay_png(image, labels), durable=False)
         write_bytes_atomic(target, label_png_bytes(labels), durable=False)  # last: it marks the job done
         written += 1
     return written, failed

@@ -81,10 +81,14 @@ class SegmentationModel:
         """
         if isinstance(image, list | tuple):
             return [self.predict_proba(one, protocol) for one in image]
+        return self._probabilities(image, protocol).float().cpu().numpy()
+
+    def _probabilities(self, image: np.ndarray, protocol: str | EvalProtocol) -> torch.Tensor:
+        """(C, H, W) probabilities of one image, on the model's device."""
         chosen = self.protocol(protocol) if isinstance(protocol, str) else protocol
         tensor = normalise(as_rgb(image)).to(self.process.device)
         with torch.no_grad():
-            return predict_with(self.model, tensor, chosen).float().cpu().numpy()
+            return predict_with(self.model, tensor, chosen)
 
     @overload
     def predict(self, image: np.ndarray, protocol: str | EvalProtocol = ...) -> np.ndarray: ...
@@ -95,7 +99,7 @@ class SegmentationModel:
         """Class ids (H, W) uint8 of an image at its own size; a list of images gives a list (see :meth:`predict_proba`)."""
         if isinstance(image, list | tuple):
             return [self.predict(one, protocol) for one in image]
-        return self.predict_proba(image, protocol).argmax(0).astype(np.uint8)
+        return self._probabilities(image, protocol).argmax(0).cpu().numpy().astype(np.uint8)
 
 
 def load_model(checkpoint: Path | str, device: str = "cpu") -> SegmentationModel:

@@ -1,8 +1,8 @@
 """Shared fixtures: the embedded COCO sample, loaded and simulated once per session.
 
 Under pytest-xdist each worker gets its share of the cores for torch's (OpenMP) threads:
-with every worker spinning as many threads as the machine has cores, a 2-core run
-spent most of its time in threads waiting for each other (a test 10x slower).
+with every worker running as many threads as the machine has cores, a 2-core run
+had a worker's test of torch at 7 % of a core, its threads waiting for each other.
 """
 
 import os

@@ -18,9 +18,13 @@ from typing import Any
 from csptrain.catalog import LOSS_TERMS
 from csptrain.data.layout import class_names_of, scribble_folder
 from csptrain.errors import ConfigError
-from csptrain.experiments.budget import probe_seconds_per_step
-from csptrain.experiments.learning import RowRun, evaluate_run, train_stage1_and_pseudo, train_stage2_row
-from csptrain.stage2.train import train_stage2
+from csptrain.experiments.learning import (
+    RowRun,
+    evaluate_run,
+    stage2_step_seconds,
+    train_stage1_and_pseudo,
+    train_stage2_row,
+)
 
 #: The loss terms of each line of the paper's Table VI (line 1: partial CE alone; 10: every term).
 TABLE_VI: dict[int, tuple[str, ...]] = {
@@ -107,15 +111,8 @@ def run_ablation(
         pseudo, summary, spent_s = train_stage1_and_pseudo(row, stage1_budget_s)
         steps = None
         if budget_s is not None:
-            probe = replace(row.config, losses=TABLE_VI[costliest])
-
-            def train(run: Path, stop: int, config=probe, labels=labels, pseudo=pseudo) -> None:
-                config = replace(config, max_steps=stop)
-                train_stage2(
-                    base.data, labels, pseudo, run, config, base.process, pretrained=base.pretrained, progress=False
-                )
-
-            step_s = probe_seconds_per_step(train, work / "probe2")
+            costliest_row = replace(row, config=replace(row.config, losses=TABLE_VI[costliest]))
+            step_s = stage2_step_seconds(costliest_row, pseudo, work / "probe2")
             steps = max(1, int(budget_s / step_s))
             base.log(f"{annotator}: line {costliest} {step_s:.2f} s per step -> {steps} steps for every line")
         steps_of[annotator] = steps

@@ -201,6 +201,17 @@ def evaluate_run(
     }
 
 
+def train_stage2_to(row: RowRun, pseudo: Path | None, run: Path, stop: int) -> None:
+    """Train (or resume) stage 2 of ``row``, with its config, in ``run`` up to step ``stop``."""
+    config = replace(row.config, max_steps=stop)
+    train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
+
+
+def stage2_step_seconds(row: RowRun, pseudo: Path | None, probe: Path) -> float:
+    """Seconds per stage-2 step of ``row``'s config on its labels, from a throwaway run in ``probe``."""
+    return probe_seconds_per_step(lambda run, stop: train_stage2_to(row, pseudo, run, stop), probe)
+
+
 def train_stage2_row(
     row: RowRun, pseudo: Path | None, budget_s: float | None, spent_s: float = 0.0, steps: int | None = None
 ) -> dict[str, Any]:
@@ -228,17 +239,13 @@ def train_stage2_row(
     images = len(read_split(row.data, "train"))
     classes = len(class_names_of(row.data))
 
-    def train(run: Path, stop: int, config: Stage2Config = row.config) -> None:
-        config = replace(config, max_steps=stop)
-        train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
-
     step_s: float | None = None
     if steps is not None:  # given (every line of an ablation trains the same steps)
         planned = budget_config(row.config, steps)
     elif budget_s is None:  # the config's whole schedule: no probe needed
         planned, steps = row.config, stage2_schedule(row.config, images, 1, "train").stop
     else:
-        step_s = probe_seconds_per_step(train, row.work / "probe2")
+        step_s = stage2_step_seconds(row, pseudo, row.work / "probe2")
         steps = max(1, int(budget_s / step_s))
         planned = budget_config(row.config, steps)
     timed = "" if step_s is None else f"{step_s:.2f} s per step -> "
@@ -246,7 +253,7 @@ def train_stage2_row(
     run, trained_s, curve = row.work / "stage2", spent_s, []
     for fraction in CURVE:
         started = time.perf_counter()
-        train(run, max(1, round(fraction * steps)), planned)
+        train_stage2_to(replace(row, config=planned), pseudo, run, max(1, round(fraction * steps)))
         trained_s += time.perf_counter() - started
         scores = evaluate_run(row.data, run, "val", row.settings, classes, row.process)
         point = {**scores, "train_s": round(trained_s, 1)}
