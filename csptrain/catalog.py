@@ -32,3 +32,6 @@ UNCERTAIN_PIXELS: tuple[str, ...] = ("background", "ignore")
 
 #: Evaluation protocols accepted by ``--protocol``; the first is the default.
 PROTOCOLS: tuple[str, ...] = ("authors", "single-scale")
+
+#: Files ``csptrain export`` writes: ONNX (onnxruntime, the ``export`` extra) or TorchScript (libtorch).
+EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript")

@@ -1,4 +1,4 @@
-"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, predict, report and run."""
+"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, predict, export, report and run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from scribblesim.cli.options import SEED
 
 from .catalog import (
     BACKBONE_NAMES,
+    EXPORT_FORMATS,
     LORM_MASKS,
     LOSS_TERMS,
     OPTIMIZERS,
@@ -440,17 +441,19 @@ def eval_command(
 @main.command("predict")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the label PNGs.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the labels.")
 @_protocol_options
-@click.option("--overlay", is_flag=True, help="Also write colour overlays, under OUT/overlay/.")
+@click.option("--overlay", is_flag=True, help="Also write colour overlays of the images, under OUT/overlay/.")
 @_inference_options
 def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, workers, no_progress) -> None:
-    """Segment images (files or folders): one label PNG of class ids per image, at its size.
+    """Segment images and volumes (files or folders): one label PNG of class ids per image, at its size.
 
-    Uses the checkpoint's own settings and the evaluation's protocols, so scoring the PNGs
-    gives ``csptrain eval``'s mIoU. Outputs that exist are kept (a rerun resumes); a file
-    that cannot be read is reported in one line, the others are written, and the exit
-    status is 1.
+    A medical volume (WSL4MIS .h5; .nii/.nii.gz with the medical extra) is cut into slices as
+    the ACDC build cuts it and gets a label volume of its name, format and geometry (a
+    NIfTI's shape, affine and header). Uses the checkpoint's own settings and the
+    evaluation's protocols, so scoring the PNGs gives ``csptrain eval``'s mIoU. Outputs that
+    exist are kept (a rerun resumes); a file that cannot be read is reported in one line,
+    the others are written, and the exit status is 1.
     """
     from .errors import DataError
     from .predict_files import collect_jobs, predict_jobs
@@ -460,7 +463,7 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
 
     jobs, problems = collect_jobs(inputs, out)
     if not jobs:
-        raise DataError(problems[0] if len(problems) == 1 else f"no images among {len(inputs)} inputs")
+        raise DataError(problems[0] if len(problems) == 1 else f"no images or volumes among {len(inputs)} inputs")
     with joined(device) as process:
         model = model_on(checkpoint, process)
         chosen = model.protocol(protocol, scales=scales or None, flip=flip)
@@ -483,9 +486,33 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
         )
         barrier(process)
     kept = len(jobs[process.rank :: process.world]) - written - failed
-    click.echo(f"{out}: {written} label PNGs written, {kept} already there, {failed} unreadable")
+    click.echo(f"{out}: {written} labels written, {kept} already there, {failed} unreadable")
     if failed or problems:
         raise SystemExit(1)
+
+
+@main.command("export")
+@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
+@click.option("--format", "file_format", type=click.Choice(EXPORT_FORMATS), required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The file to write.")
+def export(checkpoint, file_format, out) -> None:
+    """Write a stage-2 model for deployment: float32 RGB 0-255 (N, 3, H, W) in, logits (N, C, H, W) out.
+
+    N, H and W are free and the normalisation is inside the graph. The written file is then
+    run beside the PyTorch model on random images, and the largest difference printed.
+    """
+    from .export import check_export, export_model
+    from .predictor import load_model
+
+    model = load_model(checkpoint, device="cpu")
+    export_model(model, out, file_format)
+    check = check_export(model, out, file_format)
+    sizes = ", ".join(f"{n}x3x{h}x{w}" for n, h, w in check.shapes)
+    click.echo(f"{out}: {file_format}, {model.num_classes} classes, step {model.step}")
+    click.echo(
+        f"check against PyTorch on random images ({sizes}): largest logit difference {check.max_difference:.2e}, "
+        f"same class on {100 * check.agreement:.3f} % of pixels"
+    )
 
 
 @main.command("report")
@@ -522,6 +549,13 @@ def report(run_dirs, figure) -> None:
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
 @_protocol_options
+@click.option(
+    "--preview",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Val images whose prediction goes in OUT/preview/ beside their ground truth (0: none).",
+)
 @_options(STAGE2 + COMMON, defaults=Stage2Config())
 @_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
@@ -541,6 +575,7 @@ def run(
     protocol,
     scales,
     flip,
+    preview,
     dry_run,
     no_progress,
     **flags,
@@ -571,5 +606,6 @@ def run(
         eval_protocol=protocol,
         eval_scales=tuple(scales),
         eval_flip=flip,
+        preview=preview,
     )
     run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)

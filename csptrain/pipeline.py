@@ -45,6 +45,7 @@ class PipelineSpec:
     eval_protocol: str = "authors"
     eval_scales: tuple[float, ...] = ()
     eval_flip: bool = False
+    preview: int = 4
 
     def protocol(self) -> EvalProtocol:
         """The evaluation protocol of every seed's stage-2 run (``eval_scales`` overrides its scales)."""
@@ -245,16 +246,33 @@ def run_pipeline(
         results = collect(spec)
         table = format_report(results)
         runs = PipelineRuns(spec.out)
+        shown = 0
         if process.is_main:
             from .report_figure import report_png
 
             stage2_runs = [runs.seed(seed).stage2.folder for seed in spec.seeds]
             picture = report_png(stage2_runs, class_names_of(spec.data))
             runs.write_report(table, report_json(results, spec.val_split), picture)
+            shown = _write_preview(spec, runs, process)
         barrier(process)
         say(table)
         say(f"report: {runs.report_text}, {runs.report_json.name}, {runs.report_png.name}")
+        if spec.preview:
+            say(f"preview: {shown} val images of r{spec.seeds[0]} beside their ground truth in {runs.preview}")
         return results
+
+
+def _write_preview(spec: PipelineSpec, runs: PipelineRuns, process: Process) -> int:
+    """The first seed's predictions on the first ``spec.preview`` val images; return how many."""
+    if not spec.preview:
+        return 0
+    from .predictor import model_on
+    from .run_preview import write_run_previews
+
+    model = model_on(runs.seed(spec.seeds[0]).stage2.checkpoint, process)
+    names = read_split(spec.data, spec.val_split)[: spec.preview]
+    write_run_previews(model, spec.data, names, runs.preview, spec.protocol(), class_names_of(spec.data))
+    return len(names)
 
 
 def _silent(line: str) -> None:

@@ -1,9 +1,12 @@
-"""``csptrain predict`` on files: which images, where each one's label PNG goes, and the per-file errors.
+"""``csptrain predict`` on files: which images and volumes, where each one's labels go, and the per-file errors.
 
 Every image gets an 8-bit grayscale label PNG of class ids at its own size (the layout every
-loader reads), and with ``overlay`` a colour overlay under ``OUT/overlay/``. A file that
-cannot be read is reported in one line and the others are still written; outputs that
-exist are kept, so a rerun finishes an interrupted one.
+loader reads), and with ``overlay`` a colour overlay under ``OUT/overlay/``. Every medical
+volume (WSL4MIS h5, NIfTI) is cut into 8-bit slices as the ACDC build cuts it, and gets a
+label volume of the same name, format and geometry (see
+:func:`~scribblesim.datasets.volumes.write_label_volume`). A file that cannot be read is
+reported in one line and the others are still written; outputs that exist are kept, so a
+rerun finishes an interrupted one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from scribblesim.datasets.volumes import VOLUME_EXTENSIONS, read_image_volume, volume_extension, write_label_volume
+from scribblesim.errors import DatasetError
 from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 from scribblesim.sets.palette import PALETTE
 
@@ -33,31 +38,46 @@ OVERLAY_DIR = "overlay"
 
 @dataclass(frozen=True)
 class PredictionJob:
-    """One image and the label PNG written for it (relative to the output folder)."""
+    """One image or volume and the labels written for it (relative to the output folder)."""
 
     source: Path
     target: Path
 
+    @property
+    def volume(self) -> bool:
+        """Whether the source is a medical volume (its labels are a volume too)."""
+        return volume_extension(self.source) is not None
+
+
+def _job(source: Path, relative: Path) -> PredictionJob:
+    """A volume's labels keep its name (and format); an image's are a PNG of its name."""
+    return PredictionJob(source, relative if volume_extension(source) else relative.with_suffix(".png"))
+
+
+def _readable(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES or volume_extension(path) is not None
+
 
 def collect_jobs(inputs: Sequence[Path], out: Path) -> tuple[list[PredictionJob], list[str]]:
-    """The images of ``inputs`` (files, or folders searched recursively) and their outputs under ``out``.
+    """The images and volumes of ``inputs`` (files, or folders searched recursively) and their outputs under ``out``.
 
     Returns the jobs, in order, and one line per input that gives none (missing, not an
-    image, a folder without images, an output two inputs would share).
+    image or volume, a folder without any, an output two inputs would share).
     """
     jobs: list[PredictionJob] = []
     problems: list[str] = []
+    kinds = ", ".join((*IMAGE_SUFFIXES, *VOLUME_EXTENSIONS))
     for given in map(Path, inputs):
         if given.is_dir():
-            found = sorted(p for p in given.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            found = sorted(p for p in given.rglob("*") if _readable(p) and p.is_file())
             if not found:
-                problems.append(f"{given}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-            jobs += [PredictionJob(p, p.relative_to(given).with_suffix(".png")) for p in found]
+                problems.append(f"{given}: no image or volume files ({kinds}) in this folder")
+            jobs += [_job(p, p.relative_to(given)) for p in found]
         elif given.is_file():
-            if given.suffix.lower() in IMAGE_SUFFIXES:
-                jobs.append(PredictionJob(given, Path(f"{given.stem}.png")))
+            if _readable(given):
+                jobs.append(_job(given, Path(given.name)))
             else:
-                problems.append(f"{given}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
+                problems.append(f"{given}: not an image or volume file ({kinds})")
         else:
             problems.append(f"{given}: no such file or folder")
     seen: dict[Path, Path] = {}
@@ -115,18 +135,30 @@ def predict_jobs(
     progress: bool = True,
     report: Callable[[str], None] = print,
 ) -> tuple[int, int]:
-    """Write the label PNG (and overlay) of every job whose output is missing; return (written, failed).
+    """Write the labels (and image overlays) of every job whose output is missing; return (written, failed).
 
     ``report`` takes one line per file that could not be read.
     """
     todo = [job for job in jobs if not (out / job.target).is_file()]
-    loader = DataLoader(_Images(todo), batch_size=None, num_workers=workers, collate_fn=_one)
+    images = [job for job in todo if not job.volume]
+    loader = DataLoader(_Images(images), batch_size=None, num_workers=workers, collate_fn=_one)
     written = failed = 0
+    bar = tqdm(total=len(todo), desc="predict", unit="file", disable=None if progress else True)
+    for job in (job for job in todo if job.volume):
+        bar.update()
+        try:
+            slices = read_image_volume(job.source)
+        except DatasetError as unreadable:
+            report(str(unreadable))
+            failed += 1
+            continue
+        labels = np.stack([model.predict(one, protocol) for one in slices])
+        write_label_volume(labels, job.source, out / job.target)
+        written += 1
     items: Iterator = iter(loader)
-    for index, image, error in tqdm(
-        items, total=len(todo), desc="predict", unit="img", disable=None if progress else True
-    ):
-        job = todo[index]
+    for index, image, error in items:
+        bar.update()
+        job = images[index]
         if image is None:
             report(error or f"{job.source}: unreadable image")
             failed += 1
@@ -140,4 +172,5 @@ def predict_jobs(
             write_bytes_atomic(shown, overlay_png(image, labels), durable=False)
         write_bytes_atomic(target, label_png_bytes(labels), durable=False)  # last: it marks the job done
         written += 1
+    bar.close()
     return written, failed

@@ -6,7 +6,8 @@ Layout of ``csptrain run``'s ``OUT`` (one folder per seed's scribbles)::
     OUT/r{seed}/pseudo/      {id}.png (255 = uncertain), eval.json (pseudo-label mIoU), source.json
     OUT/r{seed}/stage2/      last.pt, progress.json, config.json, inputs.json, tensorboard/,
                              eval.json, predictions/{id}.png
-    OUT/report.txt, OUT/report.json
+    OUT/report.txt, OUT/report.json, OUT/report.png
+    OUT/preview/{id}.png     the first seed's predictions on a few val images beside their ground truth
 
 ``csptrain stage1``/``stage2`` write one training folder each, ``csptrain pseudo`` one
 pseudo-label folder. A step is done when its output records the input it was made from:
@@ -35,6 +36,7 @@ PREDICTIONS = "predictions"
 REPORT_TEXT = "report.txt"
 REPORT_JSON = "report.json"
 REPORT_PNG = "report.png"
+PREVIEW = "preview"
 
 
 class StepName(str, Enum):
@@ -247,6 +249,11 @@ class PipelineRuns:
     @property
     def report_png(self) -> Path:
         return Path(self.out) / REPORT_PNG
+
+    @property
+    def preview(self) -> Path:
+        """Folder of the first seed's predictions on a few val images, beside their ground truth."""
+        return Path(self.out) / PREVIEW
 
     def write_report(self, table: str, record: dict, picture: bytes | None = None) -> None:
         """The report as a table (``report.txt``), as JSON (``report.json``) and as a PNG, each atomically."""

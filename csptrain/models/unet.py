@@ -60,17 +60,18 @@ class UNet(nn.Module):
             for level in reversed(range(len(LEVEL_CHANNELS) - 1))
         )
         self.classifier = nn.Conv2d(LEVEL_CHANNELS[0], num_classes, 3, padding=1)
+        self.size_multiple = SIZE_MULTIPLE  # an attribute, not a global, so that TorchScript compiles forward
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         height, width = images.shape[-2:]
-        x = F.pad(images, (0, -width % SIZE_MULTIPLE, 0, -height % SIZE_MULTIPLE))
-        levels = []
+        x = F.pad(images, (0, -width % self.size_multiple, 0, -height % self.size_multiple))
+        levels: list[torch.Tensor] = []
         for level, block in enumerate(self.encoder):
             x = block(x if level == 0 else F.max_pool2d(x, 2))
             levels.append(x)
         features = x
-        for up, skip in zip(self.decoder, reversed(levels[:-1])):
-            x = up(x, skip)
+        for k, up in enumerate(self.decoder):  # the skips from the second-deepest level up
+            x = up(x, levels[-2 - k])
         return {"out": self.classifier(x)[..., :height, :width], "features": features}
 
 

@@ -176,6 +176,21 @@ def preview_image(
         pixels = int((label_map != UNLABELLED).sum())
         shown = thicken(label_map, math.ceil(1.0 / scale)) if scale < 1 else label_map
         panels.append((overlay(base, shown), f"seed {scribbles.tag} ({pixels} px)"))
+    labels = scribbled_labels(maps.values()) if with_legend else None
+    return panel_strip(panels, labels, sets[0].classes, height=height)
+
+
+def panel_strip(
+    panels: Sequence[tuple[np.ndarray, str]],
+    labels: Iterable[int] | None,
+    class_names: Sequence[str],
+    *,
+    height: int | None = None,
+) -> np.ndarray:
+    """Captioned (H, W, 3) RGB panels side by side, and under them a legend of ``labels`` (None: no legend).
+
+    ``height`` resizes every panel to it (Lanczos); the panels otherwise keep their sizes.
+    """
     strips = []
     for panel, caption in panels:
         if height is not None and panel.shape[0] != height:
@@ -183,9 +198,9 @@ def preview_image(
         strips.append(_captioned(panel, caption))
         strips.append(np.full((strips[-1].shape[0], _GAP, 3), 255, dtype=np.uint8))
     strip = np.concatenate(strips[:-1], axis=1)
-    if not with_legend:
+    if labels is None:
         return strip
-    return np.concatenate([strip, legend(scribbled_labels(maps.values()), sets[0].classes, strip.shape[1])], axis=0)
+    return np.concatenate([strip, legend(labels, class_names, strip.shape[1])], axis=0)
 
 
 def scribbled_labels(label_maps) -> list[int]:

@@ -53,6 +53,14 @@ import numpy as np
 from ..engine.result import UNLABELLED
 from ..errors import ConfigError, DatasetError
 from .base import LoadedSample, class_components
+from .volumes import (
+    NIFTI_EXTENSIONS,
+    clipped_eight_bit,
+    eight_bit,
+    h5py_module,
+    nifti_shape,
+    read_nifti_slices,
+)
 
 CLASS_NAMES = ["background", "RV", "MYO", "LV"]
 #: Long names of the classes (right ventricle, myocardium, left ventricle cavity).
@@ -63,12 +71,9 @@ H5_FOLDER = "ACDC_training_volumes"
 #: Suffixes of the NIfTI ground truth and scribble volumes next to a frame's image.
 GT_SUFFIX = "_gt"
 SCRIBBLE_SUFFIX = "_scribble"
-NIFTI_EXTENSIONS = (".nii.gz", ".nii")
 SPLIT_BY = ("patient", "slice")
 #: Share of patients (or slices) in the training split: floor(9 n / 10) of n.
 TRAIN_SHARE = (9, 10)
-#: Percentile at which NIfTI volumes are clipped before min-max scaling (WSL4MIS's converter).
-NIFTI_CLIP = 0.99
 
 _FRAME = re.compile(r"patient(\d+)_frame(\d+)")
 
@@ -155,20 +160,6 @@ def _checked(values: np.ndarray, what: str, allowed: range, where: AcdcSlice) ->
 # ---------------------------------------------------------------------------------------
 
 
-def _h5py():
-    import h5py
-
-    return h5py
-
-
-def _nibabel():
-    try:
-        import nibabel
-    except ImportError:
-        raise ConfigError("reading NIfTI volumes needs nibabel: pip install 'scribblesim[medical]'") from None
-    return nibabel
-
-
 def _stamp(*paths: Path | None) -> tuple[int, ...]:
     stamp: list[int] = []
     for path in dict.fromkeys(p for p in paths if p is not None):
@@ -188,7 +179,7 @@ def _h5_volume(path: Path) -> AcdcVolume:
     found = _frame_stem(path, ".h5")
     if found is None:
         raise DatasetError(f"{path}: not named patientNNN_frameFF.h5")
-    h5py = _h5py()
+    h5py = h5py_module()
     try:
         with h5py.File(path, "r") as handle:
             names = sorted(handle.keys())
@@ -224,27 +215,14 @@ def _nifti_path(folder: Path, stem: str) -> Path | None:
     return next((folder / f"{stem}{ext}" for ext in NIFTI_EXTENSIONS if (folder / f"{stem}{ext}").is_file()), None)
 
 
-def _nifti_shape(path: Path) -> tuple[int, ...]:
-    nibabel = _nibabel()
-    try:
-        shape = tuple(int(n) for n in nibabel.load(path).shape)
-    except Exception as error:  # nibabel raises ImageFileError, OSError, EOFError, ValueError...
-        raise DatasetError(f"{path}: unreadable NIfTI file ({type(error).__name__}: {error})") from None
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    if len(shape) != 3 or 0 in shape:
-        raise DatasetError(f"{path}: NIfTI volume of shape {shape}, expected 3 axes (x, y, slices)")
-    return shape[2], shape[1], shape[0]  # as the slices are read: (slices, height = y, width = x)
-
-
 def _nifti_volume(image: Path, stem: str, patient: int) -> AcdcVolume:
     label = _nifti_path(image.parent, f"{stem}{GT_SUFFIX}")
     if label is None:
         raise DatasetError(f"{image}: no ground truth {stem}{GT_SUFFIX}.nii.gz next to it")
     scribble = _nifti_path(image.parent, f"{stem}{SCRIBBLE_SUFFIX}")
-    shapes = {"image": _nifti_shape(image), "label": _nifti_shape(label)}
+    shapes = {"image": nifti_shape(image), "label": nifti_shape(label)}
     if scribble is not None:
-        shapes["scribble"] = _nifti_shape(scribble)
+        shapes["scribble"] = nifti_shape(scribble)
     names = {"image": image.name, "label": label.name, "scribble": scribble.name if scribble else ""}
     first = shapes["image"]
     for key, shape in shapes.items():
@@ -296,17 +274,6 @@ def acdc_volumes(root: Path) -> list[AcdcVolume]:
     return [volumes[stem] for stem in sorted(volumes)]
 
 
-def _scaled(image: np.ndarray, path: Path) -> np.ndarray:
-    """Values in [0, 1] (min-max scaled if they are not) as 8-bit ``round(255 * value)``."""
-    image = np.asarray(image, dtype=np.float64)
-    if not np.isfinite(image).all():
-        raise DatasetError(f"{path}: image holds non-finite values")
-    low, high = float(image.min()), float(image.max())
-    if low < 0.0 or high > 1.0:
-        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
-    return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def _integers(values: np.ndarray, path: Path) -> np.ndarray:
     if values.dtype.kind in "iub":
         return values
@@ -316,18 +283,6 @@ def _integers(values: np.ndarray, path: Path) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def _read_nifti(path: Path) -> np.ndarray:
-    """A NIfTI volume as (slices, height, width): the third axis first, each slice transposed."""
-    nibabel = _nibabel()
-    try:
-        data = np.asanyarray(nibabel.load(path).dataobj)
-    except Exception as error:  # as _nifti_shape
-        raise DatasetError(f"{path}: unreadable NIfTI file ({type(error).__name__}: {error})") from None
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    return np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
-
-
 @functools.lru_cache(maxsize=4)
 def _volume_arrays(volume: AcdcVolume) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The 8-bit image, the labels and the scribbles (or None) of a volume, (slices, H, W) each.
@@ -335,7 +290,7 @@ def _volume_arrays(volume: AcdcVolume) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Cached per process: a worker reads a volume once for its consecutive slices.
     """
     if volume.layout == "h5":
-        h5py = _h5py()
+        h5py = h5py_module()
         try:
             with h5py.File(volume.image, "r") as handle:
                 image = handle["image"][()]
@@ -343,16 +298,11 @@ def _volume_arrays(volume: AcdcVolume) -> tuple[np.ndarray, np.ndarray, np.ndarr
                 scribble = handle["scribble"][()] if volume.scribble is not None else None
         except (OSError, KeyError) as error:
             raise DatasetError(f"{volume.image}: unreadable HDF5 file ({error})") from None
-        pixels = _scaled(image, volume.image)
+        pixels = eight_bit(image, volume.image)
     else:
-        raw = np.asarray(_read_nifti(volume.image), dtype=np.float64)
-        if not np.isfinite(raw).all():
-            raise DatasetError(f"{volume.image}: image holds non-finite values")
-        clipped = np.clip(raw, raw.min(), np.quantile(raw, NIFTI_CLIP, method="inverted_cdf"))
-        low, high = float(clipped.min()), float(clipped.max())
-        pixels = _scaled((clipped - low) / (high - low) if high > low else np.zeros_like(clipped), volume.image)
-        label = _read_nifti(volume.label)
-        scribble = _read_nifti(volume.scribble) if volume.scribble is not None else None
+        pixels = clipped_eight_bit(read_nifti_slices(volume.image), volume.image)
+        label = read_nifti_slices(volume.label)
+        scribble = read_nifti_slices(volume.scribble) if volume.scribble is not None else None
     arrays = (
         pixels,
         _integers(label, volume.label),

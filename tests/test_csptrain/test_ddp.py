@@ -46,7 +46,8 @@ def test_torchrun_pipeline_writes_everything_once_and_reruns_as_done(data: Path,
     assert first.returncode == 0, first.stdout + first.stderr
     runs = tmp_path / "runs"
     assert first.stdout.count("mean ± std") == 1  # one rank prints
-    assert sorted(p.name for p in runs.iterdir()) == ["r1", "r2", "report.json", "report.png", "report.txt"]
+    assert sorted(p.name for p in runs.iterdir()) == ["preview", "r1", "r2", "report.json", "report.png", "report.txt"]
+    assert len(list((runs / "preview").glob("*.png"))) == 4 and not list((runs / "preview").glob(".*"))
     for seed in (1, 2):
         root = runs / f"r{seed}"
         assert len(list((root / "pseudo").glob("*.png"))) == 4  # every image, each written by one rank
@@ -55,7 +56,11 @@ def test_torchrun_pipeline_writes_everything_once_and_reruns_as_done(data: Path,
         assert sum(map(sum, evaluation["confusion"])) > 0  # both ranks' shares merged
         assert json.loads((root / "stage2/progress.json").read_text())["step"] == 2
         assert not list(root.rglob(".*.tmp"))
-    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file() and "report" not in p.name}
+    stamps = {
+        p: p.stat().st_mtime_ns
+        for p in runs.rglob("*")
+        if p.is_file() and not p.relative_to(runs).match("preview/*") and "report" not in p.name
+    }
     started = time.monotonic()
     again = run_job(args, tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
+from csptrain.data.layout import find_image, read_image, read_split
 
 #: Flags of a tiny CPU ``csptrain run`` with every stage-1 term active from the first step.
 RUN_FLAGS = [
@@ -69,8 +70,19 @@ def test_run_end_to_end_then_rerun_skips_everything(data: Path, tmp_path: Path) 
     assert all(0 <= r["pseudo_miou"] <= 100 for r in report["runs"])
     assert "mean ± std" in result.output and "pseudo mIoU" in (runs / "report.txt").read_text()
     assert (runs / "report.png").read_bytes().startswith(b"\x89PNG") and "report.png" in result.output
+    previews = sorted((runs / "preview").glob("*.png"))  # --preview's default: 4 val images
+    assert [p.stem for p in previews] == sorted(
+        read_split(data, "val2017")
+    ) and "preview: 4 val images" in result.output
+    for path in previews:  # image, ground truth and prediction side by side
+        assert read_image(path).shape[1] > 3 * read_image(find_image(data, path.stem)).shape[1]
 
-    stamps = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file() and "report" not in p.name}
+    rewritten = ("report", "preview")  # the report and the pictures are redrawn on every run
+    stamps = {
+        p: p.stat().st_mtime_ns
+        for p in runs.rglob("*")
+        if p.is_file() and not any(w in str(p.relative_to(runs)) for w in rewritten)
+    }
     again = runner.invoke(main, command)
     assert again.exit_code == 0, again.output
     assert again.output.count(" done ") == 8 and "todo" not in again.output

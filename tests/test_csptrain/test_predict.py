@@ -8,34 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from dataset_fixtures import build_tiny
+from dataset_fixtures import frame_arrays, h5_root, write_h5
 
 import csptrain
 from csptrain.cli import main
 from csptrain.data.layout import Layout, find_image, read_image, read_split
 from csptrain.errors import ConfigError, WeightsError
 from csptrain.metrics import confusion_matrix, iou_scores
+from scribblesim.datasets.acdc import read_acdc
+from scribblesim.datasets.volumes import read_image_volume
 from scribblesim.sets.scribble_set import read_label_map
-
-TINY = ["--backbone", "resnet18", "--crop-size", "64", "--batch-size", "2", "--epochs", "1", "--max-steps", "2"]
-TINY += ["--device", "cpu", "--workers", "0", "--no-progress"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path]:
-    """(build, stage-2 checkpoint) of 2 steps on four quarter-size sample images, split ``train``."""
-    root = tmp_path_factory.mktemp("predict")
-    data = build_tiny(root / "data", count=4, split="train", shrink=4)
-    ids = read_split(data, "train")
-    (data / "ImageSets/SegmentationAug/val.txt").write_text("".join(f"{name}\n" for name in ids))
-    args = ["stage2", "--data", str(data), "--scribbles", "tiny_scribble_r1", "--out", str(root / "run"), *TINY]
-    result = CliRunner().invoke(main, [*args, "--preset", "coco"])
-    assert result.exit_code == 0, result.output
-    return data, root / "run" / "last.pt"
 
 
 def predict(*args: str | Path):
@@ -61,7 +48,7 @@ def test_predict_then_scoring_gives_evals_miou(trained: tuple[Path, Path], tmp_p
     assert iou_scores(confusion)["miou"] == pytest.approx(miou, abs=5e-4)
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*.png")}
     again = predict(data / "JPEGImages", "--checkpoint", checkpoint, "--out", out, "--protocol", "single-scale")
-    assert again.exit_code == 0 and "0 label PNGs written, 4 already there" in again.output
+    assert again.exit_code == 0 and "0 labels written, 4 already there" in again.output
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
 
 
@@ -114,7 +101,49 @@ def test_bad_inputs_get_one_line_each_and_the_good_files_are_written(
     overlay = read_image(next((out / "overlay").glob("*.png")))
     assert overlay.shape[2] == 3
     nothing = predict(empty, "--checkpoint", checkpoint, "--out", out)
-    assert nothing.exit_code == 2 and nothing.output.count("\n") == 1 and "no image files" in nothing.output
+    assert nothing.exit_code == 2 and nothing.output.count("\n") == 1 and "no image or volume files" in nothing.output
+
+
+def test_volumes_get_label_volumes_of_their_format_shape_and_affine(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    nibabel = pytest.importorskip("nibabel")
+    _, checkpoint = trained
+    root = h5_root(tmp_path, patients=(1,))
+    h5 = next((root / "ACDC_training_volumes").glob("*.h5"))
+    arrays = frame_arrays(2, 1)
+    raw = np.rint(arrays["image"] * 900 + 50).astype(np.int16).transpose(2, 1, 0)[..., None]  # (x, y, z, 1)
+    affine = np.array([[1.4, 0, 0, -90], [0, 1.4, 0, 12], [0, 0, 10, 3], [0, 0, 0, 1]])
+    folder = tmp_path / "patient002"
+    folder.mkdir()
+    nibabel.Nifti1Image(raw, affine).to_filename(folder / "patient002_frame01.nii.gz")
+    flat = tmp_path / "flat.nii"
+    nibabel.Nifti1Image(raw[:, :, 0, 0], affine).to_filename(flat)
+    write_h5(tmp_path / "flat.h5", {"image": arrays["image"][0]})
+    out = tmp_path / "out"
+    inputs = [h5, folder, flat, tmp_path / "flat.h5"]
+    result = predict(*inputs, "--checkpoint", checkpoint, "--out", out, "--protocol", "single-scale")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and "Traceback" not in result.output
+    assert any("flat.nii: NIfTI volume of shape" in e for e in errors) and any("flat.h5: 'image'" in e for e in errors)
+    model = csptrain.load_model(checkpoint)
+    # the slices are the build's, so each label slice is what the build's slice PNG gets
+    slices = {s.name: s.load().pixels for s in read_acdc(root).slices}
+    with h5py.File(out / h5.name, "r") as handle:
+        labels = handle["label"][()]
+    assert labels.shape == arrays["image"].shape and labels.dtype == np.uint8
+    for z, one in enumerate(labels):
+        assert np.array_equal(one, model.predict(slices[f"{h5.name[:-3]}_z{z:02d}"]))
+    written = nibabel.load(out / "patient002_frame01.nii.gz")
+    given = nibabel.load(folder / "patient002_frame01.nii.gz")  # its affine as stored (float32)
+    assert written.shape == raw.shape and np.array_equal(written.affine, given.affine)
+    assert (
+        np.allclose(written.affine, affine, atol=1e-6)
+        and written.header.get_xyzt_units() == given.header.get_xyzt_units()
+    )
+    assert written.get_data_dtype() == np.uint8
+    volume = np.asarray(written.dataobj)[..., 0].transpose(2, 1, 0)
+    source = read_image_volume(folder / "patient002_frame01.nii.gz")
+    assert np.array_equal(volume, np.stack([model.predict(one) for one in source]))
 
 
 def test_a_checkpoint_that_is_not_stage_2s_is_one_line(trained: tuple[Path, Path], tmp_path: Path) -> None:
