@@ -32,12 +32,16 @@ pseudo-labels, then stage 2 with each line's loss terms on them, every line for 
 steps (a probe of the costliest line), for ``--repeats`` training seeds; it prints the table
 as the paper's (mean ± std over seeds per annotator, then over annotators), the pseudo-labels'
 mIoU on the train split beside line 1's own predictions there, and writes a figure.
+``--steps`` and ``--stage1-steps`` fix the step counts instead (no probe): with an earlier
+run's counts and ``--work`` folder, more lines join its table on its stage 1 and pseudo-labels.
+``--pseudo-source scribble-head`` makes the pseudo-labels from the scribble head, not the CAMs.
 
 The rows, the ablation, the budget planning and the scores live in :mod:`csptrain.experiments`;
 this script parses its arguments, runs them and prints.
 
     python benchmarks/learning.py --data OUT [--rows full,pce-human,pce-sim] [--budget-minutes 10] [--json]
     python benchmarks/learning.py --data OUT --ablation 1,10 --annotators human --repeats 2 [--json]
+    python benchmarks/learning.py --data OUT --ablation 3,9 --repeats 2 --steps 807 --stage1-steps 307 --work W
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from csptrain.catalog import PSEUDO_SOURCES
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
 from csptrain.experiments.ablation import ablation_png, format_ablation, parse_lines, run_ablation
@@ -105,11 +110,26 @@ def main() -> None:
     parser.add_argument(
         "--figure", type=Path, default=Path("learning.png"), help="Ablation: the figure's path (default learning.png)."
     )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="Ablation: stage-2 steps of every line instead of a probe's count."
+    )
+    parser.add_argument(
+        "--stage1-steps", type=int, default=None, help="Ablation: stage-1 steps instead of --stage1-minutes' count."
+    )
+    parser.add_argument(
+        "--pseudo-source",
+        choices=PSEUDO_SOURCES,
+        default="cam",
+        help="Ablation: pseudo-labels from the CAMs (the paper, default) or the scribble head.",
+    )
     args = parser.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     unknown = [r for r in rows if r not in ROWS]
     if unknown or not rows:
         parser.error(f"--rows: unknown {', '.join(unknown) or 'empty list'} (choose from {', '.join(ROWS)})")
+    for option, value in (("--steps", args.steps), ("--stage1-steps", args.stage1_steps)):
+        if value is not None and value < 1:
+            parser.error(f"{option} must be >= 1, got {value}")
     settings = PAPER_SETTINGS if args.paper else TINY_SETTINGS if args.tiny else CPU_SETTINGS
     budget = args.budget_minutes if args.budget_minutes is not None else (None if args.paper else 10.0)
     sets = {"human": (args.data, args.human_set), "sim": (args.data, args.sim_set)}
@@ -137,6 +157,9 @@ def main() -> None:
                     args.repeats,
                     None if budget is None else 60 * budget,
                     None if stage1 is None else 60 * stage1,
+                    steps=args.steps,
+                    stage1_steps=args.stage1_steps,
+                    pseudo_source=args.pseudo_source,
                 )
             args.figure.parent.mkdir(parents=True, exist_ok=True)
             args.figure.write_bytes(ablation_png(measured["ablation"]))
@@ -144,6 +167,7 @@ def main() -> None:
                 "settings": settings.describe(config),
                 "budget_minutes": budget,
                 "stage1_minutes": stage1,
+                "pseudo_source": args.pseudo_source,
                 "repeats": args.repeats,
                 "classes": classes,
                 "background_only_miou": background_only(args.data, "val", len(classes)),

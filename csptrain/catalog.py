@@ -35,3 +35,7 @@ PROTOCOLS: tuple[str, ...] = ("authors", "single-scale")
 
 #: Files ``csptrain export`` writes: ONNX (onnxruntime, the ``export`` extra) or TorchScript (libtorch).
 EXPORT_FORMATS: tuple[str, ...] = ("onnx", "torchscript")
+
+#: What stage 1's pseudo-labels come from: the classifier's CAMs (the paper, ToCo), or the
+#: scribble head's predictions (our choice where image labels are nearly constant, as on ScribbleACDC).
+PSEUDO_SOURCES: tuple[str, ...] = ("cam", "scribble-head")

@@ -19,6 +19,7 @@ from .catalog import (
     OUTPUT_STRIDES,
     PRESET_CLASSES,
     PROTOCOLS,
+    PSEUDO_SOURCES,
     SEGMENTORS,
     SEGS_HEADS,
     UNCERTAIN_PIXELS,
@@ -30,6 +31,7 @@ from .stage2.config import Stage2Config
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+_SOURCE_HELP = "Pseudo-labels from the CAMs (the paper) or the scribble head (where image labels hardly vary)."
 _SPLIT_HELP = "Split list of the build: its real name (train2017) or its role name (train, val)."
 
 
@@ -353,9 +355,10 @@ def stage2(
 @click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
+@click.option("--source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=_SOURCE_HELP)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True)
-def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_progress) -> None:
+def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, device, no_progress) -> None:
     """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
     from .runtime.process import joined
     from .stage1.pseudo import generate_pseudo_labels
@@ -370,6 +373,7 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, device, no_
             scribbles=scribbles,
             batch_size=batch_size,
             use_par=par,
+            source=source,
             progress=not no_progress,
         )
     click.echo(
@@ -455,10 +459,12 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
     exist are kept (a rerun resumes); a file that cannot be read is reported in one line,
     the others are written, and the exit status is 1.
     """
+    import numpy as np
+
     from .errors import DataError
     from .predict_files import collect_jobs, predict_jobs
     from .predictor import model_on
-    from .runtime.process import barrier, joined
+    from .runtime.process import joined, sum_over_ranks
     from .stage2.evaluate import default_workers
 
     jobs, problems = collect_jobs(inputs, out)
@@ -474,7 +480,7 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
         if process.is_main:
             for line in problems:
                 report(line)
-        written, failed = predict_jobs(
+        counts = predict_jobs(
             model,
             jobs[process.rank :: process.world],
             out,
@@ -484,9 +490,10 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
             progress=not no_progress and process.is_main,
             report=report,
         )
-        barrier(process)
-    kept = len(jobs[process.rank :: process.world]) - written - failed
-    click.echo(f"{out}: {written} labels written, {kept} already there, {failed} unreadable")
+        written, failed = (int(n) for n in sum_over_ranks(np.array(counts), process))  # also waits for every rank
+        if process.is_main:
+            kept = len(jobs) - written - failed
+            click.echo(f"{out}: {written} labels written, {kept} already there, {failed} unreadable")
     if failed or problems:
         raise SystemExit(1)
 
@@ -548,6 +555,7 @@ def report(run_dirs, figure) -> None:
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
+@click.option("--pseudo-source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=_SOURCE_HELP)
 @_protocol_options
 @click.option(
     "--preview",
@@ -572,6 +580,7 @@ def run(
     stage1_config,
     stage2_config,
     par,
+    pseudo_source,
     protocol,
     scales,
     flip,
@@ -603,6 +612,7 @@ def run(
         stage1_pretrained=stage1_pretrained,
         stage2_pretrained=pretrained,
         use_par=par,
+        pseudo_source=pseudo_source,
         eval_protocol=protocol,
         eval_scales=tuple(scales),
         eval_flip=flip,

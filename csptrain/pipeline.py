@@ -42,6 +42,7 @@ class PipelineSpec:
     stage1_pretrained: Path | None = None
     stage2_pretrained: Path | None = None
     use_par: bool = True
+    pseudo_source: str = "cam"
     eval_protocol: str = "authors"
     eval_scales: tuple[float, ...] = ()
     eval_flip: bool = False
@@ -110,7 +111,7 @@ def plan(spec: PipelineSpec, stop2: int) -> list[Step]:
     for seed in spec.seeds:
         runs = PipelineRuns(spec.out).seed(seed)
         for name in StepName:
-            done = runs.done(name, stop1, stop2, spec.use_par, protocol)
+            done = runs.done(name, stop1, stop2, spec.use_par, protocol, spec.pseudo_source)
             steps.append(Step(seed, name, runs.folder(name), targets[name], done))
     return steps
 
@@ -146,7 +147,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
     elif step.name is StepName.PSEUDO:
         from .stage1.pseudo import generate_pseudo_labels
 
-        if process.is_main and not runs.pseudo.made_by(step.target, spec.use_par):
+        if process.is_main and not runs.pseudo.made_by(step.target, spec.use_par, spec.pseudo_source):
             shutil.rmtree(runs.pseudo.folder, ignore_errors=True)  # labels of another checkpoint
         barrier(process)
         generate_pseudo_labels(
@@ -157,16 +158,17 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             split=spec.train_split,
             scribbles=scribbles,
             use_par=spec.use_par,
+            source=spec.pseudo_source,
             progress=progress,
         )
     elif step.name is StepName.STAGE2:
         from .stage2.train import train_stage2
 
-        inputs = runs.stage2_inputs(spec.stage1.stop)
-        if process.is_main and runs.stage2.inputs() != inputs:
+        made = (spec.stage1.stop, spec.use_par, spec.pseudo_source)
+        if process.is_main and not runs.stage2_trained_on(*made):
             shutil.rmtree(runs.stage2.folder, ignore_errors=True)  # trained on other pseudo-labels
             runs.stage2.folder.mkdir(parents=True)
-            runs.stage2.write_inputs(inputs)
+            runs.stage2.write_inputs(runs.stage2_inputs(*made))
         barrier(process)
         train_stage2(
             spec.data,

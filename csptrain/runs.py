@@ -155,9 +155,15 @@ class PseudoLabelFolder:
         return Path(self.folder) / EVALUATION
 
     @staticmethod
-    def source_record(checkpoint_step: int, par: bool, split: str, scribbles: str) -> dict:
+    def source_record(checkpoint_step: int, par: bool, split: str, scribbles: str, source: str = "cam") -> dict:
         """What the labels are made from; labels of another source are never mixed in."""
-        return {"checkpoint_step": checkpoint_step, "par": par, "split": split, "scribbles": scribbles}
+        return {
+            "checkpoint_step": checkpoint_step,
+            "par": par,
+            "split": split,
+            "scribbles": scribbles,
+            "source": source,
+        }
 
     def source(self) -> dict | None:
         return read_json_or_none(self.source_file)
@@ -165,24 +171,31 @@ class PseudoLabelFolder:
     def write_source(self, record: dict) -> None:
         write_json_atomic(self.source_file, record)
 
-    def made_by(self, checkpoint_step: int, par: bool) -> bool:
-        """Whether the labels here (if any) come from that checkpoint step, with or without PAR."""
-        source = self.source() or {}
-        return source.get("checkpoint_step") == checkpoint_step and source.get("par") == par
+    def made_by(self, checkpoint_step: int, par: bool, source: str = "cam") -> bool:
+        """Whether the labels here (if any) come from that checkpoint step and source, with or without PAR."""
+        return _same_labels(self.source() or {}, checkpoint_step, par, source)
 
     def summary(self) -> dict:
         return read_json_or_none(self.summary_file) or {}
 
-    def write_summary(self, scores: dict, checkpoint: Path, checkpoint_step: int, par: bool) -> dict:
-        """``eval.json``: the labels' scores, the checkpoint and its step, and PAR."""
+    def write_summary(
+        self, scores: dict, checkpoint: Path, checkpoint_step: int, par: bool, source: str = "cam"
+    ) -> dict:
+        """``eval.json``: the labels' scores, the checkpoint and its step, PAR and the labels' source."""
         record = {**scores, "checkpoint": str(checkpoint), "checkpoint_step": checkpoint_step, "par": par}
+        record["source"] = source
         write_json_atomic(self.summary_file, record)
         return record
 
-    def complete(self, checkpoint_step: int, par: bool) -> bool:
+    def complete(self, checkpoint_step: int, par: bool, source: str = "cam") -> bool:
         """Whether every label is written and scored (the summary is written last)."""
-        summary = self.summary()
-        return summary.get("checkpoint_step") == checkpoint_step and summary.get("par") == par
+        return _same_labels(self.summary(), checkpoint_step, par, source)
+
+
+def _same_labels(record: dict, checkpoint_step: int, par: bool, source: str) -> bool:
+    """Whether a pseudo-label record names that step, PAR and source (records before sources existed: CAMs)."""
+    made = (record.get("checkpoint_step"), record.get("par"), record.get("source", "cam"))
+    return made == (checkpoint_step, par, source)
 
 
 @dataclass(frozen=True)
@@ -213,17 +226,26 @@ class SeedRuns:
         }[step]
 
     @staticmethod
-    def stage2_inputs(stage1_stop: int) -> dict:
-        """What stage 2 records it was trained on: the pseudo-labels of stage 1's last step."""
-        return {"pseudo_step": stage1_stop}
+    def stage2_inputs(stage1_stop: int, par: bool = True, source: str = "cam") -> dict:
+        """What stage 2 records it was trained on: the pseudo-labels of stage 1's last step, their PAR and source."""
+        return {"pseudo_step": stage1_stop, "par": par, "pseudo_source": source}
 
-    def done(self, step: StepName, stage1_stop: int, stage2_stop: int, par: bool, protocol: dict) -> bool:
+    def stage2_trained_on(self, stage1_stop: int, par: bool = True, source: str = "cam") -> bool:
+        """Whether stage 2's recorded inputs are these (a record without PAR and source: the defaults)."""
+        recorded = self.stage2.inputs()
+        return recorded is not None and {**self.stage2_inputs(0), **recorded} == self.stage2_inputs(
+            stage1_stop, par, source
+        )
+
+    def done(
+        self, step: StepName, stage1_stop: int, stage2_stop: int, par: bool, protocol: dict, source: str = "cam"
+    ) -> bool:
         """Whether ``step`` is finished for these inputs (a later step needs the earlier ones' inputs)."""
         if step is StepName.STAGE1:
             return self.stage1.reached(stage1_stop)
         if step is StepName.PSEUDO:
-            return self.pseudo.complete(stage1_stop, par)
-        stage2_done = self.stage2.reached(stage2_stop) and self.stage2.inputs() == self.stage2_inputs(stage1_stop)
+            return self.pseudo.complete(stage1_stop, par, source)
+        stage2_done = self.stage2.reached(stage2_stop) and self.stage2_trained_on(stage1_stop, par, source)
         if step is StepName.STAGE2:
             return stage2_done
         return stage2_done and self.stage2.evaluated(stage2_stop, protocol)

@@ -67,6 +67,10 @@ def run_ablation(
     repeats: int,
     budget_s: float | None,
     stage1_budget_s: float | None,
+    *,
+    steps: int | None = None,
+    stage1_steps: int | None = None,
+    pseudo_source: str = "cam",
 ) -> dict[str, Any]:
     """Train and score Table VI's ``lines`` for every annotator and training seed.
 
@@ -86,6 +90,12 @@ def run_ablation(
         trains the config's whole schedule.
     stage1_budget_s
         Seconds of stage-1 steps per annotator; None trains the preset's schedule.
+    steps, stage1_steps
+        Steps of every line (of stage 1) instead of a probe's count: an earlier run's, so that
+        more lines join its table at the same steps (in its work folder, stage 1 and the
+        pseudo-labels are found done).
+    pseudo_source
+        Where the shared pseudo-labels come from (:data:`~csptrain.catalog.PSEUDO_SOURCES`).
 
     Returns
     -------
@@ -108,14 +118,14 @@ def run_ablation(
         labels = annotator_labels(base.data, annotator)
         work = base.work / annotator
         row = replace(base, name=f"{annotator}", labels=labels, work=work)
-        pseudo, summary, spent_s = train_stage1_and_pseudo(row, stage1_budget_s)
-        steps = None
-        if budget_s is not None:
+        pseudo, summary, spent_s = train_stage1_and_pseudo(row, stage1_budget_s, stage1_steps, pseudo_source)
+        line_steps = steps
+        if line_steps is None and budget_s is not None:
             costliest_row = replace(row, config=replace(row.config, losses=TABLE_VI[costliest]))
             step_s = stage2_step_seconds(costliest_row, pseudo, work / "probe2")
-            steps = max(1, int(budget_s / step_s))
-            base.log(f"{annotator}: line {costliest} {step_s:.2f} s per step -> {steps} steps for every line")
-        steps_of[annotator] = steps
+            line_steps = max(1, int(budget_s / step_s))
+            base.log(f"{annotator}: line {costliest} {step_s:.2f} s per step -> {line_steps} steps for every line")
+        steps_of[annotator] = line_steps
         pce: list[float] = []
         for seed in range(base.config.seed, base.config.seed + repeats):
             for line in lines:
@@ -126,7 +136,7 @@ def run_ablation(
                     config=config,
                     work=work / f"line{line}-seed{seed}",
                 )
-                result = train_stage2_row(line_row, pseudo, budget_s, steps=steps)
+                result = train_stage2_row(line_row, pseudo, budget_s, steps=line_steps)
                 results.append(
                     {
                         "line": line,

@@ -271,7 +271,9 @@ def train_stage2_row(
     }
 
 
-def train_stage1_and_pseudo(row: RowRun, budget_s: float | None) -> tuple[Path, dict[str, Any], float]:
+def train_stage1_and_pseudo(
+    row: RowRun, budget_s: float | None, steps: int | None = None, source: str = "cam"
+) -> tuple[Path, dict[str, Any], float]:
     """Stage 1 of a row on its labels for ``budget_s`` seconds of steps, then its pseudo-labels on the train split.
 
     Parameters
@@ -282,6 +284,12 @@ def train_stage1_and_pseudo(row: RowRun, budget_s: float | None) -> tuple[Path, 
         Seconds of stage-1 steps, timed by a probe with every term on (ToCo's segmentation and
         regulariser terms start a tenth of the way in; a probe without them ran 40 % short);
         None trains the preset's whole schedule.
+    steps
+        Stage-1 steps instead of a budget (no probe): an earlier run's count, which a rerun in
+        the same work folder finds done.
+    source
+        Where the pseudo-labels come from (:data:`~csptrain.catalog.PSEUDO_SOURCES`); each
+        source has its own folder.
 
     Returns
     -------
@@ -297,17 +305,19 @@ def train_stage1_and_pseudo(row: RowRun, budget_s: float | None) -> tuple[Path, 
             row.data, row.labels, run, replace(config, max_steps=stop), row.process, split="train", progress=False
         )
 
-    if budget_s is not None:
+    iterations = steps
+    if iterations is None and budget_s is not None:
         step_s = probe_seconds_per_step(
             lambda run, stop: train(run, stop, replace(config1, seg_start=0.0)), row.work / "probe1"
         )
         iterations = max(1, int(budget_s / step_s))
+        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
+    if iterations is not None:
         # ToCo's warm-up is 1,500 of 20,000 iterations; its other milestones are fractions already.
         config1 = replace(config1, iterations=iterations, warmup_iters=max(1, round(0.075 * iterations)))
-        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
     started = time.perf_counter()
     train(row.work / "stage1", config1.iterations, config1)
-    pseudo = row.work / "pseudo"
+    pseudo = row.work / ("pseudo" if source == "cam" else f"pseudo-{source}")
     summary = generate_pseudo_labels(
         row.data,
         TrainingRun(row.work / "stage1").checkpoint,
@@ -315,6 +325,7 @@ def train_stage1_and_pseudo(row: RowRun, budget_s: float | None) -> tuple[Path, 
         row.process,
         split="train",
         scribbles=row.labels,
+        source=source,
         progress=False,
     )
     spent_s = time.perf_counter() - started

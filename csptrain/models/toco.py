@@ -184,6 +184,7 @@ def toco_vit(
     img_size: int = 448,
     segs_head: str = "separate",
     ema_momentum: float = 0.9,
+    patch_size: int | None = None,
 ) -> ToCoNet:
     """Build scribble-promoted ToCo on a timm ViT.
 
@@ -200,8 +201,12 @@ def toco_vit(
         the ViT starts from random weights. Nothing is downloaded.
     img_size : int
         Training crop size; other input sizes work too (``dynamic_img_size``).
+    patch_size : int, optional
+        Another patch side than the backbone's (timm resamples pretrained patch weights to it).
     """
     options: dict[str, Any] = dict(img_size=img_size, num_classes=0, dynamic_img_size=True)
+    if patch_size is not None:
+        options["patch_size"] = patch_size
     if weights is not None:
         if not Path(weights).is_file():
             raise WeightsError(f"{weights}: weights file not found")

@@ -22,6 +22,15 @@ def whole_patches(length: float, patch: int) -> int:
     return max(patch, round(length / patch) * patch)
 
 
+def at_scale(images: torch.Tensor, scale: float, patch: int) -> torch.Tensor:
+    """``images`` (B, 3, H, W) resized by ``scale``, each side rounded to whole patches (bilinear)."""
+    height, width = images.shape[-2:]
+    size = (whole_patches(scale * height, patch), whole_patches(scale * width, patch))
+    if size == (height, width):
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
 def multi_scale_cams(
     model, images: torch.Tensor, scales: Sequence[float] = (1.0, 0.5, 1.5)
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,12 +44,7 @@ def multi_scale_cams(
     patch = getattr(model, "patch_size", 1)
     totals: list[torch.Tensor] | None = None
     for scale in scales:
-        size = (whole_patches(scale * height, patch), whole_patches(scale * width, patch))
-        scaled = (
-            images
-            if size == (height, width)
-            else F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-        )
+        scaled = at_scale(images, scale, patch)
         maps = []
         for cam in model.cams(torch.cat([scaled, scaled.flip(-1)])):
             cam = F.interpolate(cam.float(), size=(height, width), mode="bilinear", align_corners=False)
@@ -174,5 +178,57 @@ def refine_labels(
     labels = high_labels.clone()
     labels[high_labels == 0] = IGNORE
     labels[(high_labels == 0) & (low_labels == 0)] = 0
+    labels[~box_mask(boxes, (height, width))] = IGNORE
+    return labels
+
+
+@torch.no_grad()
+def multi_scale_scribble_probabilities(
+    model, images: torch.Tensor, scales: Sequence[float] = (1.0, 0.5, 1.5)
+) -> torch.Tensor:
+    """The scribble head's class probabilities (B, C, H, W), background first: softmax, flip- and scale-averaged.
+
+    Scales are rounded to whole patches as :func:`multi_scale_cams` rounds them.
+    """
+    batch, _, height, width = images.shape
+    patch = getattr(model, "patch_size", 1)
+    total = torch.zeros((), device=images.device)
+    for scale in scales:
+        scaled = at_scale(images, scale, patch)
+        logits = model(torch.cat([scaled, scaled.flip(-1)]))["segs"].float()
+        probabilities = F.interpolate(logits, size=(height, width), mode="bilinear", align_corners=False).softmax(1)
+        total = total + (probabilities[:batch] + probabilities[batch:].flip(-1)) / 2
+    return total / len(scales)
+
+
+@torch.no_grad()
+def probabilities_to_labels(
+    par: PAR | None,
+    images: torch.Tensor,
+    probabilities: torch.Tensor,
+    image_labels: torch.Tensor,
+    threshold: float,
+    boxes: torch.Tensor,
+    down_scale: int = 2,
+) -> torch.Tensor:
+    """Labels (B, H, W) from class probabilities (B, C, H, W): the image's own classes only, 255 below ``threshold``.
+
+    The probabilities of classes absent from the image (``image_labels``, background
+    always present) are dropped and the rest renormalised; with ``par`` they are refined
+    on the image (RGB in [0, 1]) at 1/``down_scale`` resolution as :func:`refine_labels`
+    refines CAMs. A pixel whose best class has less than ``threshold`` is uncertain (255),
+    as is everything outside ``boxes``.
+    """
+    height, width = images.shape[-2:]
+    present = torch.cat([torch.ones_like(image_labels[:, :1]), image_labels], dim=1) > 0
+    kept = probabilities * present[:, :, None, None]
+    kept = kept / kept.sum(dim=1, keepdim=True).clamp_min(1e-8)
+    if par is not None:
+        small = (height // down_scale, width // down_scale)
+        small_images = F.interpolate(images.float(), size=small, mode="bilinear", align_corners=False)
+        refined = par(small_images, F.interpolate(kept, size=small, mode="bilinear", align_corners=False))
+        kept = F.interpolate(refined, size=(height, width), mode="bilinear", align_corners=False)
+    value, labels = kept.max(dim=1)
+    labels[value < threshold] = IGNORE
     labels[~box_mask(boxes, (height, width))] = IGNORE
     return labels

@@ -39,6 +39,9 @@ class Stage1Config:
     """
 
     backbone: str = "vit_base_patch16_224"
+    #: The ViT's patch side; None keeps the backbone's own (16). A smaller patch gives a finer
+    #: token grid (4x the tokens at half the side): a CPU proxy's knob, see docs/results.md.
+    patch_size: int | None = None
     iterations: int = 20000
     max_steps: int | None = None
     batch_size: int = 2
@@ -84,6 +87,8 @@ class Stage1Config:
         for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "checkpoint_every", "par_iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patch_size is not None and self.patch_size < 1:
+            raise ConfigError(f"patch_size must be >= 1, got {self.patch_size}")
         if self.accumulate is not None and self.accumulate < 1:
             raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.max_steps is not None and self.max_steps < 1:

@@ -4,8 +4,11 @@ Per image, at its own size and aspect ratio (each side rounded to whole ViT patc
 trains on the image scaled 0.5-2, so its own size is a scale training saw, Cityscapes'
 2048 x 1024 included): multi-scale + flip CAM (Eq. 10, ToCo's ``infer_cam.py``), the classes
 of the image's scribble kept, bilinear back to the image size, then two thresholds and PAR
-give background (0), a class, or 255 = uncertain. The labels are written as
-single-channel PNGs named like the images, which ``csptrain stage2 --pseudo`` reads.
+give background (0), a class, or 255 = uncertain. With ``source="scribble-head"`` (our
+choice, see :data:`~csptrain.catalog.PSEUDO_SOURCES`) the scribble head's multi-scale + flip
+probabilities of the image's classes take the CAMs' place: PAR-refined, a class where its
+probability reaches the high threshold, else 255. The labels are written as single-channel
+PNGs named like the images, which ``csptrain stage2 --pseudo`` reads.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from scribblesim.sets.files import label_png_bytes, remove_stale_temporaries, wr
 from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import read_label_map
 
+from ..catalog import PSEUDO_SOURCES
 from ..data.layout import denormalise, find_image, normalise, read_image, read_split
 from ..data.stage1 import image_labels
 from ..errors import ConfigError, DataError, RunFolderError
@@ -30,7 +34,15 @@ from ..models.toco import ToCoNet
 from ..runs import PseudoLabelFolder
 from ..runtime.checkpoints import Trained
 from ..runtime.process import Process, barrier
-from .cam import cams_to_labels, masked_cams, multi_scale_cams, refine_labels, whole_patches
+from .cam import (
+    cams_to_labels,
+    masked_cams,
+    multi_scale_cams,
+    multi_scale_scribble_probabilities,
+    probabilities_to_labels,
+    refine_labels,
+    whole_patches,
+)
 from .config import Stage1Config
 from .par import PAR
 from .train import load_stage1_model
@@ -38,11 +50,17 @@ from .train import load_stage1_model
 
 @torch.no_grad()
 def pseudo_labels(
-    model, par: PAR | None, images: list[torch.Tensor], labels: torch.Tensor, config: Stage1Config
+    model,
+    par: PAR | None,
+    images: list[torch.Tensor],
+    labels: torch.Tensor,
+    config: Stage1Config,
+    source: str = "cam",
 ) -> list[torch.Tensor]:
     """Pseudo-labels (H, W) of normalised images (3, H, W) with multi-hot ``labels`` (N, C-1).
 
-    ``par`` = None gives the plain two-threshold labels.
+    ``par`` = None gives the plain two-threshold labels; ``source``: ``cam`` (the paper) or
+    ``scribble-head``.
     """
     results = []
     patch = getattr(model, "patch_size", 1)
@@ -50,9 +68,15 @@ def pseudo_labels(
         height, width = image.shape[-2:]
         size = (whole_patches(height, patch), whole_patches(width, patch))
         scaled = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)
+        box = torch.tensor([[0, height, 0, width]], device=image.device)
+        if source == "scribble-head":
+            probabilities = multi_scale_scribble_probabilities(model, scaled, config.cam_scales)
+            probabilities = F.interpolate(probabilities, size=(height, width), mode="bilinear", align_corners=False)
+            rgb = denormalise(image[None])
+            results.append(probabilities_to_labels(par, rgb, probabilities, label[None], config.high_threshold, box)[0])
+            continue
         cam, _ = multi_scale_cams(model, scaled, config.cam_scales)
         cam = masked_cams(F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False), label[None])
-        box = torch.tensor([[0, height, 0, width]], device=cam.device)
         if par is None:
             results.append(cams_to_labels(cam, label[None], config.high_threshold, config.low_threshold, box)[0])
         else:
@@ -96,6 +120,7 @@ def generate_pseudo_labels(
     scribbles: str,
     batch_size: int = 4,
     use_par: bool = True,
+    source: str = "cam",
     progress: bool = True,
 ) -> dict:
     """Write the missing pseudo-label PNGs of ``split`` into ``out``, then score them all.
@@ -105,24 +130,27 @@ def generate_pseudo_labels(
     are returned, with the checkpoint's step. Labels already in ``out`` from another
     checkpoint step are refused, never mixed. Under torchrun each rank labels its share
     of the images and the first rank scores them all. ``process``: the device and this
-    process's place in the job (from :func:`~csptrain.runtime.process.joined`).
+    process's place in the job (from :func:`~csptrain.runtime.process.joined`). ``source``:
+    the classifier's CAMs (``cam``, the paper) or the scribble head (``scribble-head``).
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if source not in PSEUDO_SOURCES:
+        raise ConfigError(f"unknown pseudo-label source {source!r}; choose from {', '.join(PSEUDO_SOURCES)}")
     trained = load_stage1_model(checkpoint)
     labels_out = PseudoLabelFolder(Path(out))
     ids = read_split(data, split)
     scribble_dir = Path(data) / scribbles
     if not scribble_dir.is_dir():
         raise DataError(f"{scribble_dir}: scribble folder not found")
-    source = labels_out.source_record(trained.step, use_par, split, scribbles)
+    made_from = labels_out.source_record(trained.step, use_par, split, scribbles, source)
     recorded = labels_out.source()
-    if recorded is not None and recorded != source:
-        raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {source}; use another folder")
+    if recorded is not None and {"source": "cam", **recorded} != made_from:
+        raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {made_from}; use another folder")
     if process.is_main:
         labels_out.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(labels_out.folder)
-        labels_out.write_source(source)
+        labels_out.write_source(made_from)
     barrier(process)
     missing = [name for name in ids if not labels_out.label(name).is_file()]
     mine = missing[process.rank :: process.world]
@@ -135,12 +163,13 @@ def generate_pseudo_labels(
         process.device,
         batch_size,
         use_par,
+        source,
         progress and process.is_main,
     )
     barrier(process)
     if process.is_main:
         scores = {**score_pseudo_labels(data, labels_out.folder, ids, trained.num_classes), "split": split}
-        labels_out.write_summary(scores, checkpoint, trained.step, use_par)
+        labels_out.write_summary(scores, checkpoint, trained.step, use_par, source)
     barrier(process)
     return labels_out.summary()
 
@@ -154,6 +183,7 @@ def _label_images(
     device: torch.device,
     batch_size: int,
     use_par: bool,
+    source: str,
     progress: bool,
 ) -> None:
     """Write the pseudo-labels of ``names``, ``batch_size`` images at a time."""
@@ -166,7 +196,7 @@ def _label_images(
         images = [normalise(read_image(find_image(data, name))).to(device) for name in chunk]
         scribbles = [read_label_map(scribble_dir / f"{name}.png") for name in chunk]
         labels = torch.stack([torch.from_numpy(image_labels(s, num_classes)) for s in scribbles]).to(device)
-        for name, label in zip(chunk, pseudo_labels(model, par, images, labels, config)):
+        for name, label in zip(chunk, pseudo_labels(model, par, images, labels, config, source)):
             write_bytes_atomic(labels_out.label(name), label_png_bytes(label.cpu().numpy().astype(np.uint8)))
         bar.update(len(chunk))
     bar.close()

@@ -36,18 +36,24 @@ from .config import Stage1Config, make_stage1_config
 from .par import PAR
 
 
+def stage1_network(config: Stage1Config, num_classes: int, weights: Path | None = None) -> ToCoNet:
+    """The ViT and heads ``config`` describes (``weights``: a local timm checkpoint of its backbone)."""
+    return toco_vit(
+        config.backbone,
+        num_classes,
+        weights,
+        img_size=config.crop_size,
+        segs_head=config.segs_head,
+        ema_momentum=config.ema_momentum,
+        patch_size=config.patch_size,
+    )
+
+
 def build_stage1(
     config: Stage1Config, num_classes: int, pretrained: Path | None, device: torch.device
 ) -> tuple[ToCoNet, torch.optim.Optimizer]:
     """The network on ``device`` and its AdamW with ToCo's parameter groups."""
-    model = toco_vit(
-        config.backbone,
-        num_classes,
-        pretrained,
-        img_size=config.crop_size,
-        segs_head=config.segs_head,
-        ema_momentum=config.ema_momentum,
-    ).to(device)
+    model = stage1_network(config, num_classes, pretrained).to(device)
     groups = model.param_groups()
     multipliers = {
         "backbone": 1.0,
@@ -223,7 +229,4 @@ def train_stage1(
 def load_stage1_model(checkpoint: Path) -> Trained[ToCoNet, Stage1Config]:
     """The network of a stage-1 checkpoint (on the CPU), its config, class count and step."""
 
-    def build(config: Stage1Config, num_classes: int) -> ToCoNet:
-        return toco_vit(config.backbone, num_classes, None, img_size=config.crop_size, segs_head=config.segs_head)
-
-    return load_trained(checkpoint, make_stage1_config, build)
+    return load_trained(checkpoint, make_stage1_config, stage1_network)

@@ -248,3 +248,14 @@ def test_ablation_trains_every_line_as_long_on_one_set_of_pseudo_labels(acdc_bui
         assert last["lr"] == 0.0  # the schedule ends at 0 on the last step
         recorded = json.loads((run / "config.json").read_text())
         assert recorded["seed"] == r["seed"] and recorded["pseudo"] == str((work / "human" / "pseudo").resolve())
+
+    # more lines join the table at its steps: stage 1 and its pseudo-labels are found done in the work folder
+    stage1 = work / "human" / "stage1" / "progress.json"
+    stamps = {p: p.stat().st_mtime_ns for p in [stage1, *(work / "human" / "pseudo").glob("*.png")]}
+    more = command[:5] + ["3", *command[6:], "--steps", str(report["steps"]["human"])]
+    more += ["--stage1-steps", str(pseudo["stage1_steps"]), "--repeats", "1"]
+    added = subprocess.run(more, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert added.returncode == 0, added.stderr[-2000:]
+    line3 = json.loads(added.stdout)["ablation"]
+    assert [(r["line"], r["steps"]) for r in line3] == [(3, report["steps"]["human"])]
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}

@@ -69,6 +69,17 @@ def test_torchrun_pipeline_writes_everything_once_and_reruns_as_done(data: Path,
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
 
 
+def test_torchrun_predict_shares_the_images_and_one_rank_reports(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    data, checkpoint = trained
+    args = ["predict", str(data / "JPEGImages"), "--checkpoint", str(checkpoint), "--out", "pred"]
+    done = run_job(
+        [*args, "--protocol", "single-scale", "--device", "cpu", "--workers", "0", "--no-progress"], tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("labels written") == 1 and "4 labels written, 0 already there" in done.stdout
+    assert len(list((tmp_path / "pred").glob("*.png"))) == 4 and not list((tmp_path / "pred").glob(".*"))
+
+
 def rank_process(job: subprocess.Popen, rank: int) -> psutil.Process | None:
     for child in psutil.Process(job.pid).children(recursive=True):
         try:

@@ -38,11 +38,22 @@ def test_changed_inputs_undo_the_steps_that_depend_on_them(tmp_path: Path) -> No
     finish_seed(runs, 10, 20)
     # a longer stage 1: everything after it is stale
     assert [runs.done(step, 12, 20, True, PROTOCOL) for step in StepName] == [False] * 4
-    # pseudo-labels without PAR: stage 1 stands, the rest is stale
-    assert [runs.done(step, 10, 20, False, PROTOCOL) for step in StepName] == [True, False, True, True]
+    # pseudo-labels without PAR, or from the scribble head: stage 1 stands, what learnt from the labels is stale
+    assert [runs.done(step, 10, 20, False, PROTOCOL) for step in StepName] == [True, False, False, False]
+    assert [runs.done(step, 10, 20, True, PROTOCOL, "scribble-head") for step in StepName] == [True] + [False] * 3
     # another evaluation protocol: only the evaluation is redone
     other = {**PROTOCOL, "flip": True}
     assert [runs.done(step, 10, 20, True, other) for step in StepName] == [True, True, True, False]
+
+
+def test_records_from_before_pseudo_sources_mean_the_defaults(tmp_path: Path) -> None:
+    runs = PipelineRuns(tmp_path).seed(1)
+    finish_seed(runs, 10, 20)
+    runs.stage2.write_inputs({"pseudo_step": 10})  # what stage 2 recorded before PAR and sources were
+    for record in (runs.pseudo.source_file, runs.pseudo.summary_file):
+        record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "source"}))
+    assert all(runs.done(step, 10, 20, True, PROTOCOL) for step in StepName)
+    assert not runs.done(StepName.STAGE2, 10, 20, True, PROTOCOL, "scribble-head")
 
 
 def test_pseudo_labels_are_complete_only_once_scored(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,9 @@ from dataset_fixtures import build_tiny
 from csptrain.cli import main
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.errors import RunFolderError
+from csptrain.experiments.pseudo_variants import VARIANTS, grid_ceiling
 from csptrain.runtime.process import Process
+from csptrain.stage1.cam import probabilities_to_labels
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
@@ -119,17 +123,37 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         data, tmp_path / "s1/last.pt", out, CPU, split="val2017", scribbles="tiny_scribble_r1", progress=False
     )
     assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
-    with pytest.raises(RunFolderError, match="holds pseudo-labels of"):
-        generate_pseudo_labels(
-            data,
-            tmp_path / "s1/last.pt",
-            out,
-            CPU,
-            split="val2017",
-            scribbles="tiny_scribble_r1",
-            use_par=False,
-            progress=False,
-        )
+    for other in (dict(use_par=False), dict(source="scribble-head")):  # never mixed with labels made otherwise
+        with pytest.raises(RunFolderError, match="holds pseudo-labels of"):
+            generate_pseudo_labels(
+                data, tmp_path / "s1/last.pt", out, CPU, split="val2017", scribbles="tiny_scribble_r1", **other
+            )
+    head = tmp_path / "head"
+    summary = generate_pseudo_labels(
+        data, tmp_path / "s1/last.pt", head, CPU, split="val2017", scribbles="tiny_scribble_r1", source="scribble-head"
+    )
+    assert summary["source"] == "scribble-head" and summary["images"] == 4
+    for name in (data / "ImageSets/SegmentationAug/val.txt").read_text().split():
+        label, scribble = (read_label_map(folder / f"{name}.png") for folder in (head, data / "tiny_scribble_r1"))
+        assert label.shape == scribble.shape and set(np.unique(label)) <= set(np.unique(scribble)) | {0, 255}
+
+
+def test_scribble_head_probabilities_become_labels_of_the_image_classes() -> None:
+    # 4 classes (rows) over one 2 x 3 image (columns: pixels in row-major order); the image holds class 1 only
+    probabilities = torch.tensor(
+        [
+            [0.1, 0.1, 0.5, 0.7, 0.1, 0.0],
+            [0.1, 0.8, 0.1, 0.1, 0.1, 0.9],
+            [0.7, 0.1, 0.1, 0.1, 0.1, 0.1],
+            [0.1, 0.0, 0.3, 0.1, 0.7, 0.0],
+        ]
+    ).reshape(1, 4, 2, 3)
+    image_labels = torch.tensor([[1.0, 0.0, 0.0]])
+    box = torch.tensor([[0, 2, 0, 2]])  # the last column is padding
+    labels = probabilities_to_labels(None, torch.zeros(1, 3, 2, 3), probabilities, image_labels, 0.7, box)
+    # background and class 1 kept and renormalised: (0.5, 0.5) uncertain, (0.11, 0.89) class 1, the padding
+    # 255; (0.875, 0.125) background, (0.5, 0.5) uncertain (class 3's 0.7 is not the image's), padding
+    assert labels.tolist() == [[[255, 1, 255], [0, 255, 255]]]
 
 
 def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:
@@ -218,3 +242,21 @@ def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and result.stderr.strip().endswith("none.pt: checkpoint not found")
+
+
+def test_pseudo_label_variants_and_the_grid_ceiling(data: Path, tmp_path: Path) -> None:
+    config = make_stage1_config("coco", **TINY_VIT, max_steps=1)
+    train_stage1(data, "tiny_scribble_r1", tmp_path / "s1", config, CPU, split="val2017", progress=False)
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "pseudo_labels.py"
+    command = [sys.executable, str(script), "--data", str(data), "--checkpoint", str(tmp_path / "s1/last.pt")]
+    command += ["--scribbles", "tiny_scribble_r1", "--split", "val2017", "--sample", "2", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert list(result["variants"]) == [name for name, _, _ in VARIANTS] and result["images"] == 2
+    for scores in result["variants"].values():  # a 1-step head is sure of nothing: no label, no mIoU
+        assert 0 <= scores["miou"] <= 1 if scores["uncertain_share"] < 1 else scores["miou"] != scores["miou"]
+    assert result["ceiling"]["patch"] == 16 and 0 < result["ceiling"]["miou"] < 1
+    names = (data / "ImageSets/SegmentationAug/val.txt").read_text().split()
+    assert grid_ceiling(data, names, patch=1, scale=1.0, num_classes=81)["miou"] == 1.0  # the pixel grid loses nothing
+    assert grid_ceiling(data, names, patch=10**6, scale=1.0, num_classes=81)["miou"] < 0.5  # one cell: one class
