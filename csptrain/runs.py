@@ -166,7 +166,9 @@ class PseudoLabelFolder:
         }
 
     def source(self) -> dict | None:
-        return read_json_or_none(self.source_file)
+        """The record of what made the labels (one from before sources existed: CAMs), or None."""
+        record = read_json_or_none(self.source_file)
+        return None if record is None else {"source": "cam", **record}
 
     def write_source(self, record: dict) -> None:
         write_json_atomic(self.source_file, record)
@@ -176,7 +178,9 @@ class PseudoLabelFolder:
         return _same_labels(self.source() or {}, checkpoint_step, par, source)
 
     def summary(self) -> dict:
-        return read_json_or_none(self.summary_file) or {}
+        """The labels' scores and what made them (one from before sources existed: CAMs), or {}."""
+        record = read_json_or_none(self.summary_file)
+        return {} if record is None else {"source": "cam", **record}
 
     def write_summary(
         self, scores: dict, checkpoint: Path, checkpoint_step: int, par: bool, source: str = "cam"
@@ -193,9 +197,8 @@ class PseudoLabelFolder:
 
 
 def _same_labels(record: dict, checkpoint_step: int, par: bool, source: str) -> bool:
-    """Whether a pseudo-label record names that step, PAR and source (records before sources existed: CAMs)."""
-    made = (record.get("checkpoint_step"), record.get("par"), record.get("source", "cam"))
-    return made == (checkpoint_step, par, source)
+    """Whether a pseudo-label record names that checkpoint step, PAR and source."""
+    return (record.get("checkpoint_step"), record.get("par"), record.get("source")) == (checkpoint_step, par, source)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def generate_pseudo_labels(
         raise DataError(f"{scribble_dir}: scribble folder not found")
     made_from = labels_out.source_record(trained.step, use_par, split, scribbles, source)
     recorded = labels_out.source()
-    if recorded is not None and {"source": "cam", **recorded} != made_from:
+    if recorded is not None and recorded != made_from:
         raise RunFolderError(f"{out}: holds pseudo-labels of {recorded}, not {made_from}; use another folder")
     if process.is_main:
         labels_out.folder.mkdir(parents=True, exist_ok=True)

@@ -77,9 +77,9 @@ def _load_nifti(path: Path):
         raise DatasetError(f"{path}: unreadable NIfTI file ({type(error).__name__}: {error})") from None
 
 
-def nifti_shape(path: Path) -> tuple[int, int, int]:
-    """(slices, height, width) of a NIfTI volume, read from its header; trailing axes of 1 dropped."""
-    shape = tuple(int(n) for n in _load_nifti(path).shape)
+def _slices_shape(image, path: Path) -> tuple[int, int, int]:
+    """(slices, height, width) of a loaded NIfTI image's header; trailing axes of 1 dropped."""
+    shape = tuple(int(n) for n in image.shape)
     while len(shape) > 3 and shape[-1] == 1:
         shape = shape[:-1]
     if len(shape) != 3 or 0 in shape:
@@ -87,11 +87,17 @@ def nifti_shape(path: Path) -> tuple[int, int, int]:
     return shape[2], shape[1], shape[0]
 
 
+def nifti_shape(path: Path) -> tuple[int, int, int]:
+    """(slices, height, width) of a NIfTI volume, read from its header; trailing axes of 1 dropped."""
+    return _slices_shape(_load_nifti(path), path)
+
+
 def read_nifti_slices(path: Path) -> np.ndarray:
     """A NIfTI volume as (slices, height, width): the third axis first, each slice transposed."""
-    nifti_shape(path)  # three axes, or one line saying otherwise
+    image = _load_nifti(path)
+    _slices_shape(image, path)  # three axes, or one line saying otherwise
     try:
-        data = np.asanyarray(_load_nifti(path).dataobj)
+        data = np.asanyarray(image.dataobj)
     except Exception as error:  # a truncated file fails only when its data is read
         raise DatasetError(f"{path}: unreadable NIfTI file ({type(error).__name__}: {error})") from None
     while data.ndim > 3 and data.shape[-1] == 1:
