@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -60,8 +61,8 @@ class CocoSample:
         """
         return self.problem is not None or len(self.segmentations) > 0
 
-    def _decode(self, index: int) -> tuple[np.ndarray, str | None]:
-        """Mask of annotation ``index`` and, if it is empty, why."""
+    def _decode(self, index: int, out: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
+        """Mask of annotation ``index`` (written into ``out`` if given) and, if it is empty, why."""
         segmentation = self.segmentations[index]
         problem = segmentation_problem(segmentation, self.height, self.width)
         if problem is None and isinstance(segmentation, list):
@@ -83,7 +84,7 @@ class CocoSample:
             rle = mask_utils.frPyObjects(segmentation, self.height, self.width)
         else:
             rle = segmentation
-        mask = mask_utils.decode(rle).astype(bool)
+        mask = _decode_rle(rle, (self.height, self.width), out)
         if mask.any():
             return mask, None
         return mask, "polygon covers no pixel" if isinstance(segmentation, list) else "RLE has no pixel"
@@ -103,7 +104,7 @@ class CocoSample:
         masks = np.zeros((len(objects), *shape), dtype=bool)
         empty = {}
         for row, i in enumerate(objects):
-            masks[row], why = self._decode(i)
+            why = self._decode(i, masks[row])[1]
             if why is not None:
                 empty[row] = why
         classes = np.array([self.classes[i] for i in objects], dtype=np.int64)
@@ -115,6 +116,15 @@ class CocoSample:
                 semantic[region] = self.classes[i]
                 ignore |= region
         return LoadedSample(self.name, self.image_id, masks, classes, ignore, semantic, self.image_path, empty)
+
+
+def _decode_rle(rle: dict, shape: tuple[int, int], out: np.ndarray | None) -> np.ndarray:
+    """The boolean mask of an RLE, C-ordered, in ``out`` (a new array if None)."""
+    out = np.empty(shape, dtype=bool) if out is None else out
+    # pycocotools decodes column by column (Fortran order); OpenCV's transpose makes that
+    # C order at a third of the cost of NumPy's copy, straight into ``out``.
+    cv2.transpose(mask_utils.decode(rle).T, dst=out.view(np.uint8))
+    return out
 
 
 def _number(value) -> bool:

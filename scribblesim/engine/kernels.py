@@ -31,6 +31,12 @@ def distance_to_unset(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform(_uint8(mask), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """Rows and columns of a mask's set pixels: ``ndimage.find_objects(mask)[0]``, None if empty."""
+    left, top, width, height = cv2.boundingRect(_uint8(mask))
+    return (slice(top, top + height), slice(left, left + width)) if width else None
+
+
 def erode_square(mask: np.ndarray, size: int) -> np.ndarray:
     """Erosion by a ``size`` x ``size`` square, outside counting as unset.
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConfigError
 from .config import SimConfig
 from .inputs import as_class_ids, as_mask_stack
-from .kernels import distance_to_unset, label8
+from .kernels import bounding_box, distance_to_unset, label8
 from .raster import stroke_pixels
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke, StrokeStyle
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
@@ -19,12 +19,14 @@ from .styles import background_paths, boundary_outline, boundary_path, line_path
 _IGNORED = -2
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+def _owners(masks: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice] | None]]:
+    """:func:`owner_map` and the bounding box of every mask (None for an empty one)."""
+    owner = np.full(masks.shape[1:], -1, dtype=np.int32)
+    boxes = [bounding_box(mask) for mask in masks]
+    for index, (mask, box) in enumerate(zip(masks, boxes)):
+        if box is not None:
+            owner[box][mask[box]] = index
+    return owner, boxes
 
 
 def owner_map(masks: np.ndarray) -> np.ndarray:
@@ -34,12 +36,7 @@ def owner_map(masks: np.ndarray) -> np.ndarray:
     painted in annotation order; scribbles follow the same rule so that they always
     carry the class of the ground truth under them.
     """
-    owner = np.full(masks.shape[1:], -1, dtype=np.int32)
-    for index, mask in enumerate(masks):
-        box = _bounding_box(mask)
-        if box is not None:
-            owner[box][mask[box]] = index
-    return owner
+    return _owners(masks)[0]
 
 
 def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -138,7 +135,7 @@ def _scene(
 ) -> _Scene:
     """Objects to scribble and background paths; objects that cannot be scribbled are recorded."""
     shape = stack.shape[1:]
-    owner = owner_map(stack)
+    owner, boxes = _owners(stack)
     if ignore is not None:
         owner[ignore] = _IGNORED  # neither background nor any object's
     scene = _Scene(shape, ignore, [], [], [])
@@ -163,8 +160,7 @@ def _scene(
                 ]
             )
     image_area = shape[0] * shape[1]
-    for index in range(len(stack)):
-        box = _bounding_box(stack[index])
+    for index, box in enumerate(boxes):
         if box is None:
             scene.skipped.append(Skip.of(index, "empty mask"))
             continue

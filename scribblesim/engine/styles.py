@@ -136,7 +136,7 @@ def background_paths(
         except SkeletonTooComplex as error:
             reason = f"{error}; {len(chosen) - done} skeleton piece(s) left without a stroke"
             break
-        budget -= tree.graph.number_of_nodes()
+        budget -= len(tree.graph)
         path = to_fine_pixels(longest_path(tree) + np.array([top, left]), factor)[:, ::-1].astype(float)
         if len(path) >= 3:
             # Straight runs instead of the pixel grid's staircase, still no smoothing. Plain

@@ -48,7 +48,7 @@ STATE_DIR = ".scribblesim"
 #: Tag of the human scribbles a dataset carries (ScribbleACDC's experts), a set beside the seeds.
 HUMAN_TAG = "human"
 #: Packages whose versions a build records in ``meta.json``.
-VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "networkx", "bezier", "shapely", "pillow")
+VERSIONED = ("scribblesim", "numpy", "scipy", "scikit-image", "opencv-python-headless", "bezier", "shapely", "pillow")
 
 
 def set_name(tag: str | int) -> str:

@@ -18,7 +18,14 @@ from scribblesim.engine.boundary import radial_jitter
 from scribblesim.engine.grid import coarsen, to_fine, work_factor
 from scribblesim.engine.medial import medial_axis
 from scribblesim.engine.raster import brush_radius, stroke_pixels
-from scribblesim.engine.skeleton import largest_component, longest_path, random_path, skeleton_tree
+from scribblesim.engine.skeleton import (
+    _pixel_graph,
+    _spanning_tree,
+    largest_component,
+    longest_path,
+    random_path,
+    skeleton_tree,
+)
 from scribblesim.engine.smoothing import bezier_smooth, resample
 
 EIGHT = np.ones((3, 3), dtype=bool)
@@ -45,6 +52,8 @@ def test_kernels_equal_scipy_ndimage(mask, size):
         np.testing.assert_allclose(kernels.distance_to_unset(mask), ndimage.distance_transform_edt(mask), rtol=1e-6)
     eroded = ndimage.minimum_filter(mask.astype(np.uint8), size=size, mode="constant", cval=0).astype(bool)
     np.testing.assert_array_equal(kernels.erode_square(mask, size), eroded)
+    objects = ndimage.find_objects(mask.astype(np.uint8))
+    assert kernels.bounding_box(mask) == (objects[0] if objects else None)
 
 
 # --- medial_axis ----------------------------------------------------------------------
@@ -299,13 +308,13 @@ def test_tree_spans_the_skeleton_without_cycles(make):
     tree = skeleton_tree(skeleton)
     n = int(skeleton.sum())
     assert len(tree.pixels) == n and tree.root not in tree.parent
-    assert nx.is_tree(tree.graph) and len(tree.parent) == tree.graph.number_of_nodes() - 1
+    assert nx.is_tree(nx.Graph(tree.graph)) and len(tree.parent) == len(tree.graph) - 1
     graph = _tree_graph(tree)
     assert set(graph.nodes) == set(map(tuple, np.argwhere(skeleton).tolist()))
     assert graph.number_of_edges() == n - 1 and nx.is_tree(graph)
     # depth is the path length along the tree from the root
     lengths = nx.single_source_dijkstra_path_length(graph, tuple(tree.pixels[tree.root]))
-    for node in tree.graph.nodes:
+    for node in tree.graph:
         assert tree.depth[node] == pytest.approx(lengths[tuple(tree.pixels[node])])
 
 
@@ -379,11 +388,60 @@ def test_random_skeletons_give_valid_trees(skeleton, seed):
     tree = skeleton_tree(component)
     graph = _tree_graph(tree)
     assert nx.is_tree(graph) and graph.number_of_nodes() == int(component.sum())
-    assert nx.is_tree(tree.graph)
+    assert nx.is_tree(nx.Graph(tree.graph))
     for path in (random_path(tree, np.random.default_rng(seed)), longest_path(tree)):
         assert _is_leaf_path(tree, path)
         assert component[path[:, 0], path[:, 1]].all()
     assert _path_length(longest_path(tree)) == pytest.approx(tree.depth[tree.leaves].max())
+
+
+def _networkx_kruskal(graph):
+    """Steps (node pairs) and chains (numbers) that networkx's Kruskal keeps of the chain graph.
+
+    The multigraph is filled as the engine once filled it, before its Kruskal became array
+    code: every direct step between nodes in pixel-edge order, then every chain in chain order.
+    """
+    sources, targets, is_node, chain_of = graph.sources, graph.targets, graph.is_node, graph.chain_of
+    multigraph = nx.MultiGraph()
+    multigraph.add_nodes_from(np.flatnonzero(is_node).tolist())
+    for k in np.flatnonzero(is_node[sources] & is_node[targets]).tolist():
+        multigraph.add_edge(int(sources[k]), int(targets[k]), ("step", k), weight=float(graph.weights[k]))
+    inner = ~is_node[sources] & ~is_node[targets]
+    length = np.bincount(chain_of[sources[inner]], graph.weights[inner], minlength=int(chain_of.max(initial=-1)) + 1)
+    link = np.flatnonzero(is_node[sources] != is_node[targets])
+    node = np.where(is_node[sources[link]], sources[link], targets[link])
+    chain = chain_of[np.where(is_node[sources[link]], targets[link], sources[link])]
+    for a, b in np.lexsort((link, chain)).reshape(-1, 2).tolist():
+        weight = float(length[chain[a]] + graph.weights[link[a]] + graph.weights[link[b]])
+        multigraph.add_edge(int(node[a]), int(node[b]), ("chain", int(chain[a])), weight=weight)
+    kept = list(nx.minimum_spanning_edges(multigraph, algorithm="kruskal", keys=True, data=False))
+    return {frozenset((u, v)) for u, v, key in kept if key[0] == "step"}, {
+        key[1] for *_, key in kept if key[0] == "chain"
+    }
+
+
+@SETTINGS
+@given(arrays(np.bool_, st.tuples(st.integers(2, 24), st.integers(2, 24))), st.booleans())
+def test_kruskal_keeps_what_networkx_keeps(mask, thin):
+    """Ties between equal weights fall as in networkx, so trees (and scribbles) stay as they were."""
+    skeleton = largest_component(medial_axis(mask, rng=0) if thin else mask)
+    framed = np.pad(skeleton, 1)
+    rows, cols = np.nonzero(framed)
+    if rows.size == 0:
+        return
+    graph = _pixel_graph(framed, rows, cols, 0)
+    tree = _spanning_tree(graph, 0)
+    nodes = graph.is_node
+    steps = {
+        frozenset((u, v))
+        for u in tree
+        for v in tree[u]
+        if nodes[u] and nodes[v] and not callable(tree[u][v]["interior"])
+    }
+    chains = {
+        int(graph.chain_of[e["interior"].args[0]]) for u in tree for e in tree[u].values() if callable(e["interior"])
+    }
+    assert (steps, chains) == _networkx_kruskal(graph)
 
 
 def test_largest_component_keeps_the_biggest_piece():
