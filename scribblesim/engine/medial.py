@@ -27,6 +27,8 @@ from .kernels import label8
 #: this (measured error under 0.07 at 2**20, 0.18 at 1500**2); scipy's exact transform
 #: takes over above it.
 _EXACT_SQUARED_DISTANCE_BELOW = 2**21
+#: Squared distances below this are ranked through a lookup table of that many entries.
+_RANKED_DISTANCES_BELOW = 2**20
 #: scikit-image's compiled thinning loop, and the module that holds it.
 _LOOP_MODULE = "skimage.morphology._skeletonize_various_cy"
 
@@ -97,9 +99,22 @@ def _smallest_unsigned(values: np.ndarray) -> np.ndarray:
 
 
 def _thinning_order(distance: np.ndarray, corner: np.ndarray, tiebreaker: np.ndarray) -> np.ndarray:
-    """``np.lexsort((tiebreaker, corner, distance))`` for a permutation ``tiebreaker``."""
+    """``np.lexsort((tiebreaker, corner, distance))`` for a permutation ``tiebreaker``.
+
+    ``distance`` holds non-negative integers, ``corner`` integers 0..9.
+    """
     order = np.empty_like(tiebreaker)
     order[tiebreaker] = np.arange(tiebreaker.size)  # sorting a permutation inverts it
+    top = int(distance.max(initial=0))
+    if top < _RANKED_DISTANCES_BELOW:
+        # One 16-bit key (the distance's rank among those present, then the corner)
+        # sorts in one radix pass where two would be needed.
+        present = np.zeros(top + 1, dtype=np.int32)
+        present[distance] = 1
+        rank = np.cumsum(present, dtype=np.int32) - 1
+        if int(rank[-1]) * 10 + 9 < 2**16:
+            key = (rank * 10)[distance].astype(np.uint16) + corner.astype(np.uint16)
+            return order[np.argsort(key[order], kind="stable")]
     order = order[np.argsort(corner[order], kind="stable")]
     return order[np.argsort(_smallest_unsigned(distance)[order], kind="stable")]
 

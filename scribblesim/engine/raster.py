@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 import shapely
@@ -111,8 +112,9 @@ def stroke_pixels(points: np.ndarray, shape: tuple[int, int], width: int) -> tup
     return _unique_in_bounds(centre_rows[near].astype(np.int64), centre_cols[near].astype(np.int64), shape)
 
 
+@cache
 def _brush_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets from a sample's nearest pixel to every pixel its brush can reach.
+    """Offsets from a sample's nearest pixel to every pixel its brush can reach (read-only arrays).
 
     The sample lies within half a pixel of that pixel along each axis, so an offset
     ``d`` is reachable only if ``max(|d| - 0.5, 0)`` along both axes fits the radius.
@@ -121,4 +123,7 @@ def _brush_offsets(radius: float) -> tuple[np.ndarray, np.ndarray]:
     d_rows, d_cols = np.mgrid[-reach : reach + 1, -reach : reach + 1]
     gap = np.maximum(np.abs(d_rows) - 0.5, 0.0) ** 2 + np.maximum(np.abs(d_cols) - 0.5, 0.0) ** 2
     keep = gap <= radius**2
-    return d_rows[keep].astype(float)[None, :], d_cols[keep].astype(float)[None, :]
+    offsets = d_rows[keep].astype(float)[None, :], d_cols[keep].astype(float)[None, :]
+    for array in offsets:
+        array.flags.writeable = False  # shared by every stroke of this width
+    return offsets

@@ -18,16 +18,37 @@ import numpy as np
 from .kernels import label8
 
 
-def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`skeleton_edges` of a mask framed by empty pixels, given its set pixels."""
-    starts, ends = [], []
+def _framed(skeleton: np.ndarray) -> np.ndarray:
+    """The skeleton as a boolean mask framed by one row or column of empty pixels."""
+    skeleton = np.asarray(skeleton)
+    framed = np.zeros((skeleton.shape[0] + 2, skeleton.shape[1] + 2), dtype=bool)
+    framed[1:-1, 1:-1] = skeleton
+    return framed
+
+
+def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges of a framed mask as index pairs into its set pixels ``(rows, cols)`` (raster order).
+
+    Returns
+    -------
+    sources, targets, diagonal
+        Both ends of every edge (each once: right, down, down-right and down-left steps
+        from each pixel, one step after another) and whether the step is diagonal.
+    """
+    width = mask.shape[1]
+    flat = mask.ravel()
+    at = rows * width + cols  # sorted: the pixels are in raster order
+    sources, targets, diagonal = [], [], []
     for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        hit = mask[rows + dr, cols + dc]
+        step = dr * width + dc
+        hit = flat[at + step]
         if dr and dc:
-            hit &= ~mask[rows + dr, cols] & ~mask[rows, cols + dc]
-        starts.append(np.stack([rows[hit], cols[hit]], axis=1))
-        ends.append(np.stack([rows[hit] + dr, cols[hit] + dc], axis=1))
-    return np.concatenate(starts), np.concatenate(ends)
+            hit &= ~flat[at + dr * width] & ~flat[at + dc]
+        found = np.flatnonzero(hit)
+        sources.append(found)
+        targets.append(np.searchsorted(at, at[found] + step))
+        diagonal.append(np.full(found.size, bool(dr and dc)))
+    return np.concatenate(sources), np.concatenate(targets), np.concatenate(diagonal)
 
 
 def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,9 +66,11 @@ def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts, ends : ndarray of int, shape (E, 2)
         ``(row, col)`` of both ends of every edge (each edge once).
     """
-    mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
-    starts, ends = _padded_edges(mask, *np.nonzero(mask))
-    return starts - 1, ends - 1
+    mask = _framed(skeleton)
+    rows, cols = np.nonzero(mask)
+    sources, targets = _padded_edges(mask, rows, cols)[:2]
+    pixels = np.stack([rows, cols], axis=1) - 1
+    return pixels[sources], pixels[targets]
 
 
 def largest_component(skeleton: np.ndarray) -> np.ndarray:
@@ -142,11 +165,8 @@ def _neighbour_lists(sources: np.ndarray, targets: np.ndarray, n: int) -> tuple[
 def _pixel_graph(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, root: int) -> _PixelGraph:
     """The pixel graph of a skeleton framed by empty pixels, with pixel ``root`` kept as a node."""
     n = rows.size
-    index = np.full(mask.shape, -1, dtype=np.int64)
-    index[rows, cols] = np.arange(n)
-    starts, ends = _padded_edges(mask, rows, cols)
-    sources, targets = index[starts[:, 0], starts[:, 1]], index[ends[:, 0], ends[:, 1]]
-    weights = np.where(np.abs(ends - starts).sum(axis=1) == 2, np.sqrt(2.0), 1.0)
+    sources, targets, diagonal = _padded_edges(mask, rows, cols)
+    weights = np.where(diagonal, np.sqrt(2.0), 1.0)
     degree = np.bincount(sources, minlength=n) + np.bincount(targets, minlength=n)
     is_node = degree != 2
     is_node[root] = True
@@ -157,7 +177,7 @@ def _pixel_graph(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, root: int
 
 @dataclass(frozen=True)
 class _ChainEdges:
-    """The chain graph's edges, in the order networkx's Kruskal visits them.
+    """The chain graph's edges, in the order networkx's Kruskal visits them (any order for a tree).
 
     One edge per direct pixel step between nodes (``first`` is -1) and one per chain of
     degree-2 pixels (``anchor`` is the end next to chain pixel ``first``). The order is
@@ -190,10 +210,12 @@ def _chain_edges(graph: _PixelGraph) -> _ChainEdges:
     cost = np.concatenate([weights[direct], length[chain[a]] + weights[link[a]] + weights[link[b]]])
     anchors = np.concatenate([np.full(direct.size, -1), node[a]])
     firsts = np.concatenate([np.full(direct.size, -1), pixel[a]])
+    low, high = np.minimum(us, vs), np.maximum(us, vs)
+    if us.size == int(is_node.sum()) - 1:  # already a tree (the skeleton is connected): Kruskal keeps every edge
+        return _ChainEdges(low.tolist(), high.tolist(), cost.tolist(), anchors.tolist(), firsts.tolist())
     # networkx lists a multigraph's edges node by node (ascending here), each node's
     # neighbours in the order they first met it, parallel edges in the order added; its
     # Kruskal sorts them stably by weight.
-    low, high = np.minimum(us, vs), np.maximum(us, vs)
     added = np.arange(us.size)
     first_index, pair = np.unique(low * len(graph.pixels) + high, return_index=True, return_inverse=True)[1:]
     order = np.lexsort((added, first_index[pair.reshape(-1)], low, cost))
@@ -345,7 +367,7 @@ def skeleton_tree(skeleton: np.ndarray, max_nodes: int = MAX_TREE_NODES) -> Skel
     SkeletonTooComplex
         If the chain graph has more than ``max_nodes`` nodes; the work stays bounded.
     """
-    mask = np.pad(np.asarray(skeleton, dtype=bool), 1)
+    mask = _framed(skeleton)
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None

@@ -13,15 +13,15 @@ the ones it records is refused even after a killed build (see :func:`check_rerun
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import sys
 import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from ..errors import DatasetError, LayoutError
 from ..parallel import DEFAULT_BACKEND, in_workers
@@ -192,6 +192,26 @@ def remove_build(out: Path) -> None:
     shutil.rmtree(layout.state, ignore_errors=True)
 
 
+class _NoBar:
+    """What the build loop calls on a progress bar, where none is shown."""
+
+    def update(self, count: int = 1) -> None:
+        pass
+
+
+def _progress_bar(total: int | None, description: str, progress: bool):
+    """tqdm's bar where it shows (a terminal or a notebook), else a stand-in.
+
+    tqdm.auto, which imports asyncio, costs a build 30 ms of start-up for a bar that
+    would stay hidden when the output goes to a file.
+    """
+    if not progress or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+        return contextlib.nullcontext(_NoBar())
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="img")
+
+
 def build(
     samples: Iterable[Sample],
     spec: BuildSpec,
@@ -256,7 +276,7 @@ def build(
     reports: list[ImageReport] = []
     with (
         in_workers(process_image, samples, spec, jobs=jobs, backend=backend) as results,
-        tqdm(total=total, desc=f"{dataset} {spec.split}", unit="img", disable=None if progress else True) as bar,
+        _progress_bar(total, f"{dataset} {spec.split}", progress) as bar,
     ):
         for report in results:
             if report.error:

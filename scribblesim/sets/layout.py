@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -223,6 +224,11 @@ def write_meta(out: Path, meta: dict) -> None:
 
 def package_versions() -> dict[str, str]:
     """Versions of the :data:`VERSIONED` packages installed here (``"unknown"`` for a missing one)."""
+    return dict(_package_versions())
+
+
+@cache
+def _package_versions() -> dict[str, str]:
     found = {}
     for package in VERSIONED:
         try:

@@ -66,6 +66,17 @@ def test_medial_axis_equals_scikit_image(mask, seed):
     np.testing.assert_array_equal(medial_axis(mask, rng=seed), expected)
 
 
+@pytest.mark.parametrize("top", [0, 50, 3_000_000], ids=["flat", "few distances", "many distances"])
+def test_thinning_order_is_a_lexsort(top):
+    rng = np.random.default_rng(top)
+    n = 20_000
+    distance = rng.integers(0, top + 1, n) ** 2
+    corner = rng.integers(0, 10, n).astype(np.uint8)
+    tiebreaker = rng.permutation(n)
+    expected = np.lexsort((tiebreaker, corner, distance))
+    np.testing.assert_array_equal(medial._thinning_order(distance, corner, tiebreaker), expected)
+
+
 def test_medial_axis_equals_scikit_image_on_a_real_background():
     """A COCO-size background with holes: long distance ties, many corners."""
     yy, xx = np.mgrid[:240, :320]
