@@ -157,8 +157,9 @@ def medial_axis(mask: np.ndarray, rng: np.random.Generator | int | None = None) 
     # sorts the distances.
     distance = _squared_distances(image, rows, cols)
     corner = _cornerness(image)[rows, cols]
-    tiebreaker = np.random.default_rng(rng).permutation(np.arange(rows.size))
+    # permutation(n) draws what scikit-image's permutation(np.arange(n)) draws, without the copy
+    tiebreaker = np.random.default_rng(rng).permutation(rows.size)
     order = _thinning_order(distance, corner, tiebreaker).astype(np.int32)
-    result = np.ascontiguousarray(image, np.uint8)
-    thinning_loop(result, rows.astype(np.intp), cols.astype(np.intp), order, keep)
-    return result.astype(bool)
+    result = image.astype(np.uint8)
+    thinning_loop(result, np.ascontiguousarray(rows, np.intp), np.ascontiguousarray(cols, np.intp), order, keep)
+    return result.view(bool)  # the loop only clears pixels: still 0 or 1

@@ -7,7 +7,6 @@ from functools import cache
 
 import numpy as np
 import shapely
-from skimage.draw import line
 
 #: Longest step between the samples of a thick stroke: with every vertex sampled too,
 #: distances to the samples differ from distances to the polyline by under 0.02 px.
@@ -38,6 +37,8 @@ def _unique_in_bounds(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
 
 
 def _thin_line(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from skimage.draw import line  # only 1-px strokes draw lines: its import pulls in scipy (10 ms)
+
     vertices = np.rint(points[:, ::-1]).astype(np.int64)
     keep = np.ones(len(vertices), dtype=bool)
     keep[1:] = np.any(vertices[1:] != vertices[:-1], axis=1)
