@@ -29,6 +29,8 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import orjson
+
 from ..datasets.base import read_json
 from ..engine.result import UNLABELLED, Stroke
 from ..errors import DatasetError, LayoutError
@@ -372,7 +374,20 @@ def stroke_record(name: str, strokes: Sequence[Stroke | dict], skipped: Sequence
 
 
 def record_line(record: dict) -> bytes:
-    """A stroke record as one compact JSON line (the JSONL and per-image record format)."""
+    """A stroke record as one compact JSON line (the JSONL and per-image record format).
+
+    The bytes are those of ``json.dumps(record, separators=(",", ":"))`` and a newline,
+    for records of strings and finite numbers. orjson writes them ten times faster (a
+    tenth of a three-seed build went to encoding stroke points); where it would write
+    them differently (non-ASCII or DEL unescaped, another escape) or not at all (int
+    keys), the standard library writes the line.
+    """
+    try:
+        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        line = None
+    if line is not None and line.isascii() and b"\x7f" not in line and b"\\" not in line:
+        return line
     return (json.dumps(record, separators=(",", ":")) + "\n").encode()
 
 

@@ -201,3 +201,26 @@ def test_dataset_registry_names_what_it_can_reread() -> None:
         DatasetError, match=r"^--root: cannot re-read instances of a 'folder' build \(coco, cityscapes, voc only\)$"
     ):
         dataset_adapter("folder", "--root")
+
+
+@pytest.mark.parametrize(
+    "name, reason, extra",
+    [
+        ("000000000009", "hidden by later objects or ignored pixels", {}),
+        ("café_0001", "too small (3 px <= min_area 5)", {}),
+        ("tab\there", 'quoted "reason"\nand a backslash \\ and DEL \x7f', {}),
+        ("ids", "large", {"source": {1: "int key"}, "big": 2**70}),
+    ],
+    ids=["plain", "non-ascii", "escapes", "int-keys"],
+)
+def test_record_lines_are_the_standard_librarys_json(name, reason, extra) -> None:
+    """orjson writes stroke records only where its bytes are json's own."""
+    from scribblesim.engine.result import Skip, Stroke
+    from scribblesim.sets.layout import record_line, stroke_record
+
+    strokes = [
+        Stroke(np.array([[0.004, -0.004], [12.345, 1e6 / 3]]), 3, 0, "line"),
+        Stroke(np.zeros((1, 2)), 0, None, "background"),
+    ]
+    record = stroke_record(name, strokes, [Skip(1, "too small", reason).to_dict()], **extra)
+    assert record_line(record) == (json.dumps(record, separators=(",", ":")) + "\n").encode()
