@@ -45,12 +45,15 @@ def bezier_smooth(control: np.ndarray, degree: int, *, closed: bool = False) -> 
         control = np.concatenate([control, control[:1]])
     if len(control) < 3:
         return control.astype(float)
+    # (x, y) rows of a Fortran-ordered (2, M) array: every piece's nodes are then a view
+    # the bezier package takes as they are (no copy, no check: they come from here).
+    columns = np.asfortranarray(np.asarray(control, dtype=float).T)
+    steps = np.linalg.norm(np.diff(columns, axis=1), axis=0)
     pieces = []
     for start in range(0, len(control) - 1, degree):
-        nodes = control[start : start + degree + 1]
-        polygon_length = float(np.linalg.norm(np.diff(nodes, axis=0), axis=1).sum())
-        samples = np.linspace(0.0, 1.0, max(2, math.ceil(polygon_length) + 1))
-        curve = bezier.Curve(np.asfortranarray(nodes.T, dtype=float), degree=len(nodes) - 1)
-        points = curve.evaluate_multi(samples).T
+        stop = min(start + degree, len(control) - 1)
+        polygon_length = float(steps[start:stop].sum())
+        curve = bezier.Curve(columns[:, start : stop + 1], degree=stop - start, copy=False, verify=False)
+        points = curve.evaluate_multi(np.linspace(0.0, 1.0, max(2, math.ceil(polygon_length) + 1))).T
         pieces.append(points if start == 0 else points[1:])
     return np.concatenate(pieces)
