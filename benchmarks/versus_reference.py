@@ -79,7 +79,7 @@ def main() -> None:
     split = args.split or (COCO_SAMPLE_SPLIT if args.root is None else "val2017")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        root = limited_root(args.root or coco_sample_root(), split, args.limit, work / "root")
+        root = limited_root((args.root or coco_sample_root()).resolve(), split, args.limit, work / "root")
         rounds = []
         for _ in range(args.rounds):
             before = [ours(root, split, seeds, work / "ours", args.core) for _ in range(2) for seeds in SEED_SETS]
