@@ -43,8 +43,12 @@ def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int
     """Dense class map (uint8, 0 = background) under the same overlap rule as :func:`simulate`."""
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
-    lookup = np.concatenate([ids, [BACKGROUND]]).astype(np.uint8)
-    return lookup[owner_map(stack)]
+    semantic = np.full(stack.shape[1:], BACKGROUND, dtype=np.uint8)
+    for mask, label in zip(stack, ids.tolist()):  # painted in order: the later object wins
+        box = bounding_box(mask)
+        if box is not None:
+            semantic[box][mask[box]] = label
+    return semantic
 
 
 @dataclass
