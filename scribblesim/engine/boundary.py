@@ -6,6 +6,7 @@ import numpy as np
 import shapely
 from skimage.measure import find_contours
 
+from .grid import framed
 from .kernels import erode_square, label8
 
 
@@ -44,7 +45,7 @@ def outer_contour(region: np.ndarray, spacing: float) -> tuple[np.ndarray, np.nd
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     component = labels == int(np.argmax(sizes))
-    contours = find_contours(np.pad(component, 1).astype(np.float32), 0.5)
+    contours = find_contours(framed(component, np.float32), 0.5)
     outer = max(contours, key=len)[:, ::-1] - 1.0
     rows, cols = np.nonzero(component)
     centroid = np.array([cols.mean(), rows.mean()])

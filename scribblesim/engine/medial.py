@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .grid import framed
 from .kernels import label8
 
 #: OpenCV's distances are float32: their squares round back to the exact integers below
@@ -87,7 +88,7 @@ def _keep_table() -> np.ndarray:
 
 def _cornerness(image: np.ndarray) -> np.ndarray:
     """Background pixels in each pixel's 3x3 neighbourhood: scikit-image's cornerness table."""
-    padded = np.pad(image, 1).astype(np.uint8)
+    padded = framed(image, np.uint8)
     rows = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
     return 9 - (rows[:-2] + rows[1:-1] + rows[2:])
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import SimConfig
+from .grid import framed
 from .inputs import as_class_ids, as_mask_stack
 from .kernels import bounding_box, distance_to_unset, label8
 from .raster import stroke_pixels
@@ -78,7 +79,7 @@ class _Object:
     def depth(self) -> np.ndarray:
         """Distance of each visible pixel to the nearest pixel outside the object."""
         if self._depth is None:
-            self._depth = distance_to_unset(np.pad(self.visible, 1))[1:-1, 1:-1]
+            self._depth = distance_to_unset(framed(self.visible))[1:-1, 1:-1]
         return self._depth
 
     def outline(self, config: SimConfig) -> tuple | None:
@@ -117,7 +118,7 @@ def _pixels(
 
 
 def _deepest_pixel(mask: np.ndarray) -> np.ndarray:
-    distance = distance_to_unset(np.pad(mask, 1))[1:-1, 1:-1]
+    distance = distance_to_unset(framed(mask))[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(distance)), mask.shape)
     return np.array([[float(col), float(row)]])
 

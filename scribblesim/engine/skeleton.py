@@ -15,15 +15,8 @@ from functools import partial
 
 import numpy as np
 
+from .grid import framed
 from .kernels import label8
-
-
-def _framed(skeleton: np.ndarray) -> np.ndarray:
-    """The skeleton as a boolean mask framed by one row or column of empty pixels."""
-    skeleton = np.asarray(skeleton)
-    framed = np.zeros((skeleton.shape[0] + 2, skeleton.shape[1] + 2), dtype=bool)
-    framed[1:-1, 1:-1] = skeleton
-    return framed
 
 
 def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,7 +59,7 @@ def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts, ends : ndarray of int, shape (E, 2)
         ``(row, col)`` of both ends of every edge (each edge once).
     """
-    mask = _framed(skeleton)
+    mask = framed(skeleton, bool)
     rows, cols = np.nonzero(mask)
     sources, targets = _padded_edges(mask, rows, cols)[:2]
     pixels = np.stack([rows, cols], axis=1) - 1
@@ -367,7 +360,7 @@ def skeleton_tree(skeleton: np.ndarray, max_nodes: int = MAX_TREE_NODES) -> Skel
     SkeletonTooComplex
         If the chain graph has more than ``max_nodes`` nodes; the work stays bounded.
     """
-    mask = _framed(skeleton)
+    mask = framed(skeleton, bool)
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         return None

@@ -13,7 +13,7 @@ import shapely
 
 from .boundary import eroded_contour, outer_contour, radial_jitter
 from .config import SimConfig
-from .grid import coarsen, to_fine, to_fine_pixels, work_factor
+from .grid import coarsen, framed, to_fine, to_fine_pixels, work_factor
 from .hand import extend_path, inset_path, keep_stretch, wobble, zigzag
 from .kernels import label8
 from .medial import medial_axis
@@ -46,7 +46,7 @@ def line_tree(mask: np.ndarray, config: SimConfig, rng: np.random.Generator) -> 
     ``None`` for an empty skeleton or one too fragmented to build a tree over.
     """
     factor = work_factor(mask.shape, config.max_work_pixels)
-    skeleton = medial_axis(np.pad(coarsen(mask, factor, conservative=False), 1), rng=rng)[1:-1, 1:-1]
+    skeleton = medial_axis(framed(coarsen(mask, factor, conservative=False)), rng=rng)[1:-1, 1:-1]
     try:
         return skeleton_tree(largest_component(skeleton)), factor
     except SkeletonTooComplex:
@@ -113,7 +113,7 @@ def background_paths(
     work = coarsen(region, factor, conservative=True)
     if factor > 1 and not work.any():
         work, factor = region, 1
-    skeleton = medial_axis(np.pad(work, 1), rng=rng)[1:-1, 1:-1]
+    skeleton = medial_axis(framed(work), rng=rng)[1:-1, 1:-1]
     labels = label8(skeleton)[0]
     # The skeleton's pixels, not the whole image, give each piece's size and box.
     rows, cols = np.nonzero(skeleton)
