@@ -120,9 +120,12 @@ def _thinning_order(distance: np.ndarray, corner: np.ndarray, tiebreaker: np.nda
     return order[np.argsort(_smallest_unsigned(distance)[order], kind="stable")]
 
 
-def _squared_distances(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Squared distance from each set pixel ``(rows, cols)`` to the nearest unset pixel, as integers."""
-    distance = cv2.distanceTransform(image.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[rows, cols]
+def _squared_distances(image: np.ndarray, flat: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared distance from each set pixel to the nearest unset pixel, as integers.
+
+    The pixels are given twice: as flat indices and as ``(rows, cols)``.
+    """
+    distance = cv2.distanceTransform(image.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).ravel()[flat]
     squared = np.square(distance, dtype=np.float64)
     if squared.max(initial=0) < _EXACT_SQUARED_DISTANCE_BELOW:
         return np.rint(squared).astype(np.int64)
@@ -153,14 +156,17 @@ def medial_axis(mask: np.ndarray, rng: np.random.Generator | int | None = None) 
 
         return skimage_medial_axis(image, rng=rng)
     keep = _keep_table()
-    rows, cols = np.nonzero(image)
+    # Flat indices, and rows and columns from them: cheaper than np.nonzero's pair and
+    # its two-dimensional gathers.
+    flat = np.flatnonzero(image)
+    rows, cols = np.divmod(flat, image.shape[1])
     # Squared distances to the nearest background pixel are integers, and sorting them
     # sorts the distances.
-    distance = _squared_distances(image, rows, cols)
-    corner = _cornerness(image)[rows, cols]
+    distance = _squared_distances(image, flat, rows, cols)
+    corner = _cornerness(image).ravel()[flat]
     # permutation(n) draws what scikit-image's permutation(np.arange(n)) draws, without the copy
-    tiebreaker = np.random.default_rng(rng).permutation(rows.size)
+    tiebreaker = np.random.default_rng(rng).permutation(flat.size)
     order = _thinning_order(distance, corner, tiebreaker).astype(np.int32)
     result = image.astype(np.uint8)
-    thinning_loop(result, np.ascontiguousarray(rows, np.intp), np.ascontiguousarray(cols, np.intp), order, keep)
+    thinning_loop(result, rows.astype(np.intp, copy=False), cols.astype(np.intp, copy=False), order, keep)
     return result.view(bool)  # the loop only clears pixels: still 0 or 1
