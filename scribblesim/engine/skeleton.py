@@ -31,17 +31,13 @@ def _padded_edges(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple
     width = mask.shape[1]
     flat = mask.ravel()
     at = rows * width + cols  # sorted: the pixels are in raster order
-    sources, targets, diagonal = [], [], []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        step = dr * width + dc
-        hit = flat[at + step]
-        if dr and dc:
-            hit &= ~flat[at + dr * width] & ~flat[at + dc]
-        found = np.flatnonzero(hit)
-        sources.append(found)
-        targets.append(np.searchsorted(at, at[found] + step))
-        diagonal.append(np.full(found.size, bool(dr and dc)))
-    return np.concatenate(sources), np.concatenate(targets), np.concatenate(diagonal)
+    steps = np.array([1, width, width + 1, width - 1])
+    ends = at + steps[:, None]  # (step, pixel)
+    hit = flat[ends]
+    # A diagonal step is no edge where the L-shaped detour's corner pixel is set.
+    hit[2:] &= ~flat[at + width] & ~flat[at + np.array([1, -1])[:, None]]
+    step, source = np.nonzero(hit)
+    return source, np.searchsorted(at, ends[step, source]), step >= 2
 
 
 def skeleton_edges(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
