@@ -52,7 +52,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from csptrain.catalog import PSEUDO_SOURCES
+from csptrain.catalog import PSEUDO_SOURCES, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
 from csptrain.experiments.ablation import ablation_png, format_ablation, parse_lines, run_ablation
@@ -122,6 +122,12 @@ def main() -> None:
         default="cam",
         help="Ablation: pseudo-labels from the CAMs (the paper, default) or the scribble head.",
     )
+    parser.add_argument(
+        "--uncertain",
+        choices=UNCERTAIN_PIXELS,
+        default=UNCERTAIN_PIXELS[0],
+        help="Ablation: what L_segc makes of uncertain pseudo-label pixels (default background, as the authors).",
+    )
     args = parser.parse_args()
     rows = [r for r in args.rows.split(",") if r]
     unknown = [r for r in rows if r not in ROWS]
@@ -140,7 +146,9 @@ def main() -> None:
         print(line, file=sys.stderr, flush=True)
 
     try:
-        config = make_stage2_config("acdc", losses=("segs",), device=args.device, seed=args.seed, **settings.overrides)
+        config = make_stage2_config(
+            "acdc", losses=("segs",), device=args.device, seed=args.seed, uncertain=args.uncertain, **settings.overrides
+        )
         classes = class_names_of(args.data)
         if args.ablation is not None:
             lines = parse_lines(args.ablation)
@@ -168,6 +176,7 @@ def main() -> None:
                 "budget_minutes": budget,
                 "stage1_minutes": stage1,
                 "pseudo_source": args.pseudo_source,
+                "uncertain": args.uncertain,
                 "repeats": args.repeats,
                 "classes": classes,
                 "background_only_miou": background_only(args.data, "val", len(classes)),

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from csptrain.catalog import LOSS_TERMS
+from csptrain.catalog import LOSS_TERMS, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of, scribble_folder
 from csptrain.errors import ConfigError
 from csptrain.experiments.learning import (
@@ -50,6 +50,11 @@ def parse_lines(text: str) -> tuple[int, ...]:
     if not lines or any(line not in TABLE_VI for line in lines):
         raise ConfigError(f"--ablation {text!r}: give lines of Table VI, 1 to 10, e.g. 1,10")
     return lines
+
+
+def line_folder(line: int, seed: int, uncertain: str = UNCERTAIN_PIXELS[0]) -> str:
+    """A line's run folder: a run whose L_segc made uncertain pixels something else never shares it."""
+    return f"line{line}-seed{seed}" + ("" if uncertain == UNCERTAIN_PIXELS[0] else f"-uncertain-{uncertain}")
 
 
 def annotator_labels(data: Path, annotator: str) -> str:
@@ -134,7 +139,7 @@ def run_ablation(
                     row,
                     name=f"{annotator} line {line} seed {seed}",
                     config=config,
-                    work=work / f"line{line}-seed{seed}",
+                    work=work / line_folder(line, seed, config.uncertain),
                 )
                 result = train_stage2_row(line_row, pseudo, budget_s, steps=line_steps)
                 results.append(

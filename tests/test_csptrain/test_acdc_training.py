@@ -249,13 +249,17 @@ def test_ablation_trains_every_line_as_long_on_one_set_of_pseudo_labels(acdc_bui
         recorded = json.loads((run / "config.json").read_text())
         assert recorded["seed"] == r["seed"] and recorded["pseudo"] == str((work / "human" / "pseudo").resolve())
 
-    # more lines join the table at its steps: stage 1 and its pseudo-labels are found done in the work folder
+    # more lines join the table at its steps: stage 1 and its pseudo-labels are found done in the work folder;
+    # a line whose L_segc ignores uncertain pixels trains in a folder of its own
     stage1 = work / "human" / "stage1" / "progress.json"
     stamps = {p: p.stat().st_mtime_ns for p in [stage1, *(work / "human" / "pseudo").glob("*.png")]}
     more = command[:5] + ["3", *command[6:], "--steps", str(report["steps"]["human"])]
-    more += ["--stage1-steps", str(pseudo["stage1_steps"]), "--repeats", "1"]
+    more += ["--stage1-steps", str(pseudo["stage1_steps"]), "--repeats", "1", "--uncertain", "ignore"]
     added = subprocess.run(more, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert added.returncode == 0, added.stderr[-2000:]
-    line3 = json.loads(added.stdout)["ablation"]
-    assert [(r["line"], r["steps"]) for r in line3] == [(3, report["steps"]["human"])]
+    line3 = json.loads(added.stdout)
+    assert [(r["line"], r["steps"]) for r in line3["ablation"]] == [(3, report["steps"]["human"])]
+    assert line3["uncertain"] == "ignore" and report["uncertain"] == "background"
+    recorded = json.loads((work / "human" / "line3-seed0-uncertain-ignore" / "stage2" / "config.json").read_text())
+    assert recorded["uncertain"] == "ignore"
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
