@@ -5,7 +5,8 @@ Runs of pixels with exactly two neighbours (chains) are contracted into single w
 edges first, so that Kruskal sees the end points and junctions of a skeleton (tens of
 nodes) rather than every pixel (thousands). Kruskal is array code that visits the edges
 in networkx's order (the tests compare the two): networkx's graph set-up cost about 1 ms
-per tree, a fifth of a COCO image's simulation, and its import a tenth of a second.
+per tree (a fifth of a COCO build's simulation, as issue 22 measured it), and its import
+a tenth of a second.
 """
 
 from __future__ import annotations
@@ -291,8 +292,8 @@ def _cut_chain(graph: _PixelGraph, anchor: int, first: int, other: int, tree: Ad
         _add_edge(tree, anchor, int(sequence[cut]), weight=float(arc[cut]), anchor=anchor, interior=sequence[1:cut])
     if cut + 1 <= len(sequence) - 2:
         start = int(sequence[cut + 1])
-        end = sequence[cut + 2 : -1]
-        _add_edge(tree, start, other, weight=float(arc[-1] - arc[cut + 1]), anchor=start, interior=end)
+        interior = sequence[cut + 2 : -1]
+        _add_edge(tree, start, other, weight=float(arc[-1] - arc[cut + 1]), anchor=start, interior=interior)
 
 
 def _spanning_tree(graph: _PixelGraph, root: int) -> Adjacency:
