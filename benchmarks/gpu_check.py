@@ -28,9 +28,6 @@ from types import SimpleNamespace
 
 import torch
 
-# the sibling benchmark script (the script's folder is on sys.path)
-from stage2_data import SCRIBBLES, write_dataset
-
 from csptrain.data.loader import batches_from, steps_per_epoch
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.experiments.throughput import peak_memory_mb, reset_peak, stage1_rate, stage2_rate, synchronise, timed
@@ -43,6 +40,9 @@ from csptrain.stage2.evaluate import ScaleGrid, window_batch_for
 from csptrain.stage2.protocol import protocol_for
 from csptrain.stage2.train import build_stage2
 from csptrain.stage2.train import train_step as stage2_step
+
+# the sibling benchmark script (the script's folder is on sys.path)
+from stage2_data import SCRIBBLES, write_dataset
 
 #: The paper's settings (Tables A4/A5) and what one check measures.
 PAPER = SimpleNamespace(

@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+
 # the sibling benchmark script (the script's folder is on sys.path)
 from build import command_environment, limited_root
-from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 
 REFERENCE_SCRIPT = "generate_scribble_frominstanceCOCO_random_mp.py"
 SEED_SETS = ((1,), (1, 2, 3))
