@@ -52,6 +52,7 @@ def _timed(command: list[str], core: int, cwd: Path | None = None) -> float:
 
 
 def ours(root: Path, split: str, seeds: tuple[int, ...], out: Path, core: int) -> float:
+    """Seconds of ``scribblesim build coco`` at ``seeds``, one job, into a fresh ``out``."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "scribblesim", "build", "coco", "--root", str(root), "--split", split]
     command += ["--out", str(out), "--jobs", "1", "--no-progress", "--seeds", *map(str, seeds)]
@@ -59,6 +60,7 @@ def ours(root: Path, split: str, seeds: tuple[int, ...], out: Path, core: int) -
 
 
 def reference(code: Path, python: str, root: Path, split: str, out: Path, core: int) -> float:
+    """Seconds of one reference run (one annotator, one worker) from its folder ``code``."""
     shutil.rmtree(out, ignore_errors=True)
     command = [python, REFERENCE_SCRIPT, "--dataDir", str(root), "--dataType", split, "--save_dir", str(out)]
     return _timed(command + ["--random", "True", "--numworkers", "1"], core, cwd=code)
@@ -77,6 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.reference / REFERENCE_SCRIPT).is_file():
         raise SystemExit(f"--reference: {args.reference / REFERENCE_SCRIPT} not found")
+    if args.core not in os.sched_getaffinity(0):
+        raise SystemExit(f"--core {args.core}: not one of this process's CPUs {sorted(os.sched_getaffinity(0))}")
     split = args.split or (COCO_SAMPLE_SPLIT if args.root is None else "val2017")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
