@@ -20,14 +20,21 @@ from .styles import background_paths, boundary_outline, boundary_path, line_path
 _IGNORED = -2
 
 
+def _paint(
+    masks: np.ndarray, values: Sequence[int], fill: int, dtype: type
+) -> tuple[np.ndarray, list[tuple[slice, slice] | None]]:
+    """Each mask's value painted in order (the later mask wins), and every mask's bounding box."""
+    canvas: np.ndarray = np.full(masks.shape[1:], fill, dtype=dtype)
+    boxes = [bounding_box(mask) for mask in masks]
+    for mask, box, value in zip(masks, boxes, values):
+        if box is not None:
+            canvas[box][mask[box]] = value
+    return canvas, boxes
+
+
 def _owners(masks: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice] | None]]:
     """:func:`owner_map` and the bounding box of every mask (None for an empty one)."""
-    owner = np.full(masks.shape[1:], -1, dtype=np.int32)
-    boxes = [bounding_box(mask) for mask in masks]
-    for index, (mask, box) in enumerate(zip(masks, boxes)):
-        if box is not None:
-            owner[box][mask[box]] = index
-    return owner, boxes
+    return _paint(masks, range(len(masks)), -1, np.int32)
 
 
 def owner_map(masks: np.ndarray) -> np.ndarray:
@@ -44,12 +51,8 @@ def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int
     """Dense class map (uint8, 0 = background) under the same overlap rule as :func:`simulate`."""
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
-    semantic = np.full(stack.shape[1:], BACKGROUND, dtype=np.uint8)
-    for mask, label in zip(stack, ids.tolist()):  # painted in order: the later object wins
-        box = bounding_box(mask)
-        if box is not None:
-            semantic[box][mask[box]] = label
-    return semantic
+    # Class ids painted directly: gathering them through an owner map took twice as long.
+    return _paint(stack, ids.tolist(), BACKGROUND, np.uint8)[0]
 
 
 @dataclass
