@@ -8,17 +8,21 @@ over the volumes, then over the structures). Rows:
 
 - ``full``: the dense ground truth with plain cross-entropy (the upper bound);
 - ``pce-human``: partial cross-entropy on the experts' scribbles (Table V's baseline);
-- ``pce-sim``: partial cross-entropy on simulated scribbles of the paper's style (``--sim-set``);
+- ``pce-sim``: partial cross-entropy on simulated scribbles of the paper's style (``--sim-set``;
+  ``--sim-set 1,2,3`` trains it once per simulated annotator, as rows ``pce-s1`` ... ``pce-s3``,
+  and adds their mean ± std over annotators, as the paper's tables);
 - ``pce-fitted``: the same on scribbles simulated with a style fitted to the train
   patients' experts (``scribblesim fit``), built into a folder of their own with
   ``scribblesim build acdc --style`` and given as ``--fitted``;
-- ``cspnet-human``, ``cspnet-sim``: the whole pipeline (what ``csptrain run`` does): stage 1
-  for 40 % of the budget, its pseudo-labels (PAR-refined), then stage 2 with every loss term
-  on the same segmentor for what is left.
+- ``cspnet-human``, ``cspnet-sim``: the whole pipeline (what ``csptrain run`` does) within the
+  same budget: stage 1 for 40 % of it, its pseudo-labels (PAR-refined), then stage 2 with
+  every loss term on the same segmentor for what is left; the split is printed.
 
-The step count comes from the budget: a short probe times the row's steps, the schedule
-(warm-up, then cosine to zero) is laid over that many steps, and the row is evaluated at
-quarters of it for a learning curve (evaluation is not counted in the budget).
+The step count comes from the budget: a short probe times the row's steps and the start of
+a training call, the schedule (warm-up, then cosine to zero) is laid over that many steps,
+and the row is evaluated at quarters of it for a learning curve (evaluation and probes are
+not counted in the budget). ``--repeats N`` trains every row for N training seeds, each at
+the steps of the first run of its kind, and the table gives mean ± std (n).
 
 On the CPU (the default) the settings are small: WSL4MIS's UNet, slices scaled by 0.4-0.6
 (about 128 px), crops of 128, batch 12, AdamW, evaluation of the whole slice at scale 0.5.
@@ -40,6 +44,7 @@ The rows, the ablation, the budget planning and the scores live in :mod:`csptrai
 this script parses its arguments, runs them and prints.
 
     python benchmarks/learning.py --data OUT [--rows full,pce-human,pce-sim] [--budget-minutes 10] [--json]
+    python benchmarks/learning.py --data OUT --rows pce-human,cspnet-human --repeats 2
     python benchmarks/learning.py --data OUT --ablation 1,10 --annotators human --repeats 2 [--json]
     python benchmarks/learning.py --data OUT --ablation 3,9 --repeats 2 --steps 807 --stage1-steps 307 --work W
 """
@@ -56,8 +61,9 @@ from csptrain.catalog import PSEUDO_SOURCES, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
 from csptrain.experiments.ablation import ablation_png, format_ablation, parse_lines, run_ablation
-from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun, train_row
-from csptrain.experiments.rows import DEFAULT_ROWS, ROWS, row_source
+from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun
+from csptrain.experiments.repeats import annotator_means, train_rows
+from csptrain.experiments.rows import DEFAULT_ROWS, ROWS, row_sources
 from csptrain.experiments.volumes import background_only
 from csptrain.runtime.process import joined
 from csptrain.stage2.config import make_stage2_config
@@ -65,20 +71,47 @@ from scribblesim.errors import UserError
 
 
 def format_table(result: dict) -> str:
-    """The rows as a table, then each row's learning curve."""
+    """The rows as a table of mean ± std over seeds, then each run's learning curve and CSPNet's splits."""
     names = result["classes"]
     header = f"| row | labels | steps | train s | mIoU | {' | '.join(names)} | Dice |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for row, r in result["rows"].items():
-        ious = " | ".join(f"{100 * v:.1f}" for v in r["iou"])
+        n = f" (n={r['n']})" if r["n"] > 1 else ""
+        ious = " | ".join(f"{100 * v:.1f} ± {100 * e:.1f}" for v, e in zip(r["iou"], r["iou_std"]))
         lines.append(
-            f"| {row} | {r['labels']} | {r['steps']} | {r['train_s']:.0f} | {100 * r['miou']:.1f} | {ious} | {r['dice']:.3f} |"
+            f"| {row} | {r['labels']} | {r['steps']} | {r['train_s']:.0f} | {100 * r['miou']:.2f} ± "
+            f"{100 * r['miou_std']:.2f}{n} | {ious} | {r['dice']:.3f} ± {r['dice_std']:.3f} |"
+        )
+    for name, cell in result.get("annotators", {}).items():
+        lines.append(
+            f"| {name} | {cell['n']} annotators' means | | | {100 * cell['mean']:.2f} ± {100 * cell['std']:.2f} |"
         )
     lines.append(f"\nbackground everywhere: mIoU {100 * result['background_only_miou']:.1f}")
     for row, r in result["rows"].items():
-        points = ", ".join(f"{p['step']} ({p['train_s']:.0f} s) {100 * p['miou']:.1f}" for p in r["curve"])
-        lines.append(f"curve {row}: step (train s) mIoU: {points}")
+        for run in r["runs"]:
+            points = ", ".join(f"{p['step']} ({p['train_s']:.0f} s) {100 * p['miou']:.1f}" for p in run["curve"])
+            lines.append(f"curve {row} seed {run['seed']}: step (train s) mIoU: {points}")
+            if "split" in run:
+                split = run["split"]
+                lines.append(
+                    f"  split: stage 1 {split['stage1_s']:.0f} s ({run['stage1_steps']} steps) + pseudo-labels "
+                    f"{split['pseudo_s']:.0f} s (mIoU {100 * run['pseudo_miou']:.1f}) + stage 2 {split['stage2_s']:.0f} s "
+                    f"= {split['total_s']:.0f} s of {split['budget_s']:.0f} s"
+                )
     return "\n".join(lines)
+
+
+def format_pseudo(annotator: str, pseudo: dict) -> str:
+    """One annotator's pseudo-labels beside line 1's own predictions on the train split."""
+    if pseudo["pseudo_miou"] is None:
+        text = f"{annotator}: no stage 1 (no line reads pseudo-labels)"
+    else:
+        text = f"{annotator}: pseudo-label mIoU {100 * pseudo['pseudo_miou']:.2f} on the train split"
+    if pseudo["pce_miou"] is not None:
+        text += f", line 1's own predictions there {100 * pseudo['pce_miou']:.2f}"
+    if pseudo["pseudo_miou"] is not None:
+        text += f" (stage 1: {pseudo['stage1_steps']} steps, {pseudo['stage1_s']:.0f} s with the pseudo-labels)"
+    return text
 
 
 def main() -> None:
@@ -86,7 +119,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="A scribblesim build acdc output.")
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"Comma-separated, of {', '.join(ROWS)}.")
     parser.add_argument("--budget-minutes", type=float, default=None, help="Training time per row (CPU default 10).")
-    parser.add_argument("--sim-set", default="1", help="Simulated set of the *-sim rows: a seed (default 1).")
+    parser.add_argument(
+        "--sim-set", default="1", help="Simulated set(s) of the *-sim rows: a seed, or seeds as 1,2,3 (default 1)."
+    )
     parser.add_argument("--human-set", default="human", help="Set of the *-human rows (default human).")
     parser.add_argument(
         "--fitted", type=Path, default=None, help="For pce-fitted: a build of the same slices with a fitted style."
@@ -103,7 +138,7 @@ def main() -> None:
         "--ablation", default=None, help="Table VI lines instead of the rows, e.g. 1,10 (1: pCE alone)."
     )
     parser.add_argument("--annotators", default="human", help="Ablation: human and/or s1, s2 ... (default human).")
-    parser.add_argument("--repeats", type=int, default=1, help="Ablation: training seeds per line (default 1).")
+    parser.add_argument("--repeats", type=int, default=1, help="Training seeds per row or line (default 1).")
     parser.add_argument(
         "--stage1-minutes", type=float, default=None, help="Ablation: stage 1's budget per annotator (CPU default 4)."
     )
@@ -138,7 +173,12 @@ def main() -> None:
             parser.error(f"{option} must be >= 1, got {value}")
     settings = PAPER_SETTINGS if args.paper else TINY_SETTINGS if args.tiny else CPU_SETTINGS
     budget = args.budget_minutes if args.budget_minutes is not None else (None if args.paper else 10.0)
-    sets = {"human": (args.data, args.human_set), "sim": (args.data, args.sim_set)}
+    sim_sets = [tag for tag in args.sim_set.split(",") if tag]
+    if not sim_sets:
+        parser.error("--sim-set: give a seed, or seeds as 1,2,3")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    sets = {"human": (args.data, args.human_set)}
     if args.fitted is not None:
         sets["fitted"] = (args.fitted, args.fitted_set)
 
@@ -184,34 +224,28 @@ def main() -> None:
                 "figure": str(args.figure),
             }
             table = format_ablation(measured["ablation"])
-            pseudo = "\n".join(
-                f"{a}: pseudo-label mIoU {100 * p['pseudo_miou']:.2f} on the train split"
-                + ("" if p["pce_miou"] is None else f", line 1's own predictions there {100 * p['pce_miou']:.2f}")
-                + f" (stage 1: {p['stage1_steps']} steps, {p['stage1_s']:.0f} s with the pseudo-labels)"
-                for a, p in measured["pseudo"].items()
-            )
+            pseudo = "\n".join(format_pseudo(a, p) for a, p in measured["pseudo"].items())
             text = f"{result['settings']}\nstage 2: {budget} min per line\n\n{table}\n\n{pseudo}\nfigure: {args.figure}"
         else:
             try:
-                sources = {row: row_source(args.data, row, sets) for row in rows}
+                sources = row_sources(args.data, rows, sets, sim_sets)
             except ConfigError as error:  # an option missing or at odds with --data: said as the option's own error
                 raise SystemExit(str(error)) from None
             with joined(args.device) as process, tempfile.TemporaryDirectory() as scratch:
                 work = args.work or Path(scratch)
-                budget_s = None if budget is None else 60 * budget
-                results = {
-                    row: train_row(
-                        RowRun(row, *sources[row], config, settings, work / row, args.pretrained, process, log),
-                        budget_s,
-                    )
-                    for row in rows
-                }
+                runs = [
+                    RowRun(row, *source, config, settings, work / row, args.pretrained, process, log)
+                    for row, source in sources.items()
+                ]
+                results = train_rows(runs, None if budget is None else 60 * budget, args.repeats)
             result = {
                 "settings": settings.describe(config),
                 "budget_minutes": budget,
+                "repeats": args.repeats,
                 "classes": classes,
                 "background_only_miou": background_only(args.data, "val", len(classes)),
                 "rows": results,
+                "annotators": annotator_means(results, sim_sets),
             }
             text = f"{result['settings']}\nbudget {budget} min per row\n\n{format_table(result)}"
     except UserError as error:

@@ -23,6 +23,9 @@ SEGS_HEADS: tuple[str, ...] = ("separate", "shared")
 #: Stage 2's loss terms (Eqs. 5-8, 14, 16, 18, 19).
 LOSS_TERMS: tuple[str, ...] = ("segs", "segc", "ds", "dc", "lorm")
 
+#: The terms that read stage 1's pseudo-labels (the others need only the scribbles).
+PSEUDO_LABEL_TERMS: frozenset[str] = frozenset({"segc", "dc", "lorm"})
+
 #: How LoRM's foreground mask enters: on query rows (the authors' code) or key columns.
 LORM_MASKS: tuple[str, ...] = ("queries", "keys")
 

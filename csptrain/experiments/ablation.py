@@ -1,7 +1,7 @@
 """Table VI on a build: stage 2 with each line's loss terms on one shared set of pseudo-labels.
 
 Per annotator (a scribble set), stage 1 trains once on its scribbles and labels the train
-split once; every line and training seed then trains stage 2 on those pseudo-labels for the
+split once (unless no line reads pseudo-labels: line 1 alone is partial CE); every line and training seed then trains stage 2 on those pseudo-labels for the
 same number of steps (one probe of the costliest line sets it), with the same crops in the
 same order for a seed (the seed draws them), and is scored on the val split.
 """
@@ -15,16 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from csptrain.catalog import LOSS_TERMS, UNCERTAIN_PIXELS
+from csptrain.catalog import LOSS_TERMS, PSEUDO_LABEL_TERMS, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of, scribble_folder
 from csptrain.errors import ConfigError
 from csptrain.experiments.learning import (
+    CURVE,
     RowRun,
     evaluate_run,
-    stage2_step_seconds,
+    stage2_step_cost,
     train_stage1_and_pseudo,
     train_stage2_row,
 )
+from csptrain.experiments.repeats import spread
 
 #: The loss terms of each line of the paper's Table VI (line 1: partial CE alone; 10: every term).
 TABLE_VI: dict[int, tuple[str, ...]] = {
@@ -107,7 +109,8 @@ def run_ablation(
     dict
         ``ablation``: per line, annotator and seed, ``miou``, ``dice``, ``iou``, ``steps`` and
         the learning ``curve``; ``pseudo``: per annotator, ``pseudo_miou`` (its pseudo-labels
-        against the dense ground truth of the train split), ``pce_miou`` (line 1's own
+        against the dense ground truth of the train split; None where no line reads
+        pseudo-labels and stage 1 was not trained), ``pce_miou`` (line 1's own
         predictions on the same slices, the mean over seeds; None without line 1),
         ``uncertain_share``, ``stage1_steps`` and ``stage1_s``; ``steps``: per annotator, the
         stage-2 steps of every line.
@@ -123,13 +126,20 @@ def run_ablation(
         labels = annotator_labels(base.data, annotator)
         work = base.work / annotator
         row = replace(base, name=f"{annotator}", labels=labels, work=work)
-        pseudo, summary, spent_s = train_stage1_and_pseudo(row, stage1_budget_s, stage1_steps, pseudo_source)
+        pseudo: Path | None = None
+        summary: dict[str, Any] = {"miou": None, "uncertain_share": None, "stage1_steps": 0, "stage1_s": 0.0}
+        if any(PSEUDO_LABEL_TERMS.intersection(TABLE_VI[line]) for line in lines):
+            pseudo, summary = train_stage1_and_pseudo(row, stage1_budget_s, stage1_steps, pseudo_source)
+            summary["stage1_s"] += summary.pop("pseudo_s")  # the table's stage-1 cost includes its labels
         line_steps = steps
         if line_steps is None and budget_s is not None:
             costliest_row = replace(row, config=replace(row.config, losses=TABLE_VI[costliest]))
-            step_s = stage2_step_seconds(costliest_row, pseudo, work / "probe2")
-            line_steps = max(1, int(budget_s / step_s))
-            base.log(f"{annotator}: line {costliest} {step_s:.2f} s per step -> {line_steps} steps for every line")
+            cost = stage2_step_cost(costliest_row, pseudo, work / "probe2")
+            line_steps = cost.steps_for(budget_s, starts=len(CURVE))
+            base.log(
+                f"{annotator}: line {costliest} {cost.step_s:.2f} s per step, {cost.start_s:.1f} s per start "
+                f"-> {line_steps} steps for every line"
+            )
         steps_of[annotator] = line_steps
         pce: list[float] = []
         for seed in range(base.config.seed, base.config.seed + repeats):
@@ -160,7 +170,7 @@ def run_ablation(
             "pce_miou": statistics.fmean(pce) if pce else None,
             "uncertain_share": summary["uncertain_share"],
             "stage1_steps": summary["stage1_steps"],
-            "stage1_s": round(spent_s, 1),
+            "stage1_s": round(summary["stage1_s"], 1),
         }
     return {"ablation": results, "pseudo": pseudo_summary, "steps": steps_of}
 
@@ -177,19 +187,10 @@ def summarise(ablation: Sequence[dict[str, Any]], key: str = "miou") -> dict[int
         for annotator in dict.fromkeys(r["annotator"] for r in ablation):
             values = [r[key] for r in ablation if r["line"] == line and r["annotator"] == annotator]
             if values:
-                cells[annotator] = _spread(values)
-        cells["all"] = _spread([cell["mean"] for cell in cells.values()])
+                cells[annotator] = spread(values)
+        cells["all"] = spread([cell["mean"] for cell in cells.values()])
         table[line] = cells
     return table
-
-
-def _spread(values: Sequence[float]) -> dict[str, float]:
-    """Mean, sample standard deviation (0 for one value) and count."""
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "n": len(values),
-    }
 
 
 def ablation_png(ablation: Sequence[dict[str, Any]]) -> bytes:
@@ -204,7 +205,7 @@ def ablation_png(ablation: Sequence[dict[str, Any]]) -> bytes:
 
     figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
-    curves, spread = figure.subplots(1, 2)
+    curves, finals = figure.subplots(1, 2)
     lines = list(dict.fromkeys(r["line"] for r in ablation))
     annotators = list(dict.fromkeys(r["annotator"] for r in ablation))
     colours = matplotlib.colormaps["tab10"]
@@ -228,15 +229,15 @@ def ablation_png(ablation: Sequence[dict[str, Any]]) -> bytes:
             values = [100 * r["miou"] for r in ablation if r["line"] == line and r["annotator"] == annotator]
             if not values:
                 continue
-            cell = _spread(values)
+            cell = spread(values)
             position = x + (a - (len(annotators) - 1) / 2) * width
             marker = markers[a % len(markers)]
-            spread.errorbar(position, cell["mean"], yerr=cell["std"], fmt=marker, color=colours(x % 10), capsize=4)
-            spread.plot([position] * len(values), values, ".", color="black", alpha=0.6)
-        spread.plot([], [], markers[a % len(markers)], color="grey", label=annotator)
-    spread.legend(fontsize=7)
-    spread.set_xticks(range(len(lines)), [f"line {line}" for line in lines])
-    spread.set(ylabel="val mIoU (%)", title=f"Table VI lines: mean ± std over seeds ({', '.join(annotators)})")
+            finals.errorbar(position, cell["mean"], yerr=cell["std"], fmt=marker, color=colours(x % 10), capsize=4)
+            finals.plot([position] * len(values), values, ".", color="black", alpha=0.6)
+        finals.plot([], [], markers[a % len(markers)], color="grey", label=annotator)
+    finals.legend(fontsize=7)
+    finals.set_xticks(range(len(lines)), [f"line {line}" for line in lines])
+    finals.set(ylabel="val mIoU (%)", title=f"Table VI lines: mean ± std over seeds ({', '.join(annotators)})")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

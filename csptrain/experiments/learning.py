@@ -16,7 +16,7 @@ from typing import Any
 
 from csptrain.catalog import LOSS_TERMS
 from csptrain.data.layout import class_names_of, read_split
-from csptrain.experiments.budget import budget_config, probe_seconds_per_step
+from csptrain.experiments.budget import PROBE_STEPS, StepCost, budget_config, probe_step_cost
 from csptrain.experiments.volumes import volume_dice
 from csptrain.runs import TrainingRun
 from csptrain.runtime.process import Process
@@ -50,6 +50,9 @@ class Settings:
         Its scales (empty: the protocol's own).
     stage1
         Stage-1 config fields over the ``acdc`` preset (CSPNet rows).
+    probe_steps
+        Steps of a budget probe's shorter timed call (see
+        :func:`~csptrain.experiments.budget.probe_step_cost`).
     """
 
     name: str
@@ -57,6 +60,7 @@ class Settings:
     protocol: str = "single-scale"
     eval_scales: tuple[float, ...] = ()
     stage1: dict[str, Any] = field(default_factory=dict)
+    probe_steps: int = PROBE_STEPS
 
     def describe(self, config: Stage2Config) -> str:
         """One line on the model, the crops, the optimiser and the evaluation of ``config``."""
@@ -110,6 +114,7 @@ TINY_SETTINGS = replace(
     name="tiny",
     overrides={**CPU_SETTINGS.overrides, "crop_size": 32, "batch_size": 2, "workers": 0},
     stage1={**CPU_SETTINGS.stage1, "crop_size": 64, "local_crop_size": 32, "batch_size": 2, "workers": 0},
+    probe_steps=1,
 )
 #: The ``acdc`` preset as the paper trains it (a GPU's work).
 PAPER_SETTINGS = Settings("paper", dict(segmentor="deeplabv3plus", backbone="resnet101"), "authors")
@@ -207,9 +212,9 @@ def train_stage2_to(row: RowRun, pseudo: Path | None, run: Path, stop: int) -> N
     train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
 
 
-def stage2_step_seconds(row: RowRun, pseudo: Path | None, probe: Path) -> float:
-    """Seconds per stage-2 step of ``row``'s config on its labels, from a throwaway run in ``probe``."""
-    return probe_seconds_per_step(lambda run, stop: train_stage2_to(row, pseudo, run, stop), probe)
+def stage2_step_cost(row: RowRun, pseudo: Path | None, probe: Path) -> StepCost:
+    """What stage 2 of ``row``'s config costs on its labels, from a throwaway run in ``probe``."""
+    return probe_step_cost(lambda run, stop: train_stage2_to(row, pseudo, run, stop), probe, row.settings.probe_steps)
 
 
 def train_stage2_row(
@@ -239,16 +244,16 @@ def train_stage2_row(
     images = len(read_split(row.data, "train"))
     classes = len(class_names_of(row.data))
 
-    step_s: float | None = None
+    cost: StepCost | None = None
     if steps is not None:  # given (every line of an ablation trains the same steps)
         planned = budget_config(row.config, steps)
     elif budget_s is None:  # the config's whole schedule: no probe needed
         planned, steps = row.config, stage2_schedule(row.config, images, 1, "train").stop
     else:
-        step_s = stage2_step_seconds(row, pseudo, row.work / "probe2")
-        steps = max(1, int(budget_s / step_s))
+        cost = stage2_step_cost(row, pseudo, row.work / "probe2")
+        steps = cost.steps_for(budget_s, starts=len(CURVE))
         planned = budget_config(row.config, steps)
-    timed = "" if step_s is None else f"{step_s:.2f} s per step -> "
+    timed = "" if cost is None else f"{cost.step_s:.2f} s per step, {cost.start_s:.1f} s per start -> "
     row.log(f"{row.name}: {row.labels}, {timed}{steps} steps")
     run, trained_s, curve = row.work / "stage2", spent_s, []
     for fraction in CURVE:
@@ -266,14 +271,14 @@ def train_stage2_row(
         "labels": row.labels,
         "build": str(row.data),
         "steps": steps,
-        "s_per_step": None if step_s is None else round(step_s, 3),
+        "s_per_step": None if cost is None else round(cost.step_s, 3),
         "curve": [{k: p[k] for k in ("step", "train_s", "miou", "dice")} for p in curve],
     }
 
 
 def train_stage1_and_pseudo(
     row: RowRun, budget_s: float | None, steps: int | None = None, source: str = "cam"
-) -> tuple[Path, dict[str, Any], float]:
+) -> tuple[Path, dict[str, Any]]:
     """Stage 1 of a row on its labels for ``budget_s`` seconds of steps, then its pseudo-labels on the train split.
 
     Parameters
@@ -294,9 +299,9 @@ def train_stage1_and_pseudo(
     Returns
     -------
     tuple
-        The pseudo-label folder, its summary (``miou`` against the dense ground truth of the
-        train split, Table VII's mIoU_pseudo; ``uncertain_share``) with ``stage1_steps``, and
-        the seconds stage 1 and the pseudo-labels took.
+        The pseudo-label folder and its summary: ``miou`` against the dense ground truth of
+        the train split (Table VII's mIoU_pseudo), ``uncertain_share``, ``stage1_steps``, and
+        the seconds that stage 1 (``stage1_s``) and the pseudo-labels (``pseudo_s``) took.
     """
     config1 = make_stage1_config("acdc", device=row.config.device, seed=row.config.seed, **row.settings.stage1)
 
@@ -307,16 +312,21 @@ def train_stage1_and_pseudo(
 
     iterations = steps
     if iterations is None and budget_s is not None:
-        step_s = probe_seconds_per_step(
-            lambda run, stop: train(run, stop, replace(config1, seg_start=0.0)), row.work / "probe1"
+        cost = probe_step_cost(
+            lambda run, stop: train(run, stop, replace(config1, seg_start=0.0)),
+            row.work / "probe1",
+            row.settings.probe_steps,
         )
-        iterations = max(1, int(budget_s / step_s))
-        row.log(f"{row.name}: stage 1 {step_s:.2f} s per step -> {iterations} steps")
+        iterations = cost.steps_for(budget_s)
+        row.log(
+            f"{row.name}: stage 1 {cost.step_s:.2f} s per step, {cost.start_s:.1f} s to start -> {iterations} steps"
+        )
     if iterations is not None:
         # ToCo's warm-up is 1,500 of 20,000 iterations; its other milestones are fractions already.
         config1 = replace(config1, iterations=iterations, warmup_iters=max(1, round(0.075 * iterations)))
     started = time.perf_counter()
     train(row.work / "stage1", config1.iterations, config1)
+    stage1_s = time.perf_counter() - started
     pseudo = row.work / ("pseudo" if source == "cam" else f"pseudo-{source}")
     summary = generate_pseudo_labels(
         row.data,
@@ -328,16 +338,21 @@ def train_stage1_and_pseudo(
         source=source,
         progress=False,
     )
-    spent_s = time.perf_counter() - started
+    pseudo_s = time.perf_counter() - started - stage1_s
     row.log(
-        f"{row.name}: stage 1 and pseudo-labels took {spent_s:.0f} s; pseudo-label mIoU {100 * summary['miou']:.1f} "
-        f"(uncertain {100 * summary['uncertain_share']:.0f} %)"
+        f"{row.name}: stage 1 took {stage1_s:.0f} s, its pseudo-labels {pseudo_s:.0f} s; "
+        f"pseudo-label mIoU {100 * summary['miou']:.1f} (uncertain {100 * summary['uncertain_share']:.0f} %)"
     )
-    return pseudo, {**summary, "stage1_steps": config1.iterations}, spent_s
+    timing = {"stage1_steps": config1.iterations, "stage1_s": round(stage1_s, 1), "pseudo_s": round(pseudo_s, 1)}
+    return pseudo, {**summary, **timing}
 
 
-def train_cspnet_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
-    """Stage 1 for :data:`STAGE1_SHARE` of the budget, its pseudo-labels, then stage 2 with every term.
+def train_cspnet_row(row: RowRun, budget_s: float | None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole pipeline within one budget: stage 1, its pseudo-labels, then stage 2 with every term.
+
+    Stage 1 trains for :data:`STAGE1_SHARE` of the budget; stage 2 gets what stage 1 and
+    the pseudo-labels left of it, so that the row costs what a stage-2-only row of the same
+    budget costs (the probes, as theirs, not counted).
 
     Parameters
     ----------
@@ -345,19 +360,41 @@ def train_cspnet_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
         The row; its config's losses are used as they are.
     budget_s
         Seconds for the whole row; None trains both stages' whole schedules.
+    plan
+        ``stage1_steps`` and ``steps`` (stage 2's) of an earlier run to train instead of
+        probing (the later seeds of a row train the first seed's steps).
 
     Returns
     -------
     dict
-        What :func:`train_stage2_row` returns, with the pseudo-labels' ``pseudo_miou``.
+        What :func:`train_stage2_row` returns (its ``train_s`` counts all three parts), with
+        the pseudo-labels' ``pseudo_miou`` and the ``split``: ``stage1_s``, ``pseudo_s``,
+        ``stage2_s``, ``total_s`` and ``budget_s``.
     """
-    pseudo, summary, spent_s = train_stage1_and_pseudo(row, None if budget_s is None else STAGE1_SHARE * budget_s)
-    left = None if budget_s is None else max(0.25 * budget_s, budget_s - spent_s)
-    return {**train_stage2_row(row, pseudo, left, spent_s), "pseudo_miou": summary["miou"]}
+    plan = plan or {}
+    stage1_budget = None if budget_s is None else STAGE1_SHARE * budget_s
+    pseudo, summary = train_stage1_and_pseudo(row, stage1_budget, plan.get("stage1_steps"))
+    spent_s = summary["stage1_s"] + summary["pseudo_s"]
+    left = None if budget_s is None else budget_s - spent_s
+    if left is not None and left <= 0 and "steps" not in plan:
+        row.log(f"{row.name}: stage 1 and its pseudo-labels took {spent_s:.0f} s of {budget_s:.0f}: one stage-2 step")
+    result = train_stage2_row(row, pseudo, None if left is None else max(0.0, left), spent_s, plan.get("steps"))
+    split = {
+        "stage1_s": summary["stage1_s"],
+        "pseudo_s": summary["pseudo_s"],
+        "stage2_s": round(result["train_s"] - spent_s, 1),
+        "total_s": result["train_s"],
+        "budget_s": budget_s,
+    }
+    row.log(
+        f"{row.name}: stage 1 {split['stage1_s']:.0f} s + pseudo-labels {split['pseudo_s']:.0f} s "
+        f"+ stage 2 {split['stage2_s']:.0f} s = {split['total_s']:.0f} s of {budget_s} s"
+    )
+    return {**result, "pseudo_miou": summary["miou"], "stage1_steps": summary["stage1_steps"], "split": split}
 
 
-def train_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
-    """One row of the table: a CSPNet row (``cspnet-*``, every loss term) or a stage-2-only row.
+def train_row(row: RowRun, budget_s: float | None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run of a row: a CSPNet row (``cspnet-*``, every loss term) or a stage-2-only row.
 
     Parameters
     ----------
@@ -365,12 +402,15 @@ def train_row(row: RowRun, budget_s: float | None) -> dict[str, Any]:
         The row.
     budget_s
         Its seconds of training; None trains the config's whole schedule.
+    plan
+        The ``steps`` (and a CSPNet row's ``stage1_steps``) of an earlier run of its kind to
+        train instead of probing the budget's; None probes.
 
     Returns
     -------
     dict
-        What :func:`train_stage2_row` returns.
+        What :func:`train_stage2_row` (or :func:`train_cspnet_row`) returns.
     """
     if row.name.startswith("cspnet"):
-        return train_cspnet_row(replace(row, config=replace(row.config, losses=LOSS_TERMS)), budget_s)
-    return train_stage2_row(row, None, budget_s)
+        return train_cspnet_row(replace(row, config=replace(row.config, losses=LOSS_TERMS)), budget_s, plan)
+    return train_stage2_row(row, None, budget_s, steps=None if plan is None else plan["steps"])

@@ -55,3 +55,27 @@ def row_source(data: Path, row: str, sets: dict[str, tuple[Path, str]]) -> tuple
         if Path(build).resolve() != Path(data).resolve() and read_split(build, split) != read_split(data, split):
             raise ConfigError(f"--{role} {build}: its {split} split is not --data's (build it with the same split)")
     return build, scribble_folder(build, "train", tag)
+
+
+def simulated_row(row: str, tag: str) -> str:
+    """The name of a ``*-sim`` row trained on simulated set ``tag`` where there are several: ``pce-s2``."""
+    return row.removesuffix("-sim") + f"-s{tag}"
+
+
+def row_sources(
+    data: Path, rows: list[str], sets: dict[str, tuple[Path, str]], sim_tags: list[str]
+) -> dict[str, tuple[Path, str]]:
+    """Every row's build and label folder (see :func:`row_source`), a ``*-sim`` row once per simulated set.
+
+    With one tag in ``sim_tags`` a ``*-sim`` row keeps its name; with several it becomes one
+    row per set, named by :func:`simulated_row` (the paper's annotators s1, s2, s3).
+    """
+    sources = {}
+    for row in rows:
+        if ROWS[row] != "sim":
+            sources[row] = row_source(data, row, sets)
+            continue
+        for tag in sim_tags:
+            name = row if len(sim_tags) == 1 else simulated_row(row, tag)
+            sources[name] = row_source(data, row, {**sets, "sim": (data, tag)})
+    return sources

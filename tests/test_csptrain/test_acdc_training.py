@@ -17,6 +17,7 @@ from dataset_fixtures import h5_root
 from csptrain.cli import main as csptrain_main
 from csptrain.data.layout import Layout, read_split, scribble_folder
 from csptrain.errors import ConfigError, DataError
+from csptrain.experiments import budget, learning
 from csptrain.experiments.ablation import TABLE_VI, format_ablation, parse_lines, summarise
 from csptrain.experiments.budget import budget_config
 from csptrain.experiments.learning import CURVE
@@ -44,7 +45,7 @@ def acdc_build(tmp_path_factory) -> Path:
     """A ScribbleACDC build of six synthetic patients (one validation patient)."""
     tmp = tmp_path_factory.mktemp("acdc")
     out = tmp / "out"
-    args = ["build", "acdc", "--root", h5_root(tmp), "--out", out, "--seeds", "1", "--val-patients", "6"]
+    args = ["build", "acdc", "--root", h5_root(tmp), "--out", out, "--seeds", "1", "2", "--val-patients", "6"]
     result = CliRunner().invoke(scribblesim_main, [*map(str, args), "--no-progress", "--jobs", "1"])
     assert result.exit_code == 0, result.output
     return out
@@ -166,24 +167,100 @@ def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Pat
         row_source(acdc_build, "pce-fitted", {"fitted": (other, "1")})
 
 
-def test_learning_benchmark_reports_miou_dice_and_a_curve(acdc_build: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "pce-human,cspnet-sim"]
-    command += ["--budget-minutes", "0.02", "--tiny", "--device", "cpu", "--work", str(tmp_path), "--json"]
+def test_learning_benchmark_reports_rows_over_seeds_and_annotators(acdc_build: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "pce-human,pce-sim"]
+    command += ["--sim-set", "1,2", "--repeats", "2", "--budget-minutes", "0.02", "--tiny", "--device", "cpu"]
+    command += ["--work", str(tmp_path), "--json"]
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["classes"] == ["background", "RV", "MYO", "LV"] and report["budget_minutes"] == 0.02
     assert 0 < report["background_only_miou"] < 0.5
-    for row, labels in (("pce-human", "acdc_scribble_human"), ("cspnet-sim", "acdc_scribble_r1")):
-        figures = report["rows"][row]
-        assert figures["labels"] == labels and figures["steps"] >= 1
-        assert 0 <= figures["miou"] <= 1 and 0 <= figures["dice"] <= 1 and len(figures["iou"]) == 4
-        steps = [point["step"] for point in figures["curve"]]
-        assert len(steps) == len(CURVE) and steps == sorted(steps) and steps[-1] == figures["steps"]
+    rows = report["rows"]
+    assert list(rows) == ["pce-human", "pce-s1", "pce-s2"]  # one row per simulated annotator
+    first_steps = rows["pce-human"]["steps"]
+    for row, labels in (
+        ("pce-human", "acdc_scribble_human"),
+        ("pce-s1", "acdc_scribble_r1"),
+        ("pce-s2", "acdc_scribble_r2"),
+    ):
+        figures = rows[row]
+        assert figures["labels"] == labels and figures["n"] == 2 and [r["seed"] for r in figures["runs"]] == [0, 1]
+        assert {r["steps"] for r in figures["runs"]} == {first_steps}  # one probe: every run of the kind as long
+        mious = [r["miou"] for r in figures["runs"]]
+        assert figures["miou"] == pytest.approx(np.mean(mious)) and figures["miou_std"] == pytest.approx(
+            np.std(mious, ddof=1)
+        )
+        assert len(figures["iou"]) == len(figures["iou_std"]) == 4 and 0 <= figures["dice"] <= 1
+        for run in figures["runs"]:
+            steps = [point["step"] for point in run["curve"]]
+            assert len(steps) == len(CURVE) and steps == sorted(steps) and steps[-1] == first_steps
+            recorded = json.loads((tmp_path / row / f"seed{run['seed']}" / "stage2" / "config.json").read_text())
+            assert recorded["seed"] == run["seed"]
+    means = report["annotators"]["pce-sim (s1, s2)"]
+    assert means["n"] == 2 and means["mean"] == pytest.approx((rows["pce-s1"]["miou"] + rows["pce-s2"]["miou"]) / 2)
     missing = subprocess.run(
         [*command[:5], "pce-fitted", "--json"], cwd=REPOSITORY, capture_output=True, text=True, timeout=600
     )
     assert missing.returncode != 0 and "give the build of its scribbles with --fitted" in missing.stderr
+
+
+def test_cspnet_row_gives_stage_2_what_stage_1_and_its_labels_left(acdc_build: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--rows", "cspnet-sim"]
+    command += ["--budget-minutes", "0.05", "--tiny", "--device", "cpu", "--work", str(tmp_path), "--json"]
+    result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = json.loads(result.stdout)["rows"]["cspnet-sim"]["runs"]
+    split = run["split"]
+    assert split["budget_s"] == pytest.approx(3.0) and run["labels"] == "acdc_scribble_r1"
+    assert split["stage1_s"] + split["pseudo_s"] + split["stage2_s"] == pytest.approx(split["total_s"], abs=0.2)
+    assert run["curve"][0]["train_s"] > split["stage1_s"] + split["pseudo_s"] - 0.2  # the curve counts stage 1
+    assert 0 <= run["pseudo_miou"] <= 1 and run["stage1_steps"] >= 1
+
+
+def test_cspnet_row_plans_stage_2_on_the_budget_left(monkeypatch, tmp_path: Path) -> None:
+    given = {}
+
+    def stage1(row, budget_s, steps=None, source="cam"):
+        given["stage1"] = budget_s
+        return tmp_path, {"miou": 0.5, "uncertain_share": 0.1, "stage1_steps": 7, "stage1_s": 30.0, "pseudo_s": 20.0}
+
+    def stage2(row, pseudo, budget_s, spent_s=0.0, steps=None):
+        given["stage2"], given["spent"] = budget_s, spent_s
+        return {"train_s": spent_s + budget_s, "steps": 9}
+
+    monkeypatch.setattr(learning, "train_stage1_and_pseudo", stage1)
+    monkeypatch.setattr(learning, "train_stage2_row", stage2)
+    config = make_stage2_config("acdc")
+    row = learning.RowRun("cspnet-human", tmp_path, "", config, learning.TINY_SETTINGS, tmp_path, None, None, print)
+    result = learning.train_cspnet_row(row, 100.0)
+    assert given == {"stage1": learning.STAGE1_SHARE * 100.0, "stage2": 50.0, "spent": 50.0}
+    assert result["split"] == {
+        "stage1_s": 30.0,
+        "pseudo_s": 20.0,
+        "stage2_s": 50.0,
+        "total_s": 100.0,
+        "budget_s": 100.0,
+    }
+
+
+def test_a_probe_separates_the_start_of_a_call_from_its_steps(monkeypatch, tmp_path: Path) -> None:
+    clock = [0.0]
+    done: dict[Path, int] = {}
+
+    def train(run: Path, stop: int) -> None:  # 3 s to start, 0.5 s a step
+        clock[0] += 3.0 + 0.5 * (stop - done.get(run, 0))
+        done[run] = stop
+
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: clock[0])
+    cost = budget.probe_step_cost(train, tmp_path)
+    assert (cost.start_s, cost.step_s) == pytest.approx((3.0, 0.5))
+    assert cost.steps_for(100.0, starts=4) == 176 and cost.steps_for(1.0, starts=4) == 1
+    done.clear()  # a longer call timed no longer than the shorter one (noise): steps still cost something
+    times = iter([0.0, 10.0, 10.0, 19.0])  # 5 steps in 10 s, then 10 steps in 9 s
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: next(times))
+    cost = budget.probe_step_cost(lambda run, stop: None, tmp_path, steps=5)
+    assert cost.step_s == pytest.approx(9.0 / 40) and cost.steps_for(60.0) == int((60 - cost.start_s) / cost.step_s)
 
 
 def test_pseudo_miou_has_the_known_answer(acdc_build: Path, tmp_path: Path) -> None:
@@ -245,21 +322,36 @@ def test_ablation_trains_every_line_as_long_on_one_set_of_pseudo_labels(acdc_bui
         run = work / "human" / f"line{r['line']}-seed{r['seed']}" / "stage2"
         last = json.loads((run / "progress.json").read_text())["last"]
         assert set(last) - {"step", "lr", "loss"} == set(TABLE_VI[r["line"]])  # the line's terms, and only they
-        assert last["lr"] == 0.0  # the schedule ends at 0 on the last step
         recorded = json.loads((run / "config.json").read_text())
         assert recorded["seed"] == r["seed"] and recorded["pseudo"] == str((work / "human" / "pseudo").resolve())
 
-    # more lines join the table at its steps: stage 1 and its pseudo-labels are found done in the work folder;
+    # more lines join the table at given steps: stage 1 and its pseudo-labels are found done in the work folder;
     # a line whose L_segc ignores uncertain pixels trains in a folder of its own
     stage1 = work / "human" / "stage1" / "progress.json"
     stamps = {p: p.stat().st_mtime_ns for p in [stage1, *(work / "human" / "pseudo").glob("*.png")]}
-    more = command[:5] + ["3", *command[6:], "--steps", str(report["steps"]["human"])]
+    more = command[:5] + ["3", *command[6:], "--steps", "3"]
     more += ["--stage1-steps", str(pseudo["stage1_steps"]), "--repeats", "1", "--uncertain", "ignore"]
     added = subprocess.run(more, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     assert added.returncode == 0, added.stderr[-2000:]
     line3 = json.loads(added.stdout)
-    assert [(r["line"], r["steps"]) for r in line3["ablation"]] == [(3, report["steps"]["human"])]
+    assert [(r["line"], r["steps"]) for r in line3["ablation"]] == [(3, 3)]
     assert line3["uncertain"] == "ignore" and report["uncertain"] == "background"
     recorded = json.loads((work / "human" / "line3-seed0-uncertain-ignore" / "stage2" / "config.json").read_text())
     assert recorded["uncertain"] == "ignore"
+    line3_run = work / "human" / "line3-seed0-uncertain-ignore" / "stage2"
+    assert (
+        json.loads((line3_run / "progress.json").read_text())["last"]["lr"] == 0.0
+    )  # the schedule ends at 0 on the last step
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+
+
+def test_partial_ce_alone_trains_no_stage_1(acdc_build: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "benchmarks/learning.py", "--data", str(acdc_build), "--ablation", "1"]
+    command += ["--annotators", "s2", "--tiny", "--budget-minutes", "0.02", "--device", "cpu"]
+    command += ["--work", str(tmp_path), "--figure", str(tmp_path / "f.png")]
+    result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "s2: no stage 1 (no line reads pseudo-labels), line 1's own predictions there" in result.stdout
+    assert not (tmp_path / "s2" / "stage1").exists() and not (tmp_path / "s2" / "pseudo").exists()
+    recorded = json.loads((tmp_path / "s2" / "line1-seed0" / "stage2" / "config.json").read_text())
+    assert recorded["pseudo"] is None and recorded["scribbles"] == "acdc_scribble_r2"
