@@ -22,7 +22,8 @@ The step count comes from the budget: a short probe times the row's steps and th
 a training call, the schedule (warm-up, then cosine to zero) is laid over that many steps,
 and the row is evaluated at quarters of it for a learning curve (evaluation and probes are
 not counted in the budget). ``--repeats N`` trains every row for N training seeds, each at
-the steps of the first run of its kind, and the table gives mean ± std (n).
+the steps of the first run of its kind, and the table gives mean ± std (n); ``--steps N``
+gives the stage-2-only rows an earlier table's steps, so that more rows join it.
 
 On the CPU (the default) the settings are small: WSL4MIS's UNet, slices scaled by 0.4-0.6
 (about 128 px), crops of 128, batch 12, AdamW, evaluation of the whole slice at scale 0.5.
@@ -45,6 +46,7 @@ this script parses its arguments, runs them and prints.
 
     python benchmarks/learning.py --data OUT [--rows full,pce-human,pce-sim] [--budget-minutes 10] [--json]
     python benchmarks/learning.py --data OUT --rows pce-human,cspnet-human --repeats 2
+    python benchmarks/learning.py --data OUT --rows pce-sim --sim-set 1,2,3 --repeats 2 --steps 960
     python benchmarks/learning.py --data OUT --ablation 1,10 --annotators human --repeats 2 [--json]
     python benchmarks/learning.py --data OUT --ablation 3,9 --repeats 2 --steps 807 --stage1-steps 307 --work W
 """
@@ -146,7 +148,10 @@ def main() -> None:
         "--figure", type=Path, default=Path("learning.png"), help="Ablation: the figure's path (default learning.png)."
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="Ablation: stage-2 steps of every line instead of a probe's count."
+        "--steps",
+        type=int,
+        default=None,
+        help="Stage-2 steps of every line, or of every stage-2-only row, instead of a probe's count.",
     )
     parser.add_argument(
         "--stage1-steps", type=int, default=None, help="Ablation: stage-1 steps instead of --stage1-minutes' count."
@@ -237,7 +242,7 @@ def main() -> None:
                     RowRun(row, *source, config, settings, work / row, args.pretrained, process, log)
                     for row, source in sources.items()
                 ]
-                results = train_rows(runs, None if budget is None else 60 * budget, args.repeats)
+                results = train_rows(runs, None if budget is None else 60 * budget, args.repeats, steps=args.steps)
             result = {
                 "settings": settings.describe(config),
                 "budget_minutes": budget,

@@ -54,7 +54,9 @@ def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def train_rows(rows: Sequence[RowRun], budget_s: float | None, repeats: int) -> dict[str, dict[str, Any]]:
+def train_rows(
+    rows: Sequence[RowRun], budget_s: float | None, repeats: int, *, steps: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Train every row for ``repeats`` training seeds (``row.config.seed`` and the ones after it).
 
     Parameters
@@ -66,6 +68,9 @@ def train_rows(rows: Sequence[RowRun], budget_s: float | None, repeats: int) -> 
         trains the configs' whole schedules.
     repeats
         Training seeds per row.
+    steps
+        Steps of every stage-2-only run instead of a probe's count (an earlier table's, so
+        that more rows join it at its steps); CSPNet rows still plan on their budget.
 
     Returns
     -------
@@ -73,7 +78,7 @@ def train_rows(rows: Sequence[RowRun], budget_s: float | None, repeats: int) -> 
         Per row name, :func:`summarise_runs` of its runs; each run is what
         :func:`~csptrain.experiments.learning.train_row` returns, with its ``seed``.
     """
-    plans: dict[bool, dict[str, Any]] = {}
+    plans: dict[bool, dict[str, Any]] = {} if steps is None else {False: {"steps": steps}}
     results = {}
     for row in rows:
         kind = row.name.startswith("cspnet")

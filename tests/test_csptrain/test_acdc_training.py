@@ -17,7 +17,7 @@ from dataset_fixtures import h5_root
 from csptrain.cli import main as csptrain_main
 from csptrain.data.layout import Layout, read_split, scribble_folder
 from csptrain.errors import ConfigError, DataError
-from csptrain.experiments import budget, learning
+from csptrain.experiments import budget, learning, repeats
 from csptrain.experiments.ablation import TABLE_VI, format_ablation, parse_lines, summarise
 from csptrain.experiments.budget import budget_config
 from csptrain.experiments.learning import CURVE
@@ -355,3 +355,53 @@ def test_partial_ce_alone_trains_no_stage_1(acdc_build: Path, tmp_path: Path) ->
     assert not (tmp_path / "s2" / "stage1").exists() and not (tmp_path / "s2" / "pseudo").exists()
     recorded = json.loads((tmp_path / "s2" / "line1-seed0" / "stage2" / "config.json").read_text())
     assert recorded["pseudo"] is None and recorded["scribbles"] == "acdc_scribble_r2"
+
+
+def test_scribble_classes_measures_a_set_that_is_the_ground_truth(acdc_build: Path, tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    shutil.copytree(acdc_build, build, symlinks=True)
+    shutil.copytree(build / "SegmentationClassAug", build / "acdc_scribble_r9")  # a set labelling every pixel
+    command = [sys.executable, "benchmarks/scribble_classes.py", str(build), "--sets", "9,1,human", "--json"]
+    result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["classes"] == ["background", "RV", "MYO", "LV"] and report["split"] == "train"
+    dense, simulated = report["sets"]["9"], report["sets"]["1"]
+    for k in (1, 2, 3):
+        assert dense[k]["objects"] > 0 and dense[k]["objects"] == simulated[k]["objects"]
+        assert (dense[k]["missed"], dense[k]["labelled"], dense[k]["reach"], dense[k]["spill"]) == (0, 1, 0, 0)
+        assert simulated[k]["spill"] == 0 and 0 < simulated[k]["labelled"] < 1 and simulated[k]["reach"] > 0
+    assert (dense[0]["labelled"], dense[0]["spill"], dense[0]["objects"]) == (1, 0, 0)  # background: no objects
+    missing = subprocess.run([*command[:3], "--sets", "7"], cwd=REPOSITORY, capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("scribble set '7' not found in the build")
+
+
+def test_every_run_of_a_kind_trains_the_steps_of_its_first_probe(monkeypatch, tmp_path: Path) -> None:
+    calls = []
+
+    def train_row(row, budget_s, plan=None):
+        calls.append((row.name, plan))
+        run = {"labels": "x", "steps": plan["steps"] if plan else 100 + len(calls), "curve": []}
+        run |= {"miou": 0.5, "dice": 0.5, "iou": [0.5] * 4, "train_s": 1.0}
+        return run | ({"stage1_steps": 3} if row.name.startswith("cspnet") else {})
+
+    monkeypatch.setattr(repeats, "train_row", train_row)
+    config = make_stage2_config("acdc", seed=4)
+    rows = [
+        learning.RowRun(name, tmp_path, "", config, learning.TINY_SETTINGS, tmp_path / name, None, None, print)
+        for name in ("pce-human", "cspnet-human", "pce-s1")
+    ]
+    results = repeats.train_rows(rows, 60.0, 2)
+    stage2, cspnet = {"steps": 101, "stage1_steps": None}, {"steps": 103, "stage1_steps": 3}
+    assert calls == [
+        ("pce-human seed 4", None),  # the first probe of each kind ...
+        ("pce-human seed 5", stage2),
+        ("cspnet-human seed 4", None),
+        ("cspnet-human seed 5", cspnet),
+        ("pce-s1 seed 4", stage2),  # ... plans every later run of its kind
+        ("pce-s1 seed 5", stage2),
+    ]
+    assert [r["seed"] for r in results["pce-s1"]["runs"]] == [4, 5] and results["pce-s1"]["n"] == 2
+    calls.clear()
+    repeats.train_rows(rows[:1], 60.0, 1, steps=7)  # an earlier table's steps: no probe
+    assert calls == [("pce-human seed 4", {"steps": 7})]

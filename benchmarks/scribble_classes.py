@@ -1,0 +1,136 @@
+"""Per class, where each annotator's scribbles sit on the structures of a build's split.
+
+What partial CE learns from, class by class: for the human set and each simulated set of a
+``scribblesim build`` output (ScribbleACDC: its objects are the ground truth's components),
+over the objects of each class in the split:
+
+- **missed**: share of objects with no scribble pixel of their class on them;
+- **labelled**: share of the class's pixels that the set labels with it (background too);
+- **depth**, **rim**: the median object's depth and rim share of its scribble's skeleton
+  (:mod:`scribblesim.analysis.style_measures`: depth 1 on the deepest point, near 0 on the
+  boundary; rim = share of skeleton below a quarter depth);
+- **reach**: mean over an object's pixels of the distance to its nearest scribble pixel,
+  / the object's inscribed radius (the median object; how far the pixels a model must
+  fill in lie from a label: a loop inside the LV cavity reaches every pixel, a short
+  central stroke leaves the cavity's rim far away);
+- **spill**: share of the set's pixels of the class that lie on another class in the
+  ground truth (background included).
+
+    python benchmarks/scribble_classes.py OUT [--sets human,1,2,3] [--split train] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from scipy import ndimage
+
+from scribblesim.analysis.objects import components_as_objects
+from scribblesim.analysis.style_measures import frame_measures, object_frames
+from scribblesim.engine.result import UNLABELLED
+from scribblesim.sets.layout import Layout, read_meta, split_list_path
+from scribblesim.sets.scribble_set import read_label_map
+
+
+def set_folder(out: Path, tag: str) -> Path:
+    """The folder of scribble set ``tag`` (``human`` or a seed) in a build."""
+    prefix = read_meta(out).get("prefix", "")
+    folder = out / (f"{prefix}_scribble_human" if tag == "human" else f"{prefix}_scribble_r{tag}")
+    if not folder.is_dir():
+        raise SystemExit(f"error: {folder}: scribble set {tag!r} not found in the build")
+    return folder
+
+
+def measure(out: Path, names: list[str], tags: list[str], classes: int) -> dict[str, list[dict]]:
+    """Per set, per class (background first), the measures of the module docstring."""
+    folders = {tag: set_folder(out, tag) for tag in tags}
+    per = {
+        tag: [
+            {"objects": 0, "missed": 0, "labelled": [0, 0], "depth": [], "rim": [], "reach": [], "spill": [0, 0]}
+            for _ in range(classes)
+        ]
+        for tag in tags
+    }
+    for name in names:
+        truth = read_label_map(Layout(out).ground_truth(name))
+        objects = components_as_objects(truth)
+        frames = object_frames(objects.masks, objects.ignore)
+        for tag, folder in folders.items():
+            scribbles = read_label_map(folder / f"{name}.png")
+            cells = per[tag]
+            for k in range(classes):
+                drawn, present = scribbles == k, truth == k
+                cells[k]["labelled"][0] += int((drawn & present).sum())
+                cells[k]["labelled"][1] += int(present.sum())
+                cells[k]["spill"][0] += int((drawn & ~present & (truth != UNLABELLED)).sum())
+                cells[k]["spill"][1] += int((drawn & (truth != UNLABELLED)).sum())
+            for frame in frames:
+                label = int(objects.classes[frame.index])
+                cell, on = cells[label], frame.mask & (scribbles[frame.box] == label)
+                cell["objects"] += 1
+                if not on.any():
+                    cell["missed"] += 1
+                    continue
+                style = frame_measures(frame, label, scribbles)
+                cell["depth"].append(style.depth)
+                cell["rim"].append(style.rim)
+                reach = ndimage.distance_transform_edt(~on)[frame.mask].mean() / frame.depth.max()
+                cell["reach"].append(float(reach))
+    return {
+        tag: [
+            {
+                "objects": c["objects"],
+                "missed": c["missed"] / c["objects"] if c["objects"] else None,
+                "labelled": c["labelled"][0] / c["labelled"][1] if c["labelled"][1] else None,
+                **{k: statistics.median(c[k]) if c[k] else None for k in ("depth", "rim", "reach")},
+                "spill": c["spill"][0] / c["spill"][1] if c["spill"][1] else None,
+            }
+            for c in cells
+        ]
+        for tag, cells in per.items()
+    }
+
+
+def format_table(result: dict[str, list[dict]], names: list[str]) -> str:
+    """One row per class and set."""
+    header = "| class | set | objects | missed | labelled | depth | rim | reach | spill |"
+    lines = [header, "|" + "---|" * 9]
+
+    def cell(value: float | None, percent: bool = False) -> str:
+        return "-" if value is None else f"{100 * value:.1f} %" if percent else f"{value:.2f}"
+
+    for k, name in enumerate(names):
+        for tag, cells in result.items():
+            c = cells[k]
+            lines.append(
+                f"| {name} | {tag} | {c['objects']} | {cell(c['missed'], True)} | {cell(c['labelled'], True)} | "
+                f"{cell(c['depth'])} | {cell(c['rim'])} | {cell(c['reach'])} | {cell(c['spill'], True)} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="A scribblesim build output.")
+    parser.add_argument("--sets", default="human,1", help="Scribble sets: human and/or seeds (default human,1).")
+    parser.add_argument("--split", default="train", help="The split measured (default train).")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
+    args = parser.parse_args()
+    if not (args.out / "meta.json").is_file():
+        raise SystemExit(f"error: {args.out}: not a scribblesim build (no meta.json)")
+    listed = split_list_path(args.out, args.split)
+    if not listed.is_file():
+        raise SystemExit(f"error: --split {args.split}: {listed} not found")
+    names = listed.read_text(encoding="utf-8").split()
+    classes = read_meta(args.out)["classes"]
+    tags = [tag for tag in args.sets.split(",") if tag]
+    result = measure(args.out, names, tags, len(classes))
+    report = {"split": args.split, "images": len(names), "classes": classes, "sets": result}
+    print(json.dumps(report, indent=1) if args.json else format_table(result, classes))
+
+
+if __name__ == "__main__":
+    main()
