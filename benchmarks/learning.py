@@ -95,10 +95,11 @@ def format_table(result: dict) -> str:
             lines.append(f"curve {row} seed {run['seed']}: step (train s) mIoU: {points}")
             if "split" in run:
                 split = run["split"]
+                budget = "" if split["budget_s"] is None else f" of {split['budget_s']:.0f} s"
                 lines.append(
                     f"  split: stage 1 {split['stage1_s']:.0f} s ({run['stage1_steps']} steps) + pseudo-labels "
                     f"{split['pseudo_s']:.0f} s (mIoU {100 * run['pseudo_miou']:.1f}) + stage 2 {split['stage2_s']:.0f} s "
-                    f"= {split['total_s']:.0f} s of {split['budget_s']:.0f} s"
+                    f"= {split['total_s']:.0f} s{budget}"
                 )
     return "\n".join(lines)
 

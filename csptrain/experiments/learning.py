@@ -388,7 +388,8 @@ def train_cspnet_row(row: RowRun, budget_s: float | None, plan: dict[str, Any] |
     }
     row.log(
         f"{row.name}: stage 1 {split['stage1_s']:.0f} s + pseudo-labels {split['pseudo_s']:.0f} s "
-        f"+ stage 2 {split['stage2_s']:.0f} s = {split['total_s']:.0f} s of {budget_s} s"
+        f"+ stage 2 {split['stage2_s']:.0f} s = {split['total_s']:.0f} s"
+        + ("" if budget_s is None else f" of {budget_s:.0f} s")
     )
     return {**result, "pseudo_miou": summary["miou"], "stage1_steps": summary["stage1_steps"], "split": split}
 

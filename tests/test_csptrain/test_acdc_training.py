@@ -339,9 +339,8 @@ def test_ablation_trains_every_line_as_long_on_one_set_of_pseudo_labels(acdc_bui
     recorded = json.loads((work / "human" / "line3-seed0-uncertain-ignore" / "stage2" / "config.json").read_text())
     assert recorded["uncertain"] == "ignore"
     line3_run = work / "human" / "line3-seed0-uncertain-ignore" / "stage2"
-    assert (
-        json.loads((line3_run / "progress.json").read_text())["last"]["lr"] == 0.0
-    )  # the schedule ends at 0 on the last step
+    last = json.loads((line3_run / "progress.json").read_text())["last"]
+    assert last["lr"] == 0.0  # the schedule ends at 0 on the last step
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
 
 
