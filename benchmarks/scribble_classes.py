@@ -31,14 +31,14 @@ from scipy import ndimage
 from scribblesim.analysis.objects import components_as_objects
 from scribblesim.analysis.style_measures import frame_measures, object_frames
 from scribblesim.engine.result import UNLABELLED
-from scribblesim.sets.layout import Layout, read_meta, split_list_path
+from scribblesim.sets.layout import Layout, read_meta, set_name, split_list_path
 from scribblesim.sets.scribble_set import read_label_map
 
 
 def set_folder(out: Path, tag: str) -> Path:
     """The folder of scribble set ``tag`` (``human`` or a seed) in a build."""
     prefix = read_meta(out).get("prefix", "")
-    folder = out / (f"{prefix}_scribble_human" if tag == "human" else f"{prefix}_scribble_r{tag}")
+    folder = out / f"{prefix}_scribble_{set_name(tag)}"
     if not folder.is_dir():
         raise SystemExit(f"error: {folder}: scribble set {tag!r} not found in the build")
     return folder
