@@ -302,7 +302,17 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
     blocking.unlink()
     os.mkfifo(blocking)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "scribblesim", "build", "folder", "--instances", str(instances)]
+    command = [
+        sys.executable,
+        "-X",
+        "faulthandler",
+        "-m",
+        "scribblesim",
+        "build",
+        "folder",
+        "--instances",
+        str(instances),
+    ]
     command += ["--images", str(images), "--classes", str(table), "--out", str(out), "--seeds", "1", "--jobs", "2"]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -312,7 +322,13 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
         time.sleep(0.02)
     assert process.poll() is None and len(list(out.glob("*_scribble_r1/*.png"))) == 4  # waiting on the FIFO
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
-    _, stderr = process.communicate(timeout=60)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a hang (seen twice in CI): fail with where each thread waits
+        process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        _, stderr = process.communicate(timeout=30)
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"the build hung after Ctrl-C; its threads:\n{stderr}")
     assert process.returncode == 130 and stderr == "error: interrupted\n"
 
 
