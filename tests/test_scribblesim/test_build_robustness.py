@@ -302,18 +302,9 @@ def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
     blocking.unlink()
     os.mkfifo(blocking)
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-X",
-        "faulthandler",
-        "-m",
-        "scribblesim",
-        "build",
-        "folder",
-        "--instances",
-        str(instances),
-    ]
-    command += ["--images", str(images), "--classes", str(table), "--out", str(out), "--seeds", "1", "--jobs", "2"]
+    command = [sys.executable, "-X", "faulthandler", "-m", "scribblesim", "build", "folder"]
+    command += ["--instances", str(instances), "--images", str(images), "--classes", str(table)]
+    command += ["--out", str(out), "--seeds", "1", "--jobs", "2"]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
