@@ -3,13 +3,15 @@
 The exported graph takes float32 (N, 3, H, W) RGB images with values 0-255 (the evaluation's
 ImageNet normalisation is inside it) and returns (N, C, H, W) logits at the input's size;
 N, H and W are free. Its argmax is :meth:`~csptrain.predictor.SegmentationModel.predict`'s
-single-scale prediction. :func:`check_export` runs the written file on a few inputs beside
+single-scale prediction. An ONNX file also names its classes and the normalisation inside it
+in its metadata (:func:`onnx_metadata`). :func:`check_export` runs the written file on a few inputs beside
 the PyTorch model and measures how far apart they are.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -63,7 +65,7 @@ def export_model(model: SegmentationModel, out: Path, format: str) -> Path:
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         if format == "onnx":
-            _write_onnx(graph, temporary)
+            _write_onnx(graph, temporary, onnx_metadata(model))
         elif format == "torchscript":
             with warnings.catch_warnings():  # TorchScript is deprecated, yet what C++ (libtorch) loads
                 warnings.simplefilter("ignore", FutureWarning)
@@ -76,9 +78,28 @@ def export_model(model: SegmentationModel, out: Path, format: str) -> Path:
     return out
 
 
-def _write_onnx(graph: PixelInputModel, path: Path) -> None:
+def onnx_metadata(model: SegmentationModel) -> dict[str, str]:
+    """An exported ONNX file's metadata: what a user needs beside its graph, as JSON strings.
+
+    ``class_names`` (a list; index = class id, absent where the checkpoint records none),
+    ``normalisation`` (the mean and std, on 0-1 values, that the graph applies to 0-255
+    RGB input), ``input`` (what the graph takes) and ``num_classes``.
+    """
+    metadata = {
+        "num_classes": json.dumps(model.num_classes),
+        "normalisation": json.dumps(
+            {"mean": IMAGENET_MEAN.tolist(), "std": IMAGENET_STD.tolist(), "max_value": 255, "inside_graph": True}
+        ),
+        "input": json.dumps("float32 (N, 3, H, W) RGB, values 0-255"),
+    }
+    if model.class_names is not None:
+        metadata["class_names"] = json.dumps(list(model.class_names))
+    return metadata
+
+
+def _write_onnx(graph: PixelInputModel, path: Path, metadata: dict[str, str]) -> None:
     try:
-        import onnx  # noqa: F401  (the exporter needs both; say so before it starts)
+        import onnx  # (the exporter needs both; say so before it starts)
         import onnxscript  # noqa: F401
     except ImportError:
         raise ConfigError(f"ONNX export needs onnx and onnxscript: {_EXTRA}") from None
@@ -95,6 +116,9 @@ def _write_onnx(graph: PixelInputModel, path: Path) -> None:
     )
     assert program is not None, "the dynamo exporter returns its program"
     program.save(str(path))
+    written = onnx.load(str(path))
+    onnx.helper.set_model_props(written, metadata)
+    onnx.save(written, str(path))
 
 
 def exported_logits(path: Path, format: str, images: np.ndarray) -> np.ndarray:

@@ -56,6 +56,9 @@ class SegmentationModel:
         The checkpoint's training step.
     process
         Where the model runs.
+    class_names
+        The name of each class id, as the training data's ``meta.json`` gave them; ``None``
+        for checkpoints written before names were recorded.
     """
 
     model: Stage2Model
@@ -63,6 +66,7 @@ class SegmentationModel:
     num_classes: int
     step: int
     process: Process
+    class_names: tuple[str, ...] | None = None
 
     def protocol(self, name: str = "single-scale", **options) -> EvalProtocol:
         """The evaluation protocol ``name`` for this model's run (see :func:`~csptrain.stage2.protocol.protocol_for`)."""
@@ -120,4 +124,6 @@ def model_on(checkpoint: Path, process: Process) -> SegmentationModel:
     """:func:`load_model` on a process that its caller resolved (a command, under torchrun)."""
     trained = load_stage2_model(checkpoint)
     model = trained.model.to(process.device).eval()
-    return SegmentationModel(model, trained.config, trained.num_classes, trained.step, process)
+    names = trained.about.get("class_names")
+    class_names = tuple(map(str, names)) if isinstance(names, list) and len(names) == trained.num_classes else None
+    return SegmentationModel(model, trained.config, trained.num_classes, trained.step, process, class_names)

@@ -89,7 +89,8 @@ def deeplabv3plus(
     num_classes : int
         Including background.
     pretrained : path, optional
-        ImageNet weights of the ResNet as a torchvision state dict file; never downloaded.
+        ImageNet weights of the ResNet as a torchvision state dict file (``.pth``, or
+        ``.safetensors``); never downloaded, read without running code.
     output_stride : {8, 16}
         16 keeps layer3's stride and dilates layer4 by 2, 4, 8 (DeepLabV3+'s own setting,
         about a quarter of the backbone's cost at 8); ASPP keeps its rates.

@@ -23,6 +23,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from ..catalog import SEGS_HEADS
 from ..errors import ConfigError, WeightsError
 from .largefov import LargeFOV
+from .weights import load_weights
 
 
 class ProjectionHead(nn.Module):
@@ -161,11 +162,15 @@ class ToCoNet(nn.Module):
 
 
 def _check_vit_weights(path: Path, backbone: str) -> None:
-    """Refuse a state dict that holds no ViT patch embedding (timm would load nothing of it)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return  # timm also reads other formats (.npz) and reports its own errors
+    """Refuse a state dict that holds no ViT patch embedding (timm would load nothing of it).
+
+    The file is read here first, without running code (see
+    :func:`~csptrain.models.weights.load_weights`), so that timm never unpickles a file
+    that could; timm reads ``.npz`` files itself, which hold arrays only.
+    """
+    if path.suffix == ".npz":
+        return
+    state = load_weights(path)
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

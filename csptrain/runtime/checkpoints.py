@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import torch
 
 from ..errors import ConfigError, RunFolderError, WeightsError
+from ..models.weights import load_safely
 from ..runs import TrainingRun, read_json_or_none, write_json_atomic
 
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
@@ -41,17 +42,30 @@ def save_atomic(state: dict, path: Path) -> None:
     os.replace(temp, path)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint written by csptrain; one-line :class:`WeightsError` if it is missing or corrupt."""
+#: What every csptrain checkpoint holds; a resume also needs :data:`RESUME_KEYS`.
+CHECKPOINT_KEYS = ("model", "config", "num_classes", "step")
+RESUME_KEYS = ("optimizer", "torch_rng")
+#: What a checkpoint may record for the model's users (see :func:`save_checkpoint`).
+ABOUT_KEYS = ("class_names", "normalisation")
+
+
+def load_checkpoint(path: Path, required: tuple[str, ...] = CHECKPOINT_KEYS) -> dict:
+    """A checkpoint written by csptrain, read without running any code from it.
+
+    Only tensors and plain data load (``torch.load(weights_only=True)``): a file that
+    holds other Python objects is refused before any of them is built. Raises a one-line
+    :class:`WeightsError` if the file is missing, corrupt, refused, or lacks a key of
+    ``required``.
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # torch raises many types for corrupt files
-        raise WeightsError(f"{path}: unreadable checkpoint ({type(error).__name__})") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+    state = load_safely(path, "checkpoint")
+    if not isinstance(state, dict) or "model" not in state or not isinstance(state.get("config", {}), dict):
         raise WeightsError(f"{path}: not a csptrain checkpoint")
+    missing = [key for key in required if key not in state]
+    if missing:
+        raise WeightsError(f"{path}: not a whole csptrain checkpoint (no {', '.join(map(repr, missing))})")
     return state
 
 
@@ -64,11 +78,14 @@ def save_checkpoint(
     config: Any,
     num_classes: int,
     last: dict | None = None,
+    about: dict | None = None,
 ) -> None:
     """The run's checkpoint (weights, optimiser, step, RNG, config), then its progress sidecar.
 
-    The sidecar also keeps the last step's numbers (``last``), which a rerun of a
-    finished run reports.
+    ``about`` adds what a user of the model needs beside it (class names, normalisation);
+    everything saved is tensors and plain data, so that :func:`load_checkpoint` reads it
+    without running code. The sidecar also keeps the last step's numbers (``last``), which
+    a rerun of a finished run reports.
     """
     state = {
         "model": model.state_dict(),
@@ -77,6 +94,7 @@ def save_checkpoint(
         "torch_rng": torch.get_rng_state(),
         "config": config.to_dict(),
         "num_classes": num_classes,
+        **(about or {}),
     }
     save_atomic(state, run.checkpoint)
     run.write_progress(step, stop, last)
@@ -108,7 +126,7 @@ def resume(run: TrainingRun, model: torch.nn.Module, optimizer: torch.optim.Opti
     """Load the run's checkpoint into the model, optimiser and torch RNG; return its step (0 without one)."""
     if not run.checkpoint.is_file():
         return 0
-    state = load_checkpoint(run.checkpoint)
+    state = load_checkpoint(run.checkpoint, CHECKPOINT_KEYS + RESUME_KEYS)
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -120,12 +138,17 @@ def resume(run: TrainingRun, model: torch.nn.Module, optimizer: torch.optim.Opti
 
 @dataclass(frozen=True)
 class Trained(Generic[ModelT, ConfigT]):
-    """A model loaded from a checkpoint (on the CPU), with the config, class count and step it records."""
+    """A model loaded from a checkpoint (on the CPU), with the config, class count and step it records.
+
+    ``about`` is what the checkpoint records for the model's users (``class_names``,
+    ``normalisation``); empty for checkpoints written before it was recorded.
+    """
 
     model: ModelT
     config: ConfigT
     num_classes: int
     step: int
+    about: dict = field(default_factory=dict)
 
 
 def load_trained(
@@ -142,4 +165,5 @@ def load_trained(
         model.load_state_dict(state["model"])
     except RuntimeError:
         raise WeightsError(f"{checkpoint}: weights do not fit the model its config describes") from None
-    return Trained(model, config, state["num_classes"], state["step"])
+    about = {key: state[key] for key in ABOUT_KEYS if key in state}
+    return Trained(model, config, state["num_classes"], state["step"], about)

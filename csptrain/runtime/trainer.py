@@ -32,7 +32,9 @@ class StageTraining:
     ``settings`` go into ``config.json`` beside the config's fields (the data it trains
     on); ``per_epoch`` counts each process's micro-batches, ``plan.accumulate`` of which make
     one step; ``rate`` names the throughput logged, per ``samples_per_step`` samples of each
-    micro-batch; ``save_every_epoch`` adds a checkpoint at each epoch's end.
+    micro-batch; ``save_every_epoch`` adds a checkpoint at each epoch's end; ``about`` goes
+    into every checkpoint for the model's users (plain data only, see
+    :func:`~csptrain.runtime.checkpoints.save_checkpoint`).
     """
 
     name: str
@@ -50,6 +52,7 @@ class StageTraining:
     save_every_epoch: bool = False
     compile: bool = False
     find_unused_parameters: bool = False
+    about: dict | None = None
 
 
 def train_run(
@@ -105,7 +108,7 @@ def train_run(
 
     def save(step: int, last: dict) -> None:
         if process.is_main:
-            save_checkpoint(run, model, optimizer, step, stage.stop, config, stage.num_classes, last)
+            save_checkpoint(run, model, optimizer, step, stage.stop, config, stage.num_classes, last, stage.about)
 
     def save_after(step: int) -> bool:
         micro = step * stage.plan.accumulate  # an epoch ended within the last step's micro-batches

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from scribblesim.engine.result import UNLABELLED as IGNORE
 
 from ..data.batches import Stage2Batch
-from ..data.layout import class_names_of
+from ..data.layout import IMAGENET_MEAN, IMAGENET_STD, class_names_of
 from ..data.loader import steps_per_epoch
 from ..data.stage2 import Augment, ScribbleDataset
 from ..errors import ConfigError
@@ -161,7 +161,8 @@ def train_stage2(
     process's place in the job (from :func:`~csptrain.runtime.process.joined`).
     """
     process.seed_torch(config.seed)
-    classes = num_classes or len(class_names_of(data))
+    names = class_names_of(data)
+    classes = num_classes or len(names)
     augment = Augment(
         config.crop_size,
         config.scale_min,
@@ -202,8 +203,15 @@ def train_stage2(
         samples_per_step=config.batch_size,
         save_every_epoch=True,
         compile=config.compile,
+        about=model_about(names if len(names) == classes else None),
     )
     return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
+
+
+def model_about(class_names: list[str] | None) -> dict:
+    """What a stage-2 checkpoint records for its users: class names and the input normalisation."""
+    normalisation = {"mean": IMAGENET_MEAN.tolist(), "std": IMAGENET_STD.tolist(), "max_value": 255}
+    return {"normalisation": normalisation, **({"class_names": class_names} if class_names else {})}
 
 
 def stage2_model(config: Stage2Config, num_classes: int, pretrained: Path | None = None) -> Stage2Model:

@@ -151,7 +151,15 @@ def test_a_checkpoint_that_is_not_stage_2s_is_one_line(trained: tuple[Path, Path
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"junk")
     stage1 = tmp_path / "stage1.pt"  # what a stage-1 run's last.pt records (its config's own fields)
-    torch.save({"model": {}, "config": {"backbone": "vit_tiny_patch16_224", "local_crop_size": 32}, "step": 1}, stage1)
+    torch.save(
+        {
+            "model": {},
+            "config": {"backbone": "vit_tiny_patch16_224", "local_crop_size": 32},
+            "num_classes": 3,
+            "step": 1,
+        },
+        stage1,
+    )
     for checkpoint, message in ((corrupt, "unreadable checkpoint"), (stage1, "not a checkpoint of this stage")):
         result = predict(data / "JPEGImages", "--checkpoint", checkpoint, "--out", tmp_path / "out")
         assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
