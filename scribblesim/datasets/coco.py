@@ -29,6 +29,7 @@ from pycocotools.coco import COCO
 from ..engine.simulate import semantic_map
 from ..errors import DatasetError
 from .base import DatasetSplit, LoadedSample, read_json
+from .naming import image_names
 
 #: Polygons may reach this many image sizes beyond the image (pycocotools overflows far out).
 _POLYGON_REACH = 4
@@ -263,17 +264,21 @@ def read_coco(root: Path, split: str) -> CocoSplit:
         image_ids = sorted(coco.imgs)
     except TypeError:
         raise DatasetError(f"{annotation_file}: image ids of mixed types") from None
-    for image_id in image_ids:
+    problems = {image_id: _image_problem(coco.imgs[image_id]) for image_id in image_ids}
+    file_names = {image_id: _usable_file_name(coco.imgs[image_id], problems[image_id]) for image_id in image_ids}
+    # two images of one base name in two folders each get a name of their own
+    output_names = image_names([file_names[i] or str(i) for i in image_ids], [str(i) for i in image_ids])
+    for image_id, name in zip(image_ids, output_names):
         image = coco.imgs[image_id]
         annotations = coco.imgToAnns.get(image_id, [])
         unknown = {a["category_id"] for a in annotations} - contiguous.keys()
         if unknown:
             raise DatasetError(f"{annotation_file}: image {image_id} uses unknown category ids {sorted(unknown)}")
-        problem = _image_problem(image)
-        file_name = image.get("file_name") if problem is None or isinstance(image.get("file_name"), str) else None
+        problem = problems[image_id]
+        file_name = file_names[image_id]
         samples.append(
             CocoSample(
-                name=Path(file_name).stem if file_name else str(image_id),
+                name=name,
                 image_id=image_id,
                 height=0 if problem else int(image["height"]),
                 width=0 if problem else int(image["width"]),
@@ -291,6 +296,12 @@ def read_coco(root: Path, split: str) -> CocoSplit:
         if a["image_id"] not in coco.imgs
     ]
     return CocoSplit(samples, names, orphans)
+
+
+def _usable_file_name(image: dict, problem: str | None) -> str | None:
+    """The image record's ``file_name`` where it is a usable string, else ``None``."""
+    file_name = image.get("file_name")
+    return file_name if (problem is None or isinstance(file_name, str)) and file_name else None
 
 
 def coco_samples(root: Path, split: str) -> list[CocoSample]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from .base import LoadedSample, masks_from_ids, read_png
+from .naming import image_names
 
 CLASS_NAMES = [
     "background",
@@ -86,13 +87,14 @@ def voc_samples(root: Path, split: str) -> list[VocSample]:
     listing = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     if not listing.is_file():
         raise DatasetError(f"{listing}: split file not found")
-    names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    # an image listed twice is one image; a listed path with folders still gets a name without them
+    listed = list(dict.fromkeys(line.strip() for line in listing.read_text().splitlines() if line.strip()))
     return [
         VocSample(
-            n,
+            name,
             root / "SegmentationObject" / f"{n}.png",
             root / "SegmentationClass" / f"{n}.png",
             root / "JPEGImages" / f"{n}.jpg",
         )
-        for n in names
+        for n, name in zip(listed, image_names(listed))
     ]

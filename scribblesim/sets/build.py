@@ -19,7 +19,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,6 +212,23 @@ def _progress_bar(total: int | None, description: str, progress: bool):
     return tqdm(total=total, desc=description, unit="img")
 
 
+def _one_name_each(samples: Iterable[Sample]) -> Iterator[Sample]:
+    """``samples``, refused at the first name that an earlier sample has: it would overwrite its files.
+
+    The dataset adapters name images by :func:`scribblesim.datasets.naming.image_names`, so
+    this guards samples made elsewhere (the Python API).
+    """
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.name in seen:
+            raise DatasetError(
+                f"two images are named {sample.name!r}: each needs a name of its own "
+                "(scribblesim.datasets.naming.image_names gives them)"
+            )
+        seen.add(sample.name)
+        yield sample
+
+
 def build(
     samples: Iterable[Sample],
     spec: BuildSpec,
@@ -231,7 +248,8 @@ def build(
     Parameters
     ----------
     samples : iterable of Sample
-        One per image; only its own payload is shipped to a worker.
+        One per image, each with a name of its own (a repeated name is a one-line
+        :class:`DatasetError`); only its own payload is shipped to a worker.
     spec : BuildSpec
         Output folder, split, prefix, seeds and simulation config.
     dataset : str
@@ -275,7 +293,7 @@ def build(
         _write_meta(spec, dataset, class_names, None, source)
     reports: list[ImageReport] = []
     with (
-        in_workers(process_image, samples, spec, jobs=jobs, backend=backend) as results,
+        in_workers(process_image, _one_name_each(samples), spec, jobs=jobs, backend=backend) as results,
         _progress_bar(total, f"{dataset} {spec.split}", progress) as bar,
     ):
         for report in results:
