@@ -74,8 +74,8 @@ def die_with_parent(parent: int) -> None:
 
 
 def start_worker(parent: int) -> None:
-    """Initializer of worker processes: they end with ``parent``, keep freed memory, ignore Ctrl-C
-    and run OpenCV on one thread.
+    """Initializer of worker processes: they end with ``parent`` and on SIGTERM, keep freed memory,
+    ignore Ctrl-C and run OpenCV on one thread.
 
     Ctrl-C reaches the whole process group; the parent alone answers it (one line, exit
     130) and ends its workers, which would otherwise each print a traceback. The workers
@@ -85,6 +85,10 @@ def start_worker(parent: int) -> None:
     parent's thread pool.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the command's SIGTERM handler, which turns the signal into an
+    # exception that the pool's worker loop survives: the pool's terminate() would then wait
+    # for it forever. A worker ends on SIGTERM.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(parent)
     keep_freed_memory()
     import cv2

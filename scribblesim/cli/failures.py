@@ -3,12 +3,20 @@
 A user error (:class:`~scribblesim.errors.UserError` and its subclasses, csptrain's
 included), an ``OSError`` or a bad option value becomes one ``error:`` line and exit status 2; Ctrl-C one line and status 130;
 a warning one ``warning:`` line. Nothing here imports torch.
+
+A stop may arrive inside a library's compiled code, which can turn the interrupt into an
+exception of its own (pycocotools' RLE decoding raises ``TypeError`` there): so once a stop
+signal has arrived, whatever the command raises counts as the stop.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import click
@@ -34,6 +42,39 @@ def interrupted(message: str = "interrupted", label: str = "error") -> NoReturn:
     sys.exit(EXIT_INTERRUPTED)
 
 
+class _Stops:
+    """The stop signals that arrived while a command ran (see :func:`_stops_interrupt`)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def handle(self, signum: int, frame) -> None:
+        self.received.append(signum)
+        if len(self.received) == 1:  # later ones must not break the clean-up the first one began
+            raise KeyboardInterrupt
+
+    @property
+    def message(self) -> str:
+        return "terminated (SIGTERM)" if signal.SIGTERM in self.received[:1] else "interrupted"
+
+
+@contextmanager
+def _stops_interrupt(signals: tuple[int, ...]) -> Iterator[_Stops]:
+    """While the block runs, each of ``signals`` raises ``KeyboardInterrupt`` once, and is recorded.
+
+    Outside the main thread (where Python cannot handle signals) nothing is installed.
+    """
+    stops = _Stops()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, stops.handle) for signum in signals}
+    try:
+        yield stops
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def os_error_line(error: OSError) -> str:
     """An ``OSError`` as ``path: reason``."""
     return f"{error.filename}: {error.strerror or error}" if error.filename else str(error)
@@ -53,28 +94,37 @@ class OneLineErrors(click.Group):
 
     command_class = ListOptionsCommand
     group_class = type  # subgroups are of this class too
+    #: Signals that stop a command as Ctrl-C does (one line, exit 130): the ones a user or a
+    #: batch scheduler sends.
+    stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
     def explain(self, error: Exception) -> str | None:
         """The ``error:`` line for ``error``, or None to let it propagate."""
         return None
 
     def invoke(self, ctx: click.Context):
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stops_interrupt(self.stop_signals) as stops:
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _one_line_warning
             try:
                 return super().invoke(ctx)
             except KeyboardInterrupt:
-                interrupted()
-            except click.UsageError as error:  # a bad option value: one line too, with where to look
-                command = error.ctx.command_path if error.ctx else ctx.command_path
-                fail(f"{error.format_message()} (see {command} --help)")
-            except UserError as error:
-                fail(str(error))
-            except OSError as error:
-                fail(os_error_line(error))
+                interrupted(stops.message)
             except Exception as error:
-                line = self.explain(error)
+                if stops.received:  # whatever a library raised while the stop was pending is the stop
+                    interrupted(stops.message)
+                line = self._line_for(error, ctx)
                 if line is None:
                     raise
                 fail(line)
+
+    def _line_for(self, error: Exception, ctx: click.Context) -> str | None:
+        """The ``error:`` line of an expected failure, or None for a bug (which stays a traceback)."""
+        if isinstance(error, click.UsageError):  # a bad option value: one line too, with where to look
+            command = error.ctx.command_path if error.ctx else ctx.command_path
+            return f"{error.format_message()} (see {command} --help)"
+        if isinstance(error, UserError):
+            return str(error)
+        if isinstance(error, OSError):
+            return os_error_line(error)
+        return self.explain(error)

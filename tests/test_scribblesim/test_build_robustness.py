@@ -19,6 +19,7 @@ from dataset_fixtures import coco_images, write_folder
 from PIL import Image
 
 from scribblesim.analysis.objects import object_source
+from scribblesim.cli.failures import OneLineErrors
 from scribblesim.cli.main import main
 from scribblesim.datasets.coco import coco_samples
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
@@ -293,34 +294,86 @@ def test_seed_counts_merge_across_builds(tmp_path: Path) -> None:
     assert set(both["splits"]["val"]["strokes"]) == {"1", "2"}
 
 
-def test_ctrl_c_exits_130_in_one_line(tmp_path: Path) -> None:
-    """Ctrl-C mid-build. The last instance PNG is a FIFO that nobody writes, so the build
-    blocks on it after the others: the signal comes mid-build however fast or busy the
-    machine is (a build of plain files could end before the signal)."""
+@pytest.mark.parametrize(
+    ("signum", "to_group", "line"),
+    [(signal.SIGINT, True, "error: interrupted\n"), (signal.SIGTERM, False, "error: terminated (SIGTERM)\n")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_exits_130_in_one_line_and_a_rerun_finishes_the_build(
+    tmp_path: Path, signum: int, to_group: bool, line: str
+) -> None:
+    """Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM (to the command's
+    process alone, as a batch scheduler sends it) mid-build. The last instance PNG is a FIFO
+    that nobody writes, so the build blocks on it after the others: the signal comes
+    mid-build however fast or busy the machine is (a build of plain files could end before
+    the signal)."""
     instances, images, table = write_folder(tmp_path / "src", coco_images(5))
     blocking = sorted(instances.glob("*.png"))[-1]
+    saved = blocking.read_bytes()
     blocking.unlink()
     os.mkfifo(blocking)
     out = tmp_path / "out"
     command = [sys.executable, "-X", "faulthandler", "-m", "scribblesim", "build", "folder"]
     command += ["--instances", str(instances), "--images", str(images), "--classes", str(table)]
-    command += ["--out", str(out), "--seeds", "1", "--jobs", "2"]
+    command += ["--seeds", "1", "--jobs", "2", "--no-progress"]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        [*command, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list(out.glob("*_scribble_r1/*.png"))) < 4:
         time.sleep(0.02)
     assert process.poll() is None and len(list(out.glob("*_scribble_r1/*.png"))) == 4  # waiting on the FIFO
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    if to_group:
+        os.killpg(process.pid, signum)
+    else:
+        os.kill(process.pid, signum)
     try:
         _, stderr = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:  # a hang (seen twice in CI): fail with where each thread waits
+    except subprocess.TimeoutExpired:  # a hang: fail with where each thread waits
         process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
         _, stderr = process.communicate(timeout=30)
         os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail(f"the build hung after Ctrl-C; its threads:\n{stderr}")
-    assert process.returncode == 130 and stderr == "error: interrupted\n"
+        pytest.fail(f"the build hung after the signal; its threads:\n{stderr}")
+    assert process.returncode == 130 and stderr == line  # no traceback, no leaked-memory warning
+    assert not list(out.rglob(".*.tmp"))  # nothing half written
+    blocking.unlink()
+    blocking.write_bytes(saved)
+    for target in (out, tmp_path / "whole"):  # the rerun resumes; a build without a stop to compare
+        done = subprocess.run([*command, "--out", str(target)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    for path in (tmp_path / "whole").rglob("*"):
+        if path.is_file() and path.name != "meta.json":
+            assert path.read_bytes() == (out / path.relative_to(tmp_path / "whole")).read_bytes(), path
+
+
+def test_whatever_a_library_raises_while_a_stop_is_pending_is_the_stop() -> None:
+    """pycocotools' RLE decoding turns an interrupt inside it into a TypeError (its ``__array__``
+    predates NumPy 2's ``copy`` keyword): that is still Ctrl-C, one line and status 130."""
+
+    @click.group(cls=OneLineErrors)
+    def cli() -> None:
+        pass
+
+    @cli.command()
+    def decode() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("__array__() got an unexpected keyword argument 'copy'") from None
+
+    @cli.command()
+    def bug() -> None:
+        raise TypeError("a bug")
+
+    result = CliRunner().invoke(cli, ["decode"])
+    assert result.exit_code == 130 and result.output == "error: interrupted\n"
+    result = CliRunner().invoke(cli, ["bug"])  # without a stop, a bug stays a traceback
+    assert isinstance(result.exception, TypeError)
 
 
 def test_no_progress_bar_off_a_terminal(tmp_path: Path) -> None:
@@ -399,6 +452,7 @@ def test_a_one_job_build_imports_only_what_it_runs(tmp_path: Path) -> None:
     one-job build whose output is not a terminal."""
     script = f"""
 import sys
+from scribblesim.cli.failures import OneLineErrors
 from scribblesim.cli.main import main
 main(["build", "coco", "--out", {str(tmp_path / "out")!r}, "--jobs", "1", "--no-progress"], standalone_mode=False)
 heavy = ("scipy", "skimage.morphology", "joblib", "matplotlib", "networkx", "tqdm")
@@ -421,6 +475,7 @@ def test_two_jobs_after_opencv_ran_in_the_parent(tmp_path: Path) -> None:
     """Forked workers must not wait on the parent's OpenCV thread pool (they once hung forever)."""
     script = f"""
 import cv2, numpy as np
+from scribblesim.cli.failures import OneLineErrors
 from scribblesim.cli.main import main
 cv2.distanceTransform(np.ones((500, 500), np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)  # starts the pool
 main(["build", "coco", "--out", {str(tmp_path / "out")!r}, "--jobs", "2", "--no-progress"], standalone_mode=False)
