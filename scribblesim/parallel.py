@@ -96,9 +96,17 @@ def start_worker(parent: int) -> None:
     cv2.setNumThreads(0)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (SLURM, taskset, a container's
+    cpuset), not every core of the machine; ``os.cpu_count()`` where affinity is unknown."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _workers(jobs: int) -> int:
-    """Workers that ``jobs`` means in joblib's terms (-1 = all cores, -2 = all but one)."""
-    return jobs if jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + jobs)
+    """Workers that ``jobs`` means in joblib's terms (-1 = all usable cores, -2 = all but one)."""
+    return jobs if jobs > 0 else max(1, usable_cores() + 1 + jobs)
 
 
 def _call_in(directory: str, function: Callable, *args):

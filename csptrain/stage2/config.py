@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scribblesim.parallel import usable_cores
+
 from ..catalog import (
     BACKBONE_NAMES,
     LORM_MASKS,
@@ -40,8 +42,7 @@ MAX_WORKERS = 8
 
 def cpus_per_rank() -> int:
     """The CPUs this process may use, shared among the ``LOCAL_WORLD_SIZE`` ranks of a torchrun job."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    return max(1, usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 def default_workers() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import ConfigError, DatasetError
+from ..parallel import usable_cores
 from ..sets.files import LABEL_PNG_MODES
 from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
@@ -282,8 +282,8 @@ def _compare_human(
 @click.option(
     "--jobs",
     type=JOBS,
-    default=os.cpu_count() or 1,
-    show_default="all cores",
+    default=usable_cores(),
+    show_default="the cores this process may use",
     help="Settings simulated at once (-1: all cores); the style found is the same for any number.",
 )
 @_scribbles_option

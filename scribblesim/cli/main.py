@@ -8,7 +8,6 @@ and exits 130, and warnings print as one ``warning:`` line each.
 from __future__ import annotations
 
 import functools
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
 from ..errors import ConfigError, DatasetError
-from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS
+from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS, usable_cores
 from ..sets.build import BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .failures import OneLineErrors
@@ -45,7 +44,13 @@ def build_options(function):
         metavar="SEED [SEED ...]",
         help="Seeds (annotators): --seeds 1 2 3. Default: 1.",
     )
-    @click.option("--jobs", type=JOBS, default=os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
+    @click.option(
+        "--jobs",
+        type=JOBS,
+        default=usable_cores(),
+        show_default="the cores this process may use",
+        help="Parallel workers.",
+    )
     @click.option(
         "--backend",
         type=click.Choice(JOBLIB_BACKENDS),
@@ -195,7 +200,7 @@ def _dask_client(address: str | None, jobs: int):
         raise ConfigError("--backend dask needs dask.distributed: pip install 'scribblesim[dask]'") from None
     if address:
         return Client(address)
-    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    workers = jobs if jobs > 0 else usable_cores()
     return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None))
 
 

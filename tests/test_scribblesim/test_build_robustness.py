@@ -482,3 +482,24 @@ main(["build", "coco", "--out", {str(tmp_path / "out")!r}, "--jobs", "2", "--no-
 """
     subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
     assert (tmp_path / "out" / "meta.json").is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_jobs_default_to_the_cores_this_process_may_use() -> None:
+    """Under a CPU affinity limit (SLURM, taskset, a container) --jobs counts the cores allowed."""
+    code = """
+from scribblesim.cli.main import main
+from scribblesim.parallel import _workers
+(jobs,) = [p.default for p in main.commands["build"].commands["coco"].params if p.name == "jobs"]
+print(jobs, _workers(-1))
+"""
+    one_core = min(os.sched_getaffinity(0))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.sched_setaffinity(0, {one_core}),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
