@@ -12,6 +12,7 @@ from ..errors import ConfigError
 BackgroundSplit = Literal["none", "horizontal"]
 StrokePosition = Literal["centred", "random"]
 StrokePath = Literal["root-to-leaf", "leaf-to-leaf"]
+BackgroundPlacement = Literal["medial", "around"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ class SimConfig:
     background_band : float
         Height of that band as a share of the image height: 201 rows on Cityscapes'
         1024, the reference's band.
+    background_placement : {"medial", "around"}
+        ``"medial"``: the paper's background stroke on the background's skeleton, far
+        from the objects. ``"around"``: a loop around each group of objects, as
+        ScribbleACDC's experts draw it, ``background_margin`` outside them (runs of it
+        that reach the image border are left out there); an image without objects keeps
+        the medial stroke. Needs ``background_split="none"``.
+    background_margin : float
+        How far outside the objects the ``"around"`` loop runs, in units of their
+        equivalent radius (the radius of a disc of their total area).
     clip_to_mask : bool
         Keep only stroke pixels that lie on their own object (or on background for
         background strokes), so that scribbles are always correct.
@@ -113,6 +123,8 @@ class SimConfig:
     max_work_pixels: int | None = 4096
     background_work_pixels: int | None = 160_000
     background_band: float = 201 / 1024
+    background_placement: BackgroundPlacement = "medial"
+    background_margin: float = 0.4
     stroke_path: StrokePath = "root-to-leaf"
     stroke_extension: float = 0.0
     stroke_length: float | None = None
@@ -145,6 +157,12 @@ class SimConfig:
             cap = getattr(self, name)
             if cap is not None and cap < 64:
                 raise ConfigError(f"{name} must be >= 64 or None, got {cap}")
+        if self.background_placement not in ("medial", "around"):
+            raise ConfigError(f"background_placement must be 'medial' or 'around', got {self.background_placement!r}")
+        if self.background_margin <= 0:
+            raise ConfigError(f"background_margin must be > 0, got {self.background_margin}")
+        if self.background_placement == "around" and self.background_split != "none":
+            raise ConfigError("background_placement 'around' needs background_split 'none'")
         if not 0.0 <= self.background_band < 1.0:
             raise ConfigError(f"background_band must lie in [0, 1), got {self.background_band}")
         if self.stroke_extension < 0:

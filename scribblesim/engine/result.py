@@ -22,6 +22,7 @@ SkipKind = Literal[
     "no skeleton to trace",
     "skeleton too complex",  # beyond the work bound of skeleton trees (MAX_TREE_NODES)
     "background stroke left no pixel",
+    "no room around the objects",  # background_placement "around": its loop lies on the image border
     "dropped",  # by scribblesim degrade's scribble-drop
 ]
 

@@ -15,7 +15,15 @@ from .kernels import bounding_box, distance_to_unset, label8
 from .raster import stroke_pixels
 from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke, StrokeStyle
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
-from .styles import background_paths, boundary_outline, boundary_path, line_paths, line_tree
+from .styles import (
+    around_paths,
+    background_paths,
+    boundary_outline,
+    boundary_path,
+    grown_objects,
+    line_paths,
+    line_tree,
+)
 
 _IGNORED = -2
 
@@ -150,7 +158,14 @@ def _scene(
     if config.background:
         background = owner == -1
         every_component = config.background_split == "horizontal"
-        for part, rows in enumerate(background_parts(shape[0], config)):
+        objects = owner >= 0
+        around = config.background_placement == "around" and bool(objects.any())
+        if around:
+            paths = around_paths(grown_objects(objects, config.background_margin))
+            if not paths:
+                scene.skipped.append(Skip.background(0, "no room around the objects"))
+            scene.background.append([(path, _pixels(path, background, 0, 0, config, ignore)) for path in paths])
+        for part, rows in enumerate([] if around else background_parts(shape[0], config)):
             allowed = background[rows]
             if not allowed.any():
                 scene.skipped.append(Skip.background(part, "no background pixels"))

@@ -8,6 +8,9 @@ float arrays in the crop's pixel frame; ``None`` means the style found nothing t
 
 from __future__ import annotations
 
+import math
+
+import cv2
 import numpy as np
 import shapely
 
@@ -15,7 +18,7 @@ from .boundary import eroded_contour, outer_contour, radial_jitter
 from .config import SimConfig
 from .grid import coarsen, framed, to_fine, to_fine_pixels, work_factor
 from .hand import extend_path, inset_path, keep_stretch, wobble, zigzag
-from .kernels import label8
+from .kernels import distance_to_unset, label8
 from .medial import medial_axis
 from .skeleton import (
     MAX_TREE_NODES,
@@ -146,6 +149,44 @@ def background_paths(
             path = np.asarray(shapely.simplify(shapely.LineString(path), tolerance, preserve_topology=False).coords)
         paths.append(path)
     return paths, reason
+
+
+def around_paths(objects: np.ndarray) -> list[np.ndarray]:
+    """Background style ``"around"``: loops around each group of objects, as an annotator circles them.
+
+    ``objects`` is the image's boolean map of object pixels, already grown by the margin
+    (see :func:`grown_objects`). Each group's outer contour is one closed path; where it
+    runs along the image border, it is cut there into open runs (an annotator circles
+    what lies inside the image). Paths are (x, y) in the image frame, simplified as
+    :func:`background_paths`' are, largest group first.
+    """
+    contours, _ = cv2.findContours(objects.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    height, width = objects.shape
+    paths = []
+    for contour in sorted(contours, key=len, reverse=True):  # ties keep OpenCV's (raster) order
+        points = contour[:, 0, :].astype(float)
+        inside = (points[:, 0] > 0) & (points[:, 1] > 0) & (points[:, 0] < width - 1) & (points[:, 1] < height - 1)
+        for run in _runs(points, inside):
+            if len(run) >= 2:
+                line = shapely.simplify(shapely.LineString(run), BACKGROUND_SIMPLIFY_PX, preserve_topology=False)
+                paths.append(np.asarray(line.coords))
+    return paths
+
+
+def grown_objects(objects: np.ndarray, margin: float) -> np.ndarray:
+    """The pixels within ``margin`` x the objects' equivalent radius (a disc of their area) of an object."""
+    reach = max(1.0, margin * math.sqrt(float(objects.sum()) / math.pi))
+    return distance_to_unset(~objects) <= reach
+
+
+def _runs(points: np.ndarray, inside: np.ndarray) -> list[np.ndarray]:
+    """A closed contour's points as paths: the whole loop, closed, or its runs of ``inside`` points."""
+    if inside.all():
+        return [np.vstack([points, points[:1]])]
+    start = int(np.argmin(inside))  # an outside point: no run wraps around the array's end
+    points, inside = np.roll(points, -start, axis=0), np.roll(inside, -start)
+    run_of = np.cumsum(~inside)
+    return [points[inside & (run_of == run)] for run in np.unique(run_of[inside])]
 
 
 #: A boundary stroke's outline: contour points, their centroid and the jitter amplitude.

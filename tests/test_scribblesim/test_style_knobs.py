@@ -227,6 +227,9 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
         dict(wobble_amplitude=-1),
         dict(wobble_wavelength=0),
         dict(stroke_position="left"),
+        dict(background_placement="near"),
+        dict(background_margin=0),
+        dict(background_placement="around", background_split="horizontal"),
     ],
 )
 def test_bad_knobs_are_refused(bad) -> None:
@@ -331,3 +334,57 @@ def test_build_with_a_style_file(tmp_path) -> None:
     assert differ > 20
     again = runner.invoke(main, ["build", "coco", "--out", str(tmp_path / "styled"), "--width", "3", "--no-progress"])
     assert again.exit_code == 2 and "stroke_length 0.4 (not None)" in again.stderr
+
+
+def _scene_masks(data) -> tuple[np.ndarray, list[int]]:
+    """One to four discs and boxes at random places of a 96 x 128 image (some touch its border)."""
+    rows, cols = np.mgrid[:96, :128]
+    masks, classes = [], []
+    for k in range(data.draw(st.integers(1, 4))):
+        r, c, size = data.draw(st.integers(0, 95)), data.draw(st.integers(0, 127)), data.draw(st.integers(3, 30))
+        if data.draw(st.booleans()):
+            mask = (rows - r) ** 2 + (cols - c) ** 2 < size**2
+        else:
+            mask = (abs(rows - r) < size) & (abs(cols - c) < size // 2 + 1)
+        masks.append(mask)
+        classes.append(k + 1)
+    return np.stack(masks), classes
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), margin=st.floats(0.05, 1.5), width=st.integers(1, 4))
+def test_around_background_circles_the_objects_on_background_only(data, margin: float, width: int) -> None:
+    masks, classes = _scene_masks(data)
+    config = SimConfig(background_placement="around", background_margin=margin, width=width)
+    result = scribblesim.simulate(masks, classes, seed=1, config=config)
+    objects = masks.any(axis=0)
+    background = result.label_map == 0
+    assert not (background & objects).any()  # background scribbles only on background
+    drawn = [s for s in result.strokes if s.style == "background"]
+    assert drawn or any(skip.instance is None for skip in result.skipped)  # a stroke or a reason
+    if drawn and objects.sum() < objects.size / 4:
+        # the loop keeps to about its margin outside the objects, never far away
+        distance = scribblesim.engine.kernels.distance_to_unset(~objects)[background]
+        reach = margin * np.sqrt(objects.sum() / np.pi)
+        assert np.median(distance) <= reach + width + 2
+    # every seed draws the same background (it is a property of the masks, as the paper's)
+    again = scribblesim.simulate(masks, classes, seed=2, config=config)
+    assert np.array_equal(again.label_map == 0, background)
+
+
+def test_around_background_is_a_closed_loop_at_its_margin() -> None:
+    rows, cols = np.mgrid[:200, :200]
+    disc = (rows - 100) ** 2 + (cols - 100) ** 2 < 30**2
+    config = SimConfig(background_placement="around", background_margin=0.5, width=1)
+    result = scribblesim.simulate(disc[None], [1], config=config)
+    (stroke,) = [s for s in result.strokes if s.style == "background"]
+    assert np.allclose(stroke.points[0], stroke.points[-1])  # closed
+    radii = np.hypot(*(stroke.points - 100).T)
+    assert np.all(np.abs(radii - 45) < 2.5)  # 30 px + half of the 30-px equivalent radius
+    angles = np.sort(np.arctan2(*(stroke.points - 100).T))
+    assert np.diff(np.append(angles, angles[0] + 2 * np.pi)).max() < 1.0  # all the way round
+    # an image without objects keeps the paper's medial stroke
+    empty = scribblesim.simulate(np.zeros((0, 64, 64), bool), [], config=config)
+    assert [s.style for s in empty.strokes] == ["background"]
+    medial = scribblesim.simulate(np.zeros((0, 64, 64), bool), [], config=SimConfig(width=1))
+    assert np.array_equal(empty.label_map, medial.label_map)
