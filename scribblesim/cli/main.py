@@ -139,7 +139,8 @@ def _run_build(
     )
     if options["style"] is not None:  # the style file's fields, then the options given on the command line
         given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background") if _given(name)}
-        config = SimConfig(**{**SimConfig.from_file(options["style"], config).to_dict(), **given})
+        styled = SimConfig.from_file(options["style"], config, class_names=class_names)
+        config = SimConfig(**{**styled.to_dict(), **given})
     spec = BuildSpec(
         out=options["out"],
         split=split,

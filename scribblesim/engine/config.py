@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import ConfigError
 
@@ -13,6 +14,8 @@ BackgroundSplit = Literal["none", "horizontal"]
 StrokePosition = Literal["centred", "random"]
 StrokePath = Literal["root-to-leaf", "leaf-to-leaf"]
 BackgroundPlacement = Literal["medial", "around"]
+#: Per class id, the fields its objects' strokes draw with instead (see ``SimConfig.per_class``).
+ClassStyles = tuple[tuple[int, tuple[tuple[str, Any], ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ class SimConfig:
         depth (its distance to the boundary where the path runs, so a reach below 1 stays
         inside and fills the object), one full zigzag every ``zigzag_wavelength``
         inscribed radii of path, random phase (reach 0: none).
+
+    Styles per class:
+
+    per_class : mapping of class id to a mapping of fields, optional
+        The objects of a class are drawn with these fields instead (e.g. ``{2:
+        {"boundary_probability": 0.0}}``: class 2 gets line strokes); any field but the
+        background's (:data:`CLASS_FIELDS`). Kept as sorted ``(id, ((field, value), ...))``
+        pairs; :meth:`to_dict` writes ``{"2": {...}}``, which the constructor takes back.
     """
 
     erosion_kernel: int = 20
@@ -137,8 +148,10 @@ class SimConfig:
     wobble_wavelength: float = 2.0
     zigzag_reach: float = 0.0
     zigzag_wavelength: float = 1.0
+    per_class: ClassStyles = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "per_class", _class_styles(self.per_class))
         if self.erosion_kernel < 1:
             raise ConfigError(f"erosion_kernel must be >= 1, got {self.erosion_kernel}")
         if self.width < 1:
@@ -193,15 +206,30 @@ class SimConfig:
             )
 
     def to_dict(self) -> dict:
-        """Return the parameters as a JSON-serialisable dict."""
-        return asdict(self)
+        """Return the parameters as a JSON-serialisable dict (``per_class`` as ``{"id": {field: value}}``)."""
+        values = asdict(self)
+        values["per_class"] = {str(label): dict(overrides) for label, overrides in self.per_class}
+        return values
+
+    def for_class(self, label: int) -> SimConfig:
+        """The config that objects of class ``label`` are drawn with (itself, unless ``per_class`` names it)."""
+        for known, overrides in self.per_class:
+            if known == label:
+                return replace(self, per_class=(), **dict(overrides))
+        return self
 
     @classmethod
-    def from_file(cls, path: str | Path, base: SimConfig | None = None) -> SimConfig:
-        """The config of a style file: JSON whose ``"config"`` object (or the whole file) sets fields.
+    def from_file(
+        cls, path: str | Path, base: SimConfig | None = None, class_names: Sequence[str] | None = None
+    ) -> SimConfig:
+        """The config of a style file: JSON of SimConfig fields, optionally in sections.
 
+        ``"config"`` (or the whole file) sets fields; ``"background"`` sets background fields
+        (those named ``background*``); ``"classes"`` maps a class, by id or by one of
+        ``class_names``, to the fields its objects are drawn with (see ``per_class``).
         Fields it does not name keep ``base``'s values (default: ``SimConfig()``). Raises a
-        one-line :class:`ConfigError` naming the file for unreadable JSON, unknown fields or bad values.
+        one-line :class:`ConfigError` naming the file for unreadable JSON, unknown fields or
+        classes, or bad values.
         """
         try:
             data = json.loads(Path(path).read_text())
@@ -210,10 +238,58 @@ class SimConfig:
         values = data.get("config", data) if isinstance(data, dict) else None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a JSON object of SimConfig fields")
+        # the sections sit beside "config" (without it, "background" is the field of that name)
+        sections = {key: data.get(key, {}) for key in ("background", "classes")} if "config" in data else {}
+        if not all(isinstance(section, dict) for section in sections.values()):
+            raise ConfigError(f"{path}: 'background' and 'classes' must be JSON objects")
+        background = sections.get("background", {})
+        if any(not name.startswith("background") for name in background):
+            raise ConfigError(f"{path}: 'background' holds fields other than background_*: {sorted(background)}")
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ConfigError(f"{path}: unknown SimConfig fields {', '.join(unknown)}")
+        classes = {**dict(values.pop("per_class", None) or {}), **sections.get("classes", {})}
         try:
-            return replace(base or cls(), **values)
+            config = replace(base or cls(), **{**values, **background})
+            return replace(config, per_class=_class_styles(_class_ids(classes, class_names)))
         except (TypeError, ValueError) as error:
             raise ConfigError(f"{path}: {error}") from None
+
+
+#: Fields that a class's own style may set: how its objects are drawn, not the background.
+CLASS_FIELDS = frozenset(
+    f.name for f in fields(SimConfig) if not f.name.startswith("background") and f.name != "per_class"
+)
+
+
+def _class_ids(classes: Mapping, class_names: Sequence[str] | None) -> dict[int, Any]:
+    """``classes`` keyed by class id: ids as they are (``3`` or ``"3"``), names through ``class_names``."""
+    resolved: dict[int, Any] = {}
+    for key, overrides in classes.items():
+        if isinstance(key, int) or str(key).isdigit():
+            resolved[int(key)] = overrides
+        elif class_names is not None and key in class_names:
+            resolved[list(class_names).index(key)] = overrides
+        else:
+            known = f" (classes: {', '.join(class_names)})" if class_names is not None else ""
+            raise ConfigError(f"unknown class {key!r}{known}")
+    return resolved
+
+
+def _class_styles(per_class: ClassStyles | Mapping) -> ClassStyles:
+    """``per_class`` as sorted ``(id, ((field, value), ...))`` pairs, each checked as a config."""
+    items = per_class.items() if isinstance(per_class, Mapping) else per_class
+    styles = []
+    for key, overrides in items:
+        if not (isinstance(key, int) or str(key).isdigit()) or int(key) < 1:
+            raise ConfigError(f"per_class: class ids are integers from 1 (0 is the background), got {key!r}")
+        pairs = tuple(sorted(dict(overrides).items()))
+        unknown = sorted(name for name, _ in pairs if name not in CLASS_FIELDS)
+        if unknown:
+            raise ConfigError(f"per_class: class {key}: fields {', '.join(unknown)} are not a class's own")
+        replace(SimConfig(), **dict(pairs))  # checks the values
+        styles.append((int(key), pairs))
+    labels = [label for label, _ in styles]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"per_class: a class given twice ({labels})")
+    return tuple(sorted(styles))

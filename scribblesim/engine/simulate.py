@@ -192,8 +192,9 @@ def _scene(
         if area == 0:
             scene.skipped.append(Skip.of(index, "hidden by later objects or ignored pixels"))
             continue
-        if area <= config.min_area:
-            scene.skipped.append(Skip.of(index, "too small", f" ({area} px <= min_area {config.min_area})"))
+        min_area = config.for_class(int(ids[index])).min_area
+        if area <= min_area:
+            scene.skipped.append(Skip.of(index, "too small", f" ({area} px <= min_area {min_area})"))
             continue
         rng = shared_stream(image_id, OBJECT_SKELETON_STREAM, index)
         scene.objects.append(
@@ -240,8 +241,9 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
         result.strokes.append(Stroke(points, label, instance, style))
         return True
 
-    def draw(points: np.ndarray, obj: _Object, style: StrokeStyle) -> bool:
-        pixels = _pixels(points, obj.visible, obj.top, obj.left, config, scene.ignore)
+    def draw(points: np.ndarray, obj: _Object, style: StrokeStyle, own: SimConfig) -> bool:
+        """Paint a stroke of ``obj`` drawn with its class's config ``own``."""
+        pixels = _pixels(points, obj.visible, obj.top, obj.left, own, scene.ignore)
         return paint(pixels, points + np.array([obj.left, obj.top], dtype=float), obj.label, obj.index, style)
 
     for part, strokes in enumerate(scene.background):
@@ -249,14 +251,15 @@ def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) 
         if strokes and not any(drawn):
             result.skipped.append(Skip.background(part, "background stroke left no pixel"))
     for obj in scene.objects:
+        own = config.for_class(obj.label)
         rng = stream(seed, image_id, OBJECT_STREAM, obj.index)
-        candidates = _object_candidates(obj, config, rng)
-        if not any(draw(points, obj, style) for points, style in candidates):
+        candidates = _object_candidates(obj, own, rng)
+        if not any(draw(points, obj, style, own) for points, style in candidates):
             # Objects always get a stroke: their deepest pixel is the last resort.
-            draw(_deepest_pixel(obj.visible), obj, "line")
+            draw(_deepest_pixel(obj.visible), obj, "line", own)
         if candidates and candidates[0][1] == "line":
-            for _ in range(config.strokes_per_object - 1):  # more strokes: each one optional
-                any(draw(points, obj, style) for points, style in _line_candidates(obj, config, rng))
+            for _ in range(own.strokes_per_object - 1):  # more strokes: each one optional
+                any(draw(points, obj, style, own) for points, style in _line_candidates(obj, own, rng))
     return result
 
 
