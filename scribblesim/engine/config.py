@@ -59,6 +59,8 @@ class SimConfig:
     background_margin : float
         How far outside the objects the ``"around"`` loop runs, in units of their
         equivalent radius (the radius of a disc of their total area).
+    background_width : int or None
+        Thickness of background strokes, as ``width`` (``None``: ``width``).
     clip_to_mask : bool
         Keep only stroke pixels that lie on their own object (or on background for
         background strokes), so that scribbles are always correct.
@@ -136,6 +138,7 @@ class SimConfig:
     background_band: float = 201 / 1024
     background_placement: BackgroundPlacement = "medial"
     background_margin: float = 0.4
+    background_width: int | None = None
     stroke_path: StrokePath = "root-to-leaf"
     stroke_extension: float = 0.0
     stroke_length: float | None = None
@@ -174,6 +177,8 @@ class SimConfig:
             raise ConfigError(f"background_placement must be 'medial' or 'around', got {self.background_placement!r}")
         if self.background_margin <= 0:
             raise ConfigError(f"background_margin must be > 0, got {self.background_margin}")
+        if self.background_width is not None and self.background_width < 1:
+            raise ConfigError(f"background_width must be >= 1 or None, got {self.background_width}")
         if self.background_placement == "around" and self.background_split != "none":
             raise ConfigError("background_placement 'around' needs background_split 'none'")
         if not 0.0 <= self.background_band < 1.0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -157,6 +157,7 @@ def _scene(
     scene = _Scene(shape, ignore, [], [], [])
     if config.background:
         background = owner == -1
+        drawn_as = config if config.background_width is None else replace(config, width=config.background_width)
         every_component = config.background_split == "horizontal"
         objects = owner >= 0
         around = config.background_placement == "around" and bool(objects.any())
@@ -164,7 +165,7 @@ def _scene(
             paths = around_paths(grown_objects(objects, config.background_margin))
             if not paths:
                 scene.skipped.append(Skip.background(0, "no room around the objects"))
-            scene.background.append([(path, _pixels(path, background, 0, 0, config, ignore)) for path in paths])
+            scene.background.append([(path, _pixels(path, background, 0, 0, drawn_as, ignore)) for path in paths])
         for part, rows in enumerate([] if around else background_parts(shape[0], config)):
             allowed = background[rows]
             if not allowed.any():
@@ -178,7 +179,7 @@ def _scene(
                 scene.skipped.append(Skip.background(part, "no skeleton to trace"))
             scene.background.append(
                 [
-                    (path + np.array([0.0, rows.start]), _pixels(path, allowed, rows.start, 0, config, ignore))
+                    (path + np.array([0.0, rows.start]), _pixels(path, allowed, rows.start, 0, drawn_as, ignore))
                     for path in paths
                 ]
             )

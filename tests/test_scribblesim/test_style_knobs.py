@@ -229,6 +229,7 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
         dict(stroke_position="left"),
         dict(background_placement="near"),
         dict(background_margin=0),
+        dict(background_width=0),
         dict(background_placement="around", background_split="horizontal"),
     ],
 )
@@ -383,6 +384,10 @@ def test_around_background_is_a_closed_loop_at_its_margin() -> None:
     assert np.all(np.abs(radii - 45) < 2.5)  # 30 px + half of the 30-px equivalent radius
     angles = np.sort(np.arctan2(*(stroke.points - 100).T))
     assert np.diff(np.append(angles, angles[0] + 2 * np.pi)).max() < 1.0  # all the way round
+    # background_width thickens the background strokes alone
+    wide = scribblesim.simulate(disc[None], [1], config=SimConfig(**{**config.to_dict(), "background_width": 3}))
+    assert (wide.label_map == 0).sum() > 2 * (result.label_map == 0).sum()
+    assert np.array_equal(wide.label_map == 1, result.label_map == 1)
     # an image without objects keeps the paper's medial stroke
     empty = scribblesim.simulate(np.zeros((0, 64, 64), bool), [], config=config)
     assert [s.style for s in empty.strokes] == ["background"]
