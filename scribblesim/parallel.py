@@ -73,6 +73,21 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+#: Whether the command is stopping (a stop signal arrived); see :func:`stopping`.
+_stopping = False
+
+
+def stopping(flag: bool = True) -> None:
+    """Say that the command is stopping (or, with ``False``, no longer): workers started from now end at once.
+
+    A pool may replace a worker just as it terminates the others (CPython's Pool starts
+    the replacement after its terminate loop), and then waits for the new one forever; a
+    worker forked while the flag is up inherits it and ends before it takes work.
+    """
+    global _stopping
+    _stopping = flag
+
+
 def start_worker(parent: int) -> None:
     """Initializer of worker processes: they end with ``parent`` and on SIGTERM, keep freed memory,
     ignore Ctrl-C and run OpenCV on one thread.
@@ -84,6 +99,8 @@ def start_worker(parent: int) -> None:
     forked after the parent ran OpenCV, ``setNumThreads(1)`` waits forever on the
     parent's thread pool.
     """
+    if _stopping:
+        os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker inherits the command's SIGTERM handler, which turns the signal into an
     # exception that the pool's worker loop survives: the pool's terminate() would then wait

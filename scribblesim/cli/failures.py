@@ -22,6 +22,7 @@ from typing import NoReturn
 import click
 
 from ..errors import UserError
+from ..parallel import stopping
 from .options import ListOptionsCommand
 
 #: Exit status of a failure the user can fix (bad input, a missing file).
@@ -51,6 +52,7 @@ class _Stops:
     def handle(self, signum: int, frame) -> None:
         self.received.append(signum)
         if len(self.received) == 1:  # later ones must not break the clean-up the first one began
+            stopping()
             raise KeyboardInterrupt
 
     @property
@@ -71,6 +73,7 @@ def _stops_interrupt(signals: tuple[int, ...]) -> Iterator[_Stops]:
     try:
         yield stops
     finally:
+        stopping(False)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -41,7 +41,7 @@ from .layout import (
     write_meta,
 )
 from .scribble_set import recorded_label_png
-from .writer import BuildSpec, ImageReport, Sample, SeedCounts, process_image
+from .writer import BuildSpec, ImageReport, Sample, SeedCounts, finished_images, finished_report, process_image
 
 __all__ = ["BuildSpec", "BuildSummary", "Sample", "build", "check_rerun", "remove_build"]
 
@@ -292,15 +292,27 @@ def build(
     if not spec.layout.meta.is_file():
         _write_meta(spec, dataset, class_names, None, source)
     reports: list[ImageReport] = []
-    with (
-        in_workers(process_image, _one_name_each(samples), spec, jobs=jobs, backend=backend) as results,
-        _progress_bar(total, f"{dataset} {spec.split}", progress) as bar,
-    ):
-        for report in results:
-            if report.error:
-                warnings.warn(f"skipped image {report.name}: {report.error}", stacklevel=1)
-            reports.append(report)
-            bar.update(1)
+    finished = finished_images(spec)  # a rerun skips them at the cost of listing the folders
+    already_done: list[str] = []
+    with _progress_bar(total, f"{dataset} {spec.split}", progress) as bar:
+
+        def unfinished(samples: Iterable[Sample]) -> Iterator[Sample]:
+            for sample in samples:
+                if sample.name in finished:
+                    already_done.append(sample.name)
+                    bar.update(1)
+                else:
+                    yield sample
+
+        with in_workers(
+            process_image, unfinished(_one_name_each(samples)), spec, jobs=jobs, backend=backend
+        ) as results:
+            for report in results:
+                if report.error:
+                    warnings.warn(f"skipped image {report.name}: {report.error}", stacklevel=1)
+                reports.append(report)
+                bar.update(1)
+    reports += [finished_report(name, spec) for name in already_done]
     reports.sort(key=lambda r: r.name)
     names = [r.name for r in reports if r.error is None and r.left_out is None]
     write_if_changed(spec.layout.split_list(spec.list_file), "".join(f"{n}\n" for n in names).encode())

@@ -19,6 +19,7 @@ and a killed build resumes where it stopped.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -248,11 +249,47 @@ def process_image(sample: Sample, spec: BuildSpec) -> ImageReport:
             )
         if source is not None and image_link is not None and not linked:
             link_or_copy_atomic(source, image_link, spec.copy_images)
+    return _counted(report, spec, records)
+
+
+def _counted(report: ImageReport, spec: BuildSpec, records: dict[int | str, dict]) -> ImageReport:
+    """``report`` with each set's stroke and skip counts, from ``records`` or the image's record files."""
     for tag in spec.tags:
-        record = records.get(tag) or json.loads((spec.part_dir(tag) / f"{name}.json").read_bytes())
+        record = records.get(tag) or json.loads((spec.part_dir(tag) / f"{report.name}.json").read_bytes())
         report.strokes.update((tag, s["style"]) for s in record["strokes"])
         report.skipped.update((tag, s["kind"]) for s in record["skipped"])
     return report
+
+
+def finished_report(name: str, spec: BuildSpec) -> ImageReport:
+    """The report of an image that :func:`finished_images` found done: its counts, nothing computed."""
+    return _counted(ImageReport(name), spec, {})
+
+
+def finished_images(spec: BuildSpec) -> set[str]:
+    """Names of the images whose every file is written, from one listing of each folder.
+
+    A rerun skips them without a worker or a per-image check: the ground truth, an image
+    (link, copy or generated PNG) and, for every set, a scribble PNG and a stroke record,
+    each non-empty (see :func:`_written`). Temporary files (``.name.tmp``) do not count.
+    """
+
+    def listed(folder: Path, suffix: str, *, sized: bool = True) -> set[str]:
+        if not folder.is_dir():
+            return set()
+        with os.scandir(folder) as entries:
+            return {
+                entry.name[: -len(suffix)] if suffix else entry.name.rpartition(".")[0]
+                for entry in entries
+                if entry.name.endswith(suffix)
+                and not entry.name.startswith(".")
+                and (not sized or entry.stat().st_size > 0)
+            }
+
+    names = listed(spec.layout.ground_truth_dir, ".png") & listed(spec.layout.images, "", sized=False)
+    for tag in spec.tags:
+        names &= listed(spec.scribble_dir(tag), ".png") & listed(spec.part_dir(tag), ".json")
+    return names
 
 
 def _generated_problem(loaded: LoadedSample, generated: Path | None, human: bool) -> str | None:

@@ -333,21 +333,36 @@ def test_a_stop_exits_130_in_one_line_and_a_rerun_finishes_the_build(
         os.kill(process.pid, signum)
     try:
         _, stderr = process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:  # a hang: fail with where each thread waits
+    except subprocess.TimeoutExpired:  # a hang: fail with where each thread and worker waits
+        workers = _process_states(process.pid)
         process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
         _, stderr = process.communicate(timeout=30)
         os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail(f"the build hung after the signal; its threads:\n{stderr}")
+        pytest.fail(f"the build hung after the signal; its workers: {workers}; its threads:\n{stderr}")
     assert process.returncode == 130 and stderr == line  # no traceback, no leaked-memory warning
-    assert not list(out.rglob(".*.tmp"))  # nothing half written
     blocking.unlink()
     blocking.write_bytes(saved)
     for target in (out, tmp_path / "whole"):  # the rerun resumes; a build without a stop to compare
         done = subprocess.run([*command, "--out", str(target)], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
+    assert not list(out.rglob(".*.tmp"))  # a killed worker's temporary file is gone, no file half written
     for path in (tmp_path / "whole").rglob("*"):
         if path.is_file() and path.name != "meta.json":
             assert path.read_bytes() == (out / path.relative_to(tmp_path / "whole")).read_bytes(), path
+
+
+def _process_states(parent: int) -> dict:
+    """Each child process of ``parent``: its state, signal masks and where the kernel has it wait."""
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    states = {}
+    for pid in children.read_text().split() if children.exists() else []:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+        except OSError:
+            continue
+        states[pid] = [line for line in status if line.startswith(("State", "SigBlk", "SigIgn", "SigCgt"))] + [wchan]
+    return states
 
 
 def test_whatever_a_library_raises_while_a_stop_is_pending_is_the_stop() -> None:
@@ -503,3 +518,19 @@ print(jobs, _workers(-1))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1"]
+
+
+def test_a_rerun_skips_finished_images_by_listing_their_folders(tmp_path: Path) -> None:
+    """A finished image is neither loaded nor checked by a worker again: its source may be gone."""
+    root = coco_root(tmp_path)
+    spec = BuildSpec(tmp_path / "out", "val", "coco_val", (1, 2), SimConfig())
+    first = build(
+        coco_samples(root, "val"), spec, dataset="coco", class_names=["background"] * 81, jobs=1, progress=False
+    )
+    samples = coco_samples(root, "val")
+    shutil.rmtree(root / "val")  # the images are gone: only a per-image check would notice
+    (tmp_path / "out" / "coco_val_scribble_r2" / f"{NAMES[0]}.png").unlink()  # one set of one image to redo
+    with pytest.warns(UserWarning, match=f"skipped image {NAMES[0]}: .* image file not found"):
+        again = build(samples, spec, dataset="coco", class_names=["background"] * 81, jobs=1, progress=False)
+    assert first.images == 3 and again.images == 2 and again.computed == 0
+    assert [name for name, _ in again.skipped_images] == [NAMES[0]]  # the unfinished one alone went to a worker
