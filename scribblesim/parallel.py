@@ -9,6 +9,7 @@ beside :mod:`.errors` rather than under a floor; it imports nothing of scribbles
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import os
 import signal
@@ -186,7 +187,7 @@ def in_workers(function: Callable, items: Iterable, *args, jobs: int, backend: s
 
     # Worker processes end with the caller, even one killed with SIGKILL.
     options = {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
-    with joblib.parallel_config(backend=backend, n_jobs=jobs, **options):
+    with joblib.parallel_config(backend=backend, n_jobs=jobs, **options), _frozen_for_fork(backend):
         here = os.getcwd()
         tasks = (joblib.delayed(_call_in)(here, function, item, *args) for item in items)
         yield (
@@ -194,3 +195,23 @@ def in_workers(function: Callable, items: Iterable, *args, jobs: int, backend: s
             if backend == "multiprocessing"
             else joblib.Parallel(return_as="generator")(tasks)
         )
+
+
+@contextmanager
+def _frozen_for_fork(backend: str) -> Iterator[None]:
+    """While forked workers run, the parent's objects sit in the collector's permanent generation.
+
+    A forked worker shares the parent's memory until it writes to a page. Its garbage
+    collector would write to every object the parent holds (a COCO index: millions of
+    them) as it traverses them, and so copy the parent's heap page by page into the
+    worker; frozen objects are never traversed (``gc.freeze``, as Python's docs advise
+    before a fork).
+    """
+    if backend != "multiprocessing":
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
