@@ -62,6 +62,8 @@ def build_options(function):
         "--scheduler",
         default=None,
         metavar="ADDRESS",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        show_envvar=True,
         help="Address of a running dask.distributed scheduler (implies --backend dask).",
     )
     @click.option("--copy-images", is_flag=True, help="Copy images into JPEGImages/ instead of symlinking them.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -248,6 +249,77 @@ def test_dask_local_cluster_matches_loky(built: Path, tmp_path: Path) -> None:
         )
         assert result.exit_code == 0, result.output
     assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, workers: int = 2):
+    """A real ``dask scheduler`` and ``workers`` ``dask worker`` processes on 127.0.0.1, each in a folder of
+    its own (as on other machines); yields the scheduler's address once every worker has joined."""
+    from dask.distributed import Client
+
+    folder.mkdir()
+    started = []
+    dask = [sys.executable, "-m", "dask"]
+    try:
+        scheduler_file = folder / "scheduler.json"
+        started.append(
+            subprocess.Popen(
+                [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+                + ["--scheduler-file", str(scheduler_file)],
+                cwd=folder,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        for k in range(workers):
+            home = folder / f"worker{k}"
+            home.mkdir()
+            started.append(
+                subprocess.Popen(
+                    [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1", "--no-dashboard"]
+                    + ["--local-directory", str(home)],
+                    cwd=home,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        with Client(scheduler_file=str(scheduler_file), timeout=30) as client:
+            client.wait_for_workers(workers, timeout=30)
+            address = client.scheduler.address
+        yield address, started[1:]
+    finally:
+        for process in reversed(started):
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+
+
+def test_a_real_dask_cluster_builds_what_one_job_builds(built: Path, tmp_path: Path, monkeypatch) -> None:
+    """Scheduler and workers as separate processes in their own working directories: byte-identical
+    output with --scheduler, with DASK_SCHEDULER_ADDRESS alone, and when a worker dies mid-build."""
+    with dask_cluster(tmp_path / "cluster") as (address, workers):
+        out = tmp_path / "out"
+        result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out), "--scheduler", address)
+        assert result.exit_code == 0, result.output
+        assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        out = tmp_path / "env"
+        result = run_cli("build", "coco", "--seeds", "1", "2", "--out", str(out))
+        assert result.exit_code == 0, result.output
+        assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
+        # a worker lost mid-build (SIGKILL, as a node that dies): its tasks run again elsewhere
+        out = tmp_path / "lost"
+        command = [sys.executable, "-m", "scribblesim", "build", "coco", "--seeds", "1", "2", "--out", str(out)]
+        build = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while build.poll() is None and len(list(out.glob("*_scribble_r1/*.png"))) < 3:
+            time.sleep(0.02)
+        assert build.poll() is None  # mid-build
+        node = psutil.Process(workers[0].pid)
+        for process in [*node.children(recursive=True), node]:  # the nanny, its worker and helpers
+            process.kill()
+        _, stderr = build.communicate(timeout=120)
+        assert build.returncode == 0, stderr
+        assert final_files(tree_bytes(out)) == final_files(tree_bytes(built))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
