@@ -34,11 +34,10 @@ import json
 import statistics
 from pathlib import Path
 
-import numpy as np
 from scipy import ndimage
 
 from scribblesim.analysis.objects import components_as_objects
-from scribblesim.analysis.style_measures import frame_measures, object_frames
+from scribblesim.analysis.style_measures import background_placement, frame_measures, object_frames
 from scribblesim.engine.result import UNLABELLED
 from scribblesim.sets.layout import Layout, read_meta, set_name, split_list_path
 from scribblesim.sets.scribble_set import read_label_map
@@ -78,14 +77,13 @@ def measure(out: Path, names: list[str], tags: list[str], classes: int) -> dict[
         objects = components_as_objects(truth)
         frames = object_frames(objects.masks, objects.ignore)
         foreground = (truth != 0) & (truth != UNLABELLED)
-        to_objects = ndimage.distance_transform_edt(~foreground) if foreground.any() else None
         for tag, folder in folders.items():
             scribbles = read_label_map(folder / f"{name}.png")
             cells = per[tag]
-            if to_objects is not None and (scribbles == 0).any():
-                radius = np.sqrt(foreground.sum() / np.pi)
-                cells[0]["distance"].append(float(np.median(to_objects[scribbles == 0])) / radius)
-                cells[0]["around"].append(_sectors(scribbles == 0, foreground))
+            placement = background_placement(scribbles == 0, foreground)
+            if placement is not None:
+                cells[0]["distance"].append(placement[0])
+                cells[0]["around"].append(placement[1])
             for k in range(classes):
                 drawn, present = scribbles == k, truth == k
                 cells[k]["labelled"][0] += int((drawn & present).sum())
@@ -120,14 +118,6 @@ def measure(out: Path, names: list[str], tags: list[str], classes: int) -> dict[
         ]
         for tag, cells in per.items()
     }
-
-
-def _sectors(drawn, foreground, sectors: int = 36) -> float:
-    """Share of the sectors around the foreground's centroid that hold a pixel of ``drawn``."""
-    rows, cols = np.nonzero(foreground)
-    drawn_rows, drawn_cols = np.nonzero(drawn)
-    angles = np.arctan2(drawn_rows - rows.mean(), drawn_cols - cols.mean())
-    return len(np.unique(((angles + np.pi) / (2 * np.pi) * sectors).astype(int) % sectors)) / sectors
 
 
 def format_table(result: dict[str, list[dict]], names: list[str]) -> str:

@@ -28,9 +28,10 @@ import joblib
 import numpy as np
 
 from ..datasets.human import HumanExample
-from ..engine.config import SimConfig
+from ..engine.config import CLASS_FIELDS, SimConfig
+from ..engine.result import UNLABELLED
 from .human_compare import BANDED, MeasuredExample, SourceComparison, compare_with_humans, measure_humans
-from .style_measures import MEASURES
+from .style_measures import MEASURES, background_placement
 from .summary import finite_median, json_safe
 
 #: ``format`` of a style file.
@@ -201,12 +202,41 @@ class FitResult:
             if getattr(self.config, name) != getattr(default, name)
         }
 
-    def style_record(self, fitted_on: str, seeds: Sequence[int], held_out_share: float = HOLD_OUT) -> dict:
+    def style_record(
+        self,
+        fitted_on: str,
+        seeds: Sequence[int],
+        held_out_share: float = HOLD_OUT,
+        classes: Mapping[str, FitResult] | None = None,
+        background: Mapping | None = None,
+    ) -> dict:
         """The style file's JSON: the whole config (what ``SimConfig.from_file`` reads) and how it was fitted.
 
         Per source: the comparisons before and after on the examples fitted on, and under
-        ``held_out`` on those held out (absent for a source with none).
+        ``held_out`` on those held out (absent for a source with none). ``classes`` (from
+        :func:`fit_classes`) adds each class's own fields where they differ from this
+        config, with their scores under ``class_fits``; ``background`` (from
+        :func:`fit_background`) the background's.
         """
+        sections: dict = {}
+        if classes:
+            sections["classes"] = {
+                name: overrides
+                for name, fitted in classes.items()
+                if (overrides := class_overrides(fitted.config, self.config))
+            }
+            sections["class_fits"] = {
+                name: {
+                    "knobs": class_overrides(fitted.config, self.config),
+                    "score": {"before": score(fitted.before), "after": score(fitted.after)},
+                    "held_out": {"before": score(fitted.held_before), "after": score(fitted.held_after)}
+                    if fitted.held_after
+                    else None,
+                }
+                for name, fitted in classes.items()
+            }
+        if background:
+            sections["background"] = dict(background)
         sources = {c.source: {"before": b.to_dict(), "after": c.to_dict()} for b, c in zip(self.before, self.after)}
         for b, c in zip(self.held_before, self.held_after):
             sources.setdefault(c.source, {})["held_out"] = {"before": b.to_dict(), "after": c.to_dict()}
@@ -221,6 +251,7 @@ class FitResult:
                 "score": {"before": score(self.before), "after": score(self.after), "held_out": held},
                 "sources": sources,
                 "config": self.config.to_dict(),
+                **sections,
             }
         )
 
@@ -356,3 +387,55 @@ _SEARCHED: list[MeasuredExample] = []
 
 def _simulate_searched(config: SimConfig, seeds: Sequence[int]) -> list[SourceComparison]:
     return compare_with_humans(_SEARCHED, objects_only(config), seeds)
+
+
+#: The humans' background strokes are drawn ``"around"`` the objects when their median
+#: distance to them is below this many equivalent radii and they reach at least
+#: :data:`AROUND_SECTORS` of the sectors around them; else the paper's medial stroke.
+AROUND_DISTANCE = 1.0
+AROUND_SECTORS = 0.75
+
+
+def fit_background(examples: Sequence[HumanExample]) -> dict:
+    """The background fields that place background strokes where the humans' sit (empty: the paper's).
+
+    Per example and annotator, :func:`~.style_measures.background_placement` of the human
+    background scribble; the medians decide: humans who circle the objects closely get
+    ``background_placement="around"`` at their median distance as ``background_margin``.
+    """
+    placements = [
+        placement
+        for example in examples
+        for scribble in example.scribbles
+        if (placement := background_placement(scribble == 0, (example.truth != 0) & (example.truth != UNLABELLED)))
+        is not None
+    ]
+    if not placements:
+        return {}
+    distance = float(np.median([d for d, _ in placements]))
+    around = float(np.median([a for _, a in placements]))
+    if distance < AROUND_DISTANCE and around >= AROUND_SECTORS:
+        return {"background_placement": "around", "background_margin": round(max(distance, 0.05), 2)}
+    return {}
+
+
+def fit_classes(
+    examples: Sequence[HumanExample], base: SimConfig, class_names: Sequence[str], **options
+) -> dict[str, FitResult]:
+    """A style per class: :func:`fit_style` on each class's objects alone, from ``base`` (the style
+    fitted on every class). ``options`` go to :func:`fit_style`; examples without classes are left out.
+    """
+    labels = sorted({label for example in examples for label in example.classes})
+    fitted = {}
+    for label in labels:
+        of_class = [example.of_class(label) for example in examples if label in example.classes]
+        name = class_names[label] if label < len(class_names) else str(label)
+        fitted[name] = fit_style(of_class, base=base, **options)
+    return fitted
+
+
+def class_overrides(fitted: SimConfig, base: SimConfig) -> dict:
+    """The fields of a class's fitted style that differ from ``base``: its entry in a style file's ``classes``."""
+    return {
+        name: getattr(fitted, name) for name in sorted(CLASS_FIELDS) if getattr(fitted, name) != getattr(base, name)
+    }

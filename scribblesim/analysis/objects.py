@@ -155,5 +155,5 @@ def human_examples_from_build(
             mine = labels == own_class
             human[mine] = truth[mine]
             maps.append(human)
-        examples.append(HumanExample(source, name, truth, tuple(maps)))
+        examples.append(HumanExample(source, name, truth, tuple(maps), tuple(int(c) for c in found.classes)))
     return examples

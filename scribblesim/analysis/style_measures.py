@@ -132,3 +132,26 @@ def chamfer_ratio(frame_or_mask: ObjectFrame | np.ndarray, label: int, first: np
     frame = frame_or_mask if isinstance(frame_or_mask, ObjectFrame) else ObjectFrame.of(frame_or_mask)
     a, b = (frame.skeleton(label, s) for s in (first, second))
     return chamfer_distance(a, b) / math.sqrt(frame.mask.sum())
+
+
+#: Sectors around the objects that :func:`background_placement` counts.
+SECTORS = 36
+
+
+def background_placement(background: np.ndarray, objects: np.ndarray) -> tuple[float, float] | None:
+    """Where an image's background scribble sits: ``(distance, around)``, or None without one or objects.
+
+    ``distance``: the median distance of its pixels to the nearest object pixel, / the
+    objects' equivalent radius (the radius of a disc of their total area); ``around``:
+    the share of :data:`SECTORS` sectors around the objects' centroid that hold one of its
+    pixels (1: all the way round).
+    """
+    if not background.any() or not objects.any():
+        return None
+    radius = math.sqrt(float(objects.sum()) / math.pi)
+    distance = float(np.median(ndimage.distance_transform_edt(~objects)[background])) / radius
+    rows, cols = np.nonzero(objects)
+    drawn_rows, drawn_cols = np.nonzero(background)
+    angles = np.arctan2(drawn_rows - rows.mean(), drawn_cols - cols.mean())
+    sectors = np.unique(((angles + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS)
+    return distance, len(sectors) / SECTORS

@@ -327,9 +327,19 @@ def fit_command(
     With --scribbles, HUMAN_DIR is a scribblesim build output instead, and each folder
     holds one annotator's scribbles of its images.
     """
-    from ..analysis.fit import CHAMFER_BAND, HOLD_OUT, SEARCH_EXAMPLES, fit_style
+    from ..analysis.fit import (
+        CHAMFER_BAND,
+        HOLD_OUT,
+        SEARCH_EXAMPLES,
+        class_overrides,
+        fit_background,
+        fit_classes,
+        fit_style,
+        score,
+    )
     from ..analysis.human_compare import TABLE_LEGEND, format_comparison
     from ..sets.files import json_bytes, write_bytes_atomic
+    from ..sets.layout import read_meta
 
     held_out = HOLD_OUT if held_out is None else held_out
     search_examples = SEARCH_EXAMPLES if search_examples is None else search_examples
@@ -338,8 +348,9 @@ def fit_command(
     if search_examples < 1:
         raise ConfigError(f"--search-examples: must be at least 1, got {search_examples}")
     seeds = (seed, seed + 1)
+    examples = _human_examples(human_dir, scribble_dirs, root, split)
     result = fit_style(
-        _human_examples(human_dir, scribble_dirs, root, split),
+        examples,
         seeds=seeds,
         per_source=search_examples,
         held_out=held_out,
@@ -365,7 +376,34 @@ def fit_command(
                 f"({fitted.chamfer_ratio():.2f}, typical {fitted.typical_chamfer_ratio():.2f}, on those fitted on), "
                 f"outside {low:g}-{high:g}: its seeds do not vary as its annotators do"
             )
-    write_bytes_atomic(dest, json_bytes(result.style_record(str(human_dir), seeds, held_out)))
+    classes = {}
+    if scribble_dirs and any(example.classes for example in examples):  # a build: classes known
+        click.echo("styles per class, searched from the one above:")
+        classes = fit_classes(
+            examples,
+            result.config,
+            read_meta(human_dir)["classes"],
+            seeds=seeds,
+            per_source=search_examples,
+            held_out=held_out,
+            jobs=jobs,
+        )
+        for class_name, class_fit in classes.items():
+            found = ", ".join(f"{k}={v}" for k, v in class_overrides(class_fit.config, result.config).items())
+            held_line = (
+                f", held out {score(class_fit.held_before):.3f} -> {score(class_fit.held_after):.3f}"
+                if class_fit.held_after
+                else ""
+            )
+            click.echo(
+                f"  {class_name}: {found or 'the same'} "
+                f"(score {score(class_fit.before):.3f} -> {score(class_fit.after):.3f}{held_line})"
+            )
+    background = fit_background(examples)
+    found_background = ", ".join(f"{k}={v}" for k, v in background.items())
+    click.echo(f"background: {found_background or 'the paper medial stroke'}")
+    record = result.style_record(str(human_dir), seeds, held_out, classes, background)
+    write_bytes_atomic(dest, json_bytes(record))
     click.echo(f"wrote {dest} ({result.evaluations} settings simulated)")
 
 

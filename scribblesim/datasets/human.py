@@ -32,6 +32,17 @@ class HumanExample:
     name: str
     truth: np.ndarray
     scribbles: tuple[np.ndarray, ...]
+    #: The class of each object (``classes[k - 1]`` of object ``k``), where the source knows them.
+    classes: tuple[int, ...] = ()
+
+    def of_class(self, label: int) -> HumanExample:
+        """This example with the objects of class ``label`` alone; the others become unknown band."""
+        others = [k + 1 for k, c in enumerate(self.classes) if c != label]
+        hidden = np.isin(self.truth, others)
+        scribbles = tuple(np.where(hidden, UNLABELLED, s).astype(np.uint8) for s in self.scribbles)
+        return HumanExample(
+            self.source, self.name, np.where(hidden, UNLABELLED, self.truth).astype(np.uint8), scribbles, self.classes
+        )
 
     @cached_property
     def object_ids(self) -> list[int]:

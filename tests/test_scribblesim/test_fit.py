@@ -267,11 +267,18 @@ def test_fit_on_an_acdc_builds_train_split_and_build_with_the_style(tmp_path: Pa
     assert acdc["after"]["objects"] + acdc["held_out"]["after"]["objects"] == train_objects
     assert acdc["after"]["annotators"] == 1 and acdc["after"]["measures"]["length"]["held_out_human"] is None
     assert record["knobs"]["width"] == 1 and record["knobs"]["boundary_probability"] == 1.0
+    # a style per class, searched from that one, and the background where the experts draw it
+    assert set(record["class_fits"]) <= {"RV", "MYO", "LV"} and record["class_fits"]
+    assert all(fit["held_out"]["after"] >= 0 for fit in record["class_fits"].values())
+    assert set(record.get("classes", {})) <= set(record["class_fits"]) and "styles per class" in fitted.output
+    assert "background:" in fitted.output
     styled = ["build", "acdc", "--root", str(root), "--out", str(tmp_path / "styled"), "--style", str(style)]
     again = runner.invoke(main, [*styled, *quiet, "--seeds", "3"])
     assert again.exit_code == 0, again.output
     meta = json.loads((tmp_path / "styled/meta.json").read_text())
     assert all(meta["config"][k] == v for k, v in record["knobs"].items())
+    names = json.loads((out / "meta.json").read_text())["classes"]
+    assert meta["config"]["per_class"] == {str(names.index(k)): v for k, v in record.get("classes", {}).items()}
     compare = ["stats", "--compare-human", str(out), "--scribbles", str(human), "--split", "val"]
     compared = runner.invoke(main, [*compare, "--out", str(tmp_path / "c"), "--style", str(style)])
     assert compared.exit_code == 0, compared.output
@@ -307,3 +314,29 @@ def test_fit_help_shows_the_search_defaults() -> None:
     shown = CliRunner().invoke(main, ["fit", "-h"]).output
     assert f"[default: {Fraction(HOLD_OUT).limit_denominator(100)}]" in " ".join(shown.split())
     assert f"[default: {SEARCH_EXAMPLES}]" in " ".join(shown.split())
+
+
+def test_the_background_is_fitted_where_the_humans_draw_it() -> None:
+    from scribblesim.analysis.fit import fit_background
+    from scribblesim.datasets.human import HumanExample
+
+    rows, cols = np.mgrid[:120, :120]
+    radius = np.hypot(rows - 60, cols - 60)
+    truth = np.where(radius < 20, 1, 0).astype(np.uint8)  # equivalent radius 20
+    around = np.where(np.abs(radius - 30) < 1, 0, 255).astype(np.uint8)  # a loop half a radius outside
+    far = np.where((rows == 5) & (cols > 5), 0, 255).astype(np.uint8)  # a stroke along the top
+    assert fit_background([HumanExample("s", "a", truth, (around,), (1,))]) == {
+        "background_placement": "around",
+        "background_margin": pytest.approx(0.5, abs=0.05),
+    }
+    assert fit_background([HumanExample("s", "b", truth, (far,), (1,))]) == {}
+
+
+def test_an_example_of_one_class_hides_the_others() -> None:
+    from scribblesim.datasets.human import HumanExample
+
+    truth = np.array([[1, 1, 0, 2, 2, 255]], dtype=np.uint8)
+    human = np.array([[1, 255, 0, 2, 255, 255]], dtype=np.uint8)
+    example = HumanExample("s", "n", truth, (human,), (3, 5)).of_class(5)
+    assert example.truth.tolist() == [[255, 255, 0, 2, 2, 255]] and example.object_ids == [2]
+    assert example.scribbles[0].tolist() == [[255, 255, 0, 2, 255, 255]]
