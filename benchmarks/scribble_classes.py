@@ -25,6 +25,7 @@ And where the background scribbles sit (the median image):
   background scribble pixel (1: all the way round).
 
     python benchmarks/scribble_classes.py OUT [--sets human,1,2,3] [--split train] [--json]
+        [--figure PNG --labels experts,s1,...]
 """
 
 from __future__ import annotations
@@ -141,12 +142,44 @@ def format_table(result: dict[str, list[dict]], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def draw(result: dict[str, list[dict]], classes: list[str], labels: list[str], path: Path) -> None:
+    """Per class, each set's labelled share and reach; then where the background scribbles sit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tags = list(result)
+    panels = [("labelled", "share of the class labelled (%)", 100), ("reach", "reach (/ inscribed radius)", 1)]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    width = 0.8 / len(tags)
+    for axis, (key, title, scale) in zip(axes, panels):
+        for t, tag in enumerate(tags):
+            values = [(result[tag][k][key] or 0) * scale for k in range(len(classes))]
+            axis.bar(
+                [k + (t - (len(tags) - 1) / 2) * width for k in range(len(classes))], values, width, label=labels[t]
+            )
+        axis.set_xticks(range(len(classes)), classes)
+        axis.set_title(title, fontsize=10)
+    for t, tag in enumerate(tags):
+        cell = result[tag][0]
+        if cell["distance"] is not None:
+            axes[2].scatter(cell["distance"], cell["around"], s=60, label=labels[t])
+    axes[2].set(xlabel="distance to the objects (/ their equivalent radius)", ylabel="share of sectors around them")
+    axes[2].set_title("background scribbles (median image)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="A scribblesim build output.")
     parser.add_argument("--sets", default="human,1", help="Scribble sets: human and/or seeds (default human,1).")
     parser.add_argument("--split", default="train", help="The split measured (default train).")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
+    parser.add_argument("--figure", type=Path, default=None, help="Also draw the measures (PNG).")
+    parser.add_argument("--labels", default=None, help="The sets' names in the figure (default: their tags).")
     args = parser.parse_args()
     if not (args.out / "meta.json").is_file():
         raise SystemExit(f"error: {args.out}: not a scribblesim build (no meta.json)")
@@ -159,6 +192,11 @@ def main() -> None:
     result = measure(args.out, names, tags, len(classes))
     report = {"split": args.split, "images": len(names), "classes": classes, "sets": result}
     print(json.dumps(report, indent=1) if args.json else format_table(result, classes))
+    if args.figure is not None:
+        labels = args.labels.split(",") if args.labels else tags
+        if len(labels) != len(tags):
+            raise SystemExit(f"error: --labels: {len(labels)} names for {len(tags)} sets")
+        draw(result, classes, labels, args.figure)
 
 
 if __name__ == "__main__":
