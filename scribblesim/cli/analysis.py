@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import ConfigError, DatasetError
-from ..parallel import usable_cores
 from ..sets.files import LABEL_PNG_MODES
 from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
 from .failures import OneLineErrors
-from .options import JOBS, SEED, SET_TAG, ListOptionsCommand
+from .options import SEED, SET_TAG, ListOptionsCommand, jobs_option
 
 if TYPE_CHECKING:
     from ..datasets.human import HumanExample
@@ -279,13 +278,7 @@ def _compare_human(
     show_default=True,
     help="First simulated annotator of the search (it uses this seed and the next).",
 )
-@click.option(
-    "--jobs",
-    type=JOBS,
-    default=usable_cores(),
-    show_default="the cores this process may use",
-    help="Settings simulated at once (-1: all cores); the style found is the same for any number.",
-)
+@jobs_option("Settings simulated at once (-1: all cores); the style found is the same for any number.")
 @_scribbles_option
 @click.option(
     "--root",

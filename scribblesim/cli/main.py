@@ -21,7 +21,7 @@ from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS, usable_cores
 from ..sets.build import BuildSpec, build
 from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
 from .failures import OneLineErrors
-from .options import JOBS, SEED
+from .options import SEED, jobs_option
 
 DEFAULT_OUT = Path("scribbles-out")
 
@@ -44,13 +44,7 @@ def build_options(function):
         metavar="SEED [SEED ...]",
         help="Seeds (annotators): --seeds 1 2 3. Default: 1.",
     )
-    @click.option(
-        "--jobs",
-        type=JOBS,
-        default=usable_cores(),
-        show_default="the cores this process may use",
-        help="Parallel workers.",
-    )
+    @jobs_option("Parallel workers.")
     @click.option(
         "--backend",
         type=click.Choice(JOBLIB_BACKENDS),

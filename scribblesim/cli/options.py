@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import click
 
+from ..parallel import usable_cores
+
 
 class SetTag(click.ParamType):
     """A scribble set's tag: a seed or ``human`` (a build's human set), maybe with a suffix
@@ -46,6 +48,15 @@ class Jobs(click.types.IntParamType):
 #: A seed (annotator, random stream): a non-negative integer.
 SEED = click.IntRange(min=0)
 JOBS = Jobs()
+
+
+def jobs_option(help: str):
+    """``--jobs``, by default the cores this process may use (its CPU affinity)."""
+    return click.option(
+        "--jobs", type=JOBS, default=usable_cores(), show_default="the cores this process may use", help=help
+    )
+
+
 #: Types whose values are told apart from other words, so that they can follow one flag.
 _LIST_TYPES = (click.types.IntParamType, click.types.FloatParamType, SetTag)
 
