@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,11 +78,15 @@ class DatasetSplit:
     notes: dict | None = None
 
 
-def read_json(path: Path, missing: str) -> object:
-    """Parse a JSON file; :class:`DatasetError` says ``"{path}: {missing}"`` if it is absent."""
+def read_json(path: Path, missing: str, object_hook: Callable[[dict], object] | None = None) -> object:
+    """Parse a JSON file; :class:`DatasetError` says ``"{path}: {missing}"`` if it is absent.
+
+    ``object_hook`` (as :func:`json.load` takes it) may make each object compact as soon as
+    it is parsed, so that a large file never holds all of its parsed form at once.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            return json.load(handle, object_hook=object_hook)
     except FileNotFoundError:
         raise DatasetError(f"{path}: {missing}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
