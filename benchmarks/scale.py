@@ -128,7 +128,7 @@ def ended(process: subprocess.Popen, timeout: float = 120) -> dict:
     return {"exit": process.returncode, "lines": lines, "leaked_warning": "leaked" in stderr}
 
 
-def baseline_rate(folder: Path, jobs: int, images: int = 2000) -> float:
+def baseline_rate(folder: Path, jobs: int, images: int) -> float:
     """Images/s of a whole build of ``images`` images, after its first image."""
     root = synthetic_root(folder / "small-root", images)
     out = folder / "small-out"
@@ -139,8 +139,8 @@ def baseline_rate(folder: Path, jobs: int, images: int = 2000) -> float:
     return watch.rate_between(first, float("inf"))
 
 
-def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folder: Path) -> dict:
-    baseline = baseline_rate(folder, jobs)
+def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folder: Path, baseline_images: int) -> dict:
+    baseline = baseline_rate(folder, jobs, baseline_images)
     root = synthetic_root(folder / "root", images)
     out = folder / "out"
     scribbles = out / f"coco_{SPLIT}_scribble_r1"
@@ -149,7 +149,8 @@ def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folde
     stop_at = stop_at or images // 2
     watch.wait_for(stop_at, timeout=24 * 3600)
     stopped_s = time.monotonic() - watch.started
-    os.killpg(process.pid, signal.SIGINT)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
     interrupted = ended(process)
     first = watch.first_image_s()
     done = watch.written()
@@ -172,7 +173,8 @@ def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folde
         "parent_peak_rss_mb": watch.parent_rss / 2**20,
         "worker_peak_uss_mb": sorted(round(v / 2**20, 1) for v in watch.worker_uss.values()),
         "rate_after_first_minute": watch.rate_between(60.0, stopped_s),
-        "rate_2000_images": baseline,
+        "baseline_images": baseline_images,
+        "rate_baseline": baseline,
         "stopped_at_images": done,
         "stopped_after_s": stopped_s,
         "interrupted": interrupted,
@@ -187,12 +189,15 @@ def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folde
 
 
 def table(result: dict) -> str:
-    rate, base = result["rate_after_first_minute"], result["rate_2000_images"]
+    rate, base = result["rate_after_first_minute"], result["rate_baseline"]
     rows = [
         ("first image", f"{result['first_image_s']:.1f} s"),
         ("parent peak RSS", f"{result['parent_peak_rss_mb']:.0f} MB"),
         ("workers' peak USS", ", ".join(f"{v:.0f} MB" for v in result["worker_peak_uss_mb"])),
-        ("images/s after the first minute", f"{rate:.1f} ({100 * rate / base:.0f} % of {base:.1f} at 2,000 images)"),
+        (
+            "images/s after the first minute",
+            f"{rate:.1f} ({100 * rate / base:.0f} % of {base:.1f} at {result['baseline_images']:,} images)",
+        ),
         (
             f"Ctrl-C at {result['stopped_at_images']:,} images",
             f"exit {result['interrupted']['exit']}, {len(result['interrupted']['lines'])} line(s): "
@@ -223,12 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--stop-at", type=int, default=None, help="Ctrl-C once this many images are written.")
     parser.add_argument("--rerun-seconds", type=float, default=60.0)
+    parser.add_argument("--baseline-images", type=int, default=2000, help="Images of the build to compare rates with.")
     parser.add_argument("--work", type=Path, default=None, help="Folder to build in (default: a temporary one).")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     folder = args.work or Path(tempfile.mkdtemp(prefix="scale-"))
     try:
-        result = run(args.images, args.jobs, args.stop_at, args.rerun_seconds, folder)
+        result = run(args.images, args.jobs, args.stop_at, args.rerun_seconds, folder, args.baseline_images)
     finally:
         if args.work is None:
             shutil.rmtree(folder, ignore_errors=True)
