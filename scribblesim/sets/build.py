@@ -312,6 +312,9 @@ def build(
                     warnings.warn(f"skipped image {report.name}: {report.error}", stacklevel=1)
                 reports.append(report)
                 bar.update(1)
+    # a worker killed mid-write (a lost cluster node, a pool's terminate) leaves its temporary file
+    for folder in spec.folders():
+        remove_stale_temporaries(folder)
     reports += [finished_report(name, spec) for name in already_done]
     reports.sort(key=lambda r: r.name)
     names = [r.name for r in reports if r.error is None and r.left_out is None]
