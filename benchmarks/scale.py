@@ -9,7 +9,7 @@ benchmark reports:
 
 - the seconds from the command's start to its first image;
 - the parent's peak resident memory, and the largest unique memory (USS) of each worker
-  over the whole run, sampled every 2 s;
+  over the whole run, sampled every 2 s (`--sample-every`);
 - images/s after the first minute, against the same build of 2,000 images;
 - Ctrl-C (SIGINT to the process group) once ``--stop-at`` images are written (default:
   half), its exit status and what it printed;
@@ -66,8 +66,8 @@ def synthetic_root(folder: Path, images: int) -> Path:
 class Watch:
     """Samples a running build: images written over time, the parent's RSS, each worker's USS."""
 
-    def __init__(self, process: subprocess.Popen, scribbles: Path) -> None:
-        self.process, self.scribbles = process, scribbles
+    def __init__(self, process: subprocess.Popen, scribbles: Path, every: float = SAMPLE_EVERY_S) -> None:
+        self.process, self.scribbles, self.every = process, scribbles, every
         self.started = time.monotonic()
         self.counts: list[tuple[float, int]] = []
         self.parent_rss = 0
@@ -92,7 +92,7 @@ class Watch:
             except psutil.Error:
                 pass
             self.counts.append((time.monotonic() - self.started, self.written()))
-            time.sleep(SAMPLE_EVERY_S)
+            time.sleep(self.every)
 
     def first_image_s(self) -> float | None:
         return next((t for t, n in self.counts if n > self.counts[0][1]), None) if self.counts else None
@@ -128,24 +128,32 @@ def ended(process: subprocess.Popen, timeout: float = 120) -> dict:
     return {"exit": process.returncode, "lines": lines, "leaked_warning": "leaked" in stderr}
 
 
-def baseline_rate(folder: Path, jobs: int, images: int) -> float:
+def baseline_rate(folder: Path, jobs: int, images: int, every: float) -> float:
     """Images/s of a whole build of ``images`` images, after its first image."""
     root = synthetic_root(folder / "small-root", images)
     out = folder / "small-out"
     process = start_build(root, out, jobs)
-    watch = Watch(process, out / f"coco_{SPLIT}_scribble_r1")
+    watch = Watch(process, out / f"coco_{SPLIT}_scribble_r1", every)
     ended(process, timeout=3600)
     first = watch.first_image_s() or 0.0
     return watch.rate_between(first, float("inf"))
 
 
-def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folder: Path, baseline_images: int) -> dict:
-    baseline = baseline_rate(folder, jobs, baseline_images)
+def run(
+    images: int,
+    jobs: int,
+    stop_at: int | None,
+    rerun_seconds: float,
+    folder: Path,
+    baseline_images: int,
+    every: float = SAMPLE_EVERY_S,
+) -> dict:
+    baseline = baseline_rate(folder, jobs, baseline_images, every)
     root = synthetic_root(folder / "root", images)
     out = folder / "out"
     scribbles = out / f"coco_{SPLIT}_scribble_r1"
     process = start_build(root, out, jobs)
-    watch = Watch(process, scribbles)
+    watch = Watch(process, scribbles, every)
     stop_at = stop_at or images // 2
     watch.wait_for(stop_at, timeout=24 * 3600)
     stopped_s = time.monotonic() - watch.started
@@ -156,7 +164,7 @@ def run(images: int, jobs: int, stop_at: int | None, rerun_seconds: float, folde
     done = watch.written()
     # the rerun: when its first new image appears, and its rate after that
     process = start_build(root, out, jobs)
-    rerun = Watch(process, scribbles)
+    rerun = Watch(process, scribbles, every)
     deadline = time.monotonic() + 1800
     while rerun.written() <= done and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.1)
@@ -230,11 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerun-seconds", type=float, default=60.0)
     parser.add_argument("--baseline-images", type=int, default=2000, help="Images of the build to compare rates with.")
     parser.add_argument("--work", type=Path, default=None, help="Folder to build in (default: a temporary one).")
+    parser.add_argument("--sample-every", type=float, default=SAMPLE_EVERY_S, help="Seconds between samples.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     folder = args.work or Path(tempfile.mkdtemp(prefix="scale-"))
     try:
-        result = run(args.images, args.jobs, args.stop_at, args.rerun_seconds, folder, args.baseline_images)
+        result = run(
+            args.images, args.jobs, args.stop_at, args.rerun_seconds, folder, args.baseline_images, args.sample_every
+        )
     finally:
         if args.work is None:
             shutil.rmtree(folder, ignore_errors=True)

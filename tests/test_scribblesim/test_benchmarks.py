@@ -39,7 +39,7 @@ def test_versus_reference_needs_the_reference(tmp_path: Path) -> None:
 def test_scale_stops_and_picks_up_a_build(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "scale.py"
     command = [sys.executable, str(script), "--images", "300", "--baseline-images", "60", "--stop-at", "40"]
-    command += ["--rerun-seconds", "1", "--jobs", "2", "--work", str(tmp_path), "--json"]
+    command += ["--rerun-seconds", "1", "--jobs", "2", "--sample-every", "0.1", "--work", str(tmp_path), "--json"]
     result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout)
     assert result["interrupted"] == {"exit": 130, "lines": ["error: interrupted"], "leaked_warning": False}
     assert result["terminated"] == {"exit": 130, "lines": ["error: terminated (SIGTERM)"], "leaked_warning": False}
