@@ -161,8 +161,8 @@ def train_stage2(
     process's place in the job (from :func:`~csptrain.runtime.process.joined`).
     """
     process.seed_torch(config.seed)
-    names = class_names_of(data)
-    classes = num_classes or len(names)
+    names = class_names_of(data) if num_classes is None else None  # a given class count may have no names
+    classes = num_classes or len(names or ())
     augment = Augment(
         config.crop_size,
         config.scale_min,
@@ -203,7 +203,7 @@ def train_stage2(
         samples_per_step=config.batch_size,
         save_every_epoch=True,
         compile=config.compile,
-        about=model_about(names if len(names) == classes else None),
+        about=model_about(names),
     )
     return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
 
