@@ -4,7 +4,9 @@
 
 Each trial starts ``scribblesim build coco`` with one job into a fresh folder, sends SIGINT
 to its process group after a random 0.2-3 s, and records its exit status and stderr
-(a build that ended first counts as such). Then it reruns every interrupted build to the
+(a build that ended first counts as such, and so does one that ends with status 0 and
+nothing on stderr after the stop was sent: the stop came after its work, which must then be
+complete). Then it reruns every interrupted build to the
 end and compares its files with one uninterrupted build's. Without ``--root``: the
 embedded sample.
 """
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 _, stderr = process.communicate()
                 stderr = "HUNG " + stderr
             lines = [line for line in stderr.splitlines() if line.strip()]
+            finished = process.returncode == 0 and not lines
             rerun = (
                 subprocess.run(command(out, args.root, args.split, args.seeds), capture_output=True, text=True)
                 if trial % args.rerun_every == 0
@@ -84,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             trials.append(
                 {
                     "after_s": round(after, 2),
-                    "ended_first": ended_first,
+                    "ended_first": ended_first or finished,
+                    "stop_sent": not ended_first,
                     "exit": process.returncode,
+                    "complete": files(out) == reference if finished else None,
                     "lines": lines,
                     "rerun_exit": None if rerun is None else rerun.returncode,
                     "rerun_equal": None if rerun is None else rerun.returncode == 0 and files(out) == reference,
@@ -97,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     good = [
         t
         for t in trials
-        if ((t["ended_first"] and t["exit"] == 0) or (t["exit"] == 130 and t["lines"] == ["error: interrupted"]))
+        if (
+            (t["ended_first"] and t["exit"] == 0 and t["complete"])
+            or (t["exit"] == 130 and t["lines"] == ["error: interrupted"])
+        )
         and t["rerun_equal"] is not False
     ]
     summary = {"trials": len(trials), "as_promised": len(good), "runs": trials}

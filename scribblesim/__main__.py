@@ -1,5 +1,12 @@
-"""``python -m scribblesim`` runs the command line."""
+"""``python -m scribblesim`` (and the ``scribblesim`` command) runs the command line."""
 
-from .cli import main
+from .cli.process import run_command
 
-main()
+
+def main() -> None:
+    """The ``scribblesim`` command line, as a process (see :mod:`scribblesim.cli.process`)."""
+    run_command("scribblesim.cli.main")
+
+
+if __name__ == "__main__":
+    main()

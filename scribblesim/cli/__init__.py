@@ -1,5 +1,4 @@
-"""The ``scribblesim`` command line (:func:`main`)."""
+"""The ``scribblesim`` command line: its commands in :mod:`.main`, run as a process by :mod:`.process`.
 
-from .main import main
-
-__all__ = ["main"]
+Nothing is imported here, so that the process can answer a stop before the commands' imports.
+"""

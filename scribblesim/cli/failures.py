@@ -24,11 +24,10 @@ import click
 from ..errors import UserError
 from ..parallel import stopping
 from .options import ListOptionsCommand
+from .process import EXIT_INTERRUPTED, STOP_SIGNALS, stop_message, take_pending_stops
 
 #: Exit status of a failure the user can fix (bad input, a missing file).
 EXIT_ERROR = 2
-#: Exit status after Ctrl-C or SIGTERM, as a shell reports SIGINT.
-EXIT_INTERRUPTED = 130
 
 
 def fail(message: str) -> NoReturn:
@@ -57,19 +56,22 @@ class _Stops:
 
     @property
     def message(self) -> str:
-        return "terminated (SIGTERM)" if signal.SIGTERM in self.received[:1] else "interrupted"
+        return stop_message(self.received)
 
 
 @contextmanager
 def _stops_interrupt(signals: tuple[int, ...]) -> Iterator[_Stops]:
     """While the block runs, each of ``signals`` raises ``KeyboardInterrupt`` once, and is recorded.
 
-    Outside the main thread (where Python cannot handle signals) nothing is installed.
+    The stops that reached the process before the block (see :mod:`.process`) are recorded
+    as received, for the block to answer at once. Outside the main thread (where Python
+    cannot handle signals) nothing is installed.
     """
     stops = _Stops()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {signum: signal.signal(signum, stops.handle) for signum in signals}
+        stops.received.extend(take_pending_stops())
     try:
         yield stops
     finally:
@@ -97,9 +99,8 @@ class OneLineErrors(click.Group):
 
     command_class = ListOptionsCommand
     group_class = type  # subgroups are of this class too
-    #: Signals that stop a command as Ctrl-C does (one line, exit 130): the ones a user or a
-    #: batch scheduler sends.
-    stop_signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+    #: Signals that stop a command as Ctrl-C does (one line, exit 130).
+    stop_signals: tuple[int, ...] = STOP_SIGNALS
 
     def explain(self, error: Exception) -> str | None:
         """The ``error:`` line for ``error``, or None to let it propagate."""
@@ -110,6 +111,8 @@ class OneLineErrors(click.Group):
             warnings.simplefilter("always", UserWarning)
             warnings.showwarning = _one_line_warning
             try:
+                if stops.received:  # a stop that came before the command: answer it before any work
+                    raise KeyboardInterrupt
                 return super().invoke(ctx)
             except KeyboardInterrupt:
                 interrupted(stops.message)
