@@ -106,9 +106,11 @@ class Watch:
         return (n1 - n0) / (t1 - t0)
 
     def wait_for(self, images: int, timeout: float) -> bool:
+        """Wait until ``images`` are written, by the samples (listing a folder of 60,000 files
+        several times a second would take CPU from the build it measures)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            if self.written() >= images:
+            if self.counts and self.counts[-1][1] >= images:
                 return True
             time.sleep(0.2)
         return False
@@ -167,7 +169,7 @@ def run(
     rerun = Watch(process, scribbles, every)
     deadline = time.monotonic() + 1800
     while rerun.written() <= done and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
+        time.sleep(0.5)  # each look lists the whole folder: not so often that it slows the rerun
     first_new_s = time.monotonic() - rerun.started
     time.sleep(rerun_seconds)
     added = rerun.written() - done
