@@ -4,8 +4,9 @@ Objects of a build output (``scribblesim stats OUT``) come, in order of preferen
 
 1. the dataset itself, re-read with the adapter named by ``meta.json``'s ``dataset``
    (coco, voc, cityscapes) from ``--root``/``--split`` or from ``meta.json``'s
-   ``"source": {"root": ..., "split": ...}`` (a root relative to the output folder): true
-   instances, exactly those the simulation saw;
+   ``"source": {"root": ..., "split": ...}`` (a root relative to the output folder), or
+   for a COCO-format file built with ``--annotations``, ``{"annotations": ..., "images": ...}``:
+   true instances, exactly those the simulation saw;
 2. otherwise the connected components (8-connected) of each class in the dense ground
    truth ``SegmentationClassAug`` (255 = ignore). Touching objects of one class then
    count as one object, so this is an approximation, recorded as ``"objects":
@@ -78,9 +79,21 @@ class DatasetObjects:
 
     kind = "dataset"
 
-    def __init__(self, dataset: str, root: Path, split: str):
-        self.where = f"{root} ({split})"
-        self.samples = {s.name: s for s in dataset_adapter(dataset, "--root").samples(Path(root), split)}
+    def __init__(self, samples: Sequence, where: str):
+        self.where = where
+        self.samples = {s.name: s for s in samples}
+
+    @classmethod
+    def of_root(cls, dataset: str, root: Path, split: str) -> DatasetObjects:
+        """The instances of ``split`` under a dataset's ``root``, read by its registered adapter."""
+        return cls(dataset_adapter(dataset, "--root").samples(Path(root), split), f"{root} ({split})")
+
+    @classmethod
+    def of_coco_file(cls, annotation_file: Path, images: Path) -> DatasetObjects:
+        """The instances of a COCO-format file anywhere (``build coco --annotations``)."""
+        from ..datasets.coco import coco_file_samples
+
+        return cls(coco_file_samples(annotation_file, images), str(annotation_file))
 
     def __call__(self, name: str) -> ImageObjects:
         if name not in self.samples:
@@ -99,6 +112,8 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
             )
         return ComponentObjects(out, exact=True)
     source: dict = meta["source"] if isinstance(meta.get("source"), dict) else {}
+    if root is None and isinstance(source.get("annotations"), str) and isinstance(source.get("images"), str):
+        return DatasetObjects.of_coco_file(Path(out) / source["annotations"], Path(out) / source["images"])
     if root is None and isinstance(source.get("root"), str):
         root = Path(out) / source["root"]  # recorded relative to OUT (an absolute one stays)
     if root is None:
@@ -109,7 +124,7 @@ def object_source(out: Path, root: Path | None = None, split: str | None = None)
     split = split or source.get("split") or (splits[0] if len(splits) == 1 else None)
     if split is None:
         raise DatasetError(f"{Layout(out).meta}: several or no splits {splits}; pass --split")
-    return DatasetObjects(str(meta.get("dataset")), Path(root), split)
+    return DatasetObjects.of_root(str(meta.get("dataset")), Path(root), split)
 
 
 def human_examples_from_build(

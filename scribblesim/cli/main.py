@@ -121,9 +121,11 @@ def _run_build(
     class_names,
     background_split="none",
     root=None,
+    source=None,
     notes=None,
     human=False,
     name_split=False,
+    config_options=(),
     **options,
 ) -> None:
     seeds = tuple(dict.fromkeys(options["seeds"]))
@@ -132,9 +134,11 @@ def _run_build(
         erosion_kernel=options["erosion_kernel"],
         background=not options["no_background"],
         background_split=background_split,
+        **{name: options[name] for name in config_options},
     )
     if options["style"] is not None:  # the style file's fields, then the options given on the command line
-        given = {name: config.to_dict()[name] for name in ("width", "erosion_kernel", "background") if _given(name)}
+        named = ("width", "erosion_kernel", "background", *config_options)
+        given = {name: config.to_dict()[name] for name in named if _given(name)}
         styled = SimConfig.from_file(options["style"], config, class_names=class_names)
         config = SimConfig(**{**styled.to_dict(), **given})
     spec = BuildSpec(
@@ -161,7 +165,7 @@ def _run_build(
             backend=backend,
             progress=not options["no_progress"],
             total=len(samples),
-            source=None if root is None else {"root": relative_path(root, spec.out), "split": split},
+            source=source or (None if root is None else {"root": relative_path(root, spec.out), "split": split}),
             notes=notes,
             overwrite=options["overwrite"],
         )
@@ -219,13 +223,52 @@ def build_group() -> None:
     default=None,
     help="COCO root (annotations/instances_SPLIT.json, SPLIT/). Default: the embedded sample.",
 )
-@click.option("--split", default=None, help="Split, e.g. train2014. Default: train2017 for the embedded sample.")
+@click.option(
+    "--split",
+    default=None,
+    help="Split, e.g. train2014. Default: train2017 for the embedded sample; with --annotations, the file's name "
+    "(val2017 for instances_val2017.json).",
+)
+@click.option(
+    "--annotations",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A COCO-format instance file anywhere (LVIS, Objects365, a CVAT or Roboflow export), instead of --root.",
+)
+@click.option("--images", type=click.Path(path_type=Path), default=None, help="The image folder of --annotations.")
 @build_options
-def build_coco(root, split, **options) -> None:
-    """Build ScribbleCOCO from COCO instance annotations."""
+def build_coco(root, split, annotations, images, **options) -> None:
+    """Build ScribbleCOCO from COCO instance annotations: a COCO root, or any COCO-format file."""
+    if annotations is not None or images is not None:
+        if root is not None:
+            raise click.UsageError("--root and --annotations: give one of them")
+        if annotations is None or images is None:
+            raise click.UsageError("--annotations and --images go together")
+        _build_coco_file(annotations, images, split, **options)
+        return
     if root is None:
         root, split = coco_sample_root(), split or COCO_SAMPLE_SPLIT
     _build_registered("coco", root, split or "train2014", **options)
+
+
+def _build_coco_file(annotations: Path, images: Path, split: str | None, **options) -> None:
+    """Build a COCO-format file anywhere: the same build as a root's ``annotations/instances_{split}.json``."""
+    from ..datasets.coco import coco_file_split, coco_file_split_name
+
+    split = split or coco_file_split_name(annotations)
+    data = coco_file_split(annotations, images, split)
+    out = options["out"]
+    source = {"annotations": relative_path(annotations, out), "images": relative_path(images, out), "split": split}
+    _run_build(
+        data.samples,
+        dataset="coco",
+        split=split,
+        default_prefix=data.prefix,
+        class_names=data.class_names,
+        source=source,
+        notes=data.notes,
+        **options,
+    )
 
 
 @build_group.command("cityscapes")
@@ -330,6 +373,53 @@ def build_folder(instances, classes_file, images, split, **options) -> None:
     samples = folder_samples(instances, table, images)
     _run_build(
         samples, dataset="folder", split=split, default_prefix=f"folder_{split}", class_names=table.names, **options
+    )
+
+
+@build_group.command("semantic")
+@click.option(
+    "--masks", type=click.Path(path_type=Path), required=True, help="Folder of class-id PNGs (0 = background)."
+)
+@click.option(
+    "--classes",
+    "classes_file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help='JSON class table, {"classes": {"1": "cat", ...}} (see docs/datasets.md).',
+)
+@click.option("--images", type=click.Path(path_type=Path), default=None, help="Folder of images named like the PNGs.")
+@click.option(
+    "--ignore",
+    type=int,
+    default=255,
+    show_default=True,
+    help='Mask value that is no class (0..255; 0 for ADE20K\'s "other", then nothing is background).',
+)
+@click.option(
+    "--min-area",
+    type=click.IntRange(min=0),
+    default=SimConfig.min_area,
+    show_default=True,
+    help="Components of this many pixels or fewer get no stroke (recorded as too small).",
+)
+@click.option("--split", default="train", show_default=True)
+@build_options
+def build_semantic(masks, classes_file, images, ignore, min_area, split, **options) -> None:
+    """Build scribbles from semantic masks: each class's connected components are its instances."""
+    from ..datasets.folder import read_class_table
+    from ..datasets.semantic import semantic_samples
+
+    table = read_class_table(classes_file)
+    samples = semantic_samples(masks, table, images, ignore)
+    _run_build(
+        samples,
+        dataset="semantic",
+        split=split,
+        default_prefix=f"semantic_{split}",
+        class_names=table.names,
+        config_options=("min_area",),
+        min_area=min_area,
+        **options,
     )
 
 

@@ -279,7 +279,8 @@ def _read_json(path: Path) -> dict:
 def read_coco(root: Path, split: str) -> CocoSplit:
     """Samples (one per image, by image id), class names and orphan annotations of a split.
 
-    Reads ``root/annotations/instances_{split}.json``; images are ``root/{split}/{file_name}``.
+    Reads ``root/annotations/instances_{split}.json``; images are ``root/{split}/{file_name}``
+    (see :func:`read_coco_file`, for a COCO-format file anywhere).
 
     Raises
     ------
@@ -289,7 +290,21 @@ def read_coco(root: Path, split: str) -> CocoSplit:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: COCO root not found")
-    annotation_file = root / "annotations" / f"instances_{split}.json"
+    return read_coco_file(root / "annotations" / f"instances_{split}.json", root / split)
+
+
+def read_coco_file(annotation_file: Path, images: Path) -> CocoSplit:
+    """Samples, class names and orphan annotations of a COCO-format file, with its images in ``images``.
+
+    Any COCO-format instance file: LVIS, Objects365, a CVAT or Roboflow export. Image
+    paths are ``images/{file_name}``.
+
+    Raises
+    ------
+    DatasetError
+        If the annotation file or its structure is missing or malformed.
+    """
+    annotation_file, images = Path(annotation_file), Path(images)
     data = _read_json(annotation_file)
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
@@ -329,7 +344,7 @@ def read_coco(root: Path, split: str) -> CocoSplit:
                 segmentations=tuple(a.get("segmentation") for a in annotations),
                 classes=tuple(contiguous[a["category_id"]] for a in annotations),
                 crowd=tuple(bool(a.get("iscrowd", 0)) for a in annotations),
-                image_path=root / split / file_name if file_name else None,
+                image_path=images / file_name if file_name else None,
                 annotation_ids=tuple(a.get("id") for a in annotations),
                 problem=problem,
             )
@@ -353,10 +368,20 @@ def coco_samples(root: Path, split: str) -> list[CocoSample]:
     return read_coco(root, split).samples
 
 
+def coco_file_samples(annotation_file: Path, images: Path) -> list[CocoSample]:
+    """One sample per image of a COCO-format file anywhere (see :func:`read_coco_file`)."""
+    return read_coco_file(annotation_file, images).samples
+
+
 def coco_prefix(split: str) -> str:
     """Default scribble folder prefix of a split: ``coco2014_train`` for ``train2014``, else ``coco_{split}``."""
     year = "".join(ch for ch in split if ch.isdigit())
     return f"coco{year}_{split.rstrip('0123456789')}" if year else f"coco_{split}"
+
+
+def coco_file_split_name(annotation_file: Path) -> str:
+    """The split a COCO-format file holds, by its name: ``val2017`` for ``instances_val2017.json``, else its stem."""
+    return Path(annotation_file).stem.removeprefix("instances_")
 
 
 def coco_split(root: Path, split: str) -> DatasetSplit:
@@ -367,15 +392,32 @@ def coco_split(root: Path, split: str) -> DatasetSplit:
     DatasetError
         As :func:`read_coco`, and if the image folder ``root/{split}`` is missing.
     """
-    coco = read_coco(root, split)
-    if not (root / split).is_dir():
-        raise DatasetError(f"{root / split}: image folder not found")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: COCO root not found")
+    return coco_file_split(root / "annotations" / f"instances_{split}.json", root / split, split)
+
+
+def coco_file_split(annotation_file: Path, images: Path, split: str) -> DatasetSplit:
+    """A split for a build from a COCO-format file anywhere; its orphan annotations are warned about and noted.
+
+    The same build as :func:`coco_split`'s where the file and folder are a root's
+    ``annotations/instances_{split}.json`` and ``{split}/``.
+
+    Raises
+    ------
+    DatasetError
+        As :func:`read_coco_file`, and if the image folder is missing.
+    """
+    coco = read_coco_file(annotation_file, images)
+    if not Path(images).is_dir():
+        raise DatasetError(f"{images}: image folder not found")
     notes = None
     if coco.orphans:
         notes = {"orphan_annotations": {"count": len(coco.orphans), "examples": coco.orphans[:5]}}
         example = coco.orphans[0]
         warnings.warn(
-            f"{len(coco.orphans)} annotations name no image of instances_{split}.json (e.g. annotation "
+            f"{len(coco.orphans)} annotations name no image of {Path(annotation_file).name} (e.g. annotation "
             f"{example['annotation']}: image {example['image_id']}); recorded in meta.json",
             stacklevel=1,
         )

@@ -23,12 +23,17 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 @dataclass(frozen=True)
 class ClassTable:
-    """Class names and instance-id -> class-id tables."""
+    """Class names and instance-id -> class-id tables.
+
+    ``names`` runs from background (0) to the largest id, an id the table skips named
+    ``class_{id}``; ``class_ids`` are the ids the table gives.
+    """
 
     path: Path
     names: list[str]
     instances: dict[int, int]
     images: dict[str, dict[int, int]] = field(default_factory=dict)
+    class_ids: frozenset[int] = frozenset()
 
     def for_image(self, name: str) -> dict[int, int]:
         """The instance table that applies to image ``name``."""
@@ -64,7 +69,7 @@ def read_class_table(path: Path) -> ClassTable:
         if unknown:
             raise DatasetError(f"{path}: unknown class ids {unknown} (not in 'classes')")
     names = ["background"] + [classes.get(k, f"class_{k}") for k in range(1, max(classes, default=0) + 1)]
-    return ClassTable(path, names, instances, images)
+    return ClassTable(path, names, instances, images, frozenset(classes))
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,15 @@ def folder_samples(instances_dir: Path, table: ClassTable, images_dir: Path | No
     pngs = sorted(instances_dir.glob("*.png"))
     if not pngs:
         raise DatasetError(f"{instances_dir}: no instance-id PNGs")
-    samples = []
-    for png in pngs:
-        image = None
-        if images_dir is not None:
-            found = [Path(images_dir) / f"{png.stem}{s}" for s in _IMAGE_SUFFIXES]
-            image = next((p for p in found if p.is_file()), found[0])
-        samples.append(FolderSample(png.stem, png, table.for_image(png.stem), table.path, image))
-    return samples
+    return [
+        FolderSample(png.stem, png, table.for_image(png.stem), table.path, image_for(images_dir, png.stem))
+        for png in pngs
+    ]
+
+
+def image_for(images_dir: Path | None, stem: str) -> Path | None:
+    """The image of ``stem`` in ``images_dir`` (``.jpg``, ``.jpeg`` or ``.png``; the first if none is there)."""
+    if images_dir is None:
+        return None
+    found = [Path(images_dir) / f"{stem}{suffix}" for suffix in _IMAGE_SUFFIXES]
+    return next((p for p in found if p.is_file()), found[0])

@@ -4,8 +4,9 @@ Each entry says how to read a split for a build (:meth:`DatasetAdapter.read`), h
 list its samples and how its background is scribbled, so that ``build`` and ``stats
 --root`` (which re-reads a build's true instances) agree. Adapters are imported when
 first used. ``folder`` builds read a class table as well and are not re-read by name.
-ScribbleACDC is no entry: its instances are the components of its ground truth
-(:data:`COMPONENT_INSTANCES`), which its build output holds, so nothing is re-read.
+ScribbleACDC and semantic-mask builds are no entries: their instances are the components
+of their ground truth (:data:`COMPONENT_INSTANCES`), which the build output holds, so
+nothing is re-read.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ DATASETS: dict[str, DatasetAdapter] = {
 #: Datasets whose instances are the 8-connected components of each class of their dense
 #: ground truth (:func:`~scribblesim.datasets.base.class_components`): a build's
 #: ``SegmentationClassAug`` gives them back exactly, with no dataset root.
-COMPONENT_INSTANCES = frozenset({"acdc"})
+COMPONENT_INSTANCES = frozenset({"acdc", "semantic"})
 
 
 def dataset_adapter(name: str, option: str = "dataset") -> DatasetAdapter:
