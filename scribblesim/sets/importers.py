@@ -66,14 +66,15 @@ MAX_IMAGE_PIXELS = 89_478_485
 # ---------------------------------------------------------------------------------------
 
 
-def _tag_key(tag: str) -> str:
+def tag_key(tag: str) -> str:
+    """A class name or tag as labels are matched: lower case, no spaces, ``_`` or ``-``, VOC spellings."""
     key = "".join(tag.lower().split()).replace("_", "").replace("-", "")
     return _TAG_ALIASES.get(key, key)
 
 
 def class_tags(class_names: Sequence[str]) -> dict[str, int]:
     """Normalised class name (lower case, no spaces, VOC spellings) -> class id."""
-    return {_tag_key(name): k for k, name in enumerate(class_names)}
+    return {tag_key(name): k for k, name in enumerate(class_names)}
 
 
 #: ScribbleSup tag (normalised: lower case, no spaces) -> VOC class id; background = 0.
@@ -135,7 +136,7 @@ def parse_scribblesup_xml(path: Path, tags: Mapping[str, int] = VOC_TAGS, skip_u
     polylines = []
     for polygon in root.iter("polygon"):
         tag = (polygon.findtext("tag") or "").strip()
-        label = tags.get(_tag_key(tag))
+        label = tags.get(tag_key(tag))
         if label is None:
             if skip_unknown:
                 continue

@@ -1,0 +1,62 @@
+"""``scribblesim import labelme`` and ``scribblesim export``: scribbles in and out of annotation tools.
+
+The formats live in :mod:`scribblesim.interchange` (the ``interchange`` extra).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+from .analysis import _label_png_option
+from .failures import OneLineErrors
+from .options import SEED, SET_TAG
+
+_PATH = click.Path(path_type=Path)
+
+
+@click.command("labelme")
+@click.argument("json_dir", type=_PATH)
+@click.option("--out", type=_PATH, required=True, help="The build whose images the files annotate.")
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+)
+@click.option(
+    "--width",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Stroke thickness in pixels, as OpenCV's and the simulator's (2 is about 3 px across).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
+@_label_png_option
+def import_labelme_command(json_dir, out, seed, width, skip_unknown, overwrite, label_png) -> None:
+    """Import labelme files (linestrip, line and point shapes, labelled with class names) as a scribble set."""
+    from ..interchange.labelme import import_labelme
+
+    if width < 1:
+        raise ConfigError(f"--width: must be >= 1, got {width}")
+    summary = import_labelme(
+        json_dir, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
+    )
+    click.echo(summary.line())
+
+
+@click.group("export", cls=OneLineErrors)
+def export_group() -> None:
+    """Export a scribble set for an annotation tool to open, review and correct."""
+
+
+@export_group.command("labelme")
+@click.argument("out", type=_PATH)
+@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
+@click.option("--out", "dest", type=_PATH, required=True, help="Folder for one labelme file per image.")
+def export_labelme_command(out, seed, dest) -> None:
+    """One labelme file per image: each stroke a linestrip labelled with its class, pointing at the build's image."""
+    from ..interchange.labelme import export_labelme
+
+    written = export_labelme(out, str(seed), dest)
+    click.echo(f"{dest}: {written} labelme files")
