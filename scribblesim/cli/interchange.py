@@ -1,4 +1,4 @@
-"""``scribblesim import labelme`` and ``scribblesim export``: scribbles in and out of annotation tools.
+"""``scribblesim import labelme|labelstudio`` and ``scribblesim export``: scribbles in and out of annotation tools.
 
 The formats live in :mod:`scribblesim.interchange` (the ``interchange`` extra).
 """
@@ -45,6 +45,34 @@ def import_labelme_command(json_dir, out, seed, width, skip_unknown, overwrite, 
     click.echo(summary.line())
 
 
+@click.command("labelstudio")
+@click.argument("export_file", type=_PATH)
+@click.option("--out", type=_PATH, required=True, help="The build whose images the tasks annotate.")
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+)
+@click.option(
+    "--width",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Thickness of keypoints and polygon outlines, as OpenCV's and the simulator's (brush regions keep theirs).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Skip regions whose label names no class of the build.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
+@_label_png_option
+def import_labelstudio_command(export_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
+    """Import a Label Studio JSON export (brush, keypoint and polygon regions) as a scribble set."""
+    from ..interchange.labelstudio import import_labelstudio
+
+    if width < 1:
+        raise ConfigError(f"--width: must be >= 1, got {width}")
+    summary = import_labelstudio(
+        export_file, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
+    )
+    click.echo(summary.line())
+
+
 @click.group("export", cls=OneLineErrors)
 def export_group() -> None:
     """Export a scribble set for an annotation tool to open, review and correct."""
@@ -60,3 +88,20 @@ def export_labelme_command(out, seed, dest) -> None:
 
     written = export_labelme(out, str(seed), dest)
     click.echo(f"{dest}: {written} labelme files")
+
+
+@export_group.command("labelstudio")
+@click.argument("out", type=_PATH)
+@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
+@click.option("--out", "dest", type=_PATH, required=True, help="Folder for tasks.json and label_config.xml.")
+@click.option(
+    "--image-root",
+    default=None,
+    help="URL prefix Label Studio serves the images under (default: each image's path on this machine).",
+)
+def export_labelstudio_command(out, seed, dest, image_root) -> None:
+    """Label Studio tasks with the set as pre-annotations (a brush region per stroke), and the labelling config."""
+    from ..interchange.labelstudio import export_labelstudio
+
+    written = export_labelstudio(out, str(seed), dest, image_root)
+    click.echo(f"{dest}: {written} tasks, label_config.xml")

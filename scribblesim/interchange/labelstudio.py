@@ -1,0 +1,251 @@
+"""Label Studio's JSON: human scribbles in from an export, simulated scribbles out as pre-annotations.
+
+Brush regions are read and written with label-studio-converter's RLE (``brush.decode_rle``,
+``brush.mask2rle``), so a scribble's pixels travel exactly. An import takes each task's
+first annotation that was not cancelled: ``brushlabels`` regions as they were painted,
+``keypointlabels`` as dots and ``polygonlabels`` as scribbles along their outline (closed),
+both drawn ``width`` thick with the simulator's raster; labels name the build's classes.
+An export writes one task per image with the set as a prediction: one brush region per
+stroke (its pixels in the set), and ``label_config.xml`` for the project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+from PIL import Image
+
+from ..engine.raster import stroke_pixels
+from ..engine.result import UNLABELLED
+from ..engine.vectorise import vectorise
+from ..errors import ConfigError, DatasetError
+from ..sets.files import write_bytes_atomic
+from ..sets.importers import ImportSummary, class_tags, tag_key
+from ..sets.layout import Layout, read_meta, stroke_record
+from ..sets.scribble_set import check_target, label_png_mode, open_set, write_set
+
+#: The names the export's labelling config gives its image and brush tags.
+IMAGE_TAG, BRUSH_TAG = "image", "scribble"
+
+
+def _brush():
+    try:
+        from label_studio_converter import brush
+    except ImportError:
+        raise ConfigError(
+            "Label Studio files need label-studio-converter: pip install 'scribblesim[interchange]'"
+        ) from None
+    return brush
+
+
+def task_image_name(task: dict, path: Path) -> str:
+    """The image a task annotates, as a build names it: the stem of ``data.image`` (a path,
+    a URL, or Label Studio's ``/data/local-files/?d=...``)."""
+    data = task.get("data")
+    image = data.get("image") if isinstance(data, dict) else None
+    if not isinstance(image, str) or not image:
+        raise DatasetError(f"{path}: a task without data.image (task {task.get('id')})")
+    url = urlparse(image)
+    local = parse_qs(url.query).get("d")
+    return Path(unquote(local[0] if local else url.path)).stem
+
+
+def _result_pixels(item: dict, shape: tuple[int, int], width: int, path: Path) -> tuple[str, np.ndarray] | None:
+    """A result's label and its pixels as a (H, W) bool mask; None for a result that is no region."""
+    value = item.get("value") or {}
+    kind = item.get("type")
+    height, image_width = shape
+    if kind == "brushlabels":
+        labels, rle = value.get("brushlabels"), value.get("rle")
+        if not labels or not isinstance(rle, list):
+            raise DatasetError(f"{path}: a brush region without brushlabels or rle")
+        flat = _brush().decode_rle(rle)
+        if flat.size != height * image_width * 4:
+            raise DatasetError(f"{path}: a brush region of {flat.size // 4} pixels on a {image_width}x{height} image")
+        return labels[0], flat.reshape(height, image_width, 4)[:, :, 3] > 0
+    if kind in ("keypointlabels", "polygonlabels"):
+        key = "keypointlabels" if kind == "keypointlabels" else "polygonlabels"
+        labels = value.get(key)
+        if not labels:
+            raise DatasetError(f"{path}: a {kind} region without {key}")
+        scale = np.array([image_width, height], dtype=np.float64) / 100.0  # Label Studio gives percent
+        if kind == "keypointlabels":
+            points = np.array([[value["x"], value["y"]]], dtype=np.float64) * scale
+        else:
+            points = np.asarray(value.get("points"), dtype=np.float64).reshape(-1, 2) * scale
+            points = np.vstack([points, points[:1]])  # the outline, closed
+        mask = np.zeros(shape, dtype=bool)
+        rows, cols = stroke_pixels(points, shape, width)
+        mask[rows, cols] = True
+        return labels[0], mask
+    return None
+
+
+def import_labelstudio(
+    export_file: Path,
+    out: Path,
+    *,
+    seed: int = 0,
+    width: int = 2,
+    skip_unknown: bool = False,
+    overwrite: bool = False,
+    label_png: str | None = None,
+) -> ImportSummary:
+    """Import a Label Studio JSON export as scribble set ``seed`` of the build ``out``.
+
+    Raises
+    ------
+    DatasetError
+        A missing or malformed file, a label that names no class (unless
+        ``skip_unknown``), or an existing target set.
+    """
+    export_file, out = Path(export_file), Path(out)
+    try:
+        tasks = json.loads(export_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"{export_file}: Label Studio export not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{export_file}: not valid JSON ({error})") from None
+    if not isinstance(tasks, list):
+        raise DatasetError(f"{export_file}: expected a list of tasks (Label Studio's JSON export)")
+    if not Layout(out).meta.is_file():
+        raise DatasetError(f"{out}: no meta.json; import into a build, whose class names the labels name")
+    meta = read_meta(out)
+    tags = class_tags(meta["classes"])
+    maps: dict[str, tuple[np.ndarray, int]] = {}  # label map, regions drawn
+    for task in tasks:
+        name = task_image_name(task, export_file)
+        if name in maps:
+            raise DatasetError(f"{export_file}: two tasks annotate image {name!r}")
+        results = _first_annotation(task)
+        if results is None:
+            continue
+        maps[name] = _draw(results, out, name, tags, width, skip_unknown, export_file)
+    check_target(out, meta["prefix"], str(seed), overwrite)
+    mode = label_png_mode(out, label_png)
+    strokes = 0
+
+    def items():
+        nonlocal strokes
+        for name, (label_map, _) in maps.items():
+            found = vectorise(label_map)  # painted regions carry no polyline: strokes from the pixels
+            strokes += len(found)
+            yield name, label_map, stroke_record(name, found, source="labelstudio")
+
+    written = write_set(out, meta["prefix"], str(seed), items(), label_png=mode)
+    return ImportSummary(written, len(maps), strokes)
+
+
+def _first_annotation(task: dict) -> list | None:
+    for annotation in task.get("annotations") or []:
+        if isinstance(annotation, dict) and not annotation.get("was_cancelled"):
+            return annotation.get("result") or []
+    return None
+
+
+def _draw(
+    results: list, out: Path, name: str, tags: dict[str, int], width: int, skip_unknown: bool, path: Path
+) -> tuple[np.ndarray, int]:
+    """An image's label map from its results in order (later ones over earlier ones), and the regions drawn."""
+    image = next(iter(sorted(Layout(out).images.glob(f"{name}.*"))), None)
+    if image is None:
+        raise DatasetError(f"{path}: image {name!r} is not in {out}")
+    with Image.open(image) as opened:
+        shape = opened.size[::-1]
+    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    count = 0
+    for item in results:
+        region = _result_pixels(item, shape, width, path)
+        if region is None:
+            continue
+        label, pixels = region
+        class_id = tags.get(tag_key(label))
+        if class_id is None:
+            if skip_unknown:
+                continue
+            raise DatasetError(f"{path}: label {label!r} names no class of the build (or --skip-unknown)")
+        label_map[pixels] = class_id
+        count += 1
+    return label_map, count
+
+
+def export_labelstudio(out: Path, seed: str, dest: Path, image_root: str | None = None) -> int:
+    """Write scribble set ``seed`` of ``out`` as Label Studio tasks with pre-annotations, into ``dest``.
+
+    ``dest/tasks.json`` holds one task per image, its ``data.image`` the build's image path
+    (or ``image_root`` joined with the file name, for the URL Label Studio serves it by);
+    each stroke is one brush region of its pixels in the set. ``dest/label_config.xml`` is
+    the labelling config with the build's classes. Returns the number of tasks.
+    """
+    out, dest = Path(out), Path(dest)
+    meta = read_meta(out)
+    scribbles = open_set(out, seed)
+    classes = meta["classes"]
+    images = Layout(out).images
+    width = int((meta.get("config") or {}).get("width", 2))
+    brush = _brush()
+    tasks = []
+    for name, record in sorted(scribbles.records().items()):
+        image = next(iter(sorted(images.glob(f"{name}.*"))), None)
+        if image is None:
+            raise DatasetError(f"{images}: no image of {name!r} for its task")
+        label_map = scribbles.label_map(name)
+        height, image_width = label_map.shape
+        regions = []
+        for mask, label in _stroke_regions(record["strokes"], label_map, width):
+            regions.append(
+                {
+                    "from_name": BRUSH_TAG,
+                    "to_name": IMAGE_TAG,
+                    "type": "brushlabels",
+                    "original_width": image_width,
+                    "original_height": height,
+                    "image_rotation": 0,
+                    "value": {
+                        "format": "rle",
+                        "rle": brush.mask2rle(mask.astype(np.uint8) * 255),
+                        "brushlabels": [classes[label]],
+                    },
+                }
+            )
+        source = f"{image_root.rstrip('/')}/{image.name}" if image_root else os.path.realpath(image)
+        tasks.append(
+            {"data": {"image": source}, "predictions": [{"model_version": scribbles.folder.name, "result": regions}]}
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(dest / "tasks.json", json.dumps(tasks).encode())
+    write_bytes_atomic(dest / "label_config.xml", label_config(classes).encode())
+    return len(tasks)
+
+
+def _stroke_regions(strokes: list[dict], label_map: np.ndarray, width: int):
+    """Each stroke's pixels in the set (its raster where the set holds its class), then any of the
+    set's pixels no stroke covers, by class: together exactly the set's pixels."""
+    covered = np.zeros(label_map.shape, dtype=bool)
+    for stroke in strokes:
+        label = stroke["label"]
+        mask = np.zeros(label_map.shape, dtype=bool)
+        rows, cols = stroke_pixels(
+            np.asarray(stroke["points"], dtype=np.float64).reshape(-1, 2), label_map.shape, width
+        )
+        mask[rows, cols] = True
+        mask &= label_map == label
+        if mask.any():
+            covered |= mask
+            yield mask, label
+    for label in np.unique(label_map[~covered & (label_map != UNLABELLED)]):
+        yield ~covered & (label_map == label), int(label)
+
+
+def label_config(classes: list[str]) -> str:
+    """A Label Studio labelling config: the image and one brush label per class."""
+    labels = "".join(f"\n    <Label value={quoteattr(name)}/>" for name in classes)
+    return (
+        f'<View>\n  <Image name="{IMAGE_TAG}" value="$image" zoom="true"/>\n'
+        f'  <BrushLabels name="{BRUSH_TAG}" toName="{IMAGE_TAG}">{labels}\n  </BrushLabels>\n</View>\n'
+    )
