@@ -1,4 +1,4 @@
-"""``scribblesim import labelme|labelstudio`` and ``scribblesim export``: scribbles in and out of annotation tools.
+"""``scribblesim import labelme|labelstudio|cvat`` and ``scribblesim export``: scribbles in and out of annotation tools.
 
 The formats live in :mod:`scribblesim.interchange` (the ``interchange`` extra).
 """
@@ -73,6 +73,34 @@ def import_labelstudio_command(export_file, out, seed, width, skip_unknown, over
     click.echo(summary.line())
 
 
+@click.command("cvat")
+@click.argument("xml_file", type=_PATH)
+@click.option("--out", type=_PATH, required=True, help="The build whose images the file annotates.")
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+)
+@click.option(
+    "--width",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Thickness of polylines, points and polygon outlines, as OpenCV's and the simulator's (masks keep theirs).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
+@_label_png_option
+def import_cvat_command(xml_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
+    """Import a CVAT for images 1.1 XML file (polylines, points, masks, polygon outlines) as a scribble set."""
+    from ..interchange.cvat import import_cvat
+
+    if width < 1:
+        raise ConfigError(f"--width: must be >= 1, got {width}")
+    summary = import_cvat(
+        xml_file, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
+    )
+    click.echo(summary.line())
+
+
 @click.group("export", cls=OneLineErrors)
 def export_group() -> None:
     """Export a scribble set for an annotation tool to open, review and correct."""
@@ -105,3 +133,15 @@ def export_labelstudio_command(out, seed, dest, image_root) -> None:
 
     written = export_labelstudio(out, str(seed), dest, image_root)
     click.echo(f"{dest}: {written} tasks, label_config.xml")
+
+
+@export_group.command("cvat")
+@click.argument("out", type=_PATH)
+@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
+@click.option("--out", "dest", type=_PATH, required=True, help="The CVAT for images 1.1 XML file to write.")
+def export_cvat_command(out, seed, dest) -> None:
+    """One CVAT for images 1.1 XML file: each stroke a mask of its pixels, labelled with its class."""
+    from ..interchange.cvat import export_cvat
+
+    written = export_cvat(out, str(seed), dest)
+    click.echo(f"{dest}: {written} images")

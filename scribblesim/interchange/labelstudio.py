@@ -28,6 +28,7 @@ from ..sets.files import write_bytes_atomic
 from ..sets.importers import ImportSummary, class_tags, tag_key
 from ..sets.layout import Layout, read_meta, stroke_record
 from ..sets.scribble_set import check_target, label_png_mode, open_set, write_set
+from .regions import stroke_regions
 
 #: The names the export's labelling config gives its image and brush tags.
 IMAGE_TAG, BRUSH_TAG = "image", "scribble"
@@ -197,7 +198,7 @@ def export_labelstudio(out: Path, seed: str, dest: Path, image_root: str | None 
         label_map = scribbles.label_map(name)
         height, image_width = label_map.shape
         regions = []
-        for mask, label in _stroke_regions(record["strokes"], label_map, width):
+        for mask, label in stroke_regions(record["strokes"], label_map, width):
             regions.append(
                 {
                     "from_name": BRUSH_TAG,
@@ -221,25 +222,6 @@ def export_labelstudio(out: Path, seed: str, dest: Path, image_root: str | None 
     write_bytes_atomic(dest / "tasks.json", json.dumps(tasks).encode())
     write_bytes_atomic(dest / "label_config.xml", label_config(classes).encode())
     return len(tasks)
-
-
-def _stroke_regions(strokes: list[dict], label_map: np.ndarray, width: int):
-    """Each stroke's pixels in the set (its raster where the set holds its class), then any of the
-    set's pixels no stroke covers, by class: together exactly the set's pixels."""
-    covered = np.zeros(label_map.shape, dtype=bool)
-    for stroke in strokes:
-        label = stroke["label"]
-        mask = np.zeros(label_map.shape, dtype=bool)
-        rows, cols = stroke_pixels(
-            np.asarray(stroke["points"], dtype=np.float64).reshape(-1, 2), label_map.shape, width
-        )
-        mask[rows, cols] = True
-        mask &= label_map == label
-        if mask.any():
-            covered |= mask
-            yield mask, label
-    for label in np.unique(label_map[~covered & (label_map != UNLABELLED)]):
-        yield ~covered & (label_map == label), int(label)
 
 
 def label_config(classes: list[str]) -> str:
