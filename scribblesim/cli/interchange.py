@@ -145,3 +145,15 @@ def export_cvat_command(out, seed, dest) -> None:
 
     written = export_cvat(out, str(seed), dest)
     click.echo(f"{dest}: {written} images")
+
+
+@export_group.command("coco")
+@click.argument("out", type=_PATH)
+@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
+@click.option("--out", "dest", type=_PATH, required=True, help="The COCO-format JSON file to write.")
+def export_coco_command(out, seed, dest) -> None:
+    """One COCO-format file: each stroke an annotation with its brush's polygon and its polyline ('scribble')."""
+    from ..interchange.coco import export_coco
+
+    written = export_coco(out, str(seed), dest)
+    click.echo(f"{dest}: {written} strokes")

@@ -1,0 +1,62 @@
+"""``export coco``: a set's strokes as a COCO-format file that pycocotools reads back onto the set's pixels."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from pycocotools.coco import COCO
+from shapely.geometry import Point, Polygon
+
+from scribblesim.cli.main import main
+from scribblesim.engine.raster import stroke_pixels
+from scribblesim.interchange.coco import brush_polygon
+
+
+def test_every_stroke_is_an_annotation_that_pycocotools_fills_onto_its_pixels(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert (
+        CliRunner()
+        .invoke(main, ["build", "coco", "--seeds", "1", "--jobs", "1", "--no-progress", "--out", str(out)])
+        .exit_code
+        == 0
+    )
+    result = CliRunner().invoke(
+        main, ["export", "coco", str(out), "--seed", "1", "--out", str(tmp_path / "strokes.json")]
+    )
+    assert result.exit_code == 0, result.output
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(tmp_path / "strokes.json"))
+    strokes = sum(len(json.loads(line)["strokes"]) for line in (out / "strokes_r1.jsonl").read_text().splitlines())
+    assert len(coco.anns) == strokes and coco.cats[0]["name"] == "background"
+    for image in coco.dataset["images"]:
+        name = image["file_name"].rsplit(".", 1)[0]
+        labels = np.asarray(Image.open(out / "coco2017_train_scribble_r1" / f"{name}.png"))
+        filled = np.full(labels.shape, 255, np.uint8)
+        for annotation in coco.loadAnns(coco.getAnnIds(imgIds=image["id"])):
+            filled[coco.annToMask(annotation) > 0] = annotation["category_id"]
+            assert len(annotation["scribble"]) % 2 == 0 and annotation["style"] in ("background", "boundary", "line")
+        scribbled = labels != 255
+        assert (filled[scribbled] == labels[scribbled]).mean() >= 0.95, name  # pycocotools' fill of 3-px shapes
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(5, 90), st.floats(5, 90)), min_size=1, max_size=6),
+    st.integers(1, 6),
+)
+def test_the_brush_polygon_holds_the_strokes_pixels(points, width) -> None:
+    xy = np.asarray(points, dtype=np.float64)
+    rows, cols = stroke_pixels(xy, (100, 100), width)
+    polygons = brush_polygon(xy, width)
+    shapes = [Polygon(np.reshape(p, (-1, 2))) for p in polygons]
+    for row, col in zip(rows, cols):  # each pixel's centre, in COCO's coordinates, lies in (or on) the outline
+        centre = Point(col + 0.5, row + 0.5)
+        assert any(shape.distance(centre) < 0.75 for shape in shapes), (row, col)
