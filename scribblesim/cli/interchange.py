@@ -101,6 +101,25 @@ def import_cvat_command(xml_file, out, seed, width, skip_unknown, overwrite, lab
     click.echo(summary.line())
 
 
+@click.command("coco")
+@click.argument("annotation_file", type=_PATH)
+@click.option("--out", type=_PATH, required=True, help="The build whose images the file annotates.")
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+)
+@click.option("--skip-unknown", is_flag=True, help="Skip annotations whose category names no class of the build.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
+@_label_png_option
+def import_coco_command(annotation_file, out, seed, skip_unknown, overwrite, label_png) -> None:
+    """Import a COCO-format file of scribbles (export coco's, or segmentations) as a scribble set."""
+    from ..interchange.coco import import_coco
+
+    summary = import_coco(
+        annotation_file, out, seed=seed, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
+    )
+    click.echo(summary.line())
+
+
 @click.group("export", cls=OneLineErrors)
 def export_group() -> None:
     """Export a scribble set for an annotation tool to open, review and correct."""

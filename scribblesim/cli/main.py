@@ -426,12 +426,13 @@ def build_semantic(masks, classes_file, images, ignore, min_area, split, **optio
 from .analysis import degrade_command, fit_command, import_group, preview_command, stats_command  # noqa: E402
 from .interchange import (  # noqa: E402
     export_group,
+    import_coco_command,
     import_cvat_command,
     import_labelme_command,
     import_labelstudio_command,
 )
 
-for _command in (import_labelme_command, import_labelstudio_command, import_cvat_command):
+for _command in (import_labelme_command, import_labelstudio_command, import_cvat_command, import_coco_command):
     import_group.add_command(_command)
 for _command in (preview_command, stats_command, fit_command, degrade_command, import_group, export_group):
     main.add_command(_command)

@@ -23,12 +23,12 @@ import numpy as np
 
 from ..engine.raster import stroke_pixels
 from ..engine.result import UNLABELLED
-from ..engine.vectorise import vectorise
 from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
-from ..sets.importers import ImportSummary, class_tags, tag_key
-from ..sets.layout import Layout, read_meta, stroke_record
-from ..sets.scribble_set import check_target, label_png_mode, open_set, read_label_map, write_set
+from ..sets.importers import ImportSummary
+from ..sets.layout import Layout, read_meta
+from ..sets.scribble_set import open_set
+from .importing import ClassLabels, check_image, write_imported
 from .regions import stroke_regions
 
 #: The shapes read as scribbles; the others CVAT draws are areas or boxes.
@@ -44,14 +44,14 @@ def _masks():
     return masks
 
 
-def _points(text: str | None, path: Path) -> np.ndarray:
+def _points(text: str | None, path: str) -> np.ndarray:
     try:
         return np.array([[float(v) for v in pair.split(",")] for pair in (text or "").split(";")], dtype=np.float64)
     except ValueError:
         raise DatasetError(f"{path}: points {text!r} are not x,y;x,y pairs") from None
 
 
-def _shape_pixels(element, shape: tuple[int, int], width: int, path: Path) -> np.ndarray:
+def _shape_pixels(element, shape: tuple[int, int], width: int, path: str) -> np.ndarray:
     """A scribble shape's pixels as a (H, W) bool mask."""
     height, image_width = shape
     if element.tag == "mask":
@@ -63,6 +63,8 @@ def _shape_pixels(element, shape: tuple[int, int], width: int, path: Path) -> np
         except (TypeError, ValueError) as error:
             raise DatasetError(f"{path}: a mask of label {element.get('label')!r} is malformed ({error})") from None
     points = _points(element.get("points"), path)
+    if element.tag != "points" and len(points) < 2:
+        raise DatasetError(f"{path}: a <{element.tag}> of one point (label {element.get('label')!r})")
     if element.tag == "polygon":
         points = np.vstack([points, points[:1]])
     mask = np.zeros(shape, dtype=bool)
@@ -83,12 +85,15 @@ def import_cvat(
 ) -> ImportSummary:
     """Import a CVAT for images 1.1 XML file as scribble set ``seed`` of the build ``out``.
 
+    An image the build lacks or sizes otherwise, or one with a shape that is no scribble,
+    a one-point line, a malformed mask or a label that names no class (unless
+    ``skip_unknown``), is refused on a line of its own, and the other images are imported.
+
     Raises
     ------
     DatasetError
-        A missing or malformed file, an image the build lacks or of another size, a shape
-        that is no scribble, a label that names no class (unless ``skip_unknown``), or an
-        existing target set.
+        A missing or malformed file, no build at ``out``, an existing target set, or (after
+        the others are written) any refused image.
     """
     xml_file, out = Path(xml_file), Path(out)
     try:
@@ -99,59 +104,40 @@ def import_cvat(
         raise DatasetError(f"{xml_file}: not valid XML ({error})") from None
     if root.tag != "annotations":
         raise DatasetError(f"{xml_file}: expected CVAT for images XML (<annotations>), got <{root.tag}>")
-    if not Layout(out).meta.is_file():
-        raise DatasetError(f"{out}: no meta.json; import into a build, whose class names the labels name")
-    meta = read_meta(out)
-    tags = class_tags(meta["classes"])
-    maps = {}
+    labels = ClassLabels(out, skip_unknown)
+    maps: dict[str, np.ndarray] = {}
+    refused: list[str] = []
     for image in root.iter("image"):
         name = PurePosixPath(image.get("name", "")).stem
-        if not name:
-            raise DatasetError(f"{xml_file}: an <image> without a name")
-        if name in maps:
-            raise DatasetError(f"{xml_file}: two <image> elements name {name!r}")
-        maps[name] = _draw(image, name, out, tags, width, skip_unknown, xml_file)
-    if not maps:
+        try:
+            if not name:
+                raise DatasetError(f"{xml_file}: an <image> without a name")
+            if name in maps:
+                raise DatasetError(f"{xml_file}: two <image> elements name {name!r}")
+            maps[name] = _draw(image, name, out, labels, width, xml_file)
+        except DatasetError as error:
+            refused.append(str(error))
+    if not maps and not refused:
         raise DatasetError(f"{xml_file}: no <image> elements")
-    check_target(out, meta["prefix"], str(seed), overwrite)
-    mode = label_png_mode(out, label_png)
-    strokes = 0
-
-    def items():
-        nonlocal strokes
-        for name, label_map in maps.items():
-            found = vectorise(label_map)  # masks carry no polyline: strokes from the pixels, for every shape alike
-            strokes += len(found)
-            yield name, label_map, stroke_record(name, found, source="cvat")
-
-    written = write_set(out, meta["prefix"], str(seed), items(), label_png=mode)
-    return ImportSummary(written, len(maps), strokes)
+    return write_imported(out, seed, maps, refused, source="cvat", overwrite=overwrite, label_png=label_png)
 
 
-def _draw(image, name: str, out: Path, tags: dict[str, int], width: int, skip_unknown: bool, path: Path) -> np.ndarray:
-    truth = Layout(out).ground_truth(name)
-    if not truth.is_file():
-        raise DatasetError(f"{path}: image {name!r} is not in {out}")
+def _draw(image, name: str, out: Path, labels: ClassLabels, width: int, path: Path) -> np.ndarray:
     try:
         shape = (int(image.get("height")), int(image.get("width")))
     except (TypeError, ValueError):
         raise DatasetError(f"{path}: image {name!r} has no integer width and height") from None
-    if read_label_map(truth).shape != shape:
-        raise DatasetError(f"{path}: image {name!r} is {shape[1]}x{shape[0]}, the build's is not")
-    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
-    shapes = [e for e in image if e.tag in SCRIBBLE_SHAPES]
+    check_image(out, name, shape, str(path))
+    where = f"{path}: image {name!r}"
     refused = [e.tag for e in image if e.tag in NO_SCRIBBLE_SHAPES]
     if refused:
-        raise DatasetError(f"{path}: image {name!r} has a <{refused[0]}>, which is no scribble")
+        raise DatasetError(f"{where} has a <{refused[0]}>, which is no scribble")
+    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    shapes = [e for e in image if e.tag in SCRIBBLE_SHAPES]
     for element in sorted(shapes, key=lambda e: int(e.get("z_order", 0))):  # stable: file order within a layer
-        label = tags.get(tag_key(element.get("label", "")))
-        if label is None:
-            if skip_unknown:
-                continue
-            raise DatasetError(
-                f"{path}: label {element.get('label')!r} names no class of the build (or --skip-unknown)"
-            )
-        label_map[_shape_pixels(element, shape, width, path)] = label
+        label = labels.class_id(element.get("label", ""), where)
+        if label is not None:
+            label_map[_shape_pixels(element, shape, width, where)] = label
     return label_map
 
 

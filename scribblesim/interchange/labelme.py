@@ -26,9 +26,10 @@ from PIL import Image
 
 from ..engine.result import UNLABELLED
 from ..errors import ConfigError, DatasetError
-from ..sets.importers import ImportSummary, class_tags, draw_polylines, tag_key
-from ..sets.layout import Layout, read_meta, stroke_record
-from ..sets.scribble_set import check_target, label_png_mode, open_set, read_label_map, write_set
+from ..sets.importers import ImportSummary, draw_polylines
+from ..sets.layout import Layout, read_meta
+from ..sets.scribble_set import open_set
+from .importing import ClassLabels, check_image, write_imported
 
 #: The shape types read as strokes (polygons, rectangles and the like are areas, not scribbles).
 STROKE_SHAPES = ("linestrip", "line", "point")
@@ -79,13 +80,15 @@ def import_labelme(
 
     Each file's name (its stem) is an image of ``out``; each stroke shape's label names
     one of the build's classes (case and spaces aside). Shapes are drawn in file order,
-    later ones over earlier ones.
+    later ones over earlier ones. A file that cannot be read, or holds a label that names
+    no class (unless ``skip_unknown``), a shape that is no stroke or a one-point line, is
+    refused on a line of its own, and the others are imported.
 
     Raises
     ------
     DatasetError
-        A missing folder, no file, an unreadable file, a label that names no class (unless
-        ``skip_unknown``), a shape type that is no stroke, or an existing target set.
+        A missing folder, no file, no build at ``out``, an existing target set, or (after
+        the others are written) any refused file.
     """
     json_dir, out = Path(json_dir), Path(out)
     if not json_dir.is_dir():
@@ -93,32 +96,25 @@ def import_labelme(
     files = sorted(p for p in json_dir.glob("*.json") if not p.name.startswith("."))
     if not files:
         raise DatasetError(f"{json_dir}: no *.json files")
-    if not Layout(out).meta.is_file():
-        raise DatasetError(f"{out}: no meta.json; import into a build, whose class names the labels name")
-    meta = read_meta(out)
-    tags = class_tags(meta["classes"])
-    drawn = [_polylines(path, tags, skip_unknown) for path in files]  # fail before writing
-    check_target(out, meta["prefix"], str(seed), overwrite)
-    mode = label_png_mode(out, label_png)
-    count = 0
-
-    def items():
-        nonlocal count
-        for path, (shape, polylines, clip) in zip(files, drawn):
-            label_map, strokes = draw_polylines(polylines, shape, width)
-            if clip:
-                truth = read_label_map(Layout(out).ground_truth(path.stem))
-                label_map[(label_map != UNLABELLED) & (label_map != truth)] = UNLABELLED
-            count += len(strokes)
-            yield path.stem, label_map, stroke_record(path.stem, strokes, source="labelme")
-
-    written = write_set(out, meta["prefix"], str(seed), items(), label_png=mode)
-    return ImportSummary(written, len(files), count)
+    labels = ClassLabels(out, skip_unknown)
+    maps, strokes, refused = {}, {}, []
+    for path in files:
+        try:
+            shape, polylines, clip = _polylines(path, labels)
+            truth = check_image(out, path.stem, shape, str(path))
+        except DatasetError as error:
+            refused.append(str(error))
+            continue
+        label_map, strokes[path.stem] = draw_polylines(polylines, shape, width)
+        if clip:
+            label_map[(label_map != UNLABELLED) & (label_map != truth)] = UNLABELLED
+        maps[path.stem] = label_map
+    return write_imported(
+        out, seed, maps, refused, source="labelme", overwrite=overwrite, label_png=label_png, strokes=strokes
+    )
 
 
-def _polylines(
-    path: Path, tags: dict[str, int], skip_unknown: bool
-) -> tuple[tuple[int, int], list[tuple[int, np.ndarray]], bool]:
+def _polylines(path: Path, labels: ClassLabels) -> tuple[tuple[int, int], list[tuple[int, np.ndarray]], bool]:
     """A file's image size, its stroke shapes as (class id, (M, 2) points (x, y)), and whether
     its strokes are clipped to their class (an export's record says so)."""
     label_file = _read(path)
@@ -129,12 +125,12 @@ def _polylines(
         kind = shape["shape_type"]
         if kind not in STROKE_SHAPES:
             raise DatasetError(f"{path}: a {kind!r} shape is no scribble ({', '.join(STROKE_SHAPES)} are)")
-        label = tags.get(tag_key(shape["label"]))
-        if label is None:
-            if skip_unknown:
-                continue
-            raise DatasetError(f"{path}: label {shape['label']!r} names no class of the build (or --skip-unknown)")
-        polylines.append((label, np.asarray(shape["points"], dtype=np.float64).reshape(-1, 2)))
+        points = np.asarray(shape["points"], dtype=np.float64).reshape(-1, 2)
+        if kind != "point" and len(points) < 2:
+            raise DatasetError(f"{path}: a {kind} of one point (label {shape['label']!r})")
+        label = labels.class_id(shape["label"], str(path))
+        if label is not None:
+            polylines.append((label, points))
     return _image_size(label_file, path), polylines, clip
 
 

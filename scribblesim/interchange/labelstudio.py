@@ -18,16 +18,15 @@ from urllib.parse import parse_qs, unquote, urlparse
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
-from PIL import Image
 
 from ..engine.raster import stroke_pixels
 from ..engine.result import UNLABELLED
-from ..engine.vectorise import vectorise
 from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
-from ..sets.importers import ImportSummary, class_tags, tag_key
-from ..sets.layout import Layout, read_meta, stroke_record
-from ..sets.scribble_set import check_target, label_png_mode, open_set, write_set
+from ..sets.importers import ImportSummary
+from ..sets.layout import Layout, read_meta
+from ..sets.scribble_set import open_set
+from .importing import ClassLabels, check_image, write_imported
 from .regions import stroke_regions
 
 #: The names the export's labelling config gives its image and brush tags.
@@ -56,8 +55,12 @@ def task_image_name(task: dict, path: Path) -> str:
     return Path(unquote(local[0] if local else url.path)).stem
 
 
-def _result_pixels(item: dict, shape: tuple[int, int], width: int, path: Path) -> tuple[str, np.ndarray] | None:
-    """A result's label and its pixels as a (H, W) bool mask; None for a result that is no region."""
+#: The result types that are regions of pixels (choices, text and the like are not).
+REGION_TYPES = ("brushlabels", "keypointlabels", "polygonlabels")
+
+
+def _result_pixels(item: dict, shape: tuple[int, int], width: int, path: str) -> tuple[str, np.ndarray]:
+    """A region's label and its pixels as a (H, W) bool mask."""
     value = item.get("value") or {}
     kind = item.get("type")
     height, image_width = shape
@@ -79,12 +82,14 @@ def _result_pixels(item: dict, shape: tuple[int, int], width: int, path: Path) -
             points = np.array([[value["x"], value["y"]]], dtype=np.float64) * scale
         else:
             points = np.asarray(value.get("points"), dtype=np.float64).reshape(-1, 2) * scale
+            if len(points) < 2:
+                raise DatasetError(f"{path}: a polygon of {len(points)} point(s)")
             points = np.vstack([points, points[:1]])  # the outline, closed
         mask = np.zeros(shape, dtype=bool)
         rows, cols = stroke_pixels(points, shape, width)
         mask[rows, cols] = True
         return labels[0], mask
-    return None
+    raise AssertionError(kind)  # REGION_TYPES are the kinds above
 
 
 def import_labelstudio(
@@ -99,11 +104,15 @@ def import_labelstudio(
 ) -> ImportSummary:
     """Import a Label Studio JSON export as scribble set ``seed`` of the build ``out``.
 
+    A task whose image the build lacks or sizes otherwise, or that holds a label naming no
+    class (unless ``skip_unknown``) or a malformed region, is refused on a line of its
+    own, and the other tasks are imported.
+
     Raises
     ------
     DatasetError
-        A missing or malformed file, a label that names no class (unless
-        ``skip_unknown``), or an existing target set.
+        A missing or malformed file, no build at ``out``, an existing target set, or (after
+        the others are written) any refused task.
     """
     export_file, out = Path(export_file), Path(out)
     try:
@@ -114,32 +123,20 @@ def import_labelstudio(
         raise DatasetError(f"{export_file}: not valid JSON ({error})") from None
     if not isinstance(tasks, list):
         raise DatasetError(f"{export_file}: expected a list of tasks (Label Studio's JSON export)")
-    if not Layout(out).meta.is_file():
-        raise DatasetError(f"{out}: no meta.json; import into a build, whose class names the labels name")
-    meta = read_meta(out)
-    tags = class_tags(meta["classes"])
-    maps: dict[str, tuple[np.ndarray, int]] = {}  # label map, regions drawn
+    labels = ClassLabels(out, skip_unknown)
+    maps: dict[str, np.ndarray] = {}
+    refused: list[str] = []
     for task in tasks:
-        name = task_image_name(task, export_file)
-        if name in maps:
-            raise DatasetError(f"{export_file}: two tasks annotate image {name!r}")
-        results = _first_annotation(task)
-        if results is None:
-            continue
-        maps[name] = _draw(results, out, name, tags, width, skip_unknown, export_file)
-    check_target(out, meta["prefix"], str(seed), overwrite)
-    mode = label_png_mode(out, label_png)
-    strokes = 0
-
-    def items():
-        nonlocal strokes
-        for name, (label_map, _) in maps.items():
-            found = vectorise(label_map)  # painted regions carry no polyline: strokes from the pixels
-            strokes += len(found)
-            yield name, label_map, stroke_record(name, found, source="labelstudio")
-
-    written = write_set(out, meta["prefix"], str(seed), items(), label_png=mode)
-    return ImportSummary(written, len(maps), strokes)
+        try:
+            name = task_image_name(task, export_file)
+            if name in maps:
+                raise DatasetError(f"{export_file}: two tasks annotate image {name!r}")
+            results = _first_annotation(task)
+            if results is not None:
+                maps[name] = _draw(results, out, name, labels, width, str(export_file))
+        except DatasetError as error:
+            refused.append(str(error))
+    return write_imported(out, seed, maps, refused, source="labelstudio", overwrite=overwrite, label_png=label_png)
 
 
 def _first_annotation(task: dict) -> list | None:
@@ -149,30 +146,21 @@ def _first_annotation(task: dict) -> list | None:
     return None
 
 
-def _draw(
-    results: list, out: Path, name: str, tags: dict[str, int], width: int, skip_unknown: bool, path: Path
-) -> tuple[np.ndarray, int]:
-    """An image's label map from its results in order (later ones over earlier ones), and the regions drawn."""
-    image = next(iter(sorted(Layout(out).images.glob(f"{name}.*"))), None)
-    if image is None:
-        raise DatasetError(f"{path}: image {name!r} is not in {out}")
-    with Image.open(image) as opened:
-        shape = opened.size[::-1]
+def _draw(results: list, out: Path, name: str, labels: ClassLabels, width: int, path: str) -> np.ndarray:
+    """An image's label map from its results in order (later ones over earlier ones)."""
+    regions = [item for item in results if item.get("type") in REGION_TYPES]
+    sizes = {(item.get("original_height"), item.get("original_width")) for item in regions} - {(None, None)}
+    if len(sizes) > 1:
+        raise DatasetError(f"{path}: image {name!r}: its regions give {len(sizes)} image sizes")
+    shape = check_image(out, name, next(iter(sizes), None), path).shape
+    where = f"{path}: image {name!r}"
     label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
-    count = 0
-    for item in results:
-        region = _result_pixels(item, shape, width, path)
-        if region is None:
-            continue
-        label, pixels = region
-        class_id = tags.get(tag_key(label))
-        if class_id is None:
-            if skip_unknown:
-                continue
-            raise DatasetError(f"{path}: label {label!r} names no class of the build (or --skip-unknown)")
-        label_map[pixels] = class_id
-        count += 1
-    return label_map, count
+    for item in regions:
+        label, pixels = _result_pixels(item, shape, width, where)
+        class_id = labels.class_id(label, where)
+        if class_id is not None:
+            label_map[pixels] = class_id
+    return label_map
 
 
 def export_labelstudio(out: Path, seed: str, dest: Path, image_root: str | None = None) -> int:

@@ -1,4 +1,5 @@
-"""``export coco``: a set's strokes as a COCO-format file that pycocotools reads back onto the set's pixels."""
+"""``export coco`` and ``import coco``: a set's strokes as a COCO-format file that pycocotools reads
+back onto the set's pixels, and that comes back as the set."""
 
 from __future__ import annotations
 
@@ -45,6 +46,47 @@ def test_every_stroke_is_an_annotation_that_pycocotools_fills_onto_its_pixels(tm
             assert len(annotation["scribble"]) % 2 == 0 and annotation["style"] in ("background", "boundary", "line")
         scribbled = labels != 255
         assert (filled[scribbled] == labels[scribbled]).mean() >= 0.95, name  # pycocotools' fill of 3-px shapes
+    # imported back: the polylines drawn again, clipped to their class as the file records
+    result = CliRunner().invoke(
+        main, ["import", "coco", str(tmp_path / "strokes.json"), "--out", str(out), "--seed", "9"]
+    )
+    assert result.exit_code == 0, result.output
+    for png in sorted((out / "coco2017_train_scribble_r1").glob("*.png")):
+        before = np.asarray(Image.open(png))
+        after = np.asarray(Image.open(out / "coco2017_train_scribble_r9" / png.name))
+        same = ((before != 255) & (before == after)).sum()
+        assert same / (before != 255).sum() >= 0.99 and same / ((before != 255) | (after != 255)).sum() >= 0.99
+
+
+def test_a_teams_coco_file_imports_its_good_images(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert (
+        CliRunner()
+        .invoke(main, ["build", "coco", "--seeds", "1", "--jobs", "1", "--no-progress", "--out", str(out)])
+        .exit_code
+        == 0
+    )
+    images = [
+        {"id": 1, "file_name": "000000000030.jpg", "width": 640, "height": 428},
+        {"id": 2, "file_name": "000000000071.jpg", "width": 640, "height": 426},
+        {"id": 3, "file_name": "elsewhere.jpg", "width": 640, "height": 428},
+    ]
+    annotations = [
+        {"id": 1, "image_id": 1, "category_id": 18, "segmentation": [[10, 10, 60, 10, 60, 12, 10, 12]]},
+        {"id": 2, "image_id": 2, "category_id": 18, "scribble": [5.5, 5.5]},
+    ]
+    data = {"images": images, "annotations": annotations, "categories": [{"id": 18, "name": "Dog"}]}
+    (tmp_path / "team.json").write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["import", "coco", str(tmp_path / "team.json"), "--out", str(out), "--seed", "4"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 3, result.output
+    assert (
+        lines[0] == f"warning: {tmp_path / 'team.json'}: image '000000000071': a scribble of one point (annotation 2)"
+    )
+    assert lines[1] == f"warning: {tmp_path / 'team.json'}: image 'elsewhere' is not in {out}"
+    classes = json.loads((out / "meta.json").read_text())["classes"]
+    drawn = np.asarray(Image.open(out / "coco2017_train_scribble_r4" / "000000000030.png"))
+    assert (drawn == classes.index("dog")).sum() > 0 and set(np.unique(drawn)) == {classes.index("dog"), 255}
 
 
 @settings(max_examples=40, deadline=None)

@@ -92,4 +92,20 @@ def test_images_must_be_the_builds(build: Path, tmp_path: Path) -> None:
     elsewhere = cvat_file(tmp_path / "a.xml", "", name="unknown.jpg")
     assert "image 'unknown' is not in" in invoke("import", "cvat", elsewhere, "--out", build, "--seed", "8").output
     resized = cvat_file(tmp_path / "b.xml", "", size='width="64" height="42"')
-    assert "is 64x42, the build's is not" in invoke("import", "cvat", resized, "--out", build, "--seed", "8").output
+    assert "is 64x42, the build's is 640x428" in invoke("import", "cvat", resized, "--out", build, "--seed", "8").output
+
+
+def test_good_images_are_imported_and_each_bad_one_named(build: Path, tmp_path: Path) -> None:
+    xml = (
+        '<annotations><image id="0" name="000000000030.jpg" width="640" height="428">'
+        '<polyline label="dog" points="10,10;50,50"/></image>'
+        '<image id="1" name="000000000071.jpg" width="640" height="426"><polyline label="dog" points="10,10"/></image>'
+        "</annotations>"
+    )
+    (tmp_path / "t.xml").write_text(xml)
+    result = invoke("import", "cvat", tmp_path / "t.xml", "--out", build, "--seed", "6", "--overwrite")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 2, result.output
+    assert lines[0] == f"warning: {tmp_path / 't.xml'}: image '000000000071': a <polyline> of one point (label 'dog')"
+    assert lines[1].endswith("1 images, 1 strokes; 1 refused (above)")
+    assert sorted(p.name for p in (build / "coco2017_train_scribble_r6").glob("*.png")) == [f"{NAME}.png"]

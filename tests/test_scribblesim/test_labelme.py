@@ -108,3 +108,22 @@ def test_files_that_cannot_be_read_are_one_line(build: Path, tmp_path: Path) -> 
     result = invoke("import", "labelme", tmp_path / "files", "--out", build, "--seed", "8")
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {path}"), result.output
+
+
+def test_good_files_are_imported_and_each_bad_one_named(build: Path, tmp_path: Path) -> None:
+    good = human_file(
+        build, tmp_path / "files", [{"label": "dog", "points": [[1, 1], [9, 9]], "shape_type": "linestrip"}]
+    )
+    one_point = [{"label": "dog", "points": [[1, 1]], "shape_type": "linestrip"}]
+    bad = human_file(build, tmp_path / "files", one_point, name="000000000071")
+    resized = human_file(build, tmp_path / "files", [], name="000000000072")
+    data = json.loads(resized.read_text())
+    data["imageWidth"] = 99  # the file says another size than its image's
+    resized.write_text(json.dumps(data))
+    result = invoke("import", "labelme", tmp_path / "files", "--out", build, "--seed", "5", "--overwrite")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 3, result.output
+    assert lines[0] == f"warning: {bad}: a linestrip of one point (label 'dog')"
+    assert lines[1].startswith(f"warning: {resized}: ") and "imageWidth mismatch" in lines[1]
+    assert lines[2].endswith("1 images, 1 strokes; 2 refused (above)")
+    assert [p.stem for p in (build / "coco2017_train_scribble_r5").glob("*.png")] == [good.stem]

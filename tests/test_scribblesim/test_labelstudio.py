@@ -121,3 +121,19 @@ def test_bad_exports_are_one_line(build: Path, tmp_path: Path, tasks, said: str)
     result = invoke("import", "labelstudio", tmp_path / "export.json", "--out", build, "--seed", "8")
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and said in lines[0], result.output
+
+
+def test_good_tasks_are_imported_and_each_bad_one_named(build: Path, tmp_path: Path) -> None:
+    dot = region("keypointlabels", "dog", {"x": 10.0, "y": 10.0})
+    tasks = [
+        {"data": {"image": f"{NAME}.jpg"}, "annotations": [{"result": [dot]}]},
+        {"data": {"image": "000000000071.jpg"}, "annotations": [{"result": [{**dot, "original_width": 64}]}]},
+        {"data": {"image": "gone.jpg"}, "annotations": [{"result": [dot]}]},
+    ]
+    (tmp_path / "export.json").write_text(json.dumps(tasks))
+    result = invoke("import", "labelstudio", tmp_path / "export.json", "--out", build, "--seed", "5", "--overwrite")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 3, result.output
+    assert lines[0].startswith(f"warning: {tmp_path / 'export.json'}: image '000000000071' is 64x428, the build's is")
+    assert lines[1].endswith("image 'gone' is not in " + str(build))
+    assert lines[2].endswith("1 images, 1 strokes; 2 refused (above)")
