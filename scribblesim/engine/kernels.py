@@ -1,8 +1,8 @@
 """OpenCV's compiled kernels with scipy.ndimage's meaning, for the engine's hot paths.
 
-Labelling, distance transforms and erosion run several times per object and image;
-OpenCV does each several times faster than ``scipy.ndimage``, and the build no longer
-pays scipy's half-second import. Each function returns what its ``scipy.ndimage``
+Labelling, distance transforms and erosion run several times per object and image, and
+OpenCV's kernels are the faster ones (docs/benchmarks.md, "Why the code is as it is"); the
+build also skips scipy's import. Each function returns what its ``scipy.ndimage``
 namesake does (the tests compare them).
 """
 

@@ -1,11 +1,11 @@
 """The medial axis of scikit-image, without its per-call set-up.
 
 ``skimage.morphology.medial_axis`` rebuilds its 512-entry lookup table (about a
-thousand ``ndimage.label`` calls, ~12 ms) on every call and orders the pixels with a
-three-key ``lexsort``. Here the table is built once, the cornerness (background pixels
+thousand ``ndimage.label`` calls) on every call and orders the pixels with a three-key
+``lexsort``. Here the table is built once, the cornerness (background pixels
 around each pixel) comes from sums of shifted arrays, and the same order (distance, then
 cornerness, then a seeded random tie-breaker) comes from stable integer sorts. The
-distances come from OpenCV's exact distance transform, four times faster than scipy's.
+distances come from OpenCV's exact distance transform, the faster one.
 The thinning itself is scikit-image's compiled loop, so the result is exactly
 ``medial_axis(mask, rng=rng)``; the tests check that.
 """

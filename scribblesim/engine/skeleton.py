@@ -3,10 +3,10 @@
 This is Algorithm 1 of the paper ("random depth search") up to the choice of a path.
 Runs of pixels with exactly two neighbours (chains) are contracted into single weighted
 edges first, so that Kruskal sees the end points and junctions of a skeleton (tens of
-nodes) rather than every pixel (thousands). Kruskal is array code that visits the edges
-in networkx's order (the tests compare the two): networkx's graph set-up cost about 1 ms
-per tree (a fifth of a COCO build's simulation, as issue 22 measured it), and its import
-a tenth of a second.
+nodes) rather than every pixel (thousands). Kruskal is array code rather than a graph
+library's, whose set-up per tree cost a fifth of a build's simulation (docs/benchmarks.md);
+it visits the edges in the order networkx's Kruskal does, which the tests check against
+networkx itself.
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def _depths(tree: Adjacency, root: int, size: int) -> tuple[dict[int, int], np.n
 
 #: Most end points and junctions a skeleton tree is built over. Real shapes have tens to
 #: hundreds; a mask riddled with holes (noise, random ignore pixels) can have a million,
-#: which networkx would take minutes over.
+#: and a tree over those takes minutes.
 MAX_TREE_NODES = 10_000
 
 

@@ -202,8 +202,8 @@ class _NoBar:
 def _progress_bar(total: int | None, description: str, progress: bool):
     """tqdm's bar where it shows (a terminal or a notebook), else a stand-in.
 
-    tqdm.auto, which imports asyncio, costs a build 30 ms of start-up for a bar that
-    would stay hidden when the output goes to a file.
+    tqdm.auto imports asyncio, which a build's start-up need not pay for a bar that would
+    stay hidden when the output goes to a file.
     """
     if not progress or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return contextlib.nullcontext(_NoBar())

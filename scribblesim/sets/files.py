@@ -74,7 +74,7 @@ def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> byt
         raise ConfigError(f"label PNG mode must be one of {LABEL_PNG_MODES}, got {mode!r}")
     if mode == "gray":
         # Unfiltered rows, run-length zlib: label maps are long runs, so this is as small as
-        # Pillow's filtered PNG (which cannot turn filtering off) and five times faster.
+        # Pillow's filtered PNG (which cannot turn filtering off), and faster.
         encoded, data = cv2.imencode(".png", np.ascontiguousarray(label_map, dtype=np.uint8), _GRAY_LABEL_PNG)
         if not encoded:  # pragma: no cover - OpenCV encodes any 2-D uint8 array
             raise RuntimeError("OpenCV could not encode a label map as PNG")

@@ -377,10 +377,10 @@ def record_line(record: dict) -> bytes:
     """A stroke record as one compact JSON line (the JSONL and per-image record format).
 
     The bytes are those of ``json.dumps(record, separators=(",", ":"))`` and a newline,
-    for records of strings and finite numbers. orjson writes them ten times faster (a
-    tenth of a three-seed build went to encoding stroke points); where it would write
-    them differently (non-ASCII or DEL unescaped, another escape) or not at all (int
-    keys), the standard library writes the line.
+    for records of strings and finite numbers. orjson writes them, as encoding stroke points
+    took a tenth of a build with the standard library; where it would write them
+    differently (non-ASCII or DEL unescaped, another escape) or not at all (int keys), the
+    standard library writes the line.
     """
     try:
         line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
