@@ -30,8 +30,8 @@ from .kernels import label8
 _EXACT_SQUARED_DISTANCE_BELOW = 2**21
 #: Squared distances below this are ranked through a lookup table of that many entries.
 _RANKED_DISTANCES_BELOW = 2**20
-#: scikit-image's compiled thinning loop, and the module that holds it.
-_LOOP_MODULE = "skimage.morphology._skeletonize_various_cy"
+#: The modules that hold scikit-image's compiled thinning loop: since 0.25, and before.
+_LOOP_MODULES = ("skimage.morphology._skeletonize_various_cy", "skimage.morphology._skeletonize_cy")
 
 
 @cache
@@ -42,17 +42,18 @@ def _thinning_loop():
     ``skimage.morphology``'s package, which imports all of ``scipy.ndimage`` and
     ``scipy.spatial`` (half a second of every build command's start-up) for nothing here.
     """
-    if _LOOP_MODULE in sys.modules:
-        return sys.modules[_LOOP_MODULE]._skeletonize_loop
+    for name in _LOOP_MODULES:
+        if name in sys.modules and hasattr(sys.modules[name], "_skeletonize_loop"):
+            return sys.modules[name]._skeletonize_loop
     package = importlib.util.find_spec("skimage")
     locations = package.submodule_search_locations if package is not None else None
-    if locations:
-        stem = _LOOP_MODULE.rsplit(".", 1)[1]
+    for name in _LOOP_MODULES if locations else ():
+        stem = name.rsplit(".", 1)[1]
         files = [Path(locations[0]) / "morphology" / (stem + s) for s in importlib.machinery.EXTENSION_SUFFIXES]
         path = next((f for f in files if f.is_file()), None)
         if path is not None:
-            loader = importlib.machinery.ExtensionFileLoader(_LOOP_MODULE, str(path))
-            spec = importlib.util.spec_from_file_location(_LOOP_MODULE, path, loader=loader)
+            loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+            spec = importlib.util.spec_from_file_location(name, path, loader=loader)
             if spec is not None:
                 module = importlib.util.module_from_spec(spec)
                 loader.exec_module(module)
