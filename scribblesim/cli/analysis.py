@@ -9,7 +9,6 @@ command group (:mod:`scribblesim.cli.main`) prints it as one ``error:`` line and
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,11 +17,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import ConfigError, DatasetError
-from ..sets.files import LABEL_PNG_MODES
-from ..sets.importers import SCRIBBLESUP_WIDTH
 from ..sets.scribble_set import ScribbleSet, open_set
-from .failures import OneLineErrors
-from .options import SEED, SET_TAG, ListOptionsCommand, jobs_option
+from .options import SEED, SET_TAG, ListOptionsCommand, jobs_option, label_png_option
 
 if TYPE_CHECKING:
     from ..datasets.human import HumanExample
@@ -39,14 +35,6 @@ def _open(out: Path, tag: str, option: str = "--seed") -> ScribbleSet:
     if not tag or "/" in tag or "\\" in tag:
         raise ConfigError(f"{option}: not a seed or set tag: {tag!r}")
     return open_set(out, tag)
-
-
-_label_png_option = click.option(
-    "--label-png",
-    type=click.Choice(LABEL_PNG_MODES),
-    default=None,
-    help="Label PNG mode (gray or palette); default: the one OUT holds (gray for a new folder). Must match OUT's.",
-)
 
 
 def _split_list(values: Sequence[str]) -> list[str]:
@@ -416,7 +404,7 @@ def fit_command(
     help="Scribble-drop ratio r in [0, 1]: remove each object's strokes with probability r.",
 )
 @click.option("--rng-seed", type=SEED, default=0, show_default=True, help="Seed of the drop decisions.")
-@_label_png_option
+@label_png_option
 def degrade_command(
     out: Path, seed: str, shrink: float | None, drop: float | None, rng_seed: int, label_png: str | None
 ) -> None:
@@ -430,89 +418,3 @@ def degrade_command(
     source = _open(out, seed)
     written = degrade_set(source, shrink=shrink, drop=drop, rng_seed=rng_seed, label_png=label_png)
     click.echo(f"{written.folder}: {len(written.names())} images; strokes in {written.strokes_path.name}")
-
-
-@click.group("import", cls=OneLineErrors)
-def import_group() -> None:
-    """Import human scribbles as a scribble set."""
-
-
-def _import_options(function):
-    function = click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")(function)
-    function = click.option(
-        "--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix)."
-    )(function)
-    function = click.option(
-        "--seed",
-        type=SEED,
-        default=0,
-        show_default=True,
-        help="Annotator number: the set is {prefix}_scribble_r{seed}.",
-    )(function)
-    function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(
-        function
-    )
-    return _label_png_option(function)
-
-
-def _run_import(run, *args, seed: int, **kwargs) -> None:
-    click.echo(run(*args, seed=seed, **kwargs).line())
-
-
-@import_group.command("scribblesup")
-@click.argument("xml_dir", type=_PATH)
-@_import_options
-@click.option(
-    "--width",
-    type=int,
-    default=SCRIBBLESUP_WIDTH,
-    show_default=True,
-    help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).",
-)
-@click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
-def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
-    """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
-    from ..sets.importers import import_scribblesup
-
-    if width < 1:
-        raise ConfigError(f"--width: must be >= 1, got {width}")
-    _run_import(
-        import_scribblesup,
-        xml_dir,
-        out,
-        seed=seed,
-        prefix=prefix,
-        width=width,
-        skip_unknown=skip_unknown,
-        overwrite=overwrite,
-        label_png=label_png,
-    )
-
-
-@import_group.command("png")
-@click.argument("png_dir", type=_PATH)
-@_import_options
-@click.option(
-    "--classes",
-    "classes_file",
-    type=_PATH,
-    default=None,
-    help="JSON list of class names (index = class id) for a new OUT.",
-)
-def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes_file) -> None:
-    """Import scribble label PNGs (255 = unlabelled; grayscale, palette or 3 equal channels); strokes come from the pixels."""
-    from ..sets.importers import import_png
-
-    classes = None
-    if classes_file is not None:
-        try:
-            classes = json.loads(classes_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DatasetError(f"{classes_file}: class list not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DatasetError(f"{classes_file}: not valid JSON ({error})") from None
-        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            raise DatasetError(f"{classes_file}: expected a JSON list of class names")
-    _run_import(
-        import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite, label_png=label_png
-    )

@@ -1,20 +1,108 @@
-"""``scribblesim import labelme|labelstudio|cvat`` and ``scribblesim export``: scribbles in and out of annotation tools.
+"""``scribblesim import`` and ``scribblesim export``: scribble sets in from people and tools, and out to tools.
 
-The formats live in :mod:`scribblesim.interchange` (the ``interchange`` extra).
+ScribbleSup XML and label PNGs are read by :mod:`scribblesim.sets.importers`; the
+annotation tools' formats live in :mod:`scribblesim.interchange` (the ``interchange`` extra).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-from .analysis import _label_png_option
+from ..errors import ConfigError, DatasetError
+from ..sets.importers import SCRIBBLESUP_WIDTH
 from .failures import OneLineErrors
-from .options import SEED, SET_TAG
+from .options import SEED, SET_TAG, label_png_option
 
 _PATH = click.Path(path_type=Path)
+
+
+@click.group("import", cls=OneLineErrors)
+def import_group() -> None:
+    """Import human scribbles as a scribble set."""
+
+
+def _import_options(function):
+    function = click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")(function)
+    function = click.option(
+        "--prefix", default=None, help="Folder prefix for a new OUT (default: OUT's meta.json prefix)."
+    )(function)
+    function = click.option(
+        "--seed",
+        type=SEED,
+        default=0,
+        show_default=True,
+        help="Annotator number: the set is {prefix}_scribble_r{seed}.",
+    )(function)
+    function = click.option("--out", type=_PATH, required=True, help="Build output (or new folder) to add the set to.")(
+        function
+    )
+    return label_png_option(function)
+
+
+def _run_import(run, *args, seed: int, **kwargs) -> None:
+    click.echo(run(*args, seed=seed, **kwargs).line())
+
+
+@import_group.command("scribblesup")
+@click.argument("xml_dir", type=_PATH)
+@_import_options
+@click.option(
+    "--width",
+    type=int,
+    default=SCRIBBLESUP_WIDTH,
+    show_default=True,
+    help="Stroke thickness in pixels, as OpenCV's (2 is about 3 px across).",
+)
+@click.option("--skip-unknown", is_flag=True, help="Skip polygons whose tag is not a VOC class instead of failing.")
+def import_scribblesup_command(xml_dir, out, seed, prefix, overwrite, label_png, width, skip_unknown) -> None:
+    """Import ScribbleSup pascal_2012 XML files (VOC class ids, background 0)."""
+    from ..sets.importers import import_scribblesup
+
+    if width < 1:
+        raise ConfigError(f"--width: must be >= 1, got {width}")
+    _run_import(
+        import_scribblesup,
+        xml_dir,
+        out,
+        seed=seed,
+        prefix=prefix,
+        width=width,
+        skip_unknown=skip_unknown,
+        overwrite=overwrite,
+        label_png=label_png,
+    )
+
+
+@import_group.command("png")
+@click.argument("png_dir", type=_PATH)
+@_import_options
+@click.option(
+    "--classes",
+    "classes_file",
+    type=_PATH,
+    default=None,
+    help="JSON list of class names (index = class id) for a new OUT.",
+)
+def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes_file) -> None:
+    """Import scribble label PNGs (255 = unlabelled; grayscale, palette or 3 equal channels); strokes come from the pixels."""
+    from ..sets.importers import import_png
+
+    classes = None
+    if classes_file is not None:
+        try:
+            classes = json.loads(classes_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DatasetError(f"{classes_file}: class list not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DatasetError(f"{classes_file}: not valid JSON ({error})") from None
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise DatasetError(f"{classes_file}: expected a JSON list of class names")
+    _run_import(
+        import_png, png_dir, out, seed=seed, prefix=prefix, classes=classes, overwrite=overwrite, label_png=label_png
+    )
 
 
 @click.command("labelme")
@@ -32,7 +120,7 @@ _PATH = click.Path(path_type=Path)
 )
 @click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@_label_png_option
+@label_png_option
 def import_labelme_command(json_dir, out, seed, width, skip_unknown, overwrite, label_png) -> None:
     """Import labelme files (linestrip, line and point shapes, labelled with class names) as a scribble set."""
     from ..interchange.labelme import import_labelme
@@ -60,7 +148,7 @@ def import_labelme_command(json_dir, out, seed, width, skip_unknown, overwrite, 
 )
 @click.option("--skip-unknown", is_flag=True, help="Skip regions whose label names no class of the build.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@_label_png_option
+@label_png_option
 def import_labelstudio_command(export_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
     """Import a Label Studio JSON export (brush, keypoint and polygon regions) as a scribble set."""
     from ..interchange.labelstudio import import_labelstudio
@@ -88,7 +176,7 @@ def import_labelstudio_command(export_file, out, seed, width, skip_unknown, over
 )
 @click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@_label_png_option
+@label_png_option
 def import_cvat_command(xml_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
     """Import a CVAT for images 1.1 XML file (polylines, points, masks, polygon outlines) as a scribble set."""
     from ..interchange.cvat import import_cvat
@@ -109,7 +197,7 @@ def import_cvat_command(xml_file, out, seed, width, skip_unknown, overwrite, lab
 )
 @click.option("--skip-unknown", is_flag=True, help="Skip annotations whose category names no class of the build.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@_label_png_option
+@label_png_option
 def import_coco_command(annotation_file, out, seed, skip_unknown, overwrite, label_png) -> None:
     """Import a COCO-format file of scribbles (export coco's, or segmentations) as a scribble set."""
     from ..interchange.coco import import_coco

@@ -423,11 +423,12 @@ def build_semantic(masks, classes_file, images, ignore, min_area, split, **optio
     )
 
 
-from .analysis import degrade_command, fit_command, import_group, preview_command, stats_command  # noqa: E402
+from .analysis import degrade_command, fit_command, preview_command, stats_command  # noqa: E402
 from .interchange import (  # noqa: E402
     export_group,
     import_coco_command,
     import_cvat_command,
+    import_group,
     import_labelme_command,
     import_labelstudio_command,
 )

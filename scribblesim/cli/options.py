@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import click
 
 from ..parallel import usable_cores
+from ..sets.files import LABEL_PNG_MODES
 
 
 class SetTag(click.ParamType):
@@ -107,3 +108,12 @@ class ListOptionsCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, expand_list_options(self, args))
+
+
+#: ``--label-png`` of the commands that write a scribble set into an existing output.
+label_png_option = click.option(
+    "--label-png",
+    type=click.Choice(LABEL_PNG_MODES),
+    default=None,
+    help="Label PNG mode (gray or palette); default: the one OUT holds (gray for a new folder). Must match OUT's.",
+)
