@@ -1,4 +1,4 @@
-"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, predict, export, report and run."""
+"""The ``csptrain`` command line: stage1, pseudo, stage2, eval, predict, export, report and run (their options: :mod:`.options`)."""
 
 from __future__ import annotations
 
@@ -10,211 +10,31 @@ import click
 from scribblesim.cli.failures import OneLineErrors, interrupted
 from scribblesim.cli.options import SEED
 
-from .catalog import (
-    BACKBONE_NAMES,
-    EXPORT_FORMATS,
-    LORM_MASKS,
-    LOSS_TERMS,
-    OPTIMIZERS,
-    OUTPUT_STRIDES,
-    PRESET_CLASSES,
-    PROTOCOLS,
-    PSEUDO_SOURCES,
-    SEGMENTORS,
-    SEGS_HEADS,
-    UNCERTAIN_PIXELS,
+from ..catalog import EXPORT_FORMATS, PSEUDO_SOURCES
+from ..errors import StopRequested
+from ..runs import CHECKPOINT
+from ..stage1.config import Stage1Config
+from ..stage2.config import Stage2Config
+from .options import (
+    COMMON,
+    CONTEXT,
+    PRESET,
+    SOURCE_HELP,
+    SPLIT_HELP,
+    STAGE1,
+    STAGE2,
+    device_option,
+    inference_options,
+    options_from,
+    protocol_options,
+    take_prefixed,
 )
-from .errors import StopRequested
-from .runs import CHECKPOINT
-from .stage1.config import Stage1Config
-from .stage2.config import Stage2Config
-
-PRESET = click.Choice(sorted(PRESET_CLASSES))
-CONTEXT = {"help_option_names": ["-h", "--help"]}
-_SOURCE_HELP = "Pseudo-labels from the CAMs (the paper) or the scribble head (where image labels hardly vary)."
-_SPLIT_HELP = "Split list of the build: its real name (train2017) or its role name (train, val)."
 
 
 def _summary(out: Path, last: dict) -> str:
     """The last step's loss, or the recorded one of a run that was already finished."""
     loss = last.get("loss")
     return f"{out}: step {last['step']}" + (f", loss {loss:.4f}" if loss is not None else "")
-
-
-def _options(specs: list[tuple], prefix: str = "", defaults=None) -> Callable:
-    """Click options from (flag, kwargs) pairs, each flag optionally prefixed (``--stage1-...``).
-
-    The options default to None (the preset or YAML decides); ``defaults``, a config
-    instance, gives the value shown in ``--help``.
-    """
-
-    def decorate(command: Callable) -> Callable:
-        for flag, kwargs in reversed(specs):
-            names = [f"--{prefix}{name.lstrip('-')}" for name in flag.split("/")]
-            if len(names) == 2:  # a --x/--no-x switch
-                names = [f"{names[0]}/--{prefix}{flag.split('/')[1].lstrip('-')}"]
-            field = flag.split("/")[0].lstrip("-").replace("-", "_")
-            if getattr(defaults, field, None) is not None:
-                value = getattr(defaults, field)
-                shown = ",".join(value) if isinstance(value, tuple) else value
-                kwargs = {**kwargs, "help": f"{kwargs.get('help', '')} [default: {shown}]".strip()}
-            command = click.option(*names, **kwargs)(command)
-        return command
-
-    return decorate
-
-
-def _take(values: dict, prefix: str) -> dict:
-    """Pop the ``prefix``-ed entries of ``values`` and return them without the prefix."""
-    return {key[len(prefix) :]: values.pop(key) for key in [k for k in values if k.startswith(prefix)]}
-
-
-def _protocol_options(command: Callable) -> Callable:
-    """``--protocol``, ``--scales`` and ``--flip``: how ``eval`` (and ``run``'s evaluation) predicts."""
-    command = click.option("--flip", is_flag=True, help="Average with horizontally flipped predictions.")(command)
-    command = click.option(
-        "--scales",
-        type=float,
-        multiple=True,
-        default=(),
-        metavar="SCALE [SCALE ...]",
-        help="Override the protocol's scales: --scales 0.75 1 1.25.",
-    )(command)
-    return click.option(
-        "--protocol",
-        type=click.Choice(PROTOCOLS),
-        default=PROTOCOLS[0],
-        show_default=True,
-        help="authors: long side x scales 0.5-2, sliding windows; single-scale: the whole image once.",
-    )(command)
-
-
-def _inference_options(command: Callable) -> Callable:
-    """``--device``, ``--workers`` (image readers) and ``--no-progress``: how ``eval`` and ``predict`` run."""
-    command = click.option("--no-progress", is_flag=True)(command)
-    command = click.option(
-        "--workers",
-        type=click.IntRange(min=0),
-        default=None,
-        help="Image-reading processes (0: the main process) [default: from the CPUs].",
-    )(command)
-    return click.option("--device", default="auto", show_default=True)(command)
-
-
-#: Flags shared by the two trainers; in ``run`` they apply to both stages.
-COMMON = [
-    ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
-    ("--seed", dict(type=SEED, default=None)),
-    ("--workers", dict(type=click.IntRange(min=0), default=None, help="Data-loading processes.")),
-    ("--device", dict(default=None, help="auto, cpu, cuda, cuda:1 ...")),
-    ("--bf16/--no-bf16", dict(default=None, help="bf16 autocast on CUDA.")),
-    ("--checkpoint-every", dict(type=int, default=None)),
-    (
-        "--accumulate",
-        dict(
-            type=click.IntRange(min=1),
-            default=None,
-            help="Micro-batches per step [default: stage 1 as many as Table A4's global batch needs, stage 2 1].",
-        ),
-    ),
-]
-STAGE1 = [
-    ("--backbone", dict(default=None, help="Any timm ViT name (default vit_base_patch16_224).")),
-    ("--iterations", dict(type=int, default=None, help="Schedule length (Table A4).")),
-    ("--batch-size", dict(type=int, default=None, help="Samples per process (Table A4's SPG).")),
-    ("--crop-size", dict(type=int, default=None)),
-    ("--local-crop-size", dict(type=int, default=None)),
-    ("--lr", dict(type=float, default=None)),
-    ("--lambda-cls", dict(type=float, default=None)),
-    ("--lambda-segs", dict(type=float, default=None)),
-    (
-        "--segs-head",
-        dict(
-            type=click.Choice(SEGS_HEADS),
-            default=None,
-            help="A second LargeFOV head for L_segs (our choice), or ToCo's seg head.",
-        ),
-    ),
-    ("--segs-from", dict(type=int, default=None, help="Iteration from which L_segs is on.")),
-    ("--w-reg", dict(type=float, default=None, help="Weight of the dense energy regulariser (0 = off).")),
-]
-STAGE2 = [
-    (
-        "--segmentor",
-        dict(
-            type=click.Choice(SEGMENTORS),
-            default=None,
-            help="DeepLabV3+ (the paper's) or WSL4MIS's UNet (Table V's baseline, from scratch).",
-        ),
-    ),
-    ("--backbone", dict(type=click.Choice(BACKBONE_NAMES), default=None, help="DeepLabV3+'s ResNet.")),
-    (
-        "--output-stride",
-        dict(
-            type=click.Choice([str(s) for s in OUTPUT_STRIDES]),
-            default=None,
-            callback=lambda ctx, param, value: None if value is None else int(value),
-            help="DeepLabV3+'s: 8 as the authors, 16 for cheap runs.",
-        ),
-    ),
-    ("--losses", dict(default=None, help=f"Comma-separated subset of {','.join(LOSS_TERMS)}.")),
-    (
-        "--lorm-mask",
-        dict(
-            type=click.Choice(LORM_MASKS),
-            default=None,
-            help="LoRM masks query rows (the authors' code) or key columns (our reading of the paper).",
-        ),
-    ),
-    ("--lr", dict(type=float, default=None)),
-    (
-        "--optimizer",
-        dict(
-            type=click.Choice(OPTIMIZERS),
-            default=None,
-            help="SGD with momentum (the paper's) or AdamW (short runs from scratch).",
-        ),
-    ),
-    (
-        "--uncertain",
-        dict(
-            type=click.Choice(UNCERTAIN_PIXELS),
-            default=None,
-            help="Uncertain pseudo-label pixels in L_segc: background (the authors' code) or ignored.",
-        ),
-    ),
-    ("--lambda-segc", dict(type=float, default=None)),
-    ("--lambda-lorm", dict(type=float, default=None)),
-    ("--lambda-s", dict(type=float, default=None)),
-    ("--lambda-c", dict(type=float, default=None)),
-    (
-        "--label-smoothing",
-        dict(type=float, default=None, help="Of L_segc: 0.2 as the paper's Eq. 8 (the authors' script: 0.1)."),
-    ),
-    ("--epochs", dict(type=int, default=None)),
-    (
-        "--iterations",
-        dict(
-            type=click.IntRange(min=1),
-            default=None,
-            help="Schedule length in steps instead of whole epochs (warm-up and cosine laid over them).",
-        ),
-    ),
-    ("--batch-size", dict(type=int, default=None)),
-    ("--crop-size", dict(type=int, default=None)),
-    ("--rotation", dict(type=float, default=None, help="Largest random rotation in degrees, 0 for none.")),
-    ("--blur/--no-blur", dict(default=None, help="5 x 5 Gaussian blur of half the images, as the authors.")),
-    (
-        "--dpm-pad",
-        dict(
-            type=float,
-            default=None,
-            help="DPM weight where padding or rotation leaves no image: 1 as the authors, 0 for none.",
-        ),
-    ),
-    ("--channels-last/--no-channels-last", dict(default=None)),
-    ("--compile/--no-compile", dict(default=None)),
-]
 
 
 #: Modules of the ``train`` extra; without them a command says so in one line.
@@ -272,9 +92,9 @@ def _training_command(name: str, stage_options: list[tuple], defaults, table: st
                 default=None,
                 help="YAML file of config overrides.",
             ),
-            click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP),
+            click.option("--train-split", default="train", show_default=True, help=SPLIT_HELP),
             click.option("--pretrained", type=click.Path(path_type=Path), default=None, help=pretrained_help),
-            _options(stage_options + COMMON, defaults=defaults),
+            options_from(stage_options + COMMON, defaults=defaults),
             click.option(
                 "--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them)."
             ),
@@ -294,7 +114,7 @@ def _train(
 
     ``train(*inputs, out, config, process, **options)`` is the stage's trainer.
     """
-    from .runtime.process import joined
+    from ..runtime.process import joined
 
     config = make_config(preset, yaml_file, **overrides)
     with joined(config.device) as process:
@@ -307,8 +127,8 @@ def stage1(
     data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress, **overrides
 ) -> None:
     """Train stage 1 (scribble-promoted ToCo); rerun the same command to resume."""
-    from .stage1.config import make_stage1_config
-    from .stage1.train import train_stage1
+    from ..stage1.config import make_stage1_config
+    from ..stage1.train import train_stage1
 
     options = dict(split=train_split, pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
     _train(make_stage1_config, train_stage1, (data, scribbles), out, preset, yaml_file, overrides, **options)
@@ -334,8 +154,8 @@ def stage2(
     **overrides,
 ) -> None:
     """Train stage 2 (DeepLabV3+ with LoRM and DPM); rerun the same command to resume."""
-    from .stage2.config import make_stage2_config
-    from .stage2.train import train_stage2
+    from ..stage2.config import make_stage2_config
+    from ..stage2.train import train_stage2
 
     options = dict(
         split=train_split,
@@ -352,16 +172,16 @@ def stage2(
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-1 run's {CHECKPOINT}.")
 @click.option("--scribbles", required=True, help="Scribble folder: its classes are each image's labels.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the pseudo-label PNGs.")
-@click.option("--split", default="train", show_default=True, help=_SPLIT_HELP)
+@click.option("--split", default="train", show_default=True, help=SPLIT_HELP)
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
-@click.option("--source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=_SOURCE_HELP)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=SOURCE_HELP)
+@device_option("auto")
 @click.option("--no-progress", is_flag=True)
 def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, device, no_progress) -> None:
     """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
-    from .runtime.process import joined
-    from .stage1.pseudo import generate_pseudo_labels
+    from ..runtime.process import joined
+    from ..stage1.pseudo import generate_pseudo_labels
 
     with joined(device) as process:
         summary = generate_pseudo_labels(
@@ -385,8 +205,8 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, dev
 @main.command("eval")
 @click.option("--data", type=click.Path(path_type=Path), required=True)
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
-@click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
-@_protocol_options
+@click.option("--val-split", default="val", show_default=True, help=SPLIT_HELP)
+@protocol_options
 @click.option(
     "--base-size",
     type=int,
@@ -395,7 +215,7 @@ def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, dev
 )
 @click.option("--window", type=int, default=None, help="authors: sliding-window side [default: the run's crop size].")
 @click.option("--save-predictions", type=click.Path(path_type=Path), default=None, help="Folder for label PNGs.")
-@_inference_options
+@inference_options
 def eval_command(
     data,
     checkpoint,
@@ -411,10 +231,10 @@ def eval_command(
     no_progress,
 ) -> None:
     """mIoU of a checkpoint; writes the evaluation record next to it and prints per-class IoU."""
-    from .data.layout import class_names_of
-    from .runtime.process import joined
-    from .stage2.evaluate import evaluate_checkpoint
-    from .stage2.protocol import describe_protocol
+    from ..data.layout import class_names_of
+    from ..runtime.process import joined
+    from ..stage2.evaluate import evaluate_checkpoint
+    from ..stage2.protocol import describe_protocol
 
     with joined(device) as process:
         scores = evaluate_checkpoint(
@@ -446,9 +266,9 @@ def eval_command(
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help=f"A stage-2 run's {CHECKPOINT}.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the labels.")
-@_protocol_options
+@protocol_options
 @click.option("--overlay", is_flag=True, help="Also write colour overlays of the images, under OUT/overlay/.")
-@_inference_options
+@inference_options
 def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, workers, no_progress) -> None:
     """Segment images and volumes (files or folders): one label PNG of class ids per image, at its size.
 
@@ -461,11 +281,11 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
     """
     import numpy as np
 
-    from .errors import DataError
-    from .predict_files import collect_jobs, predict_jobs
-    from .predictor import model_on
-    from .runtime.process import joined, sum_over_ranks
-    from .stage2.evaluate import default_workers
+    from ..errors import DataError
+    from ..predict_files import collect_jobs, predict_jobs
+    from ..predictor import model_on
+    from ..runtime.process import joined, sum_over_ranks
+    from ..stage2.evaluate import default_workers
 
     jobs, problems = collect_jobs(inputs, out)
     if not jobs:
@@ -508,8 +328,8 @@ def export(checkpoint, file_format, out) -> None:
     N, H and W are free and the normalisation is inside the graph. The written file is then
     run beside the PyTorch model on random images, and the largest difference printed.
     """
-    from .export import check_export, export_model
-    from .predictor import load_model
+    from ..export import check_export, export_model
+    from ..predictor import load_model
 
     model = load_model(checkpoint, device="cpu")
     export_model(model, out, file_format)
@@ -535,8 +355,8 @@ def report(run_dirs, figure) -> None:
     """Per-seed mIoU, mean and std over runs (Tables II/III), and a picture of them."""
     from scribblesim.sets.files import write_bytes_atomic
 
-    from .report import format_report, read_runs
-    from .report_figure import report_png
+    from ..report import format_report, read_runs
+    from ..report_figure import report_png
 
     click.echo(format_report(read_runs(run_dirs)))
     write_bytes_atomic(figure, report_png(run_dirs))
@@ -548,15 +368,15 @@ def report(run_dirs, figure) -> None:
 @click.option("--seeds", type=SEED, multiple=True, metavar="SEED [SEED ...]", help="Scribble seeds: --seeds 1 2 3.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder of all runs and the report.")
 @click.option("--preset", type=PRESET, default=None, help="Tables A4 (stage 1) and A5 (stage 2).")
-@click.option("--train-split", default="train", show_default=True, help=_SPLIT_HELP)
-@click.option("--val-split", default="val", show_default=True, help=_SPLIT_HELP)
+@click.option("--train-split", default="train", show_default=True, help=SPLIT_HELP)
+@click.option("--val-split", default="val", show_default=True, help=SPLIT_HELP)
 @click.option("--pretrained", type=click.Path(path_type=Path), default=None, help="Stage-2 ResNet state dict.")
 @click.option("--stage1-pretrained", type=click.Path(path_type=Path), default=None, help="Stage-1 timm ViT weights.")
 @click.option("--stage1-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 1.")
 @click.option("--stage2-config", type=click.Path(path_type=Path), default=None, help="YAML overrides for stage 2.")
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine pseudo-labels with PAR.")
-@click.option("--pseudo-source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=_SOURCE_HELP)
-@_protocol_options
+@click.option("--pseudo-source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=SOURCE_HELP)
+@protocol_options
 @click.option(
     "--preview",
     type=click.IntRange(min=0),
@@ -564,8 +384,8 @@ def report(run_dirs, figure) -> None:
     show_default=True,
     help="Val images whose prediction goes in OUT/preview/ beside their ground truth (0: none).",
 )
-@_options(STAGE2 + COMMON, defaults=Stage2Config())
-@_options(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
+@options_from(STAGE2 + COMMON, defaults=Stage2Config())
+@options_from(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
 def run(
@@ -590,12 +410,12 @@ def run(
     **flags,
 ) -> None:
     """Stage 1 -> pseudo-labels -> stage 2 -> eval for each seed, then the report; reruns resume."""
-    from .pipeline import PipelineSpec, run_pipeline
-    from .stage1.config import make_stage1_config
-    from .stage2.config import make_stage2_config
+    from ..pipeline import PipelineSpec, run_pipeline
+    from ..stage1.config import make_stage1_config
+    from ..stage2.config import make_stage2_config
 
     seeds = tuple(dict.fromkeys(seeds))
-    stage1_flags = _take(flags, "stage1_")
+    stage1_flags = take_prefixed(flags, "stage1_")
     common = {name.lstrip("-").split("/")[0].replace("-", "_") for name, _ in COMMON}
     for name in common:  # a shared flag applies to stage 1 unless --stage1-NAME overrides it
         if stage1_flags.get(name) is None:
