@@ -1,6 +1,8 @@
-"""mIoU from an int64 confusion matrix over pixels whose ground truth is not 255."""
+"""mIoU (and Dice, per 3D volume) from int64 confusion matrices over pixels whose ground truth is not 255."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -48,3 +50,27 @@ def dice_scores(confusion: np.ndarray) -> list[float]:
     sizes = confusion.sum(0) + confusion.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(sizes > 0, 2 * np.diag(confusion) / sizes, np.nan).tolist()
+
+
+def volume_dice(confusions: np.ndarray) -> dict[str, float | list[float]]:
+    """The medical field's Dice: each structure's Dice per volume, averaged over the volumes.
+
+    Parameters
+    ----------
+    confusions
+        (V, K, K) confusion matrices, one per 3D volume (its slices summed).
+
+    Returns
+    -------
+    dict
+        ``dice_per_class``: for each class but background, its mean Dice over the volumes
+        where it is in the truth or the prediction (NaN where in none); ``dice``: their mean.
+    """
+    per_volume = np.array([dice_scores(c) for c in confusions], dtype=np.float64).reshape(len(confusions), -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a class in no volume: NaN, said so above
+        per_class = np.nanmean(per_volume[:, 1:], axis=0) if len(per_volume) else np.full(0, np.nan)
+    return {
+        "dice": float(np.nanmean(per_class)) if np.isfinite(per_class).any() else float("nan"),
+        "dice_per_class": per_class.tolist(),
+    }

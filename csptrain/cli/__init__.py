@@ -259,6 +259,11 @@ def eval_command(
         "" if scores["miou_all_classes"] == scores["miou"] else f", all classes {100 * scores['miou_all_classes']:.2f}"
     )
     click.echo(f"mIoU {100 * scores['miou']:.2f}  (present classes {100 * scores['miou_present']:.2f}{every})")
+    if "dice" in scores:  # the images are slices of volumes: the medical field's Dice, per 3D volume
+        per_class = ", ".join(
+            f"{name} {100 * dice:.2f}" for name, dice in zip(names[1:], scores["dice_per_class"]) if dice == dice
+        )
+        click.echo(f"Dice per volume {100 * scores['dice']:.2f} over {scores['volumes']} volumes ({per_class})")
     click.echo(f"protocol: {describe_protocol(scores['protocol'])}")
 
 

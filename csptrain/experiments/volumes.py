@@ -8,28 +8,18 @@ from pathlib import Path
 import numpy as np
 
 from csptrain.data.layout import read_split
-from csptrain.metrics import confusion_matrix, dice_scores
+from csptrain.metrics import confusion_matrix
+from csptrain.metrics import volume_dice as metrics_volume_dice
+from scribblesim.datasets.acdc import volume_of as slice_volume
 from scribblesim.sets.layout import GROUND_TRUTH_DIR
 from scribblesim.sets.scribble_set import read_label_map
 
-#: The classes whose Dice the medical field reports (background is not one).
-STRUCTURES = (1, 2, 3)
-
-
 def volume_of(name: str) -> str:
-    """The 3D volume of a slice.
-
-    Parameters
-    ----------
-    name
-        A slice name, ``patientNNN_frameFF_zZZ``.
-
-    Returns
-    -------
-    str
-        Its volume, ``patientNNN_frameFF``.
-    """
-    return name.rsplit("_z", 1)[0]
+    """The 3D volume of a slice ``patientNNN_frameFF_zZZ`` (scribblesim's naming owner decides)."""
+    volume = slice_volume(name)
+    if volume is None:
+        raise ValueError(f"{name!r} is no slice of a volume")
+    return volume
 
 
 def volume_dice(data: Path, split: str, predictions: Path, num_classes: int) -> dict[str, float | list[float]]:
@@ -49,17 +39,15 @@ def volume_dice(data: Path, split: str, predictions: Path, num_classes: int) -> 
     Returns
     -------
     dict
-        ``dice`` (the mean over :data:`STRUCTURES`) and ``dice_per_class`` (one per structure,
-        over the volumes where it is in the truth or the prediction).
+        :func:`csptrain.metrics.volume_dice` of the predictions' files: ``dice`` and
+        ``dice_per_class`` (one per structure, background left out).
     """
     confusions: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((num_classes, num_classes), np.int64))
     for name in read_split(data, split):
         truth = read_label_map(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
         prediction = read_label_map(predictions / f"{name}.png")
         confusions[volume_of(name)] += confusion_matrix(prediction, truth, num_classes)
-    per_volume = np.array([dice_scores(c) for c in confusions.values()])
-    per_class = [float(np.nanmean(per_volume[:, k])) for k in STRUCTURES]
-    return {"dice": float(np.mean(per_class)), "dice_per_class": per_class}
+    return metrics_volume_dice(np.stack(list(confusions.values())))
 
 
 def background_only(data: Path, split: str, num_classes: int) -> float:

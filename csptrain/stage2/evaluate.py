@@ -26,12 +26,13 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from scribblesim.datasets.acdc import volume_of
 from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import read_label_map
 
 from ..data.layout import find_image, normalise, read_image, read_split
 from ..data.loader import without_worker_traceback
-from ..metrics import confusion_matrix, iou_scores
+from ..metrics import confusion_matrix, iou_scores, volume_dice
 from ..runs import TrainingRun
 from ..runtime.process import Process, barrier, sum_over_ranks
 from .config import cpus_per_rank
@@ -333,7 +334,9 @@ def evaluate(
     -------
     dict
         :func:`~csptrain.metrics.iou_scores`, the confusion matrix, the split, its image
-        count and the protocol's record.
+        count and the protocol's record; where the split's images are slices of volumes
+        (ScribbleACDC's ``patientNNN_frameFF_zZZ``), also :func:`~csptrain.metrics.volume_dice`
+        and the number of ``volumes``.
     """
     from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 
@@ -345,6 +348,11 @@ def evaluate(
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
     ids = read_split(data, split)
+    volumes = [volume_of(name) for name in ids]
+    by_volume = None  # the volumes' confusions, where every image is a slice of one
+    if ids and all(volumes):
+        slot = {volume: k for k, volume in enumerate(dict.fromkeys(volumes))}
+        by_volume = np.zeros((len(slot), num_classes, num_classes), dtype=np.int64)
     mine = ids[process.rank :: process.world]
     images = read_images(data, mine, workers, device)
     bar = tqdm(
@@ -358,12 +366,17 @@ def evaluate(
         for name, image, truth in bar:
             probs = predict_with(model, image, protocol, window_batch)
             prediction = probs.argmax(0).cpu().numpy().astype(np.uint8)
-            confusion += confusion_matrix(prediction, truth, num_classes)
+            image_confusion = confusion_matrix(prediction, truth, num_classes)
+            confusion += image_confusion
+            if by_volume is not None:
+                by_volume[slot[volume_of(name)]] += image_confusion
             if save_dir is not None:
                 write_bytes_atomic(Path(save_dir) / f"{name}.png", label_png_bytes(prediction))
     confusion = sum_over_ranks(confusion, process)
+    dice = {} if by_volume is None else {**volume_dice(sum_over_ranks(by_volume, process)), "volumes": len(by_volume)}
     return {
         **iou_scores(confusion),
+        **dice,
         "confusion": confusion.tolist(),
         "split": split,
         "images": len(ids),

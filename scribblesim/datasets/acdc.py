@@ -341,6 +341,22 @@ class AcdcData:
         return sorted({v.layout for v in self.volumes})
 
 
+#: A slice's name: its volume's, then ``_z`` and its index (``patient001_frame01_z03``).
+_SLICE_NAME = re.compile(r"^(?P<volume>.+)_z(?P<index>[0-9]+)$")
+
+
+def slice_name(volume: str, index: int) -> str:
+    """The image name of slice ``index`` of ``volume`` (``patientNNN_frameFF``): ``patientNNN_frameFF_zZZ``."""
+    return f"{volume}_z{index:02d}"
+
+
+def volume_of(name: str) -> str | None:
+    """The volume an image named as a slice belongs to (``patient001_frame01`` of ``patient001_frame01_z03``),
+    or None for a name that is no slice's."""
+    found = _SLICE_NAME.match(name)
+    return found["volume"] if found else None
+
+
 def read_acdc(root: Path) -> AcdcData:
     """The volumes under ``root`` and their slices, named ``patientNNN_frameFF_zZZ``.
 
@@ -357,7 +373,7 @@ def read_acdc(root: Path) -> AcdcData:
             f"{lacking.image}: no scribbles, where {len(with_scribbles)} of {len(volumes)} volumes have them "
             "(the human set must cover every slice)"
         )
-    slices = [AcdcSlice(f"{v.stem}_z{z:02d}", v, z) for v in volumes for z in range(v.slices)]
+    slices = [AcdcSlice(slice_name(v.stem, z), v, z) for v in volumes for z in range(v.slices)]
     return AcdcData(Path(root), tuple(volumes), tuple(sorted(slices, key=lambda s: s.name)))
 
 

@@ -22,8 +22,9 @@ from csptrain.experiments.ablation import TABLE_VI, format_ablation, parse_lines
 from csptrain.experiments.budget import budget_config
 from csptrain.experiments.learning import CURVE
 from csptrain.experiments.rows import row_source
-from csptrain.experiments.volumes import volume_of
+from csptrain.experiments.volumes import volume_dice
 from csptrain.metrics import dice_scores
+from csptrain.metrics import volume_dice as metrics_volume_dice
 from csptrain.models.deeplabv3plus import deeplabv3plus
 from csptrain.models.stage2 import Stage2Model
 from csptrain.models.unet import LEVEL_CHANNELS, unet
@@ -34,6 +35,7 @@ from csptrain.stage1.pseudo import score_pseudo_labels
 from csptrain.stage2.config import make_stage2_config
 from csptrain.stage2.train import build_stage2, load_stage2_model, stage2_schedule
 from scribblesim.cli.main import main as scribblesim_main
+from scribblesim.datasets.acdc import volume_of as slice_volume
 from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 from scribblesim.sets.scribble_set import read_label_map
 
@@ -134,9 +136,26 @@ def test_cli_trains_a_unet_on_grayscale_slices(acdc_build: Path, tmp_path: Path)
     trained = load_stage2_model(run / "last.pt")
     assert trained.config.segmentor == "unet" and trained.step == 2 and trained.model.lorm is None
     evaluate = ["eval", "--data", acdc_build, "--checkpoint", run / "last.pt", "--protocol", "single-scale"]
+    evaluate += ["--save-predictions", tmp_path / "predictions"]
     result = CliRunner().invoke(csptrain_main, [*map(str, evaluate), "--device", "cpu", "--workers", "0"])
     assert result.exit_code == 0, result.output
     assert "LV" in result.output and "mIoU" in result.output
+    # the slices' volumes: the medical field's Dice, on the line and in eval.json, as the files give it
+    scores = json.loads((run / "eval.json").read_text())
+    expected = volume_dice(acdc_build, "val", tmp_path / "predictions", 4)
+    assert scores["dice"] == pytest.approx(expected["dice"], nan_ok=True)
+    assert scores["dice_per_class"] == pytest.approx(expected["dice_per_class"], nan_ok=True)
+    assert f"Dice per volume {100 * scores['dice']:.2f} over {scores['volumes']} volumes" in result.output
+
+
+def test_dice_per_volume_averages_each_structure_over_the_volumes_it_is_in() -> None:
+    first = np.array([[5, 1, 0], [2, 4, 0], [0, 0, 0]])  # class 2 in neither truth nor prediction
+    second = np.array([[3, 0, 0], [0, 2, 0], [0, 1, 3]])
+    dice = metrics_volume_dice(np.stack([first, second]))
+    assert dice["dice_per_class"][0] == pytest.approx((8 / 11 + 4 / 5) / 2)
+    assert dice["dice_per_class"][1] == pytest.approx(6 / 7)  # its one volume
+    assert dice["dice"] == pytest.approx(((8 / 11 + 4 / 5) / 2 + 6 / 7) / 2)
+    assert slice_volume("patient012_frame01_z03") == "patient012_frame01" and slice_volume("000000000030") is None
 
 
 def test_a_budget_of_steps_warms_up_a_tenth_and_ends_its_cosine_at_zero() -> None:
@@ -150,7 +169,6 @@ def test_a_budget_of_steps_warms_up_a_tenth_and_ends_its_cosine_at_zero() -> Non
         rates = [lr_at(step, 1.0, schedule.total, warmup) for step in range(steps)]
         assert rates[-1] == pytest.approx(0.0, abs=1e-12) and max(rates) == pytest.approx(1.0)
         assert all(a < b for a, b in zip(rates[:warmup], rates[1:warmup]))  # a rising warm-up
-    assert volume_of("patient012_frame01_z03") == "patient012_frame01"
 
 
 def test_learning_rows_take_their_labels_by_role(acdc_build: Path, tmp_path: Path) -> None:
