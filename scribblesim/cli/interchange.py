@@ -6,6 +6,7 @@ annotation tools' formats live in :mod:`scribblesim.interchange` (the ``intercha
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -105,107 +106,79 @@ def import_png_command(png_dir, out, seed, prefix, overwrite, label_png, classes
     )
 
 
-@click.command("labelme")
-@click.argument("json_dir", type=_PATH)
-@click.option("--out", type=_PATH, required=True, help="The build whose images the files annotate.")
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+def _tool_import(name: str, argument: str, function: str, doc: str, annotates: str, width_help: str | None = None):
+    """``scribblesim import NAME``: one tool's files into a build, by ``scribblesim.interchange.{function}``.
+
+    Every tool's import takes the same options; ``--width`` where the tool draws lines.
+    """
+
+    def command(source, out, seed, skip_unknown, overwrite, label_png, width=None) -> None:
+        module, call = function.split(":")
+        run = getattr(importlib.import_module(f"..interchange.{module}", __package__), call)
+        drawn = {} if width is None else {"width": width}
+        summary = run(
+            source, out, seed=seed, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png, **drawn
+        )
+        click.echo(summary.line())
+
+    command.__doc__ = doc
+    options = [
+        click.argument(argument, type=_PATH),
+        click.option("--out", type=_PATH, required=True, help=f"The build whose images {annotates}."),
+        click.option(
+            "--seed",
+            type=SEED,
+            default=0,
+            show_default=True,
+            help="Annotator number: the set is {prefix}_scribble_r{seed}.",
+        ),
+        click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed."),
+        label_png_option,
+    ]
+    if width_help is not None:
+        options.append(
+            click.option("--width", type=click.IntRange(min=1), default=2, show_default=True, help=width_help)
+        )
+    for option in reversed(options):
+        command = option(command)
+    return click.command(name)(command)
+
+
+#: Thickness of the lines a tool's shapes are drawn with, as the simulator draws them.
+_AS_THE_SIMULATOR = "as OpenCV's and the simulator's (2 is about 3 px across)"
+
+import_labelme_command = _tool_import(
+    "labelme",
+    "json_dir",
+    "labelme:import_labelme",
+    "Import labelme files (linestrip, line and point shapes, labelled with class names) as a scribble set.",
+    "the files annotate",
+    f"Stroke thickness in pixels, {_AS_THE_SIMULATOR}.",
 )
-@click.option(
-    "--width",
-    type=int,
-    default=2,
-    show_default=True,
-    help="Stroke thickness in pixels, as OpenCV's and the simulator's (2 is about 3 px across).",
+import_labelstudio_command = _tool_import(
+    "labelstudio",
+    "export_file",
+    "labelstudio:import_labelstudio",
+    "Import a Label Studio JSON export (brush, keypoint and polygon regions) as a scribble set.",
+    "the tasks annotate",
+    f"Thickness of keypoints and polygon outlines, {_AS_THE_SIMULATOR}; brush regions keep theirs.",
 )
-@click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@label_png_option
-def import_labelme_command(json_dir, out, seed, width, skip_unknown, overwrite, label_png) -> None:
-    """Import labelme files (linestrip, line and point shapes, labelled with class names) as a scribble set."""
-    from ..interchange.labelme import import_labelme
-
-    if width < 1:
-        raise ConfigError(f"--width: must be >= 1, got {width}")
-    summary = import_labelme(
-        json_dir, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
-    )
-    click.echo(summary.line())
-
-
-@click.command("labelstudio")
-@click.argument("export_file", type=_PATH)
-@click.option("--out", type=_PATH, required=True, help="The build whose images the tasks annotate.")
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
+import_cvat_command = _tool_import(
+    "cvat",
+    "xml_file",
+    "cvat:import_cvat",
+    "Import a CVAT for images 1.1 XML file (polylines, points, masks, polygon outlines) as a scribble set.",
+    "the file annotates",
+    f"Thickness of polylines, points and polygon outlines, {_AS_THE_SIMULATOR}; masks keep theirs.",
 )
-@click.option(
-    "--width",
-    type=int,
-    default=2,
-    show_default=True,
-    help="Thickness of keypoints and polygon outlines, as OpenCV's and the simulator's (brush regions keep theirs).",
+import_coco_command = _tool_import(
+    "coco",
+    "annotation_file",
+    "coco:import_coco",
+    "Import a COCO-format file of scribbles (export coco's, or segmentations) as a scribble set.",
+    "the file annotates",
 )
-@click.option("--skip-unknown", is_flag=True, help="Skip regions whose label names no class of the build.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@label_png_option
-def import_labelstudio_command(export_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
-    """Import a Label Studio JSON export (brush, keypoint and polygon regions) as a scribble set."""
-    from ..interchange.labelstudio import import_labelstudio
-
-    if width < 1:
-        raise ConfigError(f"--width: must be >= 1, got {width}")
-    summary = import_labelstudio(
-        export_file, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
-    )
-    click.echo(summary.line())
-
-
-@click.command("cvat")
-@click.argument("xml_file", type=_PATH)
-@click.option("--out", type=_PATH, required=True, help="The build whose images the file annotates.")
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
-)
-@click.option(
-    "--width",
-    type=int,
-    default=2,
-    show_default=True,
-    help="Thickness of polylines, points and polygon outlines, as OpenCV's and the simulator's (masks keep theirs).",
-)
-@click.option("--skip-unknown", is_flag=True, help="Skip shapes whose label names no class of the build.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@label_png_option
-def import_cvat_command(xml_file, out, seed, width, skip_unknown, overwrite, label_png) -> None:
-    """Import a CVAT for images 1.1 XML file (polylines, points, masks, polygon outlines) as a scribble set."""
-    from ..interchange.cvat import import_cvat
-
-    if width < 1:
-        raise ConfigError(f"--width: must be >= 1, got {width}")
-    summary = import_cvat(
-        xml_file, out, seed=seed, width=width, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
-    )
-    click.echo(summary.line())
-
-
-@click.command("coco")
-@click.argument("annotation_file", type=_PATH)
-@click.option("--out", type=_PATH, required=True, help="The build whose images the file annotates.")
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Annotator number: the set is {prefix}_scribble_r{seed}."
-)
-@click.option("--skip-unknown", is_flag=True, help="Skip annotations whose category names no class of the build.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing set with the same seed.")
-@label_png_option
-def import_coco_command(annotation_file, out, seed, skip_unknown, overwrite, label_png) -> None:
-    """Import a COCO-format file of scribbles (export coco's, or segmentations) as a scribble set."""
-    from ..interchange.coco import import_coco
-
-    summary = import_coco(
-        annotation_file, out, seed=seed, skip_unknown=skip_unknown, overwrite=overwrite, label_png=label_png
-    )
-    click.echo(summary.line())
 
 
 @click.group("export", cls=OneLineErrors)
