@@ -123,7 +123,7 @@ def _tool_import(name: str, argument: str, function: str, doc: str, annotates: s
 
     command.__doc__ = doc
     options = [
-        click.argument(argument, type=_PATH),
+        click.argument("source", metavar=argument.upper(), type=_PATH),
         click.option("--out", type=_PATH, required=True, help=f"The build whose images {annotates}."),
         click.option(
             "--seed",
