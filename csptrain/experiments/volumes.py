@@ -14,6 +14,7 @@ from scribblesim.datasets.acdc import volume_of as slice_volume
 from scribblesim.sets.layout import GROUND_TRUTH_DIR
 from scribblesim.sets.scribble_set import read_label_map
 
+
 def volume_of(name: str) -> str:
     """The 3D volume of a slice ``patientNNN_frameFF_zZZ`` (scribblesim's naming owner decides)."""
     volume = slice_volume(name)
