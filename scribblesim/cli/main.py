@@ -128,7 +128,7 @@ def _run_build(
     config_options=(),
     **options,
 ) -> None:
-    seeds = tuple(dict.fromkeys(options["seeds"]))
+    seeds = tuple(dict.fromkeys(options["seeds"] or (1,)))  # each annotator once, in the order given
     config = SimConfig(
         width=options["width"],
         erosion_kernel=options["erosion_kernel"],
@@ -145,7 +145,7 @@ def _run_build(
         out=options["out"],
         split=split,
         prefix=options["prefix"] or default_prefix,
-        seeds=tuple(dict.fromkeys(seeds or (1,))),
+        seeds=seeds,
         config=config,
         copy_images=options["copy_images"],
         label_png=options["label_png"],
