@@ -33,7 +33,7 @@ from .importing import ClassLabels, check_image, write_imported
 
 #: The shape types read as strokes (polygons, rectangles and the like are areas, not scribbles).
 STROKE_SHAPES = ("linestrip", "line", "point")
-#: Key of the export's own record in a file's top level: the set, the brush width.
+#: Key of the export's own record in a file's top level: the set, the brush width, the clip.
 RECORD_KEY = "scribblesim"
 
 
