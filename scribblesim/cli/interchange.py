@@ -186,10 +186,20 @@ def export_group() -> None:
     """Export a scribble set for an annotation tool to open, review and correct."""
 
 
-@export_group.command("labelme")
-@click.argument("out", type=_PATH)
-@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
-@click.option("--out", "dest", type=_PATH, required=True, help="Folder for one labelme file per image.")
+def _export(name: str, dest_help: str):
+    """``scribblesim export NAME OUT --seed S --out DEST``: the arguments every export takes."""
+
+    def decorate(command):
+        command = click.option("--out", "dest", type=_PATH, required=True, help=dest_help)(command)
+        command = click.option(
+            "--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...)."
+        )(command)
+        return export_group.command(name)(click.argument("out", type=_PATH)(command))
+
+    return decorate
+
+
+@_export("labelme", "Folder for one labelme file per image.")
 def export_labelme_command(out, seed, dest) -> None:
     """One labelme file per image: each stroke a linestrip labelled with its class, pointing at the build's image."""
     from ..interchange.labelme import export_labelme
@@ -198,10 +208,7 @@ def export_labelme_command(out, seed, dest) -> None:
     click.echo(f"{dest}: {written} labelme files")
 
 
-@export_group.command("labelstudio")
-@click.argument("out", type=_PATH)
-@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
-@click.option("--out", "dest", type=_PATH, required=True, help="Folder for tasks.json and label_config.xml.")
+@_export("labelstudio", "Folder for tasks.json and label_config.xml.")
 @click.option(
     "--image-root",
     default=None,
@@ -215,10 +222,7 @@ def export_labelstudio_command(out, seed, dest, image_root) -> None:
     click.echo(f"{dest}: {written} tasks, label_config.xml")
 
 
-@export_group.command("cvat")
-@click.argument("out", type=_PATH)
-@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
-@click.option("--out", "dest", type=_PATH, required=True, help="The CVAT for images 1.1 XML file to write.")
+@_export("cvat", "The CVAT for images 1.1 XML file to write.")
 def export_cvat_command(out, seed, dest) -> None:
     """One CVAT for images 1.1 XML file: each stroke a mask of its pixels, labelled with its class."""
     from ..interchange.cvat import export_cvat
@@ -227,10 +231,7 @@ def export_cvat_command(out, seed, dest) -> None:
     click.echo(f"{dest}: {written} images")
 
 
-@export_group.command("coco")
-@click.argument("out", type=_PATH)
-@click.option("--seed", type=SET_TAG, required=True, metavar="SEED", help="Scribble set to export (1, human, ...).")
-@click.option("--out", "dest", type=_PATH, required=True, help="The COCO-format JSON file to write.")
+@_export("coco", "The COCO-format JSON file to write.")
 def export_coco_command(out, seed, dest) -> None:
     """One COCO-format file: each stroke an annotation with its brush's polygon and its polyline ('scribble')."""
     from ..interchange.coco import export_coco
