@@ -83,6 +83,8 @@ def write_imported(
         After writing, if anything was refused (the command exits non-zero); before it, if
         nothing read well or the set exists.
     """
+    if not maps and not refused:
+        raise DatasetError(f"{out}: nothing to import (no image has an annotation)")
     if not maps:
         raise DatasetError(
             refused[0] if len(refused) == 1 else f"nothing imported: {len(refused)} refused ({refused[0]}; ...)"

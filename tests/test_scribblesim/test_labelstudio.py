@@ -87,6 +87,7 @@ def test_image_names_from_every_kind_of_task_url() -> None:
     [
         ({"not": "a list"}, "expected a list of tasks"),
         ([{"data": {}}], "a task without data.image"),
+        ([{"data": {"image": f"{NAME}.jpg"}, "annotations": [{"was_cancelled": True}]}], "nothing to import"),
         (
             [
                 {
