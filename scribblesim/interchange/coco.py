@@ -66,10 +66,11 @@ def export_coco(out: Path, seed: str, dest: Path) -> int:
     classes = meta["classes"]
     width = int((meta.get("config") or {}).get("width", 2))
     images_dir = Layout(out).images
+    image_files = Layout(out).image_files()  # one listing, not one per image
     images: list[dict] = []
     annotations: list[dict] = []
     for image_id, (name, record) in enumerate(sorted(scribbles.records().items()), start=1):
-        image = next(iter(sorted(images_dir.glob(f"{name}.*"))), None)
+        image = image_files.get(name)
         if image is None:
             raise DatasetError(f"{images_dir}: no image of {name!r} for the file")
         with Image.open(image) as opened:

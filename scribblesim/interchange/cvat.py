@@ -152,7 +152,7 @@ def export_cvat(out: Path, seed: str, dest: Path) -> int:
     scribbles = open_set(out, seed)
     classes = meta["classes"]
     width = int((meta.get("config") or {}).get("width", 2))
-    images = Layout(out).images
+    image_files = Layout(out).image_files()  # one listing, not one per image
     masks = _masks()
     lines = [
         '<?xml version="1.0" encoding="utf-8"?>',
@@ -164,7 +164,7 @@ def export_cvat(out: Path, seed: str, dest: Path) -> int:
     lines.append("  </labels></task></meta>")
     records = sorted(scribbles.records().items())
     for index, (name, record) in enumerate(records):
-        image = next(iter(sorted(images.glob(f"{name}.*"))), None)
+        image = image_files.get(name)
         label_map = scribbles.label_map(name)
         height, image_width = label_map.shape
         file_name = image.name if image is not None else f"{name}.jpg"

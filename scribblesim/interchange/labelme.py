@@ -147,6 +147,7 @@ def export_labelme(out: Path, seed: str, dest: Path) -> int:
     scribbles = open_set(out, seed)
     classes: Sequence[str] = meta["classes"]
     images = Layout(out).images
+    image_files = Layout(out).image_files()  # one listing, not one per image
     config = meta.get("config") or {}
     provenance = {
         "set": scribbles.folder.name,
@@ -157,7 +158,7 @@ def export_labelme(out: Path, seed: str, dest: Path) -> int:
     label_file = _label_file()
     written = 0
     for name, record in sorted(scribbles.records().items()):
-        image = next(iter(sorted(images.glob(f"{name}.*"))), None)
+        image = image_files.get(name)
         if image is None:
             raise DatasetError(f"{images}: no image of {name!r} to point the labelme file at")
         with Image.open(image) as opened:

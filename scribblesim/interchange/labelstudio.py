@@ -176,11 +176,12 @@ def export_labelstudio(out: Path, seed: str, dest: Path, image_root: str | None 
     scribbles = open_set(out, seed)
     classes = meta["classes"]
     images = Layout(out).images
+    image_files = Layout(out).image_files()  # one listing, not one per image
     width = int((meta.get("config") or {}).get("width", 2))
     brush = _brush()
     tasks = []
     for name, record in sorted(scribbles.records().items()):
-        image = next(iter(sorted(images.glob(f"{name}.*"))), None)
+        image = image_files.get(name)
         if image is None:
             raise DatasetError(f"{images}: no image of {name!r} for its task")
         label_map = scribbles.label_map(name)

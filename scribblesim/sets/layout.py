@@ -96,6 +96,13 @@ class Layout:
     def image(self, name: str, suffix: str) -> Path:
         return self.images / f"{name}{suffix}"
 
+    def image_files(self) -> dict[str, Path]:
+        """Each image's file by its name, from one listing of the image folder (the first by suffix)."""
+        found: dict[str, Path] = {}
+        for path in sorted(self.images.iterdir()) if self.images.is_dir() else []:
+            found.setdefault(path.stem, path)
+        return found
+
     def ground_truth(self, name: str) -> Path:
         return self.ground_truth_dir / f"{name}.png"
 
