@@ -114,6 +114,16 @@ def start_worker(parent: int) -> None:
     cv2.setNumThreads(0)
 
 
+def worker_options(backend: str) -> dict:
+    """The ``joblib.parallel_config`` options that start each worker process of ``backend`` with
+    :func:`start_worker` (none for backends without processes).
+
+    Every pool of a command needs them: the command's stop handlers are inherited by forked
+    workers, and without them a pool's ``terminate()`` can wait forever for a worker.
+    """
+    return {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
+
+
 def usable_cores() -> int:
     """The cores this process may run on: its CPU affinity (SLURM, taskset, a container's
     cpuset), not every core of the machine; ``os.cpu_count()`` where affinity is unknown."""
@@ -185,9 +195,7 @@ def in_workers(function: Callable, items: Iterable, *args, jobs: int, backend: s
         return
     import joblib
 
-    # Worker processes end with the caller, even one killed with SIGKILL.
-    options = {"initializer": start_worker, "initargs": (os.getpid(),)} if backend in PROCESS_BACKENDS else {}
-    with joblib.parallel_config(backend=backend, n_jobs=jobs, **options), _frozen_for_fork(backend):
+    with joblib.parallel_config(backend=backend, n_jobs=jobs, **worker_options(backend)), _frozen_for_fork(backend):
         here = os.getcwd()
         tasks = (joblib.delayed(_call_in)(here, function, item, *args) for item in items)
         yield (

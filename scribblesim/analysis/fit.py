@@ -30,6 +30,7 @@ import numpy as np
 from ..datasets.human import HumanExample
 from ..engine.config import CLASS_FIELDS, SimConfig
 from ..engine.result import UNLABELLED
+from ..parallel import worker_options
 from .human_compare import BANDED, MeasuredExample, SourceComparison, compare_with_humans, measure_humans
 from .style_measures import MEASURES, background_placement
 from .summary import finite_median, json_safe
@@ -329,7 +330,10 @@ def fit_style(
     # Workers see the examples only where they are forked (joblib runs one job in-process).
     backend = "multiprocessing" if multiprocessing.get_start_method() == "fork" else "sequential"
     try:
-        with joblib.Parallel(n_jobs=jobs, backend=backend) as parallel:
+        with (
+            joblib.parallel_config(backend=backend, n_jobs=jobs, **worker_options(backend)),
+            joblib.Parallel() as parallel,
+        ):
 
             def evaluate(configs: list[SimConfig]) -> None:
                 new = [c for c in dict.fromkeys(configs) if c not in scores]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -290,6 +292,20 @@ def test_fit_on_an_acdc_builds_train_split_and_build_with_the_style(tmp_path: Pa
     )
     bad = runner.invoke(main, [*args, "--held-out", "1"])
     assert bad.exit_code == 2 and bad.stderr == "error: --held-out: must lie in [0, 1), got 1\n"
+
+
+def test_fit_with_two_jobs_ends_cleanly_under_the_commands_stop_handlers(tmp_path: Path) -> None:
+    # The command line's stop handlers were inherited by the search's forked workers: each
+    # printed a traceback when its pool ended them, and now and then the pool waited forever.
+    root = write_acdc_root(tmp_path / "acdc")
+    out = tmp_path / "out"
+    built = CliRunner().invoke(main, ["build", "acdc", "--root", str(root), "--out", str(out), "--no-progress"])
+    assert built.exit_code == 0, built.output
+    fit = [sys.executable, "-m", "scribblesim", "fit", str(out), "--scribbles", str(out / "acdc_scribble_human")]
+    fit += ["--search-examples", "6", "--out", str(tmp_path / "style.json"), "--jobs", "2"]
+    for _ in range(2):
+        done = subprocess.run(fit, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
 
 
 def listed(out: Path, split: str) -> list[str]:
