@@ -40,9 +40,20 @@ STYLE_FORMAT = "scribblesim-style-1"
 
 #: The values tried for each knob, in search order; the first is the paper's style. A
 #: tuple of names is searched as one knob: boundary loops need both a chance of boundary
-#: style and an inset that small objects keep (either alone changes nothing on them).
+#: style and an inset that small objects keep (either alone changes nothing on them), and a
+#: spiral's start and end depths pay only together (a loop near the edge that curls inwards
+#: keeps both the experts' depth and their length).
 KNOB_VALUES: Mapping[str | tuple[str, ...], tuple] = {
-    ("boundary_probability", "boundary_inset"): ((None, None), (0.0, None), (1.0, 0.5), (1.0, 0.65), (0.5, 0.5)),
+    ("boundary_probability", "boundary_inset", "boundary_spiral"): (
+        (None, None, 0.0),
+        (0.0, None, 0.0),
+        (1.0, 0.5, 0.0),
+        (1.0, 0.65, 0.0),
+        (0.5, 0.5, 0.0),
+        (1.0, 0.4, 0.0),
+        (1.0, 0.3, 0.0),
+        *((1.0, inset, spiral) for inset in (0.3, 0.4, 0.5) for spiral in (0.4, 0.6, 0.8)),
+    ),
     "stroke_path": ("root-to-leaf", "leaf-to-leaf"),
     "stroke_extension": (0.0, 0.5, 1.0),
     "stroke_length": (None, 0.85, 0.7, 0.55),

@@ -176,12 +176,14 @@ def stats_command(
     """
     from ..analysis.report import stats_report
     from ..analysis.summary import AREA_EDGES, SCRIBBLE_EDGES
+    from ..sets.layout import read_meta
 
     if human_dir is not None:
         if out is not None or seed is not None:
             raise ConfigError("--compare-human: measures the human folder's own objects; pass no OUT and no --seed")
         examples = _human_examples(human_dir, scribble_dirs, root, split)
-        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style, examples)
+        class_names = read_meta(human_dir)["classes"] if scribble_dirs else None  # a build's style names them
+        _compare_human(human_dir, dest, tuple(dict.fromkeys(sim_seeds)), style, examples, class_names)
         return
     if style is not None or scribble_dirs:
         raise ConfigError(f"{'--style' if style is not None else '--scribbles'}: only with --compare-human")
@@ -236,12 +238,17 @@ def _human_examples(
 
 
 def _compare_human(
-    human_dir: Path, dest: Path, seeds: tuple[int, ...], style: Path | None, examples: list[HumanExample]
+    human_dir: Path,
+    dest: Path,
+    seeds: tuple[int, ...],
+    style: Path | None,
+    examples: list[HumanExample],
+    class_names: list[str] | None = None,
 ) -> None:
     from ..analysis.human_compare import TABLE_LEGEND, compare_report, format_comparison
     from ..engine.config import SimConfig
 
-    config = SimConfig.from_file(style) if style is not None else SimConfig()
+    config = SimConfig.from_file(style, class_names=class_names) if style is not None else SimConfig()
     comparisons, files = compare_report(human_dir, dest, config, seeds=seeds, examples=examples)
     click.echo(
         f"{human_dir} against {style or 'the default style'}, seeds {' '.join(map(str, seeds))} ({TABLE_LEGEND})"

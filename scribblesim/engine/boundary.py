@@ -63,3 +63,16 @@ def radial_jitter(points: np.ndarray, centroid: np.ndarray, amplitude: float, rn
     angles = np.arctan2(offsets[:, 1], offsets[:, 0])
     delta = rng.uniform(-amplitude, amplitude, size=len(points))
     return points + delta[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def spiral_inwards(loop: np.ndarray, centroid: np.ndarray, shrink: float, rng: np.random.Generator) -> np.ndarray:
+    """The closed ``loop`` (M, 2) opened at a random point into one turn of a spiral towards ``centroid``.
+
+    The k-th of the M points (from the opening, along the loop, back to it) moves towards
+    ``centroid`` by ``shrink * k / M`` of its distance, so the turn ends ``1 - shrink`` of
+    the way out where it began.
+    """
+    opened = np.roll(loop, -int(rng.integers(len(loop))), axis=0)
+    opened = np.concatenate([opened, opened[:1]])
+    scale = 1.0 - shrink * np.linspace(0.0, 1.0, len(opened))
+    return centroid + (opened - centroid) * scale[:, None]

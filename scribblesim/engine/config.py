@@ -106,6 +106,11 @@ class SimConfig:
         radius deep, jittered by half that depth: a loop that keeps its distance from the
         boundary on objects of any size (``None``: the paper's erosion by
         ``erosion_kernel`` pixels, jittered by as much).
+    boundary_spiral : float
+        Boundary strokes spiral inwards instead of closing: from a random point of the
+        loop, its distance to the outline's centroid shrinks steadily to ``1 -
+        boundary_spiral`` of itself over one turn (0: a closed loop). An annotator who
+        circles a cavity near its edge and curls into it.
     wobble_amplitude, wobble_wavelength : float
         Hand wobble of line strokes: a sideways sine of this amplitude and wavelength,
         both in units of the object's inscribed radius, random phase (amplitude 0: none).
@@ -147,6 +152,7 @@ class SimConfig:
     strokes_per_object: int = 1
     boundary_probability: float | None = None
     boundary_inset: float | None = None
+    boundary_spiral: float = 0.0
     wobble_amplitude: float = 0.0
     wobble_wavelength: float = 2.0
     zigzag_reach: float = 0.0
@@ -197,6 +203,8 @@ class SimConfig:
             raise ConfigError(f"strokes_per_object must be >= 1, got {self.strokes_per_object}")
         if self.boundary_probability is not None and not 0.0 <= self.boundary_probability <= 1.0:
             raise ConfigError(f"boundary_probability must lie in [0, 1] or be None, got {self.boundary_probability}")
+        if not 0.0 <= self.boundary_spiral < 1.0:
+            raise ConfigError(f"boundary_spiral must lie in [0, 1), got {self.boundary_spiral}")
         if self.boundary_inset is not None and not 0.0 < self.boundary_inset < 1.0:
             raise ConfigError(f"boundary_inset must lie in (0, 1) or be None, got {self.boundary_inset}")
         if self.wobble_amplitude < 0 or self.wobble_wavelength <= 0:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import shapely
 
-from .boundary import eroded_contour, outer_contour, radial_jitter
+from .boundary import eroded_contour, outer_contour, radial_jitter, spiral_inwards
 from .config import SimConfig
 from .grid import coarsen, framed, to_fine, to_fine_pixels, work_factor
 from .hand import extend_path, inset_path, keep_stretch, wobble, zigzag
@@ -212,7 +212,12 @@ def boundary_outline(mask: np.ndarray, config: SimConfig, depth: np.ndarray | No
 
 
 def boundary_path(outline: Outline, config: SimConfig, rng: np.random.Generator) -> np.ndarray:
-    """Boundary style (Section IV-B): radial jitter of the outline, Bezier smoothing."""
+    """Boundary style (Section IV-B): radial jitter of the outline, Bezier smoothing.
+
+    With ``config.boundary_spiral`` the loop opens into a spiral (:func:`spiral_inwards`).
+    """
     points, centroid, amplitude = outline
     jittered = radial_jitter(points, centroid, amplitude, rng)
+    if config.boundary_spiral > 0:
+        return bezier_smooth(spiral_inwards(jittered, centroid, config.boundary_spiral, rng), config.bezier_degree)
     return bezier_smooth(jittered, config.bezier_degree, closed=True)

@@ -314,6 +314,7 @@ def random_scenes(draw):
         clip_to_mask=True,
         boundary_probability=draw(st.sampled_from([None, 1.0])),
         boundary_inset=draw(st.sampled_from([None, 0.3, 0.9])),
+        boundary_spiral=draw(st.sampled_from([0.0, 0.6, 0.95])),
     )
     seed = draw(st.integers(0, 2**32 - 1))
     return masks, classes, ignore, config, seed
@@ -338,6 +339,7 @@ def rectangle_scenes(draw):
         max_work_pixels=draw(st.sampled_from([64, 256, 4096, None])),  # coarse grids too
         boundary_probability=draw(st.sampled_from([None, 0.5, 1.0])),
         boundary_inset=draw(st.sampled_from([None, 0.3, 0.9])),
+        boundary_spiral=draw(st.sampled_from([0.0, 0.6, 0.95])),
     )
     seed = draw(st.integers(0, 2**32 - 1))
     return masks, classes, config, seed

@@ -286,6 +286,11 @@ def test_fit_on_an_acdc_builds_train_split_and_build_with_the_style(tmp_path: Pa
     assert compared.exit_code == 0, compared.output
     val_objects = sum(len(class_components(label)[1]) for label in train_labels(out, listed(out, "val")))
     assert json.loads((tmp_path / "c/human_compare.json").read_text())["sources"][0]["objects"] == val_objects
+    # a style that names the build's classes, as fit writes them
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({**record, "classes": {"LV": {"boundary_spiral": 0.6}}}))
+    compared = runner.invoke(main, [*compare, "--out", str(tmp_path / "n"), "--style", str(named)])
+    assert compared.exit_code == 0, compared.output
     bad = runner.invoke(main, [*args[:-2], "--root", str(root)])
     assert bad.exit_code == 2 and bad.stderr == (
         "error: --root: the instances of a 'acdc' build are its ground truth's components; pass no --root\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -211,6 +213,31 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
         assert np.mean([m.length for m in measures]) == pytest.approx(circle, rel=0.15)
 
 
+def test_boundary_spiral_opens_the_loop_into_one_turn_towards_the_centre() -> None:
+    rows, cols = np.mgrid[:128, :128]
+    distance = np.hypot(rows - 64, cols - 64)
+    disc = distance < 40
+    loop = SimConfig(boundary_probability=1.0, boundary_inset=0.3, background=False)
+    spiral = replace(loop, boundary_spiral=0.6)
+    for seed in SEEDS:
+        (closed,) = scribblesim.simulate([disc], [1], seed=seed, config=loop).strokes
+        (opened,) = scribblesim.simulate([disc], [1], seed=seed, config=spiral).strokes
+        assert closed.style == opened.style == "boundary"
+        assert np.allclose(closed.points[0], closed.points[-1])
+        # it starts on the loop 0.3 of the radius in (jittered by a quarter of that) and ends 0.4 as far out
+        start, end = (np.hypot(*(opened.points[k] - 64)) for k in (0, -1))
+        assert start == pytest.approx(28, abs=4.5) and end == pytest.approx(0.4 * start, abs=2)
+    # the experts' habit: as deep on average as a loop half the radius in, and as near the edge as the 0.3 loop
+    measures = {
+        name: [
+            style_measures([disc], [1], scribblesim.simulate([disc], [1], seed=s, config=c).label_map)[0] for s in SEEDS
+        ]
+        for name, c in {"loop": loop, "spiral": spiral, "half": replace(loop, boundary_inset=0.5)}.items()
+    }
+    depth = {name: np.mean([m.depth for m in values]) for name, values in measures.items()}
+    assert depth["loop"] < depth["half"] < depth["spiral"] + 0.1 and depth["spiral"] > depth["loop"] + 0.15
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -224,6 +251,8 @@ def test_boundary_inset_draws_deep_loops_on_small_objects() -> None:
         dict(boundary_probability=1.2),
         dict(boundary_inset=0),
         dict(boundary_inset=1.0),
+        dict(boundary_spiral=-0.1),
+        dict(boundary_spiral=1.0),
         dict(wobble_amplitude=-1),
         dict(wobble_wavelength=0),
         dict(stroke_position="left"),
