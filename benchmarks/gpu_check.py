@@ -27,10 +27,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+from lab.throughput import peak_memory_mb, reset_peak, stage1_rate, stage2_rate, synchronise, timed
 
 from csptrain.data.loader import batches_from, steps_per_epoch
 from csptrain.data.stage2 import Augment, ScribbleDataset
-from csptrain.experiments.throughput import peak_memory_mb, reset_peak, stage1_rate, stage2_rate, synchronise, timed
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR
 from csptrain.stage1.pseudo import pseudo_labels

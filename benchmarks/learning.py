@@ -41,7 +41,7 @@ mIoU on the train split beside line 1's own predictions there, and writes a figu
 run's counts and ``--work`` folder, more lines join its table on its stage 1 and pseudo-labels.
 ``--pseudo-source scribble-head`` makes the pseudo-labels from the scribble head, not the CAMs.
 
-The rows, the ablation, the budget planning and the scores live in :mod:`csptrain.experiments`;
+The rows, the ablation, the budget planning and the scores live in :mod:`lab`;
 this script parses its arguments, runs them and prints.
 
     python benchmarks/learning.py --data OUT [--rows full,pce-human,pce-sim] [--budget-minutes 10] [--json]
@@ -59,14 +59,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lab.ablation import ablation_png, format_ablation, parse_lines, run_ablation
+from lab.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun
+from lab.repeats import annotator_means, train_rows
+from lab.rows import DEFAULT_ROWS, ROWS, row_sources
+from lab.volumes import background_only
+
 from csptrain.catalog import PSEUDO_SOURCES, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of
 from csptrain.errors import ConfigError
-from csptrain.experiments.ablation import ablation_png, format_ablation, parse_lines, run_ablation
-from csptrain.experiments.learning import CPU_SETTINGS, PAPER_SETTINGS, TINY_SETTINGS, RowRun
-from csptrain.experiments.repeats import annotator_means, train_rows
-from csptrain.experiments.rows import DEFAULT_ROWS, ROWS, row_sources
-from csptrain.experiments.volumes import background_only
 from csptrain.runtime.process import joined
 from csptrain.stage2.config import make_stage2_config
 from scribblesim.errors import UserError

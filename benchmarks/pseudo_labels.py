@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from lab.pseudo_variants import VARIANTS, grid_ceiling, score_variants
 
 from csptrain.data.layout import class_names_of, read_split
 from csptrain.errors import UserError
-from csptrain.experiments.pseudo_variants import VARIANTS, grid_ceiling, score_variants
 from csptrain.runtime.process import on_device
 from csptrain.stage1.train import load_stage1_model
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from lab.throughput import centre_crop
 from torch.nn import functional as F
 
-from csptrain.experiments.throughput import centre_crop
 from csptrain.losses import lattice
 from scribblesim.datasets.sample import coco_sample_root
 

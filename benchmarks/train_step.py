@@ -10,7 +10,7 @@ Stage-1 images are crops of the embedded COCO sample (the regulariser's lattice 
 the colours an image holds, so noise would overstate it); stage-2 images are random, with a
 scribble stripe, a pseudo-label square and distance maps from the training code: data
 loading is not timed (``benchmarks/stage2_data.py`` times it). The timed steps are
-:mod:`csptrain.experiments.throughput`; this script parses its arguments and prints.
+:mod:`lab.throughput`; this script parses its arguments and prints.
 
     python benchmarks/train_step.py [--stage 1 2] [--device cpu] [--batch-size 1] [--json]
 """
@@ -22,8 +22,8 @@ import itertools
 import json
 
 import torch
+from lab.throughput import stage1_rate, stage2_rate
 
-from csptrain.experiments.throughput import stage1_rate, stage2_rate
 from csptrain.models.lorm import LoRM
 
 

@@ -16,7 +16,7 @@ def __getattr__(name: str):
     """``csptrain.load_model`` and ``SegmentationModel``, imported when first used (they need torch;
     ``csptrain --help`` does not)."""
     if name in ("load_model", "SegmentationModel"):
-        from . import predictor
+        from .inference import predictor
 
         return getattr(predictor, name)
     raise AttributeError(f"module 'csptrain' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .catalog import PRESET_CLASSES
 from .data.layout import class_names_of, read_split, scribble_folder
 from .errors import ConfigError, DataError
-from .report import RunResult, format_report, report_json
+from .reporting.report import RunResult, format_report, report_json
 from .runs import PipelineRuns, StepName
 from .runtime.process import Process, barrier, joined
 from .stage1.config import Stage1Config
@@ -250,7 +250,7 @@ def run_pipeline(
         runs = PipelineRuns(spec.out)
         shown = 0
         if process.is_main:
-            from .report_figure import report_png
+            from .reporting.figure import report_png
 
             stage2_runs = [runs.seed(seed).stage2.folder for seed in spec.seeds]
             picture = report_png(stage2_runs, class_names_of(spec.data))
@@ -268,8 +268,8 @@ def _write_preview(spec: PipelineSpec, runs: PipelineRuns, process: Process) -> 
     """The first seed's predictions on the first ``spec.preview`` val images; return how many."""
     if not spec.preview:
         return 0
-    from .predictor import model_on
-    from .run_preview import write_run_previews
+    from .inference.predictor import model_on
+    from .reporting.preview import write_run_previews
 
     model = model_on(runs.seed(spec.seeds[0]).stage2.checkpoint, process)
     names = read_split(spec.data, spec.val_split)[: spec.preview]

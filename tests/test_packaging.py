@@ -7,6 +7,7 @@ environment and runs the two commands from there.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import site
@@ -75,6 +76,16 @@ def test_wheel_holds_every_module_and_the_sample(wheel: Path) -> None:
     assert "csptrain/runtime/__init__.py" in names
     assert any(n.startswith("scribblesim/coco_sample/train2017/") and n.endswith(".jpg") for n in names)
     assert "scribblesim/coco_sample/annotations/instances_train2017.json" in names
+    # the benchmarks' library stays beside them
+    assert not any(n.startswith(("csptrain/experiments/", "lab/", "benchmarks/")) for n in names)
+
+
+def test_no_product_module_imports_the_benchmarks() -> None:
+    for module in source_modules():
+        tree = ast.parse((REPOSITORY / module).read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name.split(".")[0] for name in imported} & {"lab", "benchmarks"}, module
 
 
 def test_installed_wheel_builds_the_sample_and_imports_every_module(wheel: Path, tmp_path: Path) -> None:

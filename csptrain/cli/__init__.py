@@ -287,8 +287,8 @@ def predict(inputs, checkpoint, out, protocol, scales, flip, overlay, device, wo
     import numpy as np
 
     from ..errors import DataError
-    from ..predict_files import collect_jobs, predict_jobs
-    from ..predictor import model_on
+    from ..inference.predict_files import collect_jobs, predict_jobs
+    from ..inference.predictor import model_on
     from ..runtime.process import joined, sum_over_ranks
     from ..stage2.evaluate import default_workers
 
@@ -333,8 +333,8 @@ def export(checkpoint, file_format, out) -> None:
     N, H and W are free and the normalisation is inside the graph. The written file is then
     run beside the PyTorch model on random images, and the largest difference printed.
     """
-    from ..export import check_export, export_model
-    from ..predictor import load_model
+    from ..inference.export import check_export, export_model
+    from ..inference.predictor import load_model
 
     model = load_model(checkpoint, device="cpu")
     export_model(model, out, file_format)
@@ -360,8 +360,8 @@ def report(run_dirs, figure) -> None:
     """Per-seed mIoU, mean and std over runs (Tables II/III), and a picture of them."""
     from scribblesim.sets.files import write_bytes_atomic
 
-    from ..report import format_report, read_runs
-    from ..report_figure import report_png
+    from ..reporting.figure import report_png
+    from ..reporting.report import format_report, read_runs
 
     click.echo(format_report(read_runs(run_dirs)))
     write_bytes_atomic(figure, report_png(run_dirs))

@@ -1,7 +1,8 @@
-"""What both trainers share: the process and its DDP job, checkpoints, and the training loop.
+"""What both trainers share: the process and its DDP job, checkpoints, the training loop and its schedules.
 
 - :mod:`.process`: the device and this process's place in a torchrun job.
 - :mod:`.checkpoints`: atomic checkpoints, resuming, the recorded settings, trained models.
 - :mod:`.loop`: the step loop with its stops on signals, and its log.
 - :mod:`.trainer`: one stage's whole training run, set up the same way for both stages.
+- :mod:`.schedule`: the learning-rate schedules of both stages.
 """

@@ -20,8 +20,8 @@ from ..runs import TrainingRun
 from ..runtime.accumulation import backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import Process
+from ..runtime.schedule import poly_warmup_multiplier
 from ..runtime.trainer import StageTraining, train_run
-from ..schedule import poly_warmup_multiplier
 from .cam import (
     box_mask,
     cams_to_labels,

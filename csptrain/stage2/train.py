@@ -23,8 +23,8 @@ from ..runs import TrainingRun
 from ..runtime.accumulation import BatchPlan, backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import Process
+from ..runtime.schedule import lr_at, warmup_steps_for
 from ..runtime.trainer import StageTraining, train_run
-from ..schedule import lr_at, warmup_steps_for
 from .config import Stage2Config, make_stage2_config
 
 

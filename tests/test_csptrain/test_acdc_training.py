@@ -13,23 +13,23 @@ import pytest
 import torch
 from click.testing import CliRunner
 from dataset_fixtures import h5_root
+from lab import budget, learning, repeats
+from lab.ablation import TABLE_VI, format_ablation, parse_lines, summarise
+from lab.budget import budget_config
+from lab.learning import CURVE
+from lab.rows import row_source
+from lab.volumes import volume_dice
 
 from csptrain.cli import main as csptrain_main
 from csptrain.data.layout import Layout, read_split, scribble_folder
 from csptrain.errors import ConfigError, DataError
-from csptrain.experiments import budget, learning, repeats
-from csptrain.experiments.ablation import TABLE_VI, format_ablation, parse_lines, summarise
-from csptrain.experiments.budget import budget_config
-from csptrain.experiments.learning import CURVE
-from csptrain.experiments.rows import row_source
-from csptrain.experiments.volumes import volume_dice
 from csptrain.metrics import dice_scores
 from csptrain.metrics import volume_dice as metrics_volume_dice
 from csptrain.models.deeplabv3plus import deeplabv3plus
 from csptrain.models.stage2 import Stage2Model
 from csptrain.models.unet import LEVEL_CHANNELS, unet
 from csptrain.runs import PseudoLabelFolder
-from csptrain.schedule import lr_at, warmup_steps_for
+from csptrain.runtime.schedule import lr_at, warmup_steps_for
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import score_pseudo_labels
 from csptrain.stage2.config import make_stage2_config

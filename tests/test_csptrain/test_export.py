@@ -14,9 +14,9 @@ from click.testing import CliRunner
 import csptrain
 from csptrain.cli import main
 from csptrain.data.layout import find_image, read_image, read_split
-from csptrain.export import check_export, export_model, exported_logits
+from csptrain.inference.export import check_export, export_model, exported_logits
+from csptrain.inference.predictor import SegmentationModel
 from csptrain.models.stage2 import Stage2Model
-from csptrain.predictor import SegmentationModel
 from csptrain.runtime.process import on_device
 from csptrain.stage2.config import Stage2Config
 

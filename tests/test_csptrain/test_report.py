@@ -1,4 +1,4 @@
-"""csptrain.report: per-run mIoU, mean and sample standard deviation, and unreadable records."""
+"""csptrain.reporting.report: per-run mIoU, mean and sample standard deviation, and unreadable records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from csptrain.errors import DataError
-from csptrain.report import RunResult, format_report, read_runs, report_json
+from csptrain.reporting.report import RunResult, format_report, read_runs, report_json
 from csptrain.runs import TrainingRun
 
 PROTOCOL = {"name": "single-scale", "scales": [1.0], "flip": False}

@@ -12,11 +12,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 from dataset_fixtures import build_tiny
+from lab.pseudo_variants import VARIANTS, grid_ceiling
 
 from csptrain.cli import main
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.errors import RunFolderError
-from csptrain.experiments.pseudo_variants import VARIANTS, grid_ceiling
 from csptrain.runtime.process import Process
 from csptrain.stage1.cam import probabilities_to_labels
 from csptrain.stage1.config import make_stage1_config

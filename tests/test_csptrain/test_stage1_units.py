@@ -14,7 +14,7 @@ from csptrain.data.stage1 import ToCoAugment, image_labels
 from csptrain.errors import ConfigError, WeightsError
 from csptrain.losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
 from csptrain.models import toco_vit
-from csptrain.schedule import poly_warmup_multiplier
+from csptrain.runtime.schedule import poly_warmup_multiplier
 from csptrain.stage1.cam import cams_to_labels, local_crops, multi_scale_cams, refine_labels, roi_mask, scale_boxes
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR

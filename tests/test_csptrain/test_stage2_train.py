@@ -13,7 +13,7 @@ from dataset_fixtures import build_tiny
 from csptrain.cli import main
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.models import Stage2Model
-from csptrain.report_figure import training_curves
+from csptrain.reporting.figure import training_curves
 from csptrain.runtime.accumulation import backward_over
 from csptrain.runtime.process import Process
 from csptrain.stage2.config import make_stage2_config as make_config

@@ -18,7 +18,7 @@ from csptrain.errors import ConfigError, DataError, WeightsError
 from csptrain.losses.partial import partial_cross_entropy, pixel_entropy, weighted_entropy
 from csptrain.metrics import confusion_matrix, iou_scores
 from csptrain.models import LoRM, deeplabv3plus
-from csptrain.schedule import lr_at, warmup_steps_for
+from csptrain.runtime.schedule import lr_at, warmup_steps_for
 from csptrain.stage2.config import PRESETS
 from csptrain.stage2.config import make_stage2_config as make_config
 from csptrain.stage2.train import stage2_losses

@@ -16,8 +16,6 @@ from typing import Any
 
 from csptrain.catalog import LOSS_TERMS
 from csptrain.data.layout import class_names_of, read_split
-from csptrain.experiments.budget import PROBE_STEPS, StepCost, budget_config, probe_step_cost
-from csptrain.experiments.volumes import volume_dice
 from csptrain.runs import TrainingRun
 from csptrain.runtime.process import Process
 from csptrain.stage1.config import Stage1Config, make_stage1_config
@@ -27,6 +25,8 @@ from csptrain.stage2.config import Stage2Config
 from csptrain.stage2.evaluate import evaluate
 from csptrain.stage2.protocol import protocol_for
 from csptrain.stage2.train import load_stage2_model, stage2_schedule, train_stage2
+from lab.budget import PROBE_STEPS, StepCost, budget_config, probe_step_cost
+from lab.volumes import volume_dice
 
 #: Share of a CSPNet row's budget that stage 1 trains for; pseudo-labels and stage 2 share the rest.
 STAGE1_SHARE = 0.4
@@ -52,7 +52,7 @@ class Settings:
         Stage-1 config fields over the ``acdc`` preset (CSPNet rows).
     probe_steps
         Steps of a budget probe's shorter timed call (see
-        :func:`~csptrain.experiments.budget.probe_step_cost`).
+        :func:`~lab.budget.probe_step_cost`).
     """
 
     name: str
@@ -127,11 +127,11 @@ class RowRun:
     Attributes
     ----------
     name
-        The row (a key of :data:`csptrain.experiments.rows.ROWS`).
+        The row (a key of :data:`lab.rows.ROWS`).
     data
         The build it trains and is evaluated on.
     labels
-        Its label folder in ``data`` (from :func:`csptrain.experiments.rows.row_source`).
+        Its label folder in ``data`` (from :func:`lab.rows.row_source`).
     config
         Its stage-2 config.
     settings
@@ -182,7 +182,7 @@ def evaluate_run(
     -------
     dict
         ``miou``, ``iou`` (per class), ``dice`` and ``dice_per_class`` (per 3D volume, see
-        :func:`~csptrain.experiments.volumes.volume_dice`) and the checkpoint's ``step``.
+        :func:`~lab.volumes.volume_dice`) and the checkpoint's ``step``.
     """
     trained = load_stage2_model(TrainingRun(run).checkpoint)
     protocol = protocol_for(trained.config, settings.protocol, scales=settings.eval_scales or None)

@@ -18,14 +18,14 @@ from typing import overload
 import numpy as np
 import torch
 
-from .data.layout import normalise
-from .errors import ConfigError
-from .models.stage2 import Stage2Model
-from .runtime.process import Process, on_device
-from .stage2.config import Stage2Config
-from .stage2.evaluate import predict_with
-from .stage2.protocol import EvalProtocol, protocol_for
-from .stage2.train import load_stage2_model
+from ..data.layout import normalise
+from ..errors import ConfigError
+from ..models.stage2 import Stage2Model
+from ..runtime.process import Process, on_device
+from ..stage2.config import Stage2Config
+from ..stage2.evaluate import predict_with
+from ..stage2.protocol import EvalProtocol, protocol_for
+from ..stage2.train import load_stage2_model
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:

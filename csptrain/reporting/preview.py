@@ -13,10 +13,10 @@ from scribblesim.sets.layout import Layout
 from scribblesim.sets.palette import colorize
 from scribblesim.sets.scribble_set import read_label_map
 
-from .data.layout import find_image, read_image
-from .metrics import confusion_matrix, iou_scores
-from .predictor import SegmentationModel
-from .stage2.protocol import EvalProtocol
+from ..data.layout import find_image, read_image
+from ..inference.predictor import SegmentationModel
+from ..metrics import confusion_matrix, iou_scores
+from ..stage2.protocol import EvalProtocol
 
 
 def prediction_strip(

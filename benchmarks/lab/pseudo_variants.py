@@ -18,17 +18,16 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from csptrain.data.layout import find_image, normalise, read_image
+from csptrain.data.stage1 import image_labels
+from csptrain.metrics import confusion_matrix, iou_scores
+from csptrain.models.toco import ToCoNet
+from csptrain.runtime.checkpoints import Trained
+from csptrain.stage1.config import Stage1Config
+from csptrain.stage1.par import PAR
+from csptrain.stage1.pseudo import pseudo_labels
 from scribblesim.sets.layout import Layout
 from scribblesim.sets.scribble_set import read_label_map
-
-from ..data.layout import find_image, normalise, read_image
-from ..data.stage1 import image_labels
-from ..metrics import confusion_matrix, iou_scores
-from ..models.toco import ToCoNet
-from ..runtime.checkpoints import Trained
-from ..stage1.config import Stage1Config
-from ..stage1.par import PAR
-from ..stage1.pseudo import pseudo_labels
 
 #: (name, pseudo-label source, PAR) of each way of making the labels.
 VARIANTS: tuple[tuple[str, str, bool], ...] = (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runs import TrainingRun
+from ..runs import TrainingRun
 
 
 def training_curves(run: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -39,7 +39,7 @@ def training_curves(run: Path) -> dict[str, tuple[list[int], list[float]]]:
 def report_png(run_dirs: Sequence[Path], class_names: Sequence[str] | None = None) -> bytes:
     """PNG bytes: per-run mIoU (bars) with the mean ± sample std, mean per-class IoU ± std, loss and lr curves.
 
-    ``run_dirs`` are training runs with an evaluation record (as :func:`csptrain.report.read_runs`
+    ``run_dirs`` are training runs with an evaluation record (as :func:`csptrain.reporting.report.read_runs`
     reads them); ``class_names`` label the classes (else their ids).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -2,7 +2,7 @@
 
 The exported graph takes float32 (N, 3, H, W) RGB images with values 0-255 (the evaluation's
 ImageNet normalisation is inside it) and returns (N, C, H, W) logits at the input's size;
-N, H and W are free. Its argmax is :meth:`~csptrain.predictor.SegmentationModel.predict`'s
+N, H and W are free. Its argmax is :meth:`~csptrain.inference.predictor.SegmentationModel.predict`'s
 single-scale prediction. An ONNX file also names its classes and the normalisation inside it
 in its metadata (:func:`onnx_metadata`). :func:`check_export` runs the written file on a few inputs beside
 the PyTorch model and measures how far apart they are.
@@ -23,8 +23,8 @@ from torch import nn
 
 from scribblesim.sets.files import remove_stale_temporaries
 
-from .data.layout import IMAGENET_MEAN, IMAGENET_STD
-from .errors import ConfigError, WeightsError
+from ..data.layout import IMAGENET_MEAN, IMAGENET_STD
+from ..errors import ConfigError, WeightsError
 from .predictor import SegmentationModel
 
 #: Batch, height and width of the random images the check runs: odd sizes, another batch.

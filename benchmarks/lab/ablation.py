@@ -19,7 +19,7 @@ from typing import Any
 from csptrain.catalog import LOSS_TERMS, PSEUDO_LABEL_TERMS, UNCERTAIN_PIXELS
 from csptrain.data.layout import class_names_of, scribble_folder
 from csptrain.errors import ConfigError
-from csptrain.experiments.learning import (
+from lab.learning import (
     CURVE,
     RowRun,
     evaluate_run,
@@ -27,7 +27,7 @@ from csptrain.experiments.learning import (
     train_stage1_and_pseudo,
     train_stage2_row,
 )
-from csptrain.experiments.repeats import spread
+from lab.repeats import spread
 
 #: The loss terms of each line of the paper's Table VI (line 1: partial CE alone; 10: every term).
 TABLE_VI: dict[int, tuple[str, ...]] = {

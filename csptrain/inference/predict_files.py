@@ -25,10 +25,10 @@ from scribblesim.errors import DatasetError
 from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
 from scribblesim.sets.palette import PALETTE
 
-from .data.layout import read_image
-from .errors import DataError
+from ..data.layout import read_image
+from ..errors import DataError
+from ..stage2.protocol import EvalProtocol
 from .predictor import SegmentationModel
-from .stage2.protocol import EvalProtocol
 
 #: Image files predicted from a folder (and accepted by name).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")

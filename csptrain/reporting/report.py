@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import DataError
-from .runs import TrainingRun
-from .stage2.protocol import describe_protocol
+from ..errors import DataError
+from ..runs import TrainingRun
+from ..stage2.protocol import describe_protocol
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from csptrain.experiments.learning import RowRun, train_row
-from csptrain.experiments.rows import simulated_row
+from lab.learning import RowRun, train_row
+from lab.rows import simulated_row
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -76,7 +76,7 @@ def train_rows(
     -------
     dict
         Per row name, :func:`summarise_runs` of its runs; each run is what
-        :func:`~csptrain.experiments.learning.train_row` returns, with its ``seed``.
+        :func:`~lab.learning.train_row` returns, with its ``seed``.
     """
     plans: dict[bool, dict[str, Any]] = {} if steps is None else {False: {"steps": steps}}
     results = {}
