@@ -1,4 +1,4 @@
-"""COCO instance annotations (via pycocotools).
+"""COCO instance annotations: the file read with msgspec, the masks decoded with pycocotools.
 
 Category ids map to contiguous 1..80 in category-id order. Images without any
 annotation record are left out of a build (see ``CocoSample.annotated``). Crowd annotations are never
@@ -15,16 +15,16 @@ skips that image. Annotations whose ``image_id`` names no image are listed in
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
+import msgspec
 import numpy as np
 from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 
 from ..engine.simulate import semantic_map
 from ..errors import DatasetError
@@ -64,7 +64,7 @@ class CocoSample:
 
     def _decode(self, index: int, out: np.ndarray | None = None) -> tuple[np.ndarray, str | None]:
         """Mask of annotation ``index`` (written into ``out`` if given) and, if it is empty, why."""
-        segmentation = self.segmentations[index]
+        segmentation = _decode_segmentation(self.segmentations[index])
         problem = segmentation_problem(segmentation, self.height, self.width)
         if problem is None and isinstance(segmentation, list):
             points = np.concatenate([np.asarray(p, dtype=float) for p in segmentation]).reshape(-1, 2)
@@ -166,8 +166,6 @@ def segmentation_problem(segmentation, height: int, width: int) -> str | None:
         if not segmentation:
             return "segmentation has no polygon"
         for polygon in segmentation:
-            if isinstance(polygon, np.ndarray):  # made by _compact_annotation of a valid polygon
-                continue
             if not isinstance(polygon, list) or not all(_number(v) for v in polygon):
                 return "polygon is not a list of finite numbers"
             if len(polygon) < 6 or len(polygon) % 2:
@@ -225,55 +223,70 @@ def _class_names(categories: list, path: Path) -> list[str]:
 
 def coco_class_names(annotation_file: Path) -> list[str]:
     """Class names in contiguous-id order (index 0 is background)."""
-    categories = _read_json(annotation_file).get("categories", [])
+    categories = _read_coco_json(annotation_file, _Categories).categories
     if not isinstance(categories, list):
         raise DatasetError(f"{annotation_file}: missing the 'categories' list")
     return _class_names(categories, annotation_file)
 
 
-def _compact_annotation(record: dict) -> dict:
-    """An annotation record as the build keeps it: polygons as float64 arrays, no ``bbox`` or ``area``.
+class _Annotation(msgspec.Struct):
+    """What a build reads of a COCO annotation record; its other fields (box, area) are skipped."""
 
-    A polygon coordinate parsed into a Python float costs 32 bytes, in an array 8, and the
-    build reads neither the box nor the area, so that a ScribbleCOCO-sized file parses into
-    about half the memory (docs/benchmarks.md). Only a segmentation whose
-    every polygon :func:`segmentation_problem` accepts is converted (to the values
-    pycocotools converts them to itself); any other stays as it was, for its problem to be
-    reported.
+    image_id: Any
+    category_id: Any
+    id: Any = None
+    iscrowd: Any = 0
+    segmentation: msgspec.Raw = msgspec.Raw()
+    """The record's segmentation as raw JSON, parsed only when its image is built (empty: none)."""
+
+
+class _CocoFile(msgspec.Struct):
+    """A COCO-format file as a build reads it."""
+
+    images: Any = None
+    annotations: list[_Annotation] | None = None
+    categories: Any = None
+
+
+class _Categories(msgspec.Struct):
+    categories: Any = None
+
+
+def _decode_segmentation(segmentation):
+    """A segmentation as JSON values, from an annotation's raw JSON (None where it had none)."""
+    if not isinstance(segmentation, msgspec.Raw):
+        return segmentation  # already values (a sample made by hand)
+    # Python's json, as the file's fallback reading: it takes NaN, reported as a bad polygon
+    return json.loads(bytes(segmentation)) if len(segmentation) else None
+
+
+def _read_coco_json(path: Path, layout: type[msgspec.Struct] = _CocoFile):
+    """The records of a COCO-format file, read into ``layout``.
+
+    A compiled typed parse that keeps each segmentation as its raw JSON: a ScribbleCOCO-sized
+    file (560 MB) is read in about a second and a half, where Python's ``json`` makes every
+    polygon coordinate an object first (docs/benchmarks.md). A file that strict JSON
+    refuses (NaN, as Python's ``json.dump`` writes it) is read by Python's ``json``.
     """
-    if "image_id" not in record or "segmentation" not in record:
-        return record  # not an annotation
-    record.pop("bbox", None)
-    record.pop("area", None)
-    segmentation = record["segmentation"]
-    if isinstance(segmentation, list) and segmentation:
-        arrays = [_polygon_array(polygon) for polygon in segmentation]
-        if all(array is not None for array in arrays):
-            record["segmentation"] = arrays
-    return record
-
-
-def _polygon_array(polygon) -> np.ndarray | None:
-    """A valid polygon (an even number, at least 6, of finite JSON numbers) as float64; None otherwise."""
-    if (
-        not isinstance(polygon, list)
-        or len(polygon) < 6
-        or len(polygon) % 2
-        or not set(map(type, polygon)) <= {int, float}
-    ):
-        return None
     try:
-        array = np.array(polygon, dtype=np.float64)
-    except OverflowError:  # an integer beyond float64
-        return None
-    return array if bool((np.abs(array) < _LARGEST).all()) else None  # NaN and infinities fail too
-
-
-def _read_json(path: Path) -> dict:
-    data = read_json(path, "annotation file not found", _compact_annotation)
-    if not isinstance(data, dict):
-        raise DatasetError(f"{path}: expected a COCO json object")
-    return data
+        content = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: annotation file not found") from None
+    try:
+        return msgspec.json.decode(content, type=layout)
+    except msgspec.ValidationError as error:
+        raise DatasetError(f"{path}: malformed COCO file ({error})") from None
+    except msgspec.DecodeError:
+        pass
+    data = read_json(path, "annotation file not found")
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        for record in data["annotations"]:
+            if isinstance(record, dict) and "segmentation" in record:
+                record["segmentation"] = msgspec.Raw(json.dumps(record["segmentation"]).encode())
+    try:
+        return msgspec.convert(data, layout)
+    except msgspec.ValidationError as error:
+        raise DatasetError(f"{path}: malformed COCO file ({error})") from None
 
 
 def read_coco(root: Path, split: str) -> CocoSplit:
@@ -305,32 +318,29 @@ def read_coco_file(annotation_file: Path, images: Path) -> CocoSplit:
         If the annotation file or its structure is missing or malformed.
     """
     annotation_file, images = Path(annotation_file), Path(images)
-    data = _read_json(annotation_file)
+    data = _read_coco_json(annotation_file)
     for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
+        if not isinstance(getattr(data, key), list):
             raise DatasetError(f"{annotation_file}: missing the '{key}' list")
-    names = _class_names(data["categories"], annotation_file)
-    coco = COCO()
-    coco.dataset = data
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
+    names = _class_names(data.categories, annotation_file)
+    try:  # the index pycocotools' createIndex makes, from the typed records
+        images_by_id = {image["id"]: image for image in data.images}
+        by_image: dict = {}
+        for annotation in data.annotations:
+            by_image.setdefault(annotation.image_id, []).append(annotation)
+        image_ids = sorted(images_by_id)
     except (KeyError, TypeError) as error:
         raise DatasetError(f"{annotation_file}: malformed COCO record ({error!r})") from None
-    contiguous = {cid: k + 1 for k, cid in enumerate(sorted(coco.cats))}
-    samples = []
-    try:
-        image_ids = sorted(coco.imgs)
-    except TypeError:
-        raise DatasetError(f"{annotation_file}: image ids of mixed types") from None
-    problems = {image_id: _image_problem(coco.imgs[image_id]) for image_id in image_ids}
-    file_names = {image_id: _usable_file_name(coco.imgs[image_id], problems[image_id]) for image_id in image_ids}
+    contiguous = {cid: k + 1 for k, cid in enumerate(sorted(c["id"] for c in data.categories))}
+    problems = {image_id: _image_problem(images_by_id[image_id]) for image_id in image_ids}
+    file_names = {image_id: _usable_file_name(images_by_id[image_id], problems[image_id]) for image_id in image_ids}
     # two images of one base name in two folders each get a name of their own
     output_names = image_names([file_names[i] or str(i) for i in image_ids], [str(i) for i in image_ids])
+    samples = []
     for image_id, name in zip(image_ids, output_names):
-        image = coco.imgs[image_id]
-        annotations = coco.imgToAnns.get(image_id, [])
-        unknown = {a["category_id"] for a in annotations} - contiguous.keys()
+        image = images_by_id[image_id]
+        annotations = by_image.get(image_id, [])
+        unknown = {a.category_id for a in annotations} - contiguous.keys()
         if unknown:
             raise DatasetError(f"{annotation_file}: image {image_id} uses unknown category ids {sorted(unknown)}")
         problem = problems[image_id]
@@ -341,19 +351,15 @@ def read_coco_file(annotation_file: Path, images: Path) -> CocoSplit:
                 image_id=image_id,
                 height=0 if problem else int(image["height"]),
                 width=0 if problem else int(image["width"]),
-                segmentations=tuple(a.get("segmentation") for a in annotations),
-                classes=tuple(contiguous[a["category_id"]] for a in annotations),
-                crowd=tuple(bool(a.get("iscrowd", 0)) for a in annotations),
+                segmentations=tuple(a.segmentation for a in annotations),
+                classes=tuple(contiguous[a.category_id] for a in annotations),
+                crowd=tuple(bool(a.iscrowd) for a in annotations),
                 image_path=images / file_name if file_name else None,
-                annotation_ids=tuple(a.get("id") for a in annotations),
+                annotation_ids=tuple(a.id for a in annotations),
                 problem=problem,
             )
         )
-    orphans = [
-        {"annotation": a.get("id"), "image_id": a["image_id"]}
-        for a in data["annotations"]
-        if a["image_id"] not in coco.imgs
-    ]
+    orphans = [{"annotation": a.id, "image_id": a.image_id} for a in data.annotations if a.image_id not in images_by_id]
     return CocoSplit(samples, names, orphans)
 
 

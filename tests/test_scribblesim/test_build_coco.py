@@ -213,6 +213,11 @@ def _coco_root(tmp_path: Path, annotations: str | None) -> Path:
         (None, "annotation file not found"),
         ("{not json", "not valid JSON"),
         ('{"images": []}', "missing the 'annotations' list"),
+        ('{"images": [], "annotations": "oops", "categories": []}', "got `str` - at `$.annotations`"),
+        (
+            '{"images": [], "categories": [], "annotations": [{"id": 1, "category_id": 1, "segmentation": []}]}',
+            "missing required field `image_id` - at `$.annotations[0]`",
+        ),
         (
             '{"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}], "categories": [{"id": 1, "name": "x"}],'
             ' "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": [[0,0,3,0,3,3]], "iscrowd": 0}]}',
