@@ -184,17 +184,12 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
     else:
         from .stage2.evaluate import evaluate_checkpoint
 
-        protocol = spec.protocol()
         evaluate_checkpoint(
             spec.data,
             runs.stage2.checkpoint,
             spec.val_split,
             process,
-            protocol=protocol.name,
-            scales=protocol.scales,
-            flip=protocol.flip,
-            base_size=protocol.base_size,
-            window=protocol.window,
+            protocol=spec.protocol(),
             save_dir=runs.stage2.predictions,
             progress=progress,
         )

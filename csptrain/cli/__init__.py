@@ -234,7 +234,7 @@ def eval_command(
     from ..data.layout import class_names_of
     from ..runtime.process import joined
     from ..stage2.evaluate import evaluate_checkpoint
-    from ..stage2.protocol import describe_protocol
+    from ..stage2.protocol import ProtocolChoice, describe_protocol
 
     with joined(device) as process:
         scores = evaluate_checkpoint(
@@ -242,11 +242,7 @@ def eval_command(
             checkpoint,
             val_split,
             process,
-            protocol=protocol,
-            scales=scales,
-            flip=flip,
-            base_size=base_size,
-            window=window,
+            protocol=ProtocolChoice(protocol, scales, flip, base_size, window),
             save_dir=save_predictions,
             workers=workers,
             progress=not no_progress,

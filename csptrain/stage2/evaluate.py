@@ -36,7 +36,7 @@ from ..metrics import confusion_matrix, iou_scores, volume_dice
 from ..runs import TrainingRun
 from ..runtime.process import Process, barrier, sum_over_ranks
 from .config import cpus_per_rank
-from .protocol import EvalProtocol, protocol_for
+from .protocol import AUTHORS_PROTOCOL, EvalProtocol, ProtocolChoice
 from .train import load_stage2_model
 
 #: Windows per forward pass under the authors' protocol, by device type. A GPU wants larger
@@ -390,23 +390,19 @@ def evaluate_checkpoint(
     split: str,
     process: Process,
     *,
-    protocol: str = "authors",
-    scales: Sequence[float] | None = None,
-    flip: bool = False,
-    base_size: int | None = None,
-    window: int | None = None,
+    protocol: EvalProtocol | ProtocolChoice = AUTHORS_PROTOCOL,
     save_dir: Path | None = None,
     progress: bool = True,
     workers: int | None = None,
 ) -> dict:
     """Evaluate a stage-2 checkpoint; write the evaluation record next to it (atomically) and return it.
 
-    ``scales`` (when given) replaces the protocol's scales; the base size and window
-    default to the run's (see :func:`~csptrain.stage2.protocol.protocol_for`); ``workers``
-    read the images; ``process`` runs the model (see :func:`evaluate`).
+    ``protocol`` is used as it is, or, as a command's choice, completed with the run's
+    sizes (:meth:`~csptrain.stage2.protocol.ProtocolChoice.for_run`); ``workers`` read the
+    images; ``process`` runs the model (see :func:`evaluate`).
     """
     trained = load_stage2_model(checkpoint)
-    chosen = protocol_for(trained.config, protocol, scales=scales, flip=flip, base_size=base_size, window=window)
+    chosen = protocol.for_run(trained.config) if isinstance(protocol, ProtocolChoice) else protocol
     run = TrainingRun(Path(checkpoint).parent)
     scores = evaluate(
         trained.model.to(process.device),

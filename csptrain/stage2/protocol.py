@@ -96,6 +96,31 @@ def protocol_for(
     )
 
 
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """A protocol as a command asks for it, before the run it scores is known.
+
+    ``None`` takes the run's own: the protocol's scales, and the base size and window of
+    :func:`protocol_for`.
+    """
+
+    name: str = "authors"
+    scales: tuple[float, ...] | None = None
+    flip: bool = False
+    base_size: int | None = None
+    window: int | None = None
+
+    def for_run(self, config: Stage2Config) -> EvalProtocol:
+        """The protocol for a stage-2 run of ``config`` (one-line :class:`ConfigError` if unusable)."""
+        return protocol_for(
+            config, self.name, scales=self.scales, flip=self.flip, base_size=self.base_size, window=self.window
+        )
+
+
+#: The authors' protocol at the run's sizes.
+AUTHORS_PROTOCOL = ProtocolChoice()
+
+
 def describe_protocol(record: dict | None) -> str:
     """One line naming an evaluation record's protocol, e.g. for reports."""
     if not isinstance(record, dict) or "name" not in record:
