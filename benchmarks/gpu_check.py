@@ -31,11 +31,12 @@ from lab.throughput import peak_memory_mb, reset_peak, stage1_rate, stage2_rate,
 
 from csptrain.data.loader import batches_from, steps_per_epoch
 from csptrain.data.stage2 import Augment, ScribbleDataset
+from csptrain.runtime.settings import default_workers
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.par import PAR
 from csptrain.stage1.pseudo import pseudo_labels
 from csptrain.stage1.train import build_stage1
-from csptrain.stage2.config import default_workers, make_stage2_config
+from csptrain.stage2.config import make_stage2_config
 from csptrain.stage2.evaluate import ScaleGrid, window_batch_for
 from csptrain.stage2.protocol import protocol_for
 from csptrain.stage2.train import build_stage2
@@ -100,9 +101,7 @@ def stage1_figures(setting: SimpleNamespace, device: torch.device, bf16: bool) -
 
 def loader_rate(setting: SimpleNamespace, device: torch.device, bf16: bool, root: Path) -> tuple[float, int]:
     """Stage-2 images/s fed by DataLoader workers from the build at ``root``, and the workers used."""
-    config = make_stage2_config(
-        "coco", backbone=setting.backbone, crop_size=setting.crop2, batch_size=setting.batch2, channels_last=True
-    )
+    config = make_stage2_config("coco", backbone=setting.backbone, crop_size=setting.crop2, batch_size=setting.batch2)
     model, optimizer = build_stage2(config, setting.classes, None, device)
     augment = Augment(
         config.crop_size, config.scale_min, config.scale_max, config.rotation, config.blur, config.dpm_pad

@@ -194,7 +194,7 @@ def main() -> None:
 
     try:
         config = make_stage2_config(
-            "acdc", losses=("segs",), device=args.device, seed=args.seed, uncertain=args.uncertain, **settings.overrides
+            "acdc", losses=("segs",), seed=args.seed, uncertain=args.uncertain, **settings.overrides
         )
         classes = class_names_of(args.data)
         if args.ablation is not None:

@@ -18,6 +18,7 @@ from .errors import ConfigError, DataError
 from .reporting.report import RunResult, format_report, report_json
 from .runs import PipelineRuns, StepName
 from .runtime.process import Process, barrier, joined
+from .runtime.settings import RUN_DEFAULTS, RunSettings
 from .stage1.config import Stage1Config
 from .stage2.config import Stage2Config
 from .stage2.protocol import EvalProtocol, describe_protocol, protocol_for
@@ -36,6 +37,10 @@ class PipelineSpec:
     out: Path
     stage1: Stage1Config
     stage2: Stage2Config
+    settings: RunSettings = RUN_DEFAULTS
+    """How the job runs, and stage 2's steps."""
+    stage1_settings: RunSettings = RUN_DEFAULTS
+    """The same, with stage 1's steps (its ``max_steps`` and ``accumulate``)."""
     preset: str | None = None
     train_split: str = "train"
     val_split: str = "val"
@@ -79,11 +84,6 @@ def check_inputs(spec: PipelineSpec) -> dict[int, str]:
         )
     if not spec.seeds:
         raise ConfigError("--seeds: give at least one seed")
-    if spec.stage1.device != spec.stage2.device:  # one process group, on one device, runs every step
-        raise ConfigError(
-            f"--stage1-device {spec.stage1.device} differs from --device {spec.stage2.device}: "
-            "csptrain run runs both stages on one device"
-        )
     read_split(spec.data, spec.val_split)
     return {seed: scribble_folder(spec.data, spec.train_split, seed) for seed in spec.seeds}
 
@@ -92,19 +92,20 @@ def stage2_schedule_of(spec: PipelineSpec, world: int = 1) -> Stage2Schedule:
     """The batch plan and steps of each stage-2 run on ``world`` processes."""
     from .stage2.train import stage2_schedule
 
-    return stage2_schedule(spec.stage2, len(read_split(spec.data, spec.train_split)), world, spec.train_split)
+    size = len(read_split(spec.data, spec.train_split))
+    return stage2_schedule(spec.stage2, size, world, spec.train_split, spec.settings)
 
 
 def stage1_plan_of(spec: PipelineSpec, world: int = 1) -> BatchPlan:
     """The batch plan of each stage-1 run on ``world`` processes."""
     from .runtime.accumulation import batch_plan
 
-    return batch_plan(spec.stage1.batch_size, world, spec.stage1.accumulate, spec.stage1.global_batch)
+    return batch_plan(spec.stage1.batch_size, world, spec.stage1_settings.accumulate, spec.stage1.global_batch)
 
 
 def plan(spec: PipelineSpec, stop2: int) -> list[Step]:
     """The steps of every seed, in order, each marked done or not; stage 2 ends at ``stop2``."""
-    stop1 = spec.stage1.stop
+    stop1 = stage1_stop(spec)
     protocol = spec.protocol().to_dict()
     targets = {StepName.STAGE1: stop1, StepName.PSEUDO: stop1, StepName.STAGE2: stop2, StepName.EVAL: stop2}
     steps = []
@@ -128,7 +129,12 @@ def describe(step: Step, scribbles: str, protocol: str = "") -> str:
     return f"r{step.seed} {step.name.value:<6}  {status}  {what}  -> {step.folder}"
 
 
-def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, process: Process) -> None:
+def stage1_stop(spec: PipelineSpec) -> int:
+    """The step each stage-1 run ends at."""
+    return spec.stage1_settings.stop(spec.stage1.iterations)
+
+
+def _run_step(spec: PipelineSpec, step: Step, scribbles: str, process: Process) -> None:
     """Run one step; under torchrun every rank runs it, and only the first removes or records files."""
     runs = PipelineRuns(spec.out).seed(step.seed)
     if step.name is StepName.STAGE1:
@@ -140,9 +146,9 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             runs.stage1.folder,
             spec.stage1,
             process,
+            settings=spec.stage1_settings,
             split=spec.train_split,
             pretrained=spec.stage1_pretrained,
-            progress=progress,
         )
     elif step.name is StepName.PSEUDO:
         from .stage1.pseudo import generate_pseudo_labels
@@ -159,12 +165,12 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             scribbles=scribbles,
             use_par=spec.use_par,
             source=spec.pseudo_source,
-            progress=progress,
+            progress=spec.settings.progress,
         )
     elif step.name is StepName.STAGE2:
         from .stage2.train import train_stage2
 
-        made = (spec.stage1.stop, spec.use_par, spec.pseudo_source)
+        made = (stage1_stop(spec), spec.use_par, spec.pseudo_source)
         if process.is_main and not runs.stage2_trained_on(*made):
             shutil.rmtree(runs.stage2.folder, ignore_errors=True)  # trained on other pseudo-labels
             runs.stage2.folder.mkdir(parents=True)
@@ -177,9 +183,9 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             runs.stage2.folder,
             spec.stage2,
             process,
+            settings=spec.settings,
             split=spec.train_split,
             pretrained=spec.stage2_pretrained,
-            progress=progress,
         )
     else:
         from .stage2.evaluate import evaluate_checkpoint
@@ -191,7 +197,7 @@ def _run_step(spec: PipelineSpec, step: Step, scribbles: str, progress: bool, pr
             process,
             protocol=spec.protocol(),
             save_dir=runs.stage2.predictions,
-            progress=progress,
+            progress=spec.settings.progress,
         )
 
 
@@ -213,9 +219,7 @@ def collect(spec: PipelineSpec) -> list[RunResult]:
     return results
 
 
-def run_pipeline(
-    spec: PipelineSpec, *, dry_run: bool = False, progress: bool = True, echo: Callable[[str], None] = print
-) -> list[RunResult]:
+def run_pipeline(spec: PipelineSpec, *, dry_run: bool = False, echo: Callable[[str], None] = print) -> list[RunResult]:
     """Run (or resume) every step not yet done, then write and print the report.
 
     With ``dry_run`` only the plan is printed. Under torchrun every rank runs every step
@@ -223,7 +227,7 @@ def run_pipeline(
     rank prints and writes the report.
     """
     scribbles = check_inputs(spec)
-    with joined(spec.stage2.device) as process:
+    with joined(spec.settings.device) as process:
         say = echo if process.is_main else _silent
         schedule2 = stage2_schedule_of(spec, process.world)
         steps = plan(spec, schedule2.stop)
@@ -239,7 +243,7 @@ def run_pipeline(
         for step in steps:
             if not step.done:
                 say(f"r{step.seed}: {step.name.value}")
-                _run_step(spec, step, scribbles[step.seed], progress, process)
+                _run_step(spec, step, scribbles[step.seed], process)
         results = collect(spec)
         table = format_report(results)
         runs = PipelineRuns(spec.out)

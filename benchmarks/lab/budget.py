@@ -79,4 +79,4 @@ def budget_config(config: Stage2Config, steps: int) -> Stage2Config:
         ``warmup_epochs / epochs`` (a tenth in the presets) warm up and the rate reaches 0 at
         the last step, whatever the number of steps.
     """
-    return replace(config, iterations=steps, max_steps=None)
+    return replace(config, iterations=steps)

@@ -18,6 +18,7 @@ from csptrain.catalog import LOSS_TERMS
 from csptrain.data.layout import class_names_of, read_split
 from csptrain.runs import TrainingRun
 from csptrain.runtime.process import Process
+from csptrain.runtime.settings import RunSettings
 from csptrain.stage1.config import Stage1Config, make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
 from csptrain.stage1.train import train_stage1
@@ -28,6 +29,8 @@ from csptrain.stage2.train import load_stage2_model, stage2_schedule, train_stag
 from lab.budget import PROBE_STEPS, StepCost, budget_config, probe_step_cost
 from lab.volumes import volume_dice
 
+#: How the rows' runs run unless their settings say otherwise: no progress bars.
+QUIET = RunSettings(progress=False)
 #: Share of a CSPNet row's budget that stage 1 trains for; pseudo-labels and stage 2 share the rest.
 STAGE1_SHARE = 0.4
 #: Points of the learning curve, as fractions of the row's steps.
@@ -50,6 +53,10 @@ class Settings:
         Its scales (empty: the protocol's own).
     stage1
         Stage-1 config fields over the ``acdc`` preset (CSPNet rows).
+    run
+        How stage 2 runs (its ``max_steps`` is set per call).
+    stage1_run
+        How stage 1 runs.
     probe_steps
         Steps of a budget probe's shorter timed call (see
         :func:`~lab.budget.probe_step_cost`).
@@ -60,6 +67,8 @@ class Settings:
     protocol: str = "single-scale"
     eval_scales: tuple[float, ...] = ()
     stage1: dict[str, Any] = field(default_factory=dict)
+    run: RunSettings = QUIET
+    stage1_run: RunSettings = QUIET
     probe_steps: int = PROBE_STEPS
 
     def describe(self, config: Stage2Config) -> str:
@@ -90,8 +99,6 @@ CPU_SETTINGS = Settings(
         optimizer="adamw",
         lr=2e-3,
         weight_decay=1e-4,
-        workers=1,
-        checkpoint_every=10**9,
     ),
     "single-scale",
     (0.5,),
@@ -102,18 +109,19 @@ CPU_SETTINGS = Settings(
         scale_min=0.4,
         scale_max=0.6,
         batch_size=4,
-        accumulate=1,
         cam_scales=(0.5,),
-        workers=1,
-        checkpoint_every=10**9,
     ),
+    run=replace(QUIET, workers=1, checkpoint_every=10**9),
+    stage1_run=replace(QUIET, workers=1, checkpoint_every=10**9, accumulate=1),
 )
 #: :data:`CPU_SETTINGS` at toy sizes, for tests of the plumbing (seconds per row, nothing learnt).
 TINY_SETTINGS = replace(
     CPU_SETTINGS,
     name="tiny",
-    overrides={**CPU_SETTINGS.overrides, "crop_size": 32, "batch_size": 2, "workers": 0},
-    stage1={**CPU_SETTINGS.stage1, "crop_size": 64, "local_crop_size": 32, "batch_size": 2, "workers": 0},
+    overrides={**CPU_SETTINGS.overrides, "crop_size": 32, "batch_size": 2},
+    stage1={**CPU_SETTINGS.stage1, "crop_size": 64, "local_crop_size": 32, "batch_size": 2},
+    run=replace(CPU_SETTINGS.run, workers=0),
+    stage1_run=replace(CPU_SETTINGS.stage1_run, workers=0),
     probe_steps=1,
 )
 #: The ``acdc`` preset as the paper trains it (a GPU's work).
@@ -208,8 +216,10 @@ def evaluate_run(
 
 def train_stage2_to(row: RowRun, pseudo: Path | None, run: Path, stop: int) -> None:
     """Train (or resume) stage 2 of ``row``, with its config, in ``run`` up to step ``stop``."""
-    config = replace(row.config, max_steps=stop)
-    train_stage2(row.data, row.labels, pseudo, run, config, row.process, pretrained=row.pretrained, progress=False)
+    settings = replace(row.settings.run, max_steps=stop)
+    train_stage2(
+        row.data, row.labels, pseudo, run, row.config, row.process, settings=settings, pretrained=row.pretrained
+    )
 
 
 def stage2_step_cost(row: RowRun, pseudo: Path | None, probe: Path) -> StepCost:
@@ -303,12 +313,11 @@ def train_stage1_and_pseudo(
         the train split (Table VII's mIoU_pseudo), ``uncertain_share``, ``stage1_steps``, and
         the seconds that stage 1 (``stage1_s``) and the pseudo-labels (``pseudo_s``) took.
     """
-    config1 = make_stage1_config("acdc", device=row.config.device, seed=row.config.seed, **row.settings.stage1)
+    config1 = make_stage1_config("acdc", seed=row.config.seed, **row.settings.stage1)
 
     def train(run: Path, stop: int, config: Stage1Config = config1) -> None:
-        train_stage1(
-            row.data, row.labels, run, replace(config, max_steps=stop), row.process, split="train", progress=False
-        )
+        settings = replace(row.settings.stage1_run, max_steps=stop)
+        train_stage1(row.data, row.labels, run, config, row.process, settings=settings, split="train")
 
     iterations = steps
     if iterations is None and budget_s is not None:

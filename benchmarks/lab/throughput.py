@@ -198,7 +198,6 @@ def stage1_rate(setting: StepSetting, device: torch.device, bf16: bool) -> dict[
         local_crop_size=min(96, setting.crop1 // 2),
         seg_start=0.0,
         contrast_start=0.0,
-        device=str(device),
     )
     model, optimizer = build_stage1(config, setting.classes, None, device)
     par = PAR(config.par_dilations, config.par_iterations).to(device)
@@ -256,9 +255,8 @@ def stage2_rate(
         backbone=setting.backbone,
         crop_size=setting.crop2,
         batch_size=setting.batch2,
-        channels_last=channels_last,
     )
-    model, optimizer = build_stage2(config, setting.classes, None, device)
+    model, optimizer = build_stage2(config, setting.classes, None, device, channels_last=channels_last)
     forward = cast(torch.nn.Module, torch.compile(model)) if compile_ else model
     scribble, pseudo = synthetic_labels(setting.batch2, setting.crop2, setting.classes)
     batch = Stage2Batch(
@@ -270,7 +268,7 @@ def stage2_rate(
     )
 
     def step(k: int) -> None:
-        stage2_step(model, forward, optimizer, [batch], config, 1e-3, bf16)
+        stage2_step(model, forward, optimizer, [batch], config, 1e-3, bf16, channels_last)
 
     for k in range(setting.warmup):
         step(k)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,16 +14,20 @@ from scribblesim.cli.options import SEED
 from ..catalog import EXPORT_FORMATS, PSEUDO_SOURCES
 from ..errors import StopRequested
 from ..runs import CHECKPOINT
+from ..runtime.settings import RUN_DEFAULTS, RUN_SETTING_NAMES, RunSettings
 from ..stage1.config import Stage1Config
 from ..stage2.config import Stage2Config
 from .options import (
     COMMON,
     CONTEXT,
     PRESET,
+    RUN,
+    RUN_STAGE2,
     SOURCE_HELP,
     SPLIT_HELP,
     STAGE1,
     STAGE2,
+    STEPS,
     device_option,
     inference_options,
     options_from,
@@ -72,8 +77,10 @@ def main() -> None:
     """
 
 
-def _training_command(name: str, stage_options: list[tuple], defaults, table: str, pretrained_help: str) -> Callable:
-    """The options every trainer command takes (``stage1``, ``stage2``), around its own."""
+def _training_command(
+    name: str, stage_options: list[tuple], run_options: list[tuple], defaults, table: str, pretrained_help: str
+) -> Callable:
+    """The options every trainer command takes (``stage1``, ``stage2``), around its own and its run settings'."""
 
     def decorate(command: Callable) -> Callable:
         options = [
@@ -95,6 +102,7 @@ def _training_command(name: str, stage_options: list[tuple], defaults, table: st
             click.option("--train-split", default="train", show_default=True, help=SPLIT_HELP),
             click.option("--pretrained", type=click.Path(path_type=Path), default=None, help=pretrained_help),
             options_from(stage_options + COMMON, defaults=defaults),
+            options_from(run_options + STEPS, defaults=RUN_DEFAULTS),
             click.option(
                 "--reconfigure", is_flag=True, help="Resume with changed settings (config.json records them)."
             ),
@@ -107,34 +115,49 @@ def _training_command(name: str, stage_options: list[tuple], defaults, table: st
     return decorate
 
 
-def _train(
-    make_config: Callable, train: Callable, inputs: tuple, out: Path, preset, yaml_file, overrides: dict, **options
-) -> None:
-    """Make a stage's config, join the job on its device, train (or resume) ``out`` and print the last step.
+def _run_settings(flags: dict, progress: bool) -> RunSettings:
+    """Pop the run settings' flags out of ``flags`` (those not given keep their defaults)."""
+    given = {name: flags.pop(name) for name in RUN_SETTING_NAMES & flags.keys()}
+    return RunSettings(**{name: value for name, value in given.items() if value is not None}, progress=progress)
 
-    ``train(*inputs, out, config, process, **options)`` is the stage's trainer.
+
+def _train(
+    make_config: Callable,
+    train: Callable,
+    inputs: tuple,
+    out: Path,
+    preset,
+    yaml_file,
+    flags: dict,
+    no_progress: bool,
+    **options,
+) -> None:
+    """Make a stage's config and run settings, join the job on its device, train (or resume) ``out``, print the last step.
+
+    ``train(*inputs, out, config, process, settings=..., **options)`` is the stage's trainer.
     """
     from ..runtime.process import joined
 
-    config = make_config(preset, yaml_file, **overrides)
-    with joined(config.device) as process:
-        last = train(*inputs, out, config, process, **options)
+    settings = _run_settings(flags, not no_progress)
+    config = make_config(preset, yaml_file, **flags)
+    with joined(settings.device) as process:
+        last = train(*inputs, out, config, process, settings=settings, **options)
     click.echo(_summary(out, last))
 
 
-@_training_command("stage1", STAGE1, Stage1Config(), "Table A4", "Local timm ViT weights file.")
-def stage1(
-    data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress, **overrides
-) -> None:
+@_training_command("stage1", STAGE1, RUN, Stage1Config(), "Table A4", "Local timm ViT weights file.")
+def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, reconfigure, no_progress, **flags) -> None:
     """Train stage 1 (scribble-promoted ToCo); rerun the same command to resume."""
     from ..stage1.config import make_stage1_config
     from ..stage1.train import train_stage1
 
-    options = dict(split=train_split, pretrained=pretrained, progress=not no_progress, reconfigure=reconfigure)
-    _train(make_stage1_config, train_stage1, (data, scribbles), out, preset, yaml_file, overrides, **options)
+    options = dict(split=train_split, pretrained=pretrained, reconfigure=reconfigure)
+    _train(make_stage1_config, train_stage1, (data, scribbles), out, preset, yaml_file, flags, no_progress, **options)
 
 
-@_training_command("stage2", STAGE2, Stage2Config(), "Table A5", "torchvision ResNet state dict (ImageNet).")
+@_training_command(
+    "stage2", STAGE2, RUN + RUN_STAGE2, Stage2Config(), "Table A5", "torchvision ResNet state dict (ImageNet)."
+)
 @click.option(
     "--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain)."
 )
@@ -151,20 +174,15 @@ def stage2(
     pretrained,
     reconfigure,
     no_progress,
-    **overrides,
+    **flags,
 ) -> None:
     """Train stage 2 (DeepLabV3+ with LoRM and DPM); rerun the same command to resume."""
     from ..stage2.config import make_stage2_config
     from ..stage2.train import train_stage2
 
-    options = dict(
-        split=train_split,
-        num_classes=num_classes,
-        pretrained=pretrained,
-        progress=not no_progress,
-        reconfigure=reconfigure,
-    )
-    _train(make_stage2_config, train_stage2, (data, scribbles, pseudo), out, preset, yaml_file, overrides, **options)
+    options = dict(split=train_split, num_classes=num_classes, pretrained=pretrained, reconfigure=reconfigure)
+    inputs = (data, scribbles, pseudo)
+    _train(make_stage2_config, train_stage2, inputs, out, preset, yaml_file, flags, no_progress, **options)
 
 
 @main.command("pseudo")
@@ -176,7 +194,7 @@ def stage2(
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--par/--no-par", default=True, show_default=True, help="Refine with PAR.")
 @click.option("--source", type=click.Choice(PSEUDO_SOURCES), default="cam", show_default=True, help=SOURCE_HELP)
-@device_option("auto")
+@device_option
 @click.option("--no-progress", is_flag=True)
 def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, device, no_progress) -> None:
     """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
@@ -386,7 +404,8 @@ def report(run_dirs, figure) -> None:
     help="Val images whose prediction goes in OUT/preview/ beside their ground truth (0: none).",
 )
 @options_from(STAGE2 + COMMON, defaults=Stage2Config())
-@options_from(STAGE1 + COMMON, prefix="stage1-", defaults=Stage1Config())
+@options_from(RUN + RUN_STAGE2 + STEPS, defaults=RUN_DEFAULTS)
+@options_from(STAGE1 + COMMON + STEPS, prefix="stage1-", defaults=Stage1Config())
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--no-progress", is_flag=True)
 def run(
@@ -417,10 +436,12 @@ def run(
 
     seeds = tuple(dict.fromkeys(seeds))
     stage1_flags = take_prefixed(flags, "stage1_")
-    common = {name.lstrip("-").split("/")[0].replace("-", "_") for name, _ in COMMON}
-    for name in common:  # a shared flag applies to stage 1 unless --stage1-NAME overrides it
+    shared = {name.lstrip("-").split("/")[0].replace("-", "_") for name, _ in COMMON + STEPS}
+    for name in shared:  # a shared flag applies to stage 1 unless --stage1-NAME overrides it
         if stage1_flags.get(name) is None:
             stage1_flags[name] = flags.get(name)
+    settings = _run_settings(flags, not no_progress)
+    stage1_steps = {name: stage1_flags.pop(name) for name in RUN_SETTING_NAMES & stage1_flags.keys()}
     spec = PipelineSpec(
         data=data,
         seeds=seeds,
@@ -430,6 +451,8 @@ def run(
         val_split=val_split,
         stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
         stage2=make_stage2_config(preset, stage2_config, **flags),
+        settings=settings,
+        stage1_settings=replace(settings, **stage1_steps),
         stage1_pretrained=stage1_pretrained,
         stage2_pretrained=pretrained,
         use_par=par,
@@ -439,4 +462,4 @@ def run(
         eval_flip=flip,
         preview=preview,
     )
-    run_pipeline(spec, dry_run=dry_run, progress=not no_progress, echo=click.echo)
+    run_pipeline(spec, dry_run=dry_run, echo=click.echo)

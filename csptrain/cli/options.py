@@ -23,6 +23,7 @@ from ..catalog import (
     SEGS_HEADS,
     UNCERTAIN_PIXELS,
 )
+from ..runtime.settings import RUN_DEFAULTS
 
 PRESET = click.Choice(sorted(PRESET_CLASSES))
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -87,26 +88,52 @@ def inference_options(command: Callable) -> Callable:
         default=None,
         help="Image-reading processes (0: the main process) [default: from the CPUs].",
     )(command)
-    return device_option("auto")(command)
+    return device_option(command)
 
 
-#: What ``--device`` takes, wherever a command has it.
-DEVICE_HELP = "auto, cpu, cuda, cuda:1 ..."
+#: ``--device``, declared once: the trainers take it in their run settings' table
+#: (:data:`RUN`), and the other commands that run a model through :func:`device_option`.
+DEVICE = ("--device", dict(default=RUN_DEFAULTS.device, help="auto, cpu, cuda, cuda:1 ..."))
 
 
-def device_option(default: str | None) -> Callable:
-    """``--device``: the one declaration (``None``: the config decides, as in the trainers)."""
-    return click.option("--device", default=default, show_default=default is not None, help=DEVICE_HELP)
+def device_option(command: Callable) -> Callable:
+    """``--device`` on a command (:data:`DEVICE`)."""
+    return options_from([DEVICE], defaults=RUN_DEFAULTS)(command)
 
 
-#: Flags shared by the two trainers; in ``run`` they apply to both stages.
-COMMON = [
-    ("--max-steps", dict(type=int, default=None, help="Stop after this many steps (the schedule keeps its length).")),
-    ("--seed", dict(type=SEED, default=None)),
-    ("--workers", dict(type=click.IntRange(min=0), default=None, help="Data-loading processes.")),
-    ("--device", dict(default=None, help=DEVICE_HELP)),
+#: The learnt flags the two trainers share; in ``run`` they apply to both stages.
+COMMON = [("--seed", dict(type=SEED, default=None))]
+#: How a run runs (:class:`~csptrain.runtime.settings.RunSettings`): one set for a command,
+#: in ``run`` for every stage.
+RUN = [
+    DEVICE,
+    (
+        "--workers",
+        dict(
+            type=click.IntRange(min=0),
+            default=None,
+            help="Data-loading processes per rank [default: its share of the CPUs, at most 8].",
+        ),
+    ),
     ("--bf16/--no-bf16", dict(default=None, help="bf16 autocast on CUDA.")),
-    ("--checkpoint-every", dict(type=int, default=None)),
+    ("--checkpoint-every", dict(type=click.IntRange(min=1), default=None)),
+]
+#: Stage 2's own run settings: how its convolutions run on CUDA.
+RUN_STAGE2 = [
+    ("--channels-last/--no-channels-last", dict(default=None)),
+    ("--compile/--no-compile", dict(default=None)),
+]
+#: Where a stage's run stops and how a step's batch is split: run settings of each stage
+#: (``run`` also takes them as ``--stage1-...``, which default to stage 2's).
+STEPS = [
+    (
+        "--max-steps",
+        dict(
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after this many steps (the schedule keeps its length).",
+        ),
+    ),
     (
         "--accumulate",
         dict(
@@ -210,6 +237,4 @@ STAGE2 = [
             help="DPM weight where padding or rotation leaves no image: 1 as the authors, 0 for none.",
         ),
     ),
-    ("--channels-last/--no-channels-last", dict(default=None)),
-    ("--compile/--no-compile", dict(default=None)),
 ]

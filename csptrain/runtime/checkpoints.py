@@ -13,25 +13,10 @@ import torch
 from ..errors import ConfigError, RunFolderError, WeightsError
 from ..models.weights import load_safely
 from ..runs import TrainingRun, read_json_or_none, write_json_atomic
+from .settings import RUN_SETTING_NAMES
 
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 ConfigT = TypeVar("ConfigT")
-
-#: Settings that may change when a run resumes: they do not change what is learnt (how a step's
-#: batch is split into micro-batches may change; its global batch, recorded too, may not).
-RESUMABLE_CHANGES = frozenset(
-    {
-        "max_steps",
-        "device",
-        "workers",
-        "bf16",
-        "checkpoint_every",
-        "compile",
-        "channels_last",
-        "eval_base_size",
-        "accumulate",
-    }
-)
 
 
 def save_atomic(state: dict, path: Path) -> None:
@@ -103,16 +88,14 @@ def save_checkpoint(
 def record_config(run: TrainingRun, settings: dict, resuming: bool, reconfigure: bool = False) -> None:
     """Write the run's ``config.json``; on resume, refuse changed settings unless ``reconfigure``.
 
-    Raises a one-line :class:`RunFolderError` naming the changed settings (``--max-steps``,
-    ``--device`` and other :data:`RESUMABLE_CHANGES` may always change).
+    ``settings`` is what the run learns and trains on (its config, data and batch); how it
+    runs (:class:`~csptrain.runtime.settings.RunSettings`) is not recorded and may change.
+    Raises a one-line :class:`RunFolderError` naming the changed settings. Keys recorded
+    by an older csptrain beside them (its run settings) are not compared.
     """
     recorded = read_json_or_none(run.config_file) if resuming else None
     if recorded is not None and not reconfigure:
-        changed = sorted(
-            k
-            for k in settings.keys() | recorded.keys()
-            if k not in RESUMABLE_CHANGES and settings.get(k) != recorded.get(k)
-        )
+        changed = sorted(k for k in settings if settings[k] != recorded.get(k))
         if changed:
             details = ", ".join(f"{k} {recorded.get(k)!r} -> {settings.get(k)!r}" for k in changed)
             raise RunFolderError(
@@ -156,8 +139,9 @@ def load_trained(
 ) -> Trained[ModelT, ConfigT]:
     """The model of a checkpoint: ``make_config(None, None, **recorded)``, ``build(config, classes)``, its weights."""
     state = load_checkpoint(checkpoint)
+    learnt = {k: v for k, v in state["config"].items() if k not in RUN_SETTING_NAMES}  # older checkpoints held both
     try:
-        config = make_config(None, None, **state["config"])
+        config = make_config(None, None, **learnt)
     except ConfigError as error:  # e.g. stage 1's checkpoint where stage 2's is wanted
         raise WeightsError(f"{checkpoint}: not a checkpoint of this stage ({error})") from None
     model = build(config, state["num_classes"])

@@ -18,6 +18,7 @@ from .accumulation import BatchPlan
 from .checkpoints import record_config, resume, save_checkpoint
 from .loop import TrainLog, run_training
 from .process import Process, any_rank, barrier, distributed
+from .settings import RunSettings
 
 #: ``optimise(forward, batch, step)``: one optimisation step (``step`` 0-based) on a batch on the
 #: device, through ``forward`` (the model or its DDP wrapper); returns the weighted loss terms and
@@ -29,7 +30,7 @@ Optimise = Callable[[torch.nn.Module, Any, int], tuple[dict[str, torch.Tensor], 
 class StageTraining:
     """What one stage brings to :func:`train_run`; the rest is the same for both.
 
-    ``settings`` go into ``config.json`` beside the config's fields (the data it trains
+    ``inputs`` go into ``config.json`` beside the config's fields (the data it trains
     on); ``per_epoch`` counts each process's micro-batches, ``plan.accumulate`` of which make
     one step; ``rate`` names the throughput logged, per ``samples_per_step`` samples of each
     micro-batch; ``save_every_epoch`` adds a checkpoint at each epoch's end; ``about`` goes
@@ -45,7 +46,7 @@ class StageTraining:
     plan: BatchPlan
     stop: int
     num_classes: int
-    settings: dict
+    inputs: dict
     optimise: Optimise
     rate: tuple[str, str] = ("iterations_per_s", "it_s")
     samples_per_step: int = 1
@@ -61,7 +62,7 @@ def train_run(
     config: Any,
     stage: StageTraining,
     *,
-    progress: bool = True,
+    settings: RunSettings,
     reconfigure: bool = False,
 ) -> dict:
     """Train (or resume) ``stage`` in ``run``'s folder; return the last step's numbers.
@@ -71,21 +72,22 @@ def train_run(
     :func:`~csptrain.runtime.checkpoints.record_config`); a finished run returns its
     last numbers without training; SIGINT or SIGTERM saves a checkpoint and raises
     :class:`~csptrain.errors.StopRequested`. ``config`` is the stage's config
-    (``seed``, ``batch_size``, ``workers``, ``checkpoint_every``, ``to_dict()``).
+    (``seed``, ``batch_size``, ``to_dict()``); ``settings`` say how the run runs (its
+    workers, saves and progress bar).
     """
     run.folder.mkdir(parents=True, exist_ok=True)
     model, optimizer = stage.model, stage.optimizer
     step = resume(run, model, optimizer)
     if process.is_main:
-        settings = {
+        learnt = {
             **config.to_dict(),
-            **stage.settings,
+            **stage.inputs,
             "num_classes": stage.num_classes,
             "global_batch_per_step": stage.plan.global_batch,
         }
-        record_config(run, settings, resuming=step > 0, reconfigure=reconfigure)
+        record_config(run, learnt, resuming=step > 0, reconfigure=reconfigure)
     forward = distributed(model, process, compile=stage.compile, find_unused_parameters=stage.find_unused_parameters)
-    log = TrainLog(run, process, stage.stop, step, stage.name, progress)
+    log = TrainLog(run, process, stage.stop, step, stage.name, settings.progress)
     rate_name, rate_label = stage.rate
     model.train()
     started = time.perf_counter()
@@ -112,7 +114,7 @@ def train_run(
 
     def save_after(step: int) -> bool:
         micro = step * stage.plan.accumulate  # an epoch ended within the last step's micro-batches
-        return step % config.checkpoint_every == 0 or (
+        return step % settings.checkpoint_every == 0 or (
             stage.save_every_epoch and micro % stage.per_epoch < stage.plan.accumulate
         )
 
@@ -121,7 +123,7 @@ def train_run(
         stage.dataset,
         config.batch_size,
         stage.per_epoch,
-        config.workers,
+        settings.loader_workers,
         config.seed,
         process.device,
         process.rank,

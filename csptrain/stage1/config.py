@@ -31,11 +31,12 @@ for _name, _preset in PRESETS.items():  # the global batch that accumulation kee
 
 @dataclass(frozen=True)
 class Stage1Config:
-    """Everything that defines a stage-1 run (paper III-B, Eq. 9, Table A4; ToCo).
+    """What a stage-1 run learns (paper III-B, Eq. 9, Table A4; ToCo); how it runs is its
+    :class:`~csptrain.runtime.settings.RunSettings`.
 
     ``batch_size`` is per process; ``global_batch`` (the presets': Table A4's GPUs x batch)
     is kept by accumulating ``global_batch / (batch_size x processes)`` micro-batches
-    unless ``accumulate`` says how many (1: none).
+    unless ``RunSettings.accumulate`` says how many (1: none).
     """
 
     backbone: str = "vit_base_patch16_224"
@@ -43,10 +44,8 @@ class Stage1Config:
     #: token grid (4x the tokens at half the side): a CPU proxy's knob, see docs/results.md.
     patch_size: int | None = None
     iterations: int = 20000
-    max_steps: int | None = None
     batch_size: int = 2
     global_batch: int | None = None
-    accumulate: int | None = None
     lambda_cls: float = 1.0
     lambda_segs: float = 0.03
     segs_head: str = "separate"
@@ -78,21 +77,13 @@ class Stage1Config:
     par_dilations: tuple[int, ...] = (1, 2, 4, 8, 12, 24)
     par_iterations: int = 10
     seed: int = 0
-    workers: int = 4
-    device: str = "auto"
-    bf16: bool = True
-    checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "checkpoint_every", "par_iterations"):
+        for name in ("iterations", "batch_size", "crop_size", "local_crop_size", "par_iterations"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patch_size is not None and self.patch_size < 1:
             raise ConfigError(f"patch_size must be >= 1, got {self.patch_size}")
-        if self.accumulate is not None and self.accumulate < 1:
-            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.segs_head not in SEGS_HEADS:
             raise ConfigError(f"segs_head must be one of {', '.join(SEGS_HEADS)}, got {self.segs_head!r}")
         if self.local_crop_size >= self.crop_size:
@@ -107,11 +98,6 @@ class Stage1Config:
             raise ConfigError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
         if not self.cam_scales or min(self.cam_scales) <= 0:
             raise ConfigError(f"cam_scales must be positive, got {self.cam_scales}")
-
-    @property
-    def stop(self) -> int:
-        """The step this run ends at."""
-        return min(self.iterations, self.max_steps or self.iterations)
 
     def to_dict(self) -> dict:
         """JSON/YAML-serialisable form."""

@@ -21,6 +21,7 @@ from ..runtime.accumulation import backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import Process
 from ..runtime.schedule import poly_warmup_multiplier
+from ..runtime.settings import RUN_DEFAULTS, RunSettings
 from ..runtime.trainer import StageTraining, train_run
 from .cam import (
     box_mask,
@@ -184,9 +185,9 @@ def train_stage1(
     config: Stage1Config,
     process: Process,
     *,
+    settings: RunSettings = RUN_DEFAULTS,
     split: str = "train",
     pretrained: Path | None = None,
-    progress: bool = True,
     reconfigure: bool = False,
 ) -> dict:
     """Train (or resume) a stage-1 run in ``out``; return the last step's numbers.
@@ -194,7 +195,7 @@ def train_stage1(
     Image-level labels are the classes of each image's scribble. Resuming, stops and
     reruns as :func:`~csptrain.runtime.trainer.train_run`; the crop draws continue too.
     ``process``: the device and this process's place in the job (from
-    :func:`~csptrain.runtime.process.joined`).
+    :func:`~csptrain.runtime.process.joined`); ``settings``: how the run runs.
     """
     process.seed_torch(config.seed)
     num_classes = len(class_names_of(data))
@@ -202,7 +203,7 @@ def train_stage1(
     dataset = Stage1Dataset(data, split, scribbles, num_classes, augment, config.seed)
     model, optimizer = build_stage1(config, num_classes, pretrained, process.device)
     par = PAR(config.par_dilations, config.par_iterations).to(process.device)
-    bf16 = config.bf16 and process.bf16
+    bf16 = settings.bf16 and process.bf16
 
     def optimise(
         forward: torch.nn.Module, batches: Sequence[Stage1Batch], step: int
@@ -216,14 +217,14 @@ def train_stage1(
         optimizer=optimizer,
         dataset=dataset,
         per_epoch=steps_per_epoch(len(dataset), config.batch_size, process.world, split),
-        plan=batch_plan(config.batch_size, process.world, config.accumulate, config.global_batch),
-        stop=config.stop,
+        plan=batch_plan(config.batch_size, process.world, settings.accumulate, config.global_batch),
+        stop=settings.stop(config.iterations),
         num_classes=num_classes,
-        settings={"data": str(Path(data).resolve()), "scribbles": scribbles, "split": split},
+        inputs={"data": str(Path(data).resolve()), "scribbles": scribbles, "split": split},
         optimise=optimise,
         find_unused_parameters=True,
     )
-    return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
+    return train_run(TrainingRun(out), process, config, stage, settings=settings, reconfigure=reconfigure)
 
 
 def load_stage1_model(checkpoint: Path) -> Trained[ToCoNet, Stage1Config]:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from scribblesim.parallel import usable_cores
 
 from ..catalog import (
     BACKBONE_NAMES,
@@ -36,28 +33,10 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 
-#: Most data-loading processes per rank by default (each holds a copy of the dataset's state).
-MAX_WORKERS = 8
-
-
-def cpus_per_rank() -> int:
-    """The CPUs this process may use, shared among the ``LOCAL_WORLD_SIZE`` ranks of a torchrun job."""
-    return max(1, usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
-
-
-def default_workers() -> int:
-    """Data-loading processes per rank: this rank's share of the CPUs, at least 1, at most 8.
-
-    Stage-2 samples cost tens of milliseconds of CPU each, so loading wants every CPU. The
-    value is the config's default, so a run records it (``workers`` may change when a run
-    resumes).
-    """
-    return min(MAX_WORKERS, cpus_per_rank())
-
-
 @dataclass(frozen=True)
 class Stage2Config:
-    """Everything that defines a stage-2 run (paper III-A, III-C, III-D, V-A).
+    """What a stage-2 run learns (paper III-A, III-C, III-D, V-A); how it runs is its
+    :class:`~csptrain.runtime.settings.RunSettings`.
 
     ``optimizer`` is the paper's SGD (with ``momentum``) or AdamW (``momentum`` unused), which
     learns faster from scratch in short runs. ``rotation`` is the largest random rotation in
@@ -65,8 +44,8 @@ class Stage2Config:
     and rotated-in pixels (the authors': 1), and ``eval_base_size`` the long side the authors'
     evaluation scales multiply. The schedule is ``epochs`` whole epochs, or ``iterations``
     steps when set (for a budget of steps); either way its first ``warmup_epochs / epochs``
-    warm up and the cosine reaches 0 at its last step; ``max_steps`` stops a run early
-    without changing the schedule.
+    warm up and the cosine reaches 0 at its last step (``RunSettings.max_steps`` stops a
+    run early without changing it).
     """
 
     lr: float = 2e-3
@@ -84,9 +63,7 @@ class Stage2Config:
     epochs: int = 50
     warmup_epochs: int = 5
     iterations: int | None = None
-    max_steps: int | None = None
     batch_size: int = 16
-    accumulate: int | None = None
     optimizer: str = "sgd"
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -98,12 +75,6 @@ class Stage2Config:
     dpm_pad: float = 1.0
     eval_base_size: int = 512
     seed: int = 0
-    workers: int = field(default_factory=default_workers)
-    device: str = "auto"
-    bf16: bool = True
-    channels_last: bool = True
-    compile: bool = False
-    checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
         unknown = set(self.losses) - set(LOSS_TERMS)
@@ -111,8 +82,6 @@ class Stage2Config:
             raise ConfigError(
                 f"losses must be a non-empty subset of {','.join(LOSS_TERMS)}, got {','.join(self.losses)}"
             )
-        if self.accumulate is not None and self.accumulate < 1:
-            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.uncertain not in UNCERTAIN_PIXELS:
             raise ConfigError(f"uncertain must be one of {', '.join(UNCERTAIN_PIXELS)}, got {self.uncertain!r}")
         if self.lorm_mask not in LORM_MASKS:
@@ -129,7 +98,7 @@ class Stage2Config:
             raise ConfigError(f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         if self.iterations is not None and self.iterations < 1:
             raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
-        for name in ("epochs", "batch_size", "crop_size", "checkpoint_every"):
+        for name in ("epochs", "batch_size", "crop_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.rotation < 180:
@@ -141,13 +110,9 @@ class Stage2Config:
         if not 0 < self.scale_min <= self.scale_max:
             raise ConfigError(f"need 0 < scale_min <= scale_max, got {self.scale_min}, {self.scale_max}")
 
-    def steps(self, per_epoch: int) -> tuple[int, int]:
-        """(schedule length, step the run ends at) for ``per_epoch`` steps per epoch.
-
-        The schedule is ``iterations`` steps when set, else ``epochs`` whole epochs.
-        """
-        total = self.iterations or self.epochs * per_epoch
-        return total, min(total, self.max_steps or total)
+    def schedule_length(self, per_epoch: int) -> int:
+        """Steps of the schedule at ``per_epoch`` steps per epoch: ``iterations`` when set, else ``epochs`` whole epochs."""
+        return self.iterations or self.epochs * per_epoch
 
     def to_dict(self) -> dict:
         """JSON/YAML-serialisable form."""

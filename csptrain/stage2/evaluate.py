@@ -35,7 +35,7 @@ from ..data.loader import without_worker_traceback
 from ..metrics import confusion_matrix, iou_scores, volume_dice
 from ..runs import TrainingRun
 from ..runtime.process import Process, barrier, sum_over_ranks
-from .config import cpus_per_rank
+from ..runtime.settings import cpus_per_rank
 from .protocol import AUTHORS_PROTOCOL, EvalProtocol, ProtocolChoice
 from .train import load_stage2_model
 

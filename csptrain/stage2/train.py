@@ -24,6 +24,7 @@ from ..runtime.accumulation import BatchPlan, backward_over, batch_plan
 from ..runtime.checkpoints import Trained, load_trained
 from ..runtime.process import Process
 from ..runtime.schedule import lr_at, warmup_steps_for
+from ..runtime.settings import RUN_DEFAULTS, RunSettings
 from ..runtime.trainer import StageTraining, train_run
 from .config import Stage2Config, make_stage2_config
 
@@ -65,18 +66,20 @@ def train_step(
     config: Stage2Config,
     lr: float,
     bf16: bool,
+    channels_last: bool = True,
 ) -> dict[str, torch.Tensor]:
     """One optimisation step on micro-batches already on the device; returns the loss terms.
 
     ``forward`` is ``model`` itself or its compiled / DDP wrapper; the micro-batches'
-    gradients are accumulated (one batch is the usual step).
+    gradients are accumulated (one batch is the usual step). CUDA batches go in
+    ``channels_last`` unless that is off.
     """
     for group in optimizer.param_groups:
         group["lr"] = lr
 
     def losses(batch: Stage2Batch) -> dict[str, torch.Tensor]:
         images = batch["image"]
-        if config.channels_last and images.is_cuda:
+        if channels_last and images.is_cuda:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
             return stage2_losses(forward(images), batch, config, model.lorm)
@@ -107,28 +110,39 @@ class Stage2Schedule:
     stop: int
 
 
-def stage2_schedule(config: Stage2Config, size: int, world: int, split: str) -> Stage2Schedule:
-    """The schedule of ``size`` training images on ``world`` processes (epochs of optimisation steps)."""
-    plan = batch_plan(config.batch_size, world, config.accumulate, None)
+def stage2_schedule(
+    config: Stage2Config, size: int, world: int, split: str, settings: RunSettings = RUN_DEFAULTS
+) -> Stage2Schedule:
+    """The schedule of ``size`` training images on ``world`` processes (epochs of optimisation steps).
+
+    ``settings`` split each step into micro-batches and may stop the run early.
+    """
+    plan = batch_plan(config.batch_size, world, settings.accumulate, None)
     micro = steps_per_epoch(size, config.batch_size, world, split)
     if micro < plan.accumulate:
         raise ConfigError(f"{split}: {size} images are fewer than one step's batch ({plan.describe()})")
-    total, stop = config.steps(micro // plan.accumulate)
-    return Stage2Schedule(plan, micro, total, stop)
+    total = config.schedule_length(micro // plan.accumulate)
+    return Stage2Schedule(plan, micro, total, settings.stop(total))
 
 
 def build_stage2(
-    config: Stage2Config, num_classes: int, pretrained: Path | None, device: torch.device, world: int = 1
+    config: Stage2Config,
+    num_classes: int,
+    pretrained: Path | None,
+    device: torch.device,
+    world: int = 1,
+    channels_last: bool = True,
 ) -> tuple[Stage2Model, torch.optim.Optimizer]:
     """The model on ``device`` and its optimiser (SGD, or AdamW); SyncBN across ``world`` > 1 CUDA processes.
 
-    (PyTorch's SyncBN runs on GPUs only: CPU processes keep per-process BatchNorm.)
+    (PyTorch's SyncBN runs on GPUs only: CPU processes keep per-process BatchNorm.) On
+    CUDA the weights are stored ``channels_last`` unless that is off.
     """
     model = stage2_model(config, num_classes, pretrained)
     if world > 1 and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
-    if config.channels_last and device.type == "cuda":
+    if channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer: torch.optim.Optimizer
     if config.optimizer == "adamw":
@@ -148,17 +162,18 @@ def train_stage2(
     config: Stage2Config,
     process: Process,
     *,
+    settings: RunSettings = RUN_DEFAULTS,
     split: str = "train",
     num_classes: int | None = None,
     pretrained: Path | None = None,
-    progress: bool = True,
     reconfigure: bool = False,
 ) -> dict:
     """Train (or resume) a stage-2 run in ``out``; return the last step's numbers.
 
     Resuming, stops and reruns as :func:`~csptrain.runtime.trainer.train_run`; a
     checkpoint is also saved at each epoch's end. ``process``: the device and this
-    process's place in the job (from :func:`~csptrain.runtime.process.joined`).
+    process's place in the job (from :func:`~csptrain.runtime.process.joined`); ``settings``:
+    how the run runs.
     """
     process.seed_torch(config.seed)
     names = class_names_of(data) if num_classes is None else None  # a given class count may have no names
@@ -172,17 +187,19 @@ def train_stage2(
         map_fill=config.dpm_pad,
     )
     dataset = ScribbleDataset(data, split, scribbles, pseudo, augment, config.lambda_s, config.lambda_c, config.seed)
-    schedule = stage2_schedule(config, len(dataset), process.world, split)
+    schedule = stage2_schedule(config, len(dataset), process.world, split, settings)
     warmup = warmup_steps_for(schedule.total, config.epochs, config.warmup_epochs)
-    model, optimizer = build_stage2(config, classes, pretrained, process.device, process.world)
-    bf16 = config.bf16 and process.bf16
+    model, optimizer = build_stage2(
+        config, classes, pretrained, process.device, process.world, channels_last=settings.channels_last
+    )
+    bf16 = settings.bf16 and process.bf16
     base_lr = scaled_lr(config.lr, schedule.plan.processes * schedule.plan.accumulate)
 
     def optimise(
         forward: torch.nn.Module, batches: Sequence[Stage2Batch], step: int
     ) -> tuple[dict[str, torch.Tensor], float]:
         lr = lr_at(step, base_lr, schedule.total, warmup)
-        return train_step(model, forward, optimizer, batches, config, lr, bf16), lr
+        return train_step(model, forward, optimizer, batches, config, lr, bf16, settings.channels_last), lr
 
     stage = StageTraining(
         name="stage2",
@@ -193,7 +210,7 @@ def train_stage2(
         plan=schedule.plan,
         stop=schedule.stop,
         num_classes=classes,
-        settings={
+        inputs={
             "data": str(Path(data).resolve()),
             "scribbles": scribbles,
             "pseudo": str(Path(pseudo).resolve()) if pseudo else None,
@@ -202,10 +219,10 @@ def train_stage2(
         rate=("images_per_s", "img_s"),
         samples_per_step=config.batch_size,
         save_every_epoch=True,
-        compile=config.compile,
+        compile=settings.compile,
         about=model_about(names),
     )
-    return train_run(TrainingRun(out), process, config, stage, progress=progress, reconfigure=reconfigure)
+    return train_run(TrainingRun(out), process, config, stage, settings=settings, reconfigure=reconfigure)
 
 
 def model_about(class_names: list[str] | None) -> dict:

@@ -123,9 +123,14 @@ def test_finished_run_reports_its_loss_and_changed_settings_are_refused(data: Pa
     assert again.output.strip() == first.output.strip()  # the finished run's step and loss
     line = one_error_line(stage2(data, out, "--epochs", "3", "--max-steps", "3", "--lr", "0.5"))
     assert "lr 0.002 -> 0.5" in line and "--reconfigure" in line
-    more = stage2(data, out, "--epochs", "3", "--max-steps", "3")  # a later stop is not a change of settings
+    # a later stop, other loaders or saves are how the run runs, not what it learns: none is recorded
+    more = stage2(data, out, "--epochs", "3", "--max-steps", "3", "--workers", "1", "--checkpoint-every", "7")
     assert more.exit_code == 0 and f"{out}: step 3" in more.output
-    assert json.loads((out / "config.json").read_text())["max_steps"] == 3
+    recorded = json.loads((out / "config.json").read_text())
+    assert not {"max_steps", "device", "workers", "checkpoint_every", "bf16", "accumulate"} & recorded.keys()
+    # a run folder of an older csptrain, which recorded its run settings too, still resumes
+    (out / "config.json").write_text(json.dumps({**recorded, "workers": 4, "device": "cuda", "max_steps": 3}))
+    assert stage2(data, out, "--epochs", "3", "--max-steps", "3").exit_code == 0
     changed = stage2(data, out, "--epochs", "3", "--max-steps", "4", "--lr", "0.5", "--reconfigure")
     assert changed.exit_code == 0 and json.loads((out / "config.json").read_text())["lr"] == 0.5
 

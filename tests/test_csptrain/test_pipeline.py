@@ -125,3 +125,14 @@ def test_run_bad_input_is_one_line(data: Path, tmp_path: Path) -> None:
     assert "last.pt: unreadable checkpoint" in error("--data", str(data), "--seeds", "1")
     shutil.rmtree(tmp_path / "runs")
     assert "--seeds" in error("--data", str(data))
+
+
+def test_run_settings_are_one_set_and_stage1_keeps_its_own_steps(data: Path, tmp_path: Path) -> None:
+    help_text = CliRunner().invoke(main, ["run", "--help"]).output
+    for flag in ("--stage1-device", "--stage1-workers", "--stage1-bf16", "--stage1-compile"):
+        assert flag not in help_text  # how the job runs is one set: one process group, one device
+    assert "--stage1-max-steps" in help_text and "--stage1-accumulate" in help_text
+    command = ["run", "--data", str(data), "--seeds", "1", "--out", str(tmp_path / "runs"), *RUN_FLAGS]
+    plan = CliRunner().invoke(main, [*command, "--stage1-max-steps", "1", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert "train stage 1 on tiny_scribble_r1 to step 1" in plan.output

@@ -182,3 +182,14 @@ def test_the_predict_example_runs(trained: tuple[Path, Path], tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     assert "81 classes" in done.stdout and read_label_map(out).shape == read_image(image).shape[:2]
+
+
+def test_a_checkpoint_that_records_its_run_settings_still_loads(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    # before RunSettings, a checkpoint's config held the device, workers and stop beside what is learnt
+    _, checkpoint = trained
+    state = torch.load(checkpoint, weights_only=True)
+    state["config"] = {**state["config"], "device": "cuda", "workers": 4, "bf16": True, "max_steps": 2}
+    older = tmp_path / "older.pt"
+    torch.save(state, older)
+    model = csptrain.load_model(older, device="cpu")
+    assert model.config == csptrain.load_model(checkpoint, device="cpu").config

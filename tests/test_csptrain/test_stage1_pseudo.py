@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from csptrain.cli import main
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.errors import RunFolderError
 from csptrain.runtime.process import Process
+from csptrain.runtime.settings import RunSettings
 from csptrain.stage1.cam import probabilities_to_labels
 from csptrain.stage1.config import make_stage1_config
 from csptrain.stage1.pseudo import generate_pseudo_labels
@@ -34,10 +36,8 @@ TINY_VIT = dict(
     warmup_iters=1,
     seg_start=0.0,
     contrast_start=0.0,
-    device="cpu",
-    workers=0,
-    accumulate=1,
 )
+QUIET = RunSettings(device="cpu", workers=0, accumulate=1, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -60,37 +60,21 @@ def test_dataset_views_and_labels(data: Path) -> None:
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    settings = dict(TINY_VIT, checkpoint_every=1)
-    straight = train_stage1(
-        data,
-        "tiny_scribble_r1",
-        tmp_path / "a",
-        make_stage1_config("coco", **settings),
-        CPU,
-        split="val2017",
-        progress=False,
-    )
+    config, settings = make_stage1_config("coco", **TINY_VIT), replace(QUIET, checkpoint_every=1)
+    straight = train_stage1(data, "tiny_scribble_r1", tmp_path / "a", config, CPU, settings=settings, split="val2017")
     assert {"cls", "aux", "ptc", "ctc", "seg", "reg", "segs"} <= set(straight)
     train_stage1(
         data,
         "tiny_scribble_r1",
         tmp_path / "b",
-        make_stage1_config("coco", **settings, max_steps=2),
+        config,
         CPU,
+        settings=replace(settings, max_steps=2),
         split="val2017",
-        progress=False,
     )
     progress = json.loads((tmp_path / "b/progress.json").read_text())
     assert (progress["step"], progress["stop"], progress["last"]["step"]) == (2, 2, 2)
-    resumed = train_stage1(
-        data,
-        "tiny_scribble_r1",
-        tmp_path / "b",
-        make_stage1_config("coco", **settings),
-        CPU,
-        split="val2017",
-        progress=False,
-    )
+    resumed = train_stage1(data, "tiny_scribble_r1", tmp_path / "b", config, CPU, settings=settings, split="val2017")
     assert resumed["step"] == straight["step"] == 4 and resumed["lr"] == straight["lr"]
     a = torch.load(tmp_path / "a/last.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "b/last.pt", weights_only=False)["model"]
@@ -102,10 +86,10 @@ def test_pseudo_labels_keep_to_the_image_classes(data: Path, tmp_path: Path) -> 
         data,
         "tiny_scribble_r1",
         tmp_path / "s1",
-        make_stage1_config("coco", **TINY_VIT, max_steps=1),
+        make_stage1_config("coco", **TINY_VIT),
         CPU,
+        settings=replace(QUIET, max_steps=1),
         split="val2017",
-        progress=False,
     )
     out = tmp_path / "pseudo"
     summary = generate_pseudo_labels(
@@ -245,8 +229,8 @@ def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:
 
 
 def test_pseudo_label_variants_and_the_grid_ceiling(data: Path, tmp_path: Path) -> None:
-    config = make_stage1_config("coco", **TINY_VIT, max_steps=1)
-    train_stage1(data, "tiny_scribble_r1", tmp_path / "s1", config, CPU, split="val2017", progress=False)
+    config, settings = make_stage1_config("coco", **TINY_VIT), replace(QUIET, max_steps=1)
+    train_stage1(data, "tiny_scribble_r1", tmp_path / "s1", config, CPU, settings=settings, split="val2017")
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "pseudo_labels.py"
     command = [sys.executable, str(script), "--data", str(data), "--checkpoint", str(tmp_path / "s1/last.pt")]
     command += ["--scribbles", "tiny_scribble_r1", "--split", "val2017", "--sample", "2", "--json"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,14 @@ from csptrain.models import Stage2Model
 from csptrain.reporting.figure import training_curves
 from csptrain.runtime.accumulation import backward_over
 from csptrain.runtime.process import Process
+from csptrain.runtime.settings import RunSettings
 from csptrain.stage2.config import make_stage2_config as make_config
 from csptrain.stage2.train import stage2_losses, stage2_model, train_stage2
 from csptrain.stage2.train import train_step as stage2_step
 
 CPU = Process(torch.device("cpu"))  # one process on the CPU, as `joined("cpu")` gives
-TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, workers=0, device="cpu", epochs=1)
+TINY = dict(backbone="resnet18", crop_size=64, batch_size=2, epochs=1)
+QUIET = RunSettings(device="cpu", workers=0, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -136,22 +139,17 @@ def test_loss_decreases(data: Path, tmp_path: Path) -> None:
     torch.manual_seed(config.seed)  # the initialisation train_stage2 starts from
     model = stage2_model(config, 81)
     before = fixed_batch_loss(model, batch, config)
-    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, CPU, progress=False)
+    train_stage2(data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "run", config, CPU, settings=QUIET)
     model.load_state_dict(torch.load(tmp_path / "run/last.pt", weights_only=False)["model"])
     after = fixed_batch_loss(model, batch, config)
     assert after < 0.85 * before, (before, after)
 
 
 def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
-    settings = {**TINY, "epochs": 2, "losses": "segs,segc,ds,dc,lorm", "max_steps": 4, "checkpoint_every": 1}
+    config = make_config("coco", **{**TINY, "epochs": 2}, losses="segs,segc,ds,dc,lorm")
+    settings = replace(QUIET, max_steps=4, checkpoint_every=1)
     straight = train_stage2(
-        data,
-        "tiny_scribble_r1",
-        data / "SegmentationClassAug",
-        tmp_path / "a",
-        make_config("coco", **settings),
-        CPU,
-        progress=False,
+        data, "tiny_scribble_r1", data / "SegmentationClassAug", tmp_path / "a", config, CPU, settings=settings
     )
     # an interrupted run: stopped after step 2 (its last checkpoint), then the same command again
     train_stage2(
@@ -159,9 +157,9 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
         "tiny_scribble_r1",
         data / "SegmentationClassAug",
         tmp_path / "b",
-        make_config("coco", **{**settings, "max_steps": 2}),
+        config,
         CPU,
-        progress=False,
+        settings=replace(settings, max_steps=2),
     )
     state = torch.load(tmp_path / "b/last.pt", weights_only=False)
     assert state["step"] == 2
@@ -170,9 +168,9 @@ def test_resume_continues_exactly(data: Path, tmp_path: Path) -> None:
         "tiny_scribble_r1",
         data / "SegmentationClassAug",
         tmp_path / "b",
-        make_config("coco", **settings),
+        config,
         CPU,
-        progress=False,
+        settings=settings,
     )
     assert resumed["step"] == straight["step"] == 4
     assert resumed["lr"] == straight["lr"]
