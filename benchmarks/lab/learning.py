@@ -266,9 +266,11 @@ def train_stage2_row(
     timed = "" if cost is None else f"{cost.step_s:.2f} s per step, {cost.start_s:.1f} s per start -> "
     row.log(f"{row.name}: {row.labels}, {timed}{steps} steps")
     run, trained_s, curve = row.work / "stage2", spent_s, []
-    for fraction in CURVE:
+    for target in sorted({max(1, round(fraction * steps)) for fraction in CURVE}):
+        if target < steps and TrainingRun(run).reached(target + 1):
+            continue  # a rerun of a run already past this point: its checkpoint is a later step's
         started = time.perf_counter()
-        train_stage2_to(replace(row, config=planned), pseudo, run, max(1, round(fraction * steps)))
+        train_stage2_to(replace(row, config=planned), pseudo, run, target)
         trained_s += time.perf_counter() - started
         scores = evaluate_run(row.data, run, "val", row.settings, classes, row.process)
         point = {**scores, "train_s": round(trained_s, 1)}
