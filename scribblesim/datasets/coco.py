@@ -263,10 +263,10 @@ def _decode_segmentation(segmentation):
 def _read_coco_json(path: Path, layout: type[msgspec.Struct] = _CocoFile):
     """The records of a COCO-format file, read into ``layout``.
 
-    A compiled typed parse that keeps each segmentation as its raw JSON: a ScribbleCOCO-sized
-    file (560 MB) is read in about a second and a half, where Python's ``json`` makes every
-    polygon coordinate an object first (docs/benchmarks.md). A file that strict JSON
-    refuses (NaN, as Python's ``json.dump`` writes it) is read by Python's ``json``.
+    A compiled typed parse that keeps each segmentation as its raw JSON, so that no polygon
+    coordinate becomes a Python object before its image is built (the figures at
+    ScribbleCOCO's size: docs/benchmarks.md). A file that strict JSON refuses (NaN, as
+    Python's ``json.dump`` writes it) is read by Python's ``json``.
     """
     try:
         content = Path(path).read_bytes()
@@ -328,9 +328,12 @@ def read_coco_file(annotation_file: Path, images: Path) -> CocoSplit:
         by_image: dict = {}
         for annotation in data.annotations:
             by_image.setdefault(annotation.image_id, []).append(annotation)
-        image_ids = sorted(images_by_id)
     except (KeyError, TypeError) as error:
         raise DatasetError(f"{annotation_file}: malformed COCO record ({error!r})") from None
+    try:
+        image_ids = sorted(images_by_id)
+    except TypeError:
+        raise DatasetError(f"{annotation_file}: image ids of mixed types") from None
     contiguous = {cid: k + 1 for k, cid in enumerate(sorted(c["id"] for c in data.categories))}
     problems = {image_id: _image_problem(images_by_id[image_id]) for image_id in image_ids}
     file_names = {image_id: _usable_file_name(images_by_id[image_id], problems[image_id]) for image_id in image_ids}
