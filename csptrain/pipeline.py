@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +39,8 @@ class PipelineSpec:
     stage2: Stage2Config
     settings: RunSettings = RUN_DEFAULTS
     """How the job runs, and stage 2's steps."""
-    stage1_settings: RunSettings = RUN_DEFAULTS
-    """The same, with stage 1's steps (its ``max_steps`` and ``accumulate``)."""
+    stage1_max_steps: int | None = None
+    stage1_accumulate: int | None = None
     preset: str | None = None
     train_split: str = "train"
     val_split: str = "val"
@@ -52,6 +52,11 @@ class PipelineSpec:
     eval_scales: tuple[float, ...] = ()
     eval_flip: bool = False
     preview: int = 4
+
+    @property
+    def stage1_settings(self) -> RunSettings:
+        """How each stage-1 run runs: the job's settings with stage 1's own steps."""
+        return replace(self.settings, max_steps=self.stage1_max_steps, accumulate=self.stage1_accumulate)
 
     def protocol(self) -> EvalProtocol:
         """The evaluation protocol of every seed's stage-2 run (``eval_scales`` overrides its scales)."""

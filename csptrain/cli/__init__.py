@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -441,7 +440,7 @@ def run(
         if stage1_flags.get(name) is None:
             stage1_flags[name] = flags.get(name)
     settings = _run_settings(flags, not no_progress)
-    stage1_steps = {name: stage1_flags.pop(name) for name in RUN_SETTING_NAMES & stage1_flags.keys()}
+    stage1_max_steps, stage1_accumulate = stage1_flags.pop("max_steps"), stage1_flags.pop("accumulate")
     spec = PipelineSpec(
         data=data,
         seeds=seeds,
@@ -452,7 +451,8 @@ def run(
         stage1=make_stage1_config(preset, stage1_config, **stage1_flags),
         stage2=make_stage2_config(preset, stage2_config, **flags),
         settings=settings,
-        stage1_settings=replace(settings, **stage1_steps),
+        stage1_max_steps=stage1_max_steps,
+        stage1_accumulate=stage1_accumulate,
         stage1_pretrained=stage1_pretrained,
         stage2_pretrained=pretrained,
         use_par=par,
