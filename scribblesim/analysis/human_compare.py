@@ -38,7 +38,7 @@ from .style_measures import MEASURES, ObjectFrame, StyleMeasures, chamfer_ratio,
 from .summary import finite_median, finite_values, json_safe
 
 #: Measures scored by band agreement (stroke counts and widths are reported, not banded).
-BANDED = ("length", "depth", "rim")
+BANDED = ("length", "depth", "rim", "share", "reach")
 #: Relative half-width of the band of a single annotator's value.
 SINGLE_ANNOTATOR_BAND = 0.25
 DEFAULT_SEEDS = (1, 2, 3)
@@ -99,6 +99,9 @@ class SourceComparison:
     object_chamfer: list[tuple[float, float]] = field(default_factory=list)
     objects: int = 0
     unstroked: int = 0
+    #: Pixels labelled on the objects, summed over objects: the annotators' mean, the seeds' mean.
+    human_labelled: float = 0.0
+    simulated_labelled: float = 0.0
 
     def agreement(self, measure: str) -> float:
         """Share of simulated values of ``measure`` inside their object's human band."""
@@ -116,6 +119,14 @@ class SourceComparison:
         """:meth:`held_out_agreement` over :meth:`held_out_human_rate`; NaN with one annotator or a rate of 0."""
         rate = self.held_out_human_rate(measure)
         return self.held_out_agreement(measure) / rate if rate > 0 else math.nan
+
+    def labelled_ratio(self) -> float:
+        """Pixels the seeds label on the objects over those the annotators label; NaN where they label none.
+
+        Pooled over objects, so large objects weigh as much as the pixels a model learns
+        from, unlike the per-object ``share``.
+        """
+        return self.simulated_labelled / self.human_labelled if self.human_labelled > 0 else math.nan
 
     def chamfer_ratio(self) -> float:
         """Mean seed-to-seed over mean annotator-to-annotator Chamfer; NaN with one annotator."""
@@ -158,9 +169,15 @@ class SourceComparison:
                 }
                 for m in MEASURES
             },
+            "labelled_ratio": self.labelled_ratio(),
             "chamfer_ratio": self.chamfer_ratio(),
             "chamfer_ratio_typical": self.typical_chamfer_ratio(),
         }
+
+
+def _mean_pixels(measures: Sequence[StyleMeasures]) -> float:
+    """Mean over scribbles of the pixels each labels on its object (0 for none)."""
+    return float(np.mean([0.0 if math.isnan(m.share) else m.share * m.area for m in measures])) if measures else 0.0
 
 
 def _by_object(frames: list[ObjectFrame], labels: Sequence[int], scribbles: np.ndarray) -> dict[int, StyleMeasures]:
@@ -204,6 +221,8 @@ def compare_example(
         index = frame.index
         comparison.objects += 1
         comparison.unstroked += sum(s[index].strokes == 0 for s in simulated)
+        comparison.human_labelled += _mean_pixels([h[index] for h in humans])
+        comparison.simulated_labelled += _mean_pixels([s[index] for s in simulated])
         for measure in MEASURES:
             values = [h[index].value(measure) for h in humans]
             comparison.human[measure] += values
@@ -249,6 +268,7 @@ def compare_with_humans(
 TABLE_LEGEND = (
     "h: human median, s: simulated median, in: simulated values inside the human band, "
     "hh: held-out annotators inside the others' band, r: simulated share inside those bands / hh; "
+    "labelled: pixels the seeds label on the objects / the annotators'; "
     "chamfer: seed-to-seed / annotator-to-annotator, mean and typical (median object)"
 )
 
@@ -268,7 +288,7 @@ def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
         f"{'source':<12} {'objects':>7}  "
         + "  ".join(f"{m + ' (h/s/in/hh/r)':>33}" for m in BANDED)
         + "".join(f"  {m + ' (h/s)':>13}" for m in unbanded)
-        + f"  {'chamfer (mean/typical)':>22}"
+        + f"  {'labelled':>8}  {'chamfer (mean/typical)':>22}"
     )
     lines = [header]
     for c in comparisons:
@@ -283,7 +303,7 @@ def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
             f"{c.source:<12} {c.objects:>7}  "
             + "  ".join(f"{cell:>33}" for cell in cells)
             + "".join(f"  {cell:>13}" for cell in medians)
-            + f"  {chamfer:>22}"
+            + f"  {_fixed(c.labelled_ratio()):>8}  {chamfer:>22}"
         )
     return "\n".join(lines)
 

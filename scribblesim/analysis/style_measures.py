@@ -11,7 +11,12 @@ the same for human and simulated scribbles:
 - **rim**: share of skeleton pixels with depth below :data:`RIM_DEPTH`;
 - **strokes**: the scribble's 8-connected pieces on the object;
 - **width**: the scribble's pixels on the object / (its skeleton length + 1), the brush
-  width in pixels (NaN without a scribble).
+  width in pixels (NaN without a scribble);
+- **share**: the scribble's pixels on the object / the object's area, how much of it a
+  model learns from (NaN without a scribble);
+- **reach**: mean over the object's pixels of the distance to the nearest scribble pixel
+  on it / the object's inscribed radius, how far the labels must spread to fill it (0
+  where the scribble covers it; NaN without a scribble).
 
 Two scribbles of one object agree by their **Chamfer** distance: the mean of the two
 directed mean nearest-pixel distances between their skeletons, / sqrt(object area).
@@ -33,7 +38,7 @@ from .metrics import boundary_distance, chamfer_distance, mask_box, visible_owne
 #: Depth (distance to the boundary / inscribed radius) below which a skeleton pixel is on the rim.
 RIM_DEPTH = 0.25
 #: The measures compared between humans and simulation, in table order.
-MEASURES = ("length", "depth", "rim", "strokes", "width")
+MEASURES = ("length", "depth", "rim", "strokes", "width", "share", "reach")
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -48,6 +53,8 @@ class StyleMeasures:
     rim: float
     strokes: int
     width: float
+    share: float
+    reach: float
 
     def value(self, measure: str) -> float:
         """The measure named ``measure`` (one of :data:`MEASURES`)."""
@@ -89,17 +96,21 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     area = int(frame.mask.sum())
     on = frame.mask & (scribbles[frame.box] == label)
     skeleton = skeletonize(on)
-    relative = frame.depth[skeleton] / frame.depth.max()
+    radius = frame.depth.max()
+    relative = frame.depth[skeleton] / radius
     length = skeleton_length(skeleton)
+    drawn = bool(relative.size)
     return StyleMeasures(
         object=frame.index,
         area=area,
         length=length / math.sqrt(area),
-        depth=float(relative.mean()) if relative.size else math.nan,
-        rim=float((relative < RIM_DEPTH).mean()) if relative.size else math.nan,
+        depth=float(relative.mean()) if drawn else math.nan,
+        rim=float((relative < RIM_DEPTH).mean()) if drawn else math.nan,
         strokes=int(ndimage.label(on, structure=_EIGHT)[1]),
         # n skeleton pixels in a row are n - 1 long and cover n pixels of stroke
-        width=float(on.sum()) / (length + 1.0) if relative.size else math.nan,
+        width=float(on.sum()) / (length + 1.0) if drawn else math.nan,
+        share=float(on.sum()) / area if drawn else math.nan,
+        reach=float(ndimage.distance_transform_edt(~on)[frame.mask].mean() / radius) if drawn else math.nan,
     )
 
 
@@ -118,8 +129,8 @@ def style_measures(
     >>> mask = np.zeros((9, 30), bool); mask[1:8, 1:29] = True
     >>> scribbles = np.full((9, 30), 255, np.uint8); scribbles[4, 5:25] = 1
     >>> m = style_measures([mask], [1], scribbles)[0]
-    >>> round(m.length, 3), m.depth, m.rim, m.strokes, m.width
-    (1.357, 1.0, 0.0, 1, 1.0)
+    >>> round(m.length, 3), m.depth, m.rim, m.strokes, m.width, round(m.share, 3), round(m.reach, 3)
+    (1.357, 1.0, 0.0, 1, 1.0, 0.102, 0.536)
     """
     return [frame_measures(frame, int(classes[frame.index]), scribbles) for frame in object_frames(masks, ignore)]
 

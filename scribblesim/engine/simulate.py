@@ -117,7 +117,7 @@ def _pixels(
     points: np.ndarray, allowed: np.ndarray, top: int, left: int, config: SimConfig, ignore: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image pixels a stroke on the crop ``allowed`` (at ``top``, ``left``) labels."""
-    rows, cols = stroke_pixels(points, allowed.shape, config.width)
+    rows, cols = stroke_pixels(points, allowed.shape, config.width, config.line_connectivity)
     if config.clip_to_mask:
         keep = allowed[rows, cols]
         rows, cols = rows[keep], cols[keep]

@@ -43,7 +43,8 @@ from .importing import ClassLabels, check_image, write_imported
 _THINNEST = 0.5
 #: From the simulator's pixel coordinates (centres on whole numbers) to COCO's (corners).
 _TO_COCO = 0.5
-#: Key of the export's own record in the file's ``info``: the brush width, the clip.
+#: Key of the export's own record in the file's ``info``: the brush width and line
+#: connectivity, the clip.
 RECORD_KEY = "scribblesim"
 
 
@@ -64,7 +65,8 @@ def export_coco(out: Path, seed: str, dest: Path) -> int:
     meta = read_meta(out)
     scribbles = open_set(out, seed)
     classes = meta["classes"]
-    width = int((meta.get("config") or {}).get("width", 2))
+    config = meta.get("config") or {}
+    width, connectivity = int(config.get("width", 2)), int(config.get("line_connectivity", 8))
     images_dir = Layout(out).images
     image_files = Layout(out).image_files()  # one listing, not one per image
     images: list[dict] = []
@@ -98,8 +100,8 @@ def export_coco(out: Path, seed: str, dest: Path) -> int:
                 }
             )
     categories = [{"id": k, "name": name, "supercategory": "scribble"} for k, name in enumerate(classes)]
-    clip = bool((meta.get("config") or {}).get("clip_to_mask", True))
-    info = {"description": f"{scribbles.folder.name}: strokes", RECORD_KEY: {"width": width, "clip_to_mask": clip}}
+    brush = {"width": width, "line_connectivity": connectivity, "clip_to_mask": bool(config.get("clip_to_mask", True))}
+    info = {"description": f"{scribbles.folder.name}: strokes", RECORD_KEY: brush}
     data = {"info": info, "images": images}
     data.update(annotations=annotations, categories=categories)
     write_bytes_atomic(dest, json.dumps(data).encode())
@@ -138,8 +140,9 @@ def import_coco(
         raise DatasetError(f"{annotation_file}: expected a COCO object with 'images' and 'annotations' lists")
     labels = ClassLabels(out, skip_unknown)
     record = (data.get("info") or {}).get(RECORD_KEY) if isinstance(data.get("info"), dict) else None
-    width = int(record.get("width", 2)) if isinstance(record, dict) else 2
-    clip = isinstance(record, dict) and record.get("clip_to_mask") is True
+    record = record if isinstance(record, dict) else {}
+    brush = int(record.get("width", 2)), int(record.get("line_connectivity", 8))
+    clip = record.get("clip_to_mask") is True
     names = {c.get("id"): c.get("name") for c in data.get("categories") or [] if isinstance(c, dict)}
     by_image: dict = {}
     for annotation in data["annotations"]:
@@ -148,7 +151,7 @@ def import_coco(
     refused: list[str] = []
     for image in data["images"]:
         try:
-            name, label_map = _image_map(image, by_image, names, labels, width, clip, out, str(annotation_file))
+            name, label_map = _image_map(image, by_image, names, labels, brush, clip, out, str(annotation_file))
             if name in maps:
                 raise DatasetError(f"{annotation_file}: two images are named {name!r}")
             maps[name] = label_map
@@ -158,7 +161,7 @@ def import_coco(
 
 
 def _image_map(
-    image, by_image: dict, names: dict, labels: ClassLabels, width: int, clip: bool, out: Path, path: str
+    image, by_image: dict, names: dict, labels: ClassLabels, brush: tuple[int, int], clip: bool, out: Path, path: str
 ) -> tuple[str, np.ndarray]:
     """An image's name and its label map, its annotations drawn in file order."""
     if not isinstance(image, dict) or not isinstance(image.get("file_name"), str):
@@ -183,7 +186,7 @@ def _image_map(
                 raise DatasetError(f"{where}: annotation {annotation.get('id')}: scribble is no x, y list") from None
             if len(points) < 2:
                 raise DatasetError(f"{where}: a scribble of one point (annotation {annotation.get('id')})")
-            rows, cols = stroke_pixels(points, shape, width)
+            rows, cols = stroke_pixels(points, shape, *brush)
             drawn = np.zeros(shape, dtype=bool)
             drawn[rows, cols] = True
             if clip:

@@ -52,10 +52,19 @@ def test_each_class_is_drawn_with_its_own_fields() -> None:
     boundary=st.lists(st.sampled_from([0.0, 1.0]), min_size=3, max_size=3),
     width=st.lists(st.integers(1, 5), min_size=3, max_size=3),
     inset=st.lists(st.sampled_from([0.0, 0.3, 0.6]), min_size=3, max_size=3),
+    connectivity=st.lists(st.sampled_from([4, 8]), min_size=3, max_size=3),
 )
-def test_class_styles_keep_every_pixel_on_its_objects_class(seed, boundary, width, inset) -> None:
+def test_class_styles_keep_every_pixel_on_its_objects_class(seed, boundary, width, inset, connectivity) -> None:
     masks, classes = rings()
-    per_class = {k + 1: {"boundary_probability": boundary[k], "width": width[k], "inset": inset[k]} for k in range(3)}
+    per_class = {
+        k + 1: {
+            "boundary_probability": boundary[k],
+            "width": width[k],
+            "inset": inset[k],
+            "line_connectivity": connectivity[k],
+        }
+        for k in range(3)
+    }
     result = scribblesim.simulate(masks, classes, seed=seed, config=SimConfig(per_class=per_class))
     truth = semantic_map(masks, classes)
     labelled = result.label_map != 255

@@ -58,6 +58,35 @@ def test_every_stroke_is_an_annotation_that_pycocotools_fills_onto_its_pixels(tm
         assert same / (before != 255).sum() >= 0.99 and same / ((before != 255) | (after != 255)).sum() >= 0.99
 
 
+def _agreement(out: Path, first: str, second: str) -> float:
+    """Median over images of the pixels two sets label alike / the pixels either labels."""
+    shares = []
+    for png in sorted((out / f"coco2017_train_scribble_{first}").glob("*.png")):
+        before = np.asarray(Image.open(png))
+        after = np.asarray(Image.open(out / f"coco2017_train_scribble_{second}" / png.name))
+        shares.append(((before != 255) & (before == after)).sum() / ((before != 255) | (after != 255)).sum())
+    return float(np.median(shares))
+
+
+def test_4_connected_lines_come_back_as_they_were_drawn(tmp_path: Path) -> None:
+    out, style = tmp_path / "out", tmp_path / "style.json"
+    style.write_text(json.dumps({"width": 1, "line_connectivity": 4}))
+    runner = CliRunner()
+    build = ["build", "coco", "--seeds", "1", "--jobs", "1", "--no-progress", "--out", str(out), "--style", str(style)]
+    assert runner.invoke(main, build).exit_code == 0
+    exported = tmp_path / "s.json"
+    assert runner.invoke(main, ["export", "coco", str(out), "--seed", "1", "--out", str(exported)]).exit_code == 0
+    data = json.loads(exported.read_text())
+    assert data["info"]["scribblesim"]["line_connectivity"] == 4
+    # 1-px lines move by a pixel where coordinates are rounded, at any connectivity
+    assert runner.invoke(main, ["import", "coco", str(exported), "--out", str(out), "--seed", "8"]).exit_code == 0
+    assert _agreement(out, "r1", "r8") >= 0.98
+    data["info"]["scribblesim"]["line_connectivity"] = 8  # drawn back 8-connected, a third of the pixels go
+    exported.write_text(json.dumps(data))
+    assert runner.invoke(main, ["import", "coco", str(exported), "--out", str(out), "--seed", "9"]).exit_code == 0
+    assert _agreement(out, "r1", "r9") < 0.8
+
+
 def test_a_teams_coco_file_imports_its_good_images(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert (

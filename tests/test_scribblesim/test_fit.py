@@ -19,14 +19,16 @@ import scribblesim
 from scribblesim import SimConfig
 from scribblesim.analysis.fit import (
     CHAMFER_BAND,
+    LABELLED_BAND,
     chamfer_penalty,
     fit_style,
     hold_out,
+    labelled_score,
     measure_score,
     objects_only,
     score,
 )
-from scribblesim.analysis.human_compare import SourceComparison, compare_with_humans, held_out_bands, human_band
+from scribblesim.analysis.human_compare import BANDED, SourceComparison, compare_with_humans, held_out_bands, human_band
 from scribblesim.cli.main import main
 from scribblesim.datasets.base import class_components
 from scribblesim.datasets.human import HumanExample
@@ -149,7 +151,32 @@ def test_the_score_counts_a_ratio_up_to_one() -> None:
         comparison.held_out_simulated[measure] = [bool(v) for v in simulated]
     assert comparison.human_ratio("length") == 2.0 and comparison.human_ratio("depth") == 0.5
     assert [measure_score(comparison, m) for m in ("length", "depth", "rim")] == [1.0, 0.5, 0.0]
-    assert score([comparison]) == pytest.approx(0.5)
+    # share and reach hold no values either; without labelled pixels there is no labelled term
+    assert math.isnan(labelled_score(comparison))
+    assert score([comparison]) == pytest.approx(1.5 / len(BANDED))
+
+
+def test_labelled_pixels_are_pooled_over_objects_and_scored_within_their_band() -> None:
+    # one annotator's 31-px line on the bar; each seed's line is what its label map holds
+    (comparison,) = compare_with_humans([line_example([31])], seeds=(1, 2))
+    example = line_example([31])
+    maps = scribblesim.simulate_seeds([example.truth == 1], [1], seeds=(1, 2), image_id="bars/bar")
+    drawn = np.mean([((m.label_map == 1) & (example.truth == 1)).sum() for m in maps])
+    assert comparison.human_labelled == 31 and comparison.simulated_labelled == pytest.approx(drawn)
+    assert comparison.labelled_ratio() == pytest.approx(drawn / 31)
+    assert labelled_score(comparison) == pytest.approx(max(0.0, 1 - abs(drawn / 31 - 1) / LABELLED_BAND))
+    terms = [measure_score(comparison, m) for m in BANDED] + [labelled_score(comparison)]
+    assert score([comparison]) == pytest.approx(np.mean(terms))
+    assert comparison.to_dict()["labelled_ratio"] == pytest.approx(drawn / 31)
+    # the same count scores 1, a quarter of the band away 3/4, the band away or more 0
+    for simulated, expected in (
+        (31.0, 1.0),
+        (31 * (1 + LABELLED_BAND / 4), 3 / 4),
+        (31 * (1 + LABELLED_BAND), 0.0),
+        (31 * (0.9 - LABELLED_BAND), 0.0),
+    ):
+        comparison.simulated_labelled = simulated
+        assert labelled_score(comparison) == pytest.approx(expected, abs=1e-9)
 
 
 # ---------------------------------------------------------------------------------------
@@ -361,3 +388,24 @@ def test_an_example_of_one_class_hides_the_others() -> None:
     example = HumanExample("s", "n", truth, (human,), (3, 5)).of_class(5)
     assert example.truth.tolist() == [[255, 255, 0, 2, 2, 255]] and example.object_ids == [2]
     assert example.scribbles[0].tolist() == [[255, 255, 0, 2, 255, 255]]
+
+
+def drawn_bar(name: str, config: SimConfig) -> HumanExample:
+    """The bar of :func:`line_example` with one annotator who is ``config``'s seed 7."""
+    truth = np.zeros((31, 120), np.uint8)
+    truth[5:26, 10:110] = 1
+    drawn = scribblesim.simulate([truth == 1], [1], seed=7, image_id=name, config=config).label_map
+    return HumanExample("bars", name, truth, (np.where(drawn == 1, 1, 255).astype(np.uint8),))
+
+
+def test_a_setting_that_pays_only_on_the_searched_subset_gives_way() -> None:
+    loops = SimConfig(width=1, boundary_probability=1.0, boundary_inset=0.5, background=False)
+    lines = SimConfig(width=1, background=False)
+    knob = {("boundary_probability", "boundary_inset"): ((None, None), (1.0, 0.5))}
+    looped = drawn_bar("a", loops)
+    # searched alone, the looped bar asks for loops
+    assert fit_style([looped], knob_values=knob, held_out=0).knobs()["boundary_inset"] == 0.5
+    # searched on it alone (the subset) but fitted on three lined bars too: the brush alone stays
+    examples = [looped, *(drawn_bar(f"b{k}", lines) for k in range(3))]
+    result = fit_style(examples, knob_values=knob, held_out=0, per_source=1)
+    assert result.knobs() == {"width": 1} and score(result.after) > score(result.before)

@@ -223,6 +223,28 @@ def test_stroke_pixels_of_an_in_bounds_polyline_are_8_connected(points, width):
     assert ndimage.label(image, structure=EIGHT)[1] == 1
 
 
+@SETTINGS
+@given(_polylines(0.0, 49.0), st.integers(1, 3))
+def test_4_connected_lines_add_a_corner_to_each_diagonal_step(points, width):
+    eight = set(zip(*(a.tolist() for a in stroke_pixels(points, (50, 50), width))))
+    rows, cols = stroke_pixels(points, (50, 50), width, connectivity=4)
+    four = set(zip(rows.tolist(), cols.tolist()))
+    if width > 1:
+        assert four == eight  # only 1-px lines have a connectivity
+        return
+    image = np.zeros((50, 50), dtype=bool)
+    image[rows, cols] = True
+    assert eight <= four and ndimage.label(image)[1] == 1  # one 4-connected piece
+    # every added pixel sits beside two pixels of the 8-connected line, across their corner
+    for r, c in four - eight:
+        assert {(r + 1, c), (r - 1, c)} & eight and {(r, c + 1), (r, c - 1)} & eight
+
+
+def test_4_connected_diagonal_is_a_staircase():
+    rows, cols = stroke_pixels(np.array([[0.0, 0.0], [9.0, 9.0]]), (10, 10), 1, connectivity=4)
+    assert len(rows) == 19 and set(zip(rows.tolist(), cols.tolist())) >= {(k, k + 1) for k in range(9)}
+
+
 def test_stroke_pixels_of_a_diagonal_segment():
     rows, cols = stroke_pixels(np.array([[0.0, 0.0], [9.0, 9.0]]), (10, 10), 1)
     assert rows.tolist() == list(range(10)) and cols.tolist() == list(range(10))
