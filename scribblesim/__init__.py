@@ -15,13 +15,16 @@ if TYPE_CHECKING:
     from .engine import (
         BACKGROUND,
         UNLABELLED,
+        UNLABELLED_16,
         ScribbleMap,
         SimConfig,
         Skip,
         Stroke,
+        label_dtype,
         semantic_map,
         simulate,
         simulate_seeds,
+        unlabelled_value,
     )
 
 __version__ = "0.1.0"
@@ -29,13 +32,16 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKGROUND",
     "UNLABELLED",
+    "UNLABELLED_16",
     "ScribbleMap",
     "SimConfig",
     "Skip",
     "Stroke",
+    "label_dtype",
     "semantic_map",
     "simulate",
     "simulate_seeds",
+    "unlabelled_value",
     "__version__",
 ]
 

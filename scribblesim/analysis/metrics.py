@@ -39,7 +39,7 @@ from scipy.spatial import cKDTree
 from skimage.morphology import disk, skeletonize
 
 from ..engine.inputs import as_class_ids, as_mask_stack
-from ..engine.result import UNLABELLED
+from ..engine.result import unlabelled_value
 from ..engine.simulate import owner_map
 from ..engine.vectorise import skeleton_length
 from ..errors import ConfigError
@@ -98,7 +98,7 @@ def one_object(
     mask, scribbles = mask[box], scribbles[box]
     area = int(mask.sum())
     on = mask & (scribbles == label)
-    foreign = mask & (scribbles != UNLABELLED) & (scribbles != label)
+    foreign = mask & (scribbles != unlabelled_value(scribbles.dtype)) & (scribbles != label)
     depth = boundary_distance(mask)
     radius = float(depth.max())
     length = skeleton_length(skeletonize(on)) if on.any() else 0.0
@@ -251,8 +251,8 @@ def agreement(
         pad = ((radius, radius), (radius, radius))
         mask = np.pad(visible[box], pad)
         label = int(ids[index])
-        a = mask & (np.pad(scribbles_a[box], pad, constant_values=UNLABELLED) == label)
-        b = mask & (np.pad(scribbles_b[box], pad, constant_values=UNLABELLED) == label)
+        a = mask & (np.pad(scribbles_a[box], pad, constant_values=unlabelled_value(scribbles_a.dtype)) == label)
+        b = mask & (np.pad(scribbles_b[box], pad, constant_values=unlabelled_value(scribbles_b.dtype)) == label)
         area = int(visible.sum())
         found.append(
             Agreement(

@@ -30,7 +30,7 @@ import numpy as np
 from ..datasets.base import class_components
 from ..datasets.human import HumanExample
 from ..datasets.registry import COMPONENT_INSTANCES, dataset_adapter
-from ..engine.result import UNLABELLED
+from ..engine.result import UNLABELLED, unlabelled_value
 from ..errors import ConfigError, DatasetError
 from ..sets.layout import Layout, read_meta, split_list_name, split_list_path
 from ..sets.scribble_set import read_label_map
@@ -47,12 +47,13 @@ class ImageObjects:
 
 
 def components_as_objects(semantic: np.ndarray) -> ImageObjects:
-    """Objects of a dense ground truth: 8-connected components of each class 1..254; 255 = ignore.
+    """Objects of a dense ground truth: 8-connected components of each class; 255 (uint16: 65535) = ignore.
 
     The same objects as a ScribbleACDC build scribbles (see :func:`~scribblesim.datasets.base.class_components`).
     """
-    masks, classes = class_components(semantic, (0, UNLABELLED))
-    return ImageObjects(masks, classes, semantic == UNLABELLED)
+    ignore = unlabelled_value(semantic.dtype)
+    masks, classes = class_components(semantic, (0, ignore))
+    return ImageObjects(masks, classes, semantic == ignore)
 
 
 class ComponentObjects:

@@ -21,11 +21,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from ..engine.result import UNLABELLED
+from ..engine.result import label_dtype, unlabelled_value
 from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
 from ..sets.layout import Layout
-from ..sets.palette import OVERLAY_BACKGROUND, PALETTE, colorize, overlay
+from ..sets.palette import OVERLAY_BACKGROUND, colorize, overlay, palette_of
 from ..sets.scribble_set import ScribbleSet, read_label_map
 
 #: Grey of panels whose picture is missing.
@@ -65,9 +65,10 @@ def thicken(label_map: np.ndarray, size: int) -> np.ndarray:
     """Grow labelled pixels into a ``size`` x ``size`` neighbourhood (unlabelled pixels only)."""
     if size <= 1:
         return label_map
-    grown = np.where(label_map == UNLABELLED, -1, label_map.astype(np.int16))
+    unlabelled = unlabelled_value(label_map.dtype)
+    grown = np.where(label_map == unlabelled, -1, label_map.astype(np.int32))
     grown = ndimage.maximum_filter(grown, size=size)
-    return np.where(label_map != UNLABELLED, label_map, np.where(grown < 0, UNLABELLED, grown)).astype(np.uint8)
+    return np.where(label_map != unlabelled, label_map, np.where(grown < 0, unlabelled, grown)).astype(label_map.dtype)
 
 
 def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
@@ -82,9 +83,11 @@ def _captioned(panel: np.ndarray, caption: str) -> np.ndarray:
 def legend(labels: Iterable[int], class_names: Sequence[str], width: int) -> np.ndarray:
     """Rows of colour swatches and class names, as the overlays draw them, ``width`` wide."""
     font, entries = _font(), []
-    for label in sorted(set(labels) - {UNLABELLED}):
+    labels = sorted(labels)
+    palette = palette_of(label_dtype(labels[-1] if labels else 0))
+    for label in labels:
         name = class_names[label] if label < len(class_names) else f"class {label}"
-        colour = tuple(int(c) for c in (OVERLAY_BACKGROUND if label == 0 else PALETTE[label]))
+        colour = tuple(int(c) for c in (OVERLAY_BACKGROUND if label == 0 else palette[label]))
         entries.append((colour, name, 14 + 4 + math.ceil(font.getlength(name)) + 12))
     lines: list[list[tuple]] = []
     current: list[tuple] = []
@@ -173,7 +176,7 @@ def preview_image(
         if label_map is None or label_map.shape != shape:
             panels.append((blank, f"seed {scribbles.tag}: missing"))
             continue
-        pixels = int((label_map != UNLABELLED).sum())
+        pixels = int((label_map != unlabelled_value(label_map.dtype)).sum())
         shown = thicken(label_map, math.ceil(1.0 / scale)) if scale < 1 else label_map
         panels.append((overlay(base, shown), f"seed {scribbles.tag} ({pixels} px)"))
     labels = scribbled_labels(maps.values()) if with_legend else None
@@ -205,7 +208,9 @@ def panel_strip(
 
 def scribbled_labels(label_maps) -> list[int]:
     """Labels present in any of the given label maps (``None`` entries are skipped)."""
-    return sorted(set().union(*(np.unique(m).tolist() for m in label_maps if m is not None)) - {UNLABELLED})
+    return sorted(
+        set().union(*(np.unique(m[m != unlabelled_value(m.dtype)]).tolist() for m in label_maps if m is not None))
+    )
 
 
 def contact_sheet(strips: Sequence[np.ndarray], background: int = 255) -> np.ndarray:

@@ -8,6 +8,7 @@ and exits 130, and warnings print as one ``warning:`` line each.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import click
 from ..datasets.registry import dataset_adapter
 from ..datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
 from ..engine.config import SimConfig
+from ..engine.result import MAX_8BIT_CLASS
 from ..errors import ConfigError, DatasetError
 from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS, usable_cores
 from ..sets.build import BuildSpec, build
@@ -88,9 +90,9 @@ def build_options(function):
     @click.option(
         "--label-png",
         type=click.Choice(LABEL_PNG_MODES),
-        default=DEFAULT_LABEL_PNG,
-        show_default=True,
-        help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read) or with the class palette.",
+        default=None,
+        help="Label PNGs as 8-bit grayscale class ids (what cv2, PIL, imageio, mmcv read), with the class "
+        "palette, or 16-bit grayscale (65535 unlabelled). Default: gray, or gray16 above 254 classes.",
     )
     @click.option(
         "--keep-empty",
@@ -143,12 +145,12 @@ def _run_build(
         config = SimConfig(**{**styled.to_dict(), **given})
     spec = BuildSpec(
         out=options["out"],
+        label_png=_label_png(options["label_png"], class_names),
         split=split,
         prefix=options["prefix"] or default_prefix,
         seeds=seeds,
         config=config,
         copy_images=options["copy_images"],
-        label_png=options["label_png"],
         keep_empty=options["keep_empty"],
         human=human,
     )
@@ -175,6 +177,21 @@ def _run_build(
             f"{spec.out}: no image built ({len(summary.skipped_images)} skipped, {len(summary.left_out)} left out; "
             "reasons in meta.json)"
         )
+
+
+def _label_png(requested: str | None, class_names: Sequence[str]) -> str:
+    """The label PNG mode of a build: ``requested``, or gray16 where a class id is above 254 (said)."""
+    wide = len(class_names) - 1 > MAX_8BIT_CLASS
+    if requested is None:
+        if wide:
+            click.echo(f"{len(class_names) - 1} classes: 16-bit label PNGs (--label-png gray16, 65535 unlabelled)")
+        return "gray16" if wide else DEFAULT_LABEL_PNG
+    if wide and requested != "gray16":
+        raise ConfigError(
+            f"--label-png {requested}: holds class ids up to {MAX_8BIT_CLASS}, this dataset has "
+            f"{len(class_names) - 1} classes; pass --label-png gray16"
+        )
+    return requested
 
 
 def _build_registered(name: str, root: Path, split: str, **options) -> None:

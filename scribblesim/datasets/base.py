@@ -93,13 +93,17 @@ def read_json(path: Path, missing: str, object_hook: Callable[[dict], object] | 
         raise DatasetError(f"{path}: not valid JSON ({error})") from None
 
 
+#: The modes in which Pillow opens a 16-bit grayscale PNG.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I")
+
+
 def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
     """Read a label or id PNG as an integer array; :class:`DatasetError` names the file if unusable.
 
     A 3-channel PNG whose channels are all equal (what ``cv2.imwrite`` makes of a label map,
     e.g. the reference simulator's scribbles) reads as its single channel; one whose
     channels differ is refused. ``modes`` restricts the other accepted PIL image modes
-    (e.g. ``("P", "L")`` for label maps).
+    (e.g. ``("P", "L")`` for label maps); a 16-bit grayscale PNG reads as uint16.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -118,6 +122,8 @@ def read_png(path: Path, modes: tuple[str, ...] | None = None) -> np.ndarray:
                     f"{path}: expected a single-channel ({' or '.join(modes)}) label PNG "
                     f"or 3 equal channels, got mode {image.mode}"
                 )
+            if image.mode in SIXTEEN_BIT_MODES:  # Pillow reads 16-bit grayscale as I;16 (older: I)
+                return np.asarray(image).astype(np.uint16)
             return np.asarray(image)
     except FileNotFoundError:
         raise DatasetError(f"{path}: file not found") from None

@@ -4,17 +4,20 @@ Nothing here reads or writes files; datasets feed it and sets write what it retu
 """
 
 from .config import SimConfig
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke
+from .result import BACKGROUND, UNLABELLED, UNLABELLED_16, ScribbleMap, Skip, Stroke, label_dtype, unlabelled_value
 from .simulate import semantic_map, simulate, simulate_seeds
 
 __all__ = [
     "BACKGROUND",
     "UNLABELLED",
+    "UNLABELLED_16",
     "ScribbleMap",
     "SimConfig",
     "Skip",
     "Stroke",
+    "label_dtype",
     "semantic_map",
     "simulate",
     "simulate_seeds",
+    "unlabelled_value",
 ]

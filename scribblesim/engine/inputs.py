@@ -8,7 +8,9 @@ import numpy as np
 
 from ..errors import ConfigError
 
-MIN_CLASS, MAX_CLASS = 1, 254
+#: Class ids of objects; 0 is background and the largest value of a label map's dtype
+#: unlabelled (255 for ids up to 254, 65535 above).
+MIN_CLASS, MAX_CLASS = 1, 65534
 
 
 def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
@@ -44,7 +46,7 @@ def as_mask_stack(masks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 
 def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
-    """Return ``classes`` as an int array of length ``count`` with values in 1..254."""
+    """Return ``classes`` as an int array of length ``count`` with values in 1..65534."""
     ids = np.asarray(classes)
     if ids.ndim != 1 or len(ids) != count:
         raise ConfigError(f"classes must hold one id per mask ({count}), got shape {ids.shape}")
@@ -58,6 +60,6 @@ def as_class_ids(classes: Sequence[int] | np.ndarray, count: int) -> np.ndarray:
     bad = ids[(ids < MIN_CLASS) | (ids > MAX_CLASS)]
     if bad.size:
         raise ConfigError(
-            f"class ids must lie in {MIN_CLASS}..{MAX_CLASS} (0 is background, 255 unlabelled), got {bad.tolist()}"
+            f"class ids must lie in {MIN_CLASS}..{MAX_CLASS} (0 is background, 65535 unlabelled), got {bad.tolist()}"
         )
     return ids

@@ -7,10 +7,41 @@ from typing import Literal
 
 import numpy as np
 
-#: Value of unlabelled pixels in label maps.
+#: Value of unlabelled pixels in 8-bit label maps (class ids up to 254).
 UNLABELLED = 255
+#: Value of unlabelled pixels in 16-bit label maps (class ids up to 65534).
+UNLABELLED_16 = 65535
+#: The largest class id an 8-bit label map holds.
+MAX_8BIT_CLASS = UNLABELLED - 1
 #: Class id of background.
 BACKGROUND = 0
+
+
+def label_dtype(max_class: int) -> type[np.unsignedinteger]:
+    """The label map dtype that holds class ids up to ``max_class`` and the unlabelled value:
+    uint8 up to 254, else uint16."""
+    return np.uint8 if max_class <= MAX_8BIT_CLASS else np.uint16
+
+
+def unlabelled_value(dtype: np.dtype | type) -> int:
+    """The unlabelled (ignore) value of label maps of ``dtype``: its largest value (255, 65535)."""
+    return int(np.iinfo(dtype).max)
+
+
+def as_label_dtype(label_map: np.ndarray, dtype: type) -> np.ndarray:
+    """``label_map`` as ``dtype`` (uint8 or uint16), its unlabelled value carried over (255 <-> 65535).
+
+    Raises ValueError where a class id does not fit ``dtype``.
+    """
+    if label_map.dtype == dtype:
+        return label_map
+    unlabelled = label_map == unlabelled_value(label_map.dtype)
+    if label_map[~unlabelled].max(initial=0) >= unlabelled_value(dtype):
+        raise ValueError(f"class id {int(label_map[~unlabelled].max())} does not fit a {np.dtype(dtype)} label map")
+    converted = label_map.astype(dtype)
+    converted[unlabelled] = unlabelled_value(dtype)
+    return converted
+
 
 StrokeStyle = Literal["line", "boundary", "background", "human"]
 #: Why an object, or a part of the background, got no stroke.
@@ -90,8 +121,9 @@ class ScribbleMap:
 
     Attributes
     ----------
-    label_map : ndarray of uint8, shape (H, W)
-        255 where unlabelled, 0 on background scribbles, ``k`` on scribbles of class ``k``.
+    label_map : ndarray of uint8 or uint16, shape (H, W)
+        255 (uint16: 65535) where unlabelled, 0 on background scribbles, ``k`` on
+        scribbles of class ``k`` (uint16 where an id is above 254, see :func:`label_dtype`).
     strokes : list of Stroke
         The vector strokes behind ``label_map``.
     skipped : list of Skip

@@ -13,7 +13,7 @@ from .grid import framed
 from .inputs import as_class_ids, as_mask_stack
 from .kernels import bounding_box, distance_to_unset, label8
 from .raster import stroke_pixels
-from .result import BACKGROUND, UNLABELLED, ScribbleMap, Skip, Stroke, StrokeStyle
+from .result import BACKGROUND, ScribbleMap, Skip, Stroke, StrokeStyle, label_dtype, unlabelled_value
 from .seeding import BACKGROUND_SKELETON_STREAM, OBJECT_SKELETON_STREAM, OBJECT_STREAM, shared_stream, stream
 from .styles import (
     around_paths,
@@ -55,12 +55,29 @@ def owner_map(masks: np.ndarray) -> np.ndarray:
     return _owners(masks)[0]
 
 
-def semantic_map(masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Dense class map (uint8, 0 = background) under the same overlap rule as :func:`simulate`."""
+def semantic_map(
+    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, *, dtype: type | None = None
+) -> np.ndarray:
+    """Dense class map (0 = background) under the same overlap rule as :func:`simulate`.
+
+    ``dtype`` as :func:`simulate`'s ``label_dtype``.
+    """
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
     # Class ids painted directly: gathering them through an owner map took twice as long.
-    return _paint(stack, ids.tolist(), BACKGROUND, np.uint8)[0]
+    return _paint(stack, ids.tolist(), BACKGROUND, _dtype_for(ids, dtype))[0]
+
+
+def _dtype_for(ids: np.ndarray, dtype: type | None) -> type:
+    """``dtype`` (checked to hold ``ids``), or the smallest label dtype that does."""
+    needed = label_dtype(int(ids.max(initial=0)))
+    if dtype is None:
+        return needed
+    if np.dtype(dtype) not in (np.dtype(np.uint8), np.dtype(np.uint16)):
+        raise ConfigError(f"label_dtype must be uint8 or uint16, got {np.dtype(dtype)}")
+    if np.dtype(dtype).itemsize < np.dtype(needed).itemsize:
+        raise ConfigError(f"label_dtype uint8 holds class ids up to 254, got {int(ids.max())}")
+    return np.dtype(dtype).type
 
 
 @dataclass
@@ -106,6 +123,7 @@ class _Scene:
     """Everything about one image that does not depend on the annotator (seed)."""
 
     shape: tuple[int, int]
+    dtype: type  # of the label maps
     ignore: np.ndarray | None  # pixels no stroke may cover, whatever the clipping
     objects: list[_Object]
     # Per part: its paths (image frame) and their pixels, the same for every seed.
@@ -147,14 +165,19 @@ def background_parts(height: int, config: SimConfig) -> list[slice]:
 
 
 def _scene(
-    stack: np.ndarray, ids: np.ndarray, image_id: int | str, config: SimConfig, ignore: np.ndarray | None
+    stack: np.ndarray,
+    ids: np.ndarray,
+    image_id: int | str,
+    config: SimConfig,
+    ignore: np.ndarray | None,
+    dtype: type,
 ) -> _Scene:
     """Objects to scribble and background paths; objects that cannot be scribbled are recorded."""
     shape = stack.shape[1:]
     owner, boxes = _owners(stack)
     if ignore is not None:
         owner[ignore] = _IGNORED  # neither background nor any object's
-    scene = _Scene(shape, ignore, [], [], [])
+    scene = _Scene(shape, dtype, ignore, [], [], [])
     if config.background:
         background = owner == -1
         drawn_as = config if config.background_width is None else replace(config, width=config.background_width)
@@ -231,7 +254,8 @@ def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) 
 
 def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) -> ScribbleMap:
     """One annotator's scribbles of a scene."""
-    result = ScribbleMap(label_map=np.full(scene.shape, UNLABELLED, dtype=np.uint8), skipped=list(scene.skipped))
+    label_map = np.full(scene.shape, unlabelled_value(scene.dtype), dtype=scene.dtype)
+    result = ScribbleMap(label_map=label_map, skipped=list(scene.skipped))
 
     def paint(
         pixels: tuple[np.ndarray, np.ndarray], points: np.ndarray, label: int, instance: int | None, style: StrokeStyle
@@ -272,6 +296,7 @@ def simulate(
     config: SimConfig | None = None,
     *,
     ignore: np.ndarray | None = None,
+    label_dtype: type | None = None,
 ) -> ScribbleMap:
     """Simulate human-like scribbles for one image (paper Section IV).
 
@@ -280,7 +305,7 @@ def simulate(
     masks : (N, H, W) bool array or sequence of (H, W) bool arrays
         One mask per object instance. Where masks overlap, the later one owns the pixel.
     classes : sequence of int
-        Class id (1..254) of each instance.
+        Class id (1..65534) of each instance.
     seed : int
         The "annotator": together with ``image_id`` it fully determines the result.
     image_id : int or str
@@ -290,6 +315,10 @@ def simulate(
     ignore : (H, W) bool array, optional
         Pixels that get no scribble at all and do not count as background (e.g. COCO
         crowd regions), even where a mask covers them.
+    label_dtype : {numpy.uint8, numpy.uint16}, optional
+        The label map's dtype (its largest value is unlabelled); by default uint8 where
+        every class id is at most 254, else uint16. A dataset whose ids go above 254
+        passes uint16 for all its images.
 
     Returns
     -------
@@ -304,7 +333,7 @@ def simulate(
     >>> sorted(np.unique(result.label_map).tolist())
     [0, 3, 255]
     """
-    return simulate_seeds(masks, classes, [seed], image_id, config, ignore=ignore)[0]
+    return simulate_seeds(masks, classes, [seed], image_id, config, ignore=ignore, label_dtype=label_dtype)[0]
 
 
 def simulate_seeds(
@@ -315,6 +344,7 @@ def simulate_seeds(
     config: SimConfig | None = None,
     *,
     ignore: np.ndarray | None = None,
+    label_dtype: type | None = None,
 ) -> list[ScribbleMap]:
     """Scribbles of several annotators for one image; ``simulate`` for each seed, faster.
 
@@ -324,7 +354,7 @@ def simulate_seeds(
 
     Parameters
     ----------
-    masks, classes, image_id, config, ignore
+    masks, classes, image_id, config, ignore, label_dtype
         As for :func:`simulate`.
     seeds : sequence of int
         The annotators.
@@ -345,5 +375,5 @@ def simulate_seeds(
         if np.shape(ignore) != shape:
             raise ConfigError(f"ignore must have the image shape {shape}, got {np.shape(ignore)}")
         ignore = np.asarray(ignore, dtype=bool)
-    scene = _scene(stack, ids, image_id, config, ignore)
+    scene = _scene(stack, ids, image_id, config, ignore, _dtype_for(ids, label_dtype))
     return [_annotate(scene, int(seed), image_id, config) for seed in seeds]

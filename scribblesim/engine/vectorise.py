@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import label8
-from .result import UNLABELLED, Stroke, StrokeStyle
+from .result import Stroke, StrokeStyle, unlabelled_value
 from .skeleton import skeleton_edges
 
 #: Stroke style recorded for strokes drawn by people (imported) or recovered from pixels.
@@ -73,7 +73,7 @@ def vectorise(label_map: np.ndarray) -> list[Stroke]:
 
     strokes = []
     for label in np.unique(label_map):
-        if label == UNLABELLED:
+        if label == unlabelled_value(label_map.dtype):
             continue
         pieces, count = label8(label_map == label)
         for piece in range(1, count + 1):

@@ -67,6 +67,7 @@ def export_coco(out: Path, seed: str, dest: Path) -> int:
     classes = meta["classes"]
     config = meta.get("config") or {}
     width, connectivity = int(config.get("width", 2)), int(config.get("line_connectivity", 8))
+    unlabelled = int(meta.get("ignore_index", UNLABELLED))
     images_dir = Layout(out).images
     image_files = Layout(out).image_files()  # one listing, not one per image
     images: list[dict] = []
@@ -79,7 +80,7 @@ def export_coco(out: Path, seed: str, dest: Path) -> int:
             image_width, height = opened.size
         images.append({"id": image_id, "file_name": image.name, "width": image_width, "height": height})
         for stroke in record["strokes"]:
-            if stroke["label"] == UNLABELLED:
+            if stroke["label"] == unlabelled:
                 continue
             points = np.asarray(stroke["points"], dtype=np.float64).reshape(-1, 2)
             polygons = brush_polygon(points, width)
@@ -173,7 +174,7 @@ def _image_map(
         raise DatasetError(f"{path}: image {name!r} has no integer width and height") from None
     truth = check_image(out, name, shape, path)
     where = f"{path}: image {name!r}"
-    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    label_map = np.full(shape, labels.unlabelled, dtype=labels.dtype)
     for annotation in by_image.get(image.get("id"), []):
         class_id = labels.class_id(str(names.get(annotation.get("category_id"), annotation.get("category_id"))), where)
         if class_id is None:

@@ -22,7 +22,6 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 
 from ..engine.raster import stroke_pixels
-from ..engine.result import UNLABELLED
 from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
 from ..sets.importers import ImportSummary
@@ -132,7 +131,7 @@ def _draw(image, name: str, out: Path, labels: ClassLabels, width: int, path: Pa
     refused = [e.tag for e in image if e.tag in NO_SCRIBBLE_SHAPES]
     if refused:
         raise DatasetError(f"{where} has a <{refused[0]}>, which is no scribble")
-    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    label_map = np.full(shape, labels.unlabelled, dtype=labels.dtype)
     shapes = [e for e in image if e.tag in SCRIBBLE_SHAPES]
     for element in sorted(shapes, key=lambda e: int(e.get("z_order", 0))):  # stable: file order within a layer
         label = labels.class_id(element.get("label", ""), where)

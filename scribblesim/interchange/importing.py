@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.result import label_dtype, unlabelled_value
 from ..engine.vectorise import vectorise
 from ..errors import DatasetError
 from ..sets.importers import ImportSummary, class_tags, tag_key
@@ -24,6 +25,9 @@ class ClassLabels:
             raise DatasetError(f"{out}: no meta.json; import into a build, whose class names the labels name")
         self.meta = read_meta(out)
         self.tags = class_tags(self.meta["classes"])
+        #: The dtype of the label maps drawn for the build's classes, and their unlabelled value.
+        self.dtype = label_dtype(len(self.meta["classes"]) - 1)
+        self.unlabelled = unlabelled_value(self.dtype)
         self.skip_unknown = skip_unknown
 
     def class_id(self, label: str, where: str) -> int | None:
@@ -91,7 +95,7 @@ def write_imported(
         )
     meta = read_meta(out)
     check_target(out, meta["prefix"], str(seed), overwrite)
-    mode = label_png_mode(out, label_png)
+    mode = label_png_mode(out, label_png, classes=len(meta["classes"]))
     count = 0
 
     def items():

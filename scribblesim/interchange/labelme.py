@@ -105,9 +105,9 @@ def import_labelme(
         except DatasetError as error:
             refused.append(str(error))
             continue
-        label_map, strokes[path.stem] = draw_polylines(polylines, shape, width)
+        label_map, strokes[path.stem] = draw_polylines(polylines, shape, width, labels.dtype)
         if clip:
-            label_map[(label_map != UNLABELLED) & (label_map != truth)] = UNLABELLED
+            label_map[(label_map != labels.unlabelled) & (label_map != truth)] = labels.unlabelled
         maps[path.stem] = label_map
     return write_imported(
         out, seed, maps, refused, source="labelme", overwrite=overwrite, label_png=label_png, strokes=strokes
@@ -174,7 +174,7 @@ def export_labelme(out: Path, seed: str, dest: Path) -> int:
                 "mask": None,
             }
             for stroke in record["strokes"]
-            if stroke["label"] != UNLABELLED
+            if stroke["label"] != meta.get("ignore_index", UNLABELLED)
         ]
         target = dest / f"{name}.json"
         partial = dest / f".{name}.json.partial"

@@ -20,7 +20,6 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ..engine.raster import stroke_pixels
-from ..engine.result import UNLABELLED
 from ..errors import ConfigError, DatasetError
 from ..sets.files import write_bytes_atomic
 from ..sets.importers import ImportSummary
@@ -154,7 +153,7 @@ def _draw(results: list, out: Path, name: str, labels: ClassLabels, width: int, 
         raise DatasetError(f"{path}: image {name!r}: its regions give {len(sizes)} image sizes")
     shape = check_image(out, name, next(iter(sizes), None), path).shape
     where = f"{path}: image {name!r}"
-    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    label_map = np.full(shape, labels.unlabelled, dtype=labels.dtype)
     for item in regions:
         label, pixels = _result_pixels(item, shape, width, where)
         class_id = labels.class_id(label, where)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..engine.raster import stroke_pixels
-from ..engine.result import UNLABELLED
+from ..engine.result import unlabelled_value
 
 
 def stroke_regions(strokes: list[dict], label_map: np.ndarray, width: int) -> Iterator[tuple[np.ndarray, int]]:
@@ -25,5 +25,5 @@ def stroke_regions(strokes: list[dict], label_map: np.ndarray, width: int) -> It
         if mask.any():
             covered |= mask
             yield mask, label
-    for label in np.unique(label_map[~covered & (label_map != UNLABELLED)]):
+    for label in np.unique(label_map[~covered & (label_map != unlabelled_value(label_map.dtype))]):
         yield ~covered & (label_map == label), int(label)

@@ -28,7 +28,7 @@ import numpy as np
 import shapely
 from shapely.ops import substring
 
-from ..engine.result import BACKGROUND, UNLABELLED, Skip
+from ..engine.result import BACKGROUND, Skip, unlabelled_value
 from ..engine.seeding import image_key
 from ..engine.vectorise import vectorise
 from ..errors import ConfigError
@@ -115,7 +115,7 @@ def assign_pixels(
     label_map: np.ndarray, points: Sequence[np.ndarray], labels: Sequence[int] | np.ndarray
 ) -> PixelOwners:
     """Give every labelled pixel to the nearest stroke of its own label (see the module docstring)."""
-    rows, cols = np.nonzero(label_map != UNLABELLED)
+    rows, cols = np.nonzero(label_map != unlabelled_value(label_map.dtype))
     values = label_map[rows, cols]
     owner = np.full(rows.size, -1, dtype=np.int64)
     position = np.zeros(rows.size, dtype=float)
@@ -190,7 +190,7 @@ def degrade_map(
             gap = np.abs(t - (start + end) / 2.0)
             inside = gap <= gap.min() + 1e-9
         keep[mine[inside]] = True
-    out = np.full_like(label_map, UNLABELLED)
+    out = np.full_like(label_map, unlabelled_value(label_map.dtype))
     out[owners.rows[keep], owners.cols[keep]] = label_map[owners.rows[keep], owners.cols[keep]]
     return out
 
@@ -211,7 +211,7 @@ def degrade_record(
     ----------
     name : str
         Image id (keys the drop decisions).
-    label_map : ndarray of uint8, shape (H, W)
+    label_map : ndarray of uint8 or uint16, shape (H, W)
     record : dict or None
         The image's stroke record; ``None`` recovers strokes from ``label_map``.
     shrink, drop : float in [0, 1]

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..engine.result import as_label_dtype
 from ..errors import ConfigError
 from .palette import PALETTE
 
@@ -53,8 +54,9 @@ def json_bytes(value) -> bytes:
 
 
 #: Label PNG modes: plain 8-bit grayscale (class ids; what cv2, PIL, imageio and mmcv read
-#: alike, as VOC's SegmentationClassAug) or single-channel palette (class ids + colours).
-LABEL_PNG_MODES = ("gray", "palette")
+#: alike, as VOC's SegmentationClassAug), single-channel palette (class ids + colours), or
+#: 16-bit grayscale for class ids above 254 (65535 unlabelled).
+LABEL_PNG_MODES = ("gray", "palette", "gray16")
 DEFAULT_LABEL_PNG = "gray"
 _GRAY_LABEL_PNG = [
     cv2.IMWRITE_PNG_FILTER,
@@ -65,21 +67,28 @@ _GRAY_LABEL_PNG = [
 
 
 def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> bytes:
-    """A single-channel PNG of a uint8 label map: 8-bit grayscale (``"gray"``) or ``"palette"``.
+    """A single-channel PNG of a label map: 8-bit grayscale (``"gray"``), ``"palette"``, or
+    16-bit grayscale (``"gray16"``; a uint8 map's 255 becomes 65535).
 
-    Both hold the class ids as pixel values; only a palette PNG read by a colour-converting
-    reader (``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``) gives luminance instead of ids.
+    All hold the class ids as pixel values; only a palette PNG read by a colour-converting
+    reader (``cv2.imread(path, cv2.IMREAD_GRAYSCALE)``) gives luminance instead of ids. A
+    map with class ids above 254 goes only into ``"gray16"`` (ValueError otherwise).
     """
     if mode not in LABEL_PNG_MODES:
         raise ConfigError(f"label PNG mode must be one of {LABEL_PNG_MODES}, got {mode!r}")
-    if mode == "gray":
-        # Unfiltered rows, run-length zlib: label maps are long runs, so this is as small as
-        # Pillow's filtered PNG (which cannot turn filtering off), and faster.
-        encoded, data = cv2.imencode(".png", np.ascontiguousarray(label_map, dtype=np.uint8), _GRAY_LABEL_PNG)
-        if not encoded:  # pragma: no cover - OpenCV encodes any 2-D uint8 array
-            raise RuntimeError("OpenCV could not encode a label map as PNG")
-        return data.tobytes()
-    image = Image.fromarray(label_map.astype(np.uint8), mode="P")
+    if mode == "palette":
+        return _palette_png_bytes(label_map)
+    # Unfiltered rows, run-length zlib: label maps are long runs, so this is as small as
+    # Pillow's filtered PNG (which cannot turn filtering off), and faster.
+    pixels = as_label_dtype(label_map, np.uint16 if mode == "gray16" else np.uint8)
+    encoded, data = cv2.imencode(".png", np.ascontiguousarray(pixels), _GRAY_LABEL_PNG)
+    if not encoded:  # pragma: no cover - OpenCV encodes any 2-D uint8 or uint16 array
+        raise RuntimeError("OpenCV could not encode a label map as PNG")
+    return data.tobytes()
+
+
+def _palette_png_bytes(label_map: np.ndarray) -> bytes:
+    image = Image.fromarray(as_label_dtype(label_map, np.uint8), mode="P")
     image.putpalette(PALETTE.ravel().tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False, compress_type=zlib.Z_RLE)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..datasets.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from ..engine.raster import stroke_pixels
-from ..engine.result import UNLABELLED, Stroke
+from ..engine.result import Stroke, unlabelled_value
 from ..engine.vectorise import HUMAN_STYLE, vectorise
 from ..errors import DatasetError, LayoutError
 from .layout import Layout, read_meta, stroke_record
@@ -151,18 +151,21 @@ def parse_scribblesup_xml(path: Path, tags: Mapping[str, int] = VOC_TAGS, skip_u
 
 
 def draw_polylines(
-    polylines: Sequence[tuple[int, np.ndarray]], shape: tuple[int, int], width: int = SCRIBBLESUP_WIDTH
+    polylines: Sequence[tuple[int, np.ndarray]],
+    shape: tuple[int, int],
+    width: int = SCRIBBLESUP_WIDTH,
+    dtype: type = np.uint8,
 ) -> tuple[np.ndarray, list[Stroke]]:
     """Rasterise labelled polylines in order (later ones win); pixels outside the image are dropped.
 
     Returns
     -------
-    label_map : ndarray of uint8, shape (H, W)
-        255 where no polyline passes.
+    label_map : ndarray of ``dtype`` (uint8 or uint16), shape (H, W)
+        Its largest value (255, 65535) where no polyline passes.
     strokes : list of Stroke
         One ``"human"`` stroke per polyline that left at least one pixel.
     """
-    label_map = np.full(shape, UNLABELLED, dtype=np.uint8)
+    label_map = np.full(shape, unlabelled_value(dtype), dtype=dtype)
     strokes = []
     for label, points in polylines:
         rows, cols = stroke_pixels(points, shape, width)
@@ -241,7 +244,7 @@ def _target_classes(out: Path) -> list[str] | None:
 def _check_labels(maps: Mapping[str, np.ndarray], folder: Path, classes: Sequence[str]) -> None:
     for name, label_map in maps.items():
         labels = np.unique(label_map)
-        foreign = labels[(labels != UNLABELLED) & (labels >= len(classes))]
+        foreign = labels[(labels != unlabelled_value(label_map.dtype)) & (labels >= len(classes))]
         if foreign.size:
             raise DatasetError(
                 f"{folder / name}.png: label {int(foreign[0])} is not a class "
@@ -289,12 +292,12 @@ def import_png(
     maps = {f.stem: read_label_map(f) for f in files}  # fail before writing
     prefix = _target_prefix(out, prefix, "imported")
     check_target(out, prefix, str(seed), overwrite)
-    mode = label_png_mode(out, label_png)
     classes = _target_classes(out) or classes
     if classes is None:
-        top = max((int(m[m != UNLABELLED].max(initial=0)) for m in maps.values()), default=0)
+        top = max((int(m[m != unlabelled_value(m.dtype)].max(initial=0)) for m in maps.values()), default=0)
         classes = ["background"] + [f"class_{k}" for k in range(1, top + 1)]
     _check_labels(maps, png_dir, classes)
+    mode = label_png_mode(out, label_png, classes=len(classes))
     prefix = ensure_meta(out, dataset="png", prefix=prefix, classes=classes, tag=str(seed), label_png=mode)
     count = 0
 

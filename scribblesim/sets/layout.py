@@ -5,8 +5,8 @@
     OUT/
       ImageSets/SegmentationAug/{list}.txt    image names, no extension (see split_list_name)
       JPEGImages/{name}{ext}                  symlink to (or copy of) the image
-      SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore
-      {prefix}_scribble_r{tag}/{name}.png     scribbles, 255 = unlabelled
+      SegmentationClassAug/{name}.png         dense ground truth, 255 = ignore (16-bit: 65535)
+      {prefix}_scribble_r{tag}/{name}.png     scribbles, 255 = unlabelled (16-bit: 65535)
       {prefix}_scribble_human/{name}.png      the dataset's own human scribbles (ScribbleACDC)
       strokes_r{tag}.jsonl                    stroke records, one JSON object per image
       strokes_human.jsonl                     stroke records of the human set
@@ -32,10 +32,10 @@ from pathlib import Path
 import orjson
 
 from ..datasets.base import read_json
-from ..engine.result import UNLABELLED, Stroke
+from ..engine.result import UNLABELLED, UNLABELLED_16, Stroke
 from ..errors import DatasetError, LayoutError
 from .files import json_bytes, write_if_changed
-from .palette import PALETTE
+from .palette import class_palette
 
 #: ``meta.json``'s format tag.
 META_FORMAT = "scribblesim-1"
@@ -268,8 +268,8 @@ def meta_record(
         The dataset name and the scribble folders' prefix.
     classes : sequence of str
         Names by class id; the palette and the ignore index follow from them.
-    label_png : {"gray", "palette"}
-        Mode of the label PNGs.
+    label_png : {"gray", "palette", "gray16"}
+        Mode of the label PNGs (gray16: 16-bit, whose ignore index is 65535).
     seeds : sequence of int
         Seeds built (see :func:`merged_seeds`); empty for imported sets only.
     splits : dict
@@ -284,8 +284,8 @@ def meta_record(
         "dataset": dataset,
         "prefix": prefix,
         "classes": list(classes),
-        "palette": PALETTE[: len(classes)].tolist(),
-        "ignore_index": UNLABELLED,
+        "palette": class_palette(len(classes)).tolist(),
+        "ignore_index": UNLABELLED_16 if label_png == "gray16" else UNLABELLED,
         "label_png": label_png,
         "seeds": list(seeds),
         "splits": splits,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.base import read_png
+from ..datasets.base import SIXTEEN_BIT_MODES, read_png
+from ..engine.result import MAX_8BIT_CLASS
 from ..errors import DatasetError, LayoutError
 from .files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
 from .layout import Layout, meta_record, read_meta, read_records, record_line, write_meta
@@ -45,7 +46,7 @@ class ScribbleSet:
         return sorted(p.stem for p in self.folder.glob("*.png") if not p.name.startswith("."))
 
     def label_map(self, name: str) -> np.ndarray:
-        """The scribble label map of one image (uint8, 255 = unlabelled)."""
+        """The scribble label map of one image (uint8, 255 = unlabelled; 16-bit sets uint16, 65535)."""
         return read_label_map(self.folder / f"{name}.png")
 
     def records(self) -> dict[str, dict]:
@@ -93,11 +94,13 @@ def _check_complete(scribbles: ScribbleSet) -> None:
 
 
 def read_label_map(path: Path) -> np.ndarray:
-    """Read a label PNG (grayscale, palette, or 3 equal channels) as uint8 class ids.
+    """Read a label PNG (grayscale, palette, or 3 equal channels) as uint8 class ids, or a
+    16-bit grayscale one as uint16 (65535 unlabelled).
 
     :class:`DatasetError` names the file if it is unreadable or has 3 differing channels.
     """
-    return read_png(path, modes=("P", "L")).astype(np.uint8)
+    labels = read_png(path, modes=("P", "L", *SIXTEEN_BIT_MODES))
+    return labels if labels.dtype == np.uint16 else labels.astype(np.uint8)
 
 
 def recorded_label_png(meta: dict) -> str | None:
@@ -111,13 +114,17 @@ def recorded_label_png(meta: dict) -> str | None:
     return "palette" if meta.get("splits") or meta.get("seeds") or meta.get("imported") else None
 
 
-def label_png_mode(out: Path, requested: str | None = None, option: str = "--label-png") -> str:
-    """The label PNG mode for new files in ``out``: the one it already holds, else ``requested`` or gray.
+def label_png_mode(
+    out: Path, requested: str | None = None, option: str = "--label-png", classes: int | None = None
+) -> str:
+    """The label PNG mode for new files in ``out``: the one it already holds, else ``requested``,
+    else gray (gray16 where ``classes``, the class count with background, needs ids above 254).
 
     Raises
     ------
     LayoutError
-        If ``requested`` differs from the mode ``out`` already holds (one output, one mode).
+        If ``requested`` differs from the mode ``out`` already holds (one output, one mode),
+        or the mode is 8-bit and ``classes`` needs 16 bits.
     """
     meta_path = Layout(out).meta
     existing = recorded_label_png(read_meta(out)) if meta_path.is_file() else None
@@ -126,7 +133,11 @@ def label_png_mode(out: Path, requested: str | None = None, option: str = "--lab
             f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
             f"modes (pass {option} {existing} or use another --out)"
         )
-    return existing or requested or DEFAULT_LABEL_PNG
+    wide = classes is not None and classes - 1 > MAX_8BIT_CLASS
+    mode = existing or requested or ("gray16" if wide else DEFAULT_LABEL_PNG)
+    if wide and mode != "gray16":
+        raise LayoutError(f"{out}: {mode} label PNGs hold class ids up to {MAX_8BIT_CLASS}, not {classes - 1}")
+    return mode
 
 
 def write_set(
@@ -139,8 +150,8 @@ def write_set(
     out, prefix, tag
         Where: ``out/{prefix}_scribble_r{tag}/`` and ``out/strokes_r{tag}.jsonl``.
     items : iterable of (name, label_map, record)
-        Image id, uint8 label map and its stroke record (see :func:`stroke_record`).
-    label_png : {"gray", "palette"}
+        Image id, label map (uint8 or uint16) and its stroke record (see :func:`stroke_record`).
+    label_png : {"gray", "palette", "gray16"}
         Label PNG mode (see :func:`label_png_mode` for the one ``out`` holds).
     """
     scribbles = ScribbleSet(Path(out), prefix, str(tag))
