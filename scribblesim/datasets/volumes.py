@@ -135,14 +135,16 @@ def read_image_volume(path: Path) -> np.ndarray:
 def write_label_volume(labels: np.ndarray, like: Path, out: Path) -> None:
     """Write (slices, height, width) class ids ``labels`` as a volume in ``like``'s format, atomically.
 
-    h5: a file with one dataset ``label`` (uint8, gzip), shaped as ``like``'s image. NIfTI: a
-    uint8 volume with ``like``'s shape (its axes and trailing axes of 1), affine and header.
+    h5: a file with one dataset ``label`` (uint8, gzip; uint16 where an id is above 255),
+    shaped as ``like``'s image. NIfTI: a volume of that dtype with ``like``'s shape (its axes
+    and trailing axes of 1), affine and header.
     """
     like, out = Path(like), Path(out)
     extension = volume_extension(like)
     if extension is None:
         raise DatasetError(f"{like}: not a volume file ({', '.join(VOLUME_EXTENSIONS)})")
-    labels = np.asarray(labels, dtype=np.uint8)
+    labels = np.asarray(labels)
+    labels = labels.astype(np.uint8 if labels.max(initial=0) <= 255 else np.uint16)
     out.parent.mkdir(parents=True, exist_ok=True)
     # the same extension, so that nibabel writes the format (and compression) it names
     temporary = out.with_name(f".{out.name[: -len(extension)]}.{os.getpid()}.tmp{extension}")
@@ -154,7 +156,7 @@ def write_label_volume(labels: np.ndarray, like: Path, out: Path) -> None:
             source = _load_nifti(like)
             data = np.transpose(labels, (2, 1, 0)).reshape(source.shape)
             header = source.header.copy()
-            header.set_data_dtype(np.uint8)
+            header.set_data_dtype(labels.dtype)
             image = type(source)(data, source.affine, header)
             image.header.set_slope_inter(1.0, 0.0)  # class ids as stored, not rescaled intensities
             image.to_filename(temporary)

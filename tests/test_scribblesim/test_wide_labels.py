@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from PIL import Image
 import scribblesim
 from scribblesim.cli.main import main
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
+from scribblesim.datasets.volumes import write_label_volume
 from scribblesim.errors import ConfigError
 from scribblesim.sets.files import label_png_bytes
 from scribblesim.sets.scribble_set import read_label_map
@@ -140,3 +142,16 @@ def test_an_8_bit_mode_for_300_classes_is_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1
     assert "--label-png palette: holds class ids up to 254, this dataset has 299 classes" in lines[0]
+
+
+def test_label_volumes_keep_class_ids_above_255(tmp_path: Path) -> None:
+    like = tmp_path / "like.h5"
+    with h5py.File(like, "w") as handle:
+        handle.create_dataset("image", data=np.zeros((2, 4, 5), np.float32))
+    labels = np.zeros((2, 4, 5), np.int64)
+    labels[1, 2, 3] = 300
+    write_label_volume(labels, like, tmp_path / "wide.h5")
+    write_label_volume(np.minimum(labels, 7), like, tmp_path / "narrow.h5")
+    with h5py.File(tmp_path / "wide.h5") as wide, h5py.File(tmp_path / "narrow.h5") as narrow:
+        assert wide["label"].dtype == np.uint16 and int(wide["label"][1, 2, 3]) == 300
+        assert narrow["label"].dtype == np.uint8 and int(narrow["label"][1, 2, 3]) == 7
