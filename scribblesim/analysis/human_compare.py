@@ -38,7 +38,7 @@ from .style_measures import MEASURES, ObjectFrame, StyleMeasures, chamfer_ratio,
 from .summary import finite_median, finite_values, json_safe
 
 #: Measures scored by band agreement (stroke counts and widths are reported, not banded).
-BANDED = ("length", "depth", "rim", "share", "reach")
+BANDED = ("length", "depth", "rim", "share", "reach", "edge")
 #: Relative half-width of the band of a single annotator's value.
 SINGLE_ANNOTATOR_BAND = 0.25
 DEFAULT_SEEDS = (1, 2, 3)

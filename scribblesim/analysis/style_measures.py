@@ -16,7 +16,9 @@ the same for human and simulated scribbles:
   model learns from (NaN without a scribble);
 - **reach**: mean over the object's pixels of the distance to the nearest scribble pixel
   on it / the object's inscribed radius, how far the labels must spread to fill it (0
-  where the scribble covers it; NaN without a scribble).
+  where the scribble covers it; NaN without a scribble);
+- **edge**: the same mean over the object's edge pixels (those within 1.5 px of the
+  outside), how far the labels must spread to reach the border with the next class.
 
 Two scribbles of one object agree by their **Chamfer** distance: the mean of the two
 directed mean nearest-pixel distances between their skeletons, / sqrt(object area).
@@ -37,8 +39,10 @@ from .metrics import boundary_distance, chamfer_distance, mask_box, visible_owne
 
 #: Depth (distance to the boundary / inscribed radius) below which a skeleton pixel is on the rim.
 RIM_DEPTH = 0.25
+#: Distance to the outside (px) below which an object's pixel is on its edge: 4- and 8-neighbours of the outside.
+EDGE_DEPTH = 1.5
 #: The measures compared between humans and simulation, in table order.
-MEASURES = ("length", "depth", "rim", "strokes", "width", "share", "reach")
+MEASURES = ("length", "depth", "rim", "strokes", "width", "share", "reach", "edge")
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -55,6 +59,7 @@ class StyleMeasures:
     width: float
     share: float
     reach: float
+    edge: float
 
     def value(self, measure: str) -> float:
         """The measure named ``measure`` (one of :data:`MEASURES`)."""
@@ -100,6 +105,7 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     relative = frame.depth[skeleton] / radius
     length = skeleton_length(skeleton)
     drawn = bool(relative.size)
+    away = ndimage.distance_transform_edt(~on) / radius if drawn else None
     return StyleMeasures(
         object=frame.index,
         area=area,
@@ -110,7 +116,8 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
         # n skeleton pixels in a row are n - 1 long and cover n pixels of stroke
         width=float(on.sum()) / (length + 1.0) if drawn else math.nan,
         share=float(on.sum()) / area if drawn else math.nan,
-        reach=float(ndimage.distance_transform_edt(~on)[frame.mask].mean() / radius) if drawn else math.nan,
+        reach=float(away[frame.mask].mean()) if drawn else math.nan,
+        edge=float(away[frame.mask & (frame.depth < EDGE_DEPTH)].mean()) if drawn else math.nan,
     )
 
 

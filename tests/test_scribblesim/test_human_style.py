@@ -53,7 +53,11 @@ def test_reach_is_how_far_the_object_lies_from_its_scribble() -> None:
     assert covered.reach == 0.0 and covered.share == 1.0
     scribbles[:] = 255
     scribbles[1:8, 1] = 1  # the left end's column: each column lies its distance from it
-    assert style_measures([mask], [1], scribbles)[0].reach == pytest.approx(np.arange(28).mean() / 4)
+    column = style_measures([mask], [1], scribbles)[0]
+    assert column.reach == pytest.approx(np.arange(28).mean() / 4)
+    # the edge: the top and bottom rows (0-27 away), the left column between them (0), the right one (27)
+    edge = np.concatenate([np.arange(28), np.arange(28), np.zeros(5), np.full(5, 27)])
+    assert column.edge == pytest.approx(edge.mean() / 4)
 
 
 @settings(max_examples=30, deadline=None)
