@@ -379,7 +379,7 @@ def fit_style(
 
             before = compare_with_humans(measured, objects_only(config), seeds)
             human_width = finite_median([h[f.index].width for m in _SEARCHED for h in m.humans for f in m.frames])
-            tried = [replace(config, **dict(zip(_BRUSH_FIELDS, brush))) for brush in BRUSHES]
+            tried = [replace(config, width=width, line_connectivity=lines) for width, lines in BRUSHES]
             evaluate([config, *tried])
             # nearest the humans' median; ties keep the width held
             config = brushed = min([config, *tried], key=lambda c: abs(widths[c] - human_width))

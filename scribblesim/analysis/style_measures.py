@@ -105,7 +105,8 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     relative = frame.depth[skeleton] / radius
     length = skeleton_length(skeleton)
     drawn = bool(relative.size)
-    away = ndimage.distance_transform_edt(~on) / radius if drawn else None
+    # distance of each pixel to the scribble / the radius (all infinite without one: NaN below)
+    away = ndimage.distance_transform_edt(~on) / radius if drawn else np.full(on.shape, math.inf)
     return StyleMeasures(
         object=frame.index,
         area=area,

@@ -38,7 +38,7 @@ def as_label_dtype(label_map: np.ndarray, dtype: type) -> np.ndarray:
     unlabelled = label_map == unlabelled_value(label_map.dtype)
     if label_map[~unlabelled].max(initial=0) >= unlabelled_value(dtype):
         raise ValueError(f"class id {int(label_map[~unlabelled].max())} does not fit a {np.dtype(dtype)} label map")
-    converted = label_map.astype(dtype)
+    converted: np.ndarray = label_map.astype(dtype)
     converted[unlabelled] = unlabelled_value(dtype)
     return converted
 

@@ -254,7 +254,7 @@ def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) 
 
 def _annotate(scene: _Scene, seed: int, image_id: int | str, config: SimConfig) -> ScribbleMap:
     """One annotator's scribbles of a scene."""
-    label_map = np.full(scene.shape, unlabelled_value(scene.dtype), dtype=scene.dtype)
+    label_map: np.ndarray = np.full(scene.shape, unlabelled_value(scene.dtype), dtype=scene.dtype)
     result = ScribbleMap(label_map=label_map, skipped=list(scene.skipped))
 
     def paint(

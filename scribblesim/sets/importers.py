@@ -165,7 +165,7 @@ def draw_polylines(
     strokes : list of Stroke
         One ``"human"`` stroke per polyline that left at least one pixel.
     """
-    label_map = np.full(shape, unlabelled_value(dtype), dtype=dtype)
+    label_map: np.ndarray = np.full(shape, unlabelled_value(dtype), dtype=dtype)
     strokes = []
     for label, points in polylines:
         rows, cols = stroke_pixels(points, shape, width)

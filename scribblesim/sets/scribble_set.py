@@ -133,10 +133,10 @@ def label_png_mode(
             f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
             f"modes (pass {option} {existing} or use another --out)"
         )
-    wide = classes is not None and classes - 1 > MAX_8BIT_CLASS
-    mode = existing or requested or ("gray16" if wide else DEFAULT_LABEL_PNG)
-    if wide and mode != "gray16":
-        raise LayoutError(f"{out}: {mode} label PNGs hold class ids up to {MAX_8BIT_CLASS}, not {classes - 1}")
+    top = -1 if classes is None else classes - 1  # the largest class id
+    mode = existing or requested or ("gray16" if top > MAX_8BIT_CLASS else DEFAULT_LABEL_PNG)
+    if top > MAX_8BIT_CLASS and mode != "gray16":
+        raise LayoutError(f"{out}: {mode} label PNGs hold class ids up to {MAX_8BIT_CLASS}, not {top}")
     return mode
 
 
