@@ -29,12 +29,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from csptrain.data.labels import IGNORE, read_labels
 from csptrain.data.layout import find_image, read_image
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.stage2.config import make_stage2_config
 from scribblesim.datasets.coco import coco_samples
 from scribblesim.datasets.sample import COCO_SAMPLE_SPLIT, coco_sample_root
-from scribblesim.sets.scribble_set import read_label_map
 
 #: name -> (stage-2 preset, image size (width, height), image suffix, stroke width, uncertain band)
 DATASETS = {
@@ -95,8 +95,8 @@ def old_maps(scribble: np.ndarray, pseudo: np.ndarray, lam_s: float, lam_c: floa
         distance = ndimage.distance_transform_edt(~points) if points.any() else np.full(points.shape, np.inf)
         return np.minimum(np.floor(np.exp(lam / 2.0) * distance), 255.0) / 255.0
 
-    foreground = (scribble != 0) & (scribble != 255)
-    regions = (pseudo != 0) & (pseudo != 255)
+    foreground = (scribble != 0) & (scribble != IGNORE)
+    regions = (pseudo != 0) & (pseudo != IGNORE)
     boundary = regions & ~ndimage.binary_erosion(regions, border_value=1)
     return [(1.0 - truncated(foreground, lam_s)).astype(np.float32), truncated(boundary, lam_c).astype(np.float32)]
 
@@ -105,8 +105,8 @@ def old_item(dataset: ScribbleDataset, index: int) -> None:
     """``dataset[index]`` as it was: full-resolution maps, then whole-image augmentation."""
     name = dataset.ids[index]
     image = read_image(find_image(dataset.data, name))
-    scribble = read_label_map(dataset.scribbles / f"{name}.png")
-    pseudo = read_label_map(Path(dataset.pseudo) / f"{name}.png")  # type: ignore[arg-type]
+    scribble = read_labels(dataset.scribbles / f"{name}.png")
+    pseudo = read_labels(Path(dataset.pseudo) / f"{name}.png")  # type: ignore[arg-type]
     maps = old_maps(scribble, pseudo, dataset.lambda_s, dataset.lambda_c)
     dataset.augment(image, [scribble, pseudo], maps, dataset.rng(index))
 
@@ -114,8 +114,8 @@ def old_item(dataset: ScribbleDataset, index: int) -> None:
 def read_only(dataset: ScribbleDataset, index: int) -> None:
     name = dataset.ids[index]
     read_image(find_image(dataset.data, name))
-    read_label_map(dataset.scribbles / f"{name}.png")
-    read_label_map(Path(dataset.pseudo) / f"{name}.png")  # type: ignore[arg-type]
+    read_labels(dataset.scribbles / f"{name}.png")
+    read_labels(Path(dataset.pseudo) / f"{name}.png")  # type: ignore[arg-type]
 
 
 def per_sample(load, dataset: ScribbleDataset, epochs: int) -> tuple[float, float]:

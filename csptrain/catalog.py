@@ -29,7 +29,7 @@ PSEUDO_LABEL_TERMS: frozenset[str] = frozenset({"segc", "dc", "lorm"})
 #: How LoRM's foreground mask enters: on query rows (the authors' code) or key columns.
 LORM_MASKS: tuple[str, ...] = ("queries", "keys")
 
-#: What stage 2's pseudo-label CE makes of uncertain pseudo-label pixels (255): background, as the
+#: What stage 2's pseudo-label CE makes of uncertain pseudo-label pixels (IGNORE): background, as the
 #: authors' code trains whenever LoRM is on, or ignored.
 UNCERTAIN_PIXELS: tuple[str, ...] = ("background", "ignore")
 

@@ -1,4 +1,4 @@
-"""mIoU (and Dice, per 3D volume) from int64 confusion matrices over pixels whose ground truth is not 255."""
+"""mIoU (and Dice, per 3D volume) from int64 confusion matrices over pixels whose ground truth is not ignored."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import warnings
 
 import numpy as np
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-
+from .data.labels import IGNORE
 from .errors import DataError
 
 
 def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
-    """(K, K) int64 counts, rows = ground truth, columns = prediction; GT 255 is skipped."""
+    """(K, K) int64 counts, rows = ground truth, columns = prediction; GT :data:`~csptrain.data.labels.IGNORE` is skipped."""
     valid = truth != IGNORE
     if np.any(truth[valid] >= num_classes):
         raise DataError(f"ground truth holds class {int(truth[valid].max())} >= num_classes {num_classes}")

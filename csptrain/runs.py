@@ -3,7 +3,7 @@
 Layout of ``csptrain run``'s ``OUT`` (one folder per seed's scribbles)::
 
     OUT/r{seed}/stage1/      last.pt, progress.json, config.json, tensorboard/
-    OUT/r{seed}/pseudo/      {id}.png (255 = uncertain), eval.json (pseudo-label mIoU), source.json
+    OUT/r{seed}/pseudo/      {id}.png (255 = uncertain; 65535 above 255 classes), eval.json (pseudo-label mIoU), source.json
     OUT/r{seed}/stage2/      last.pt, progress.json, config.json, inputs.json, tensorboard/,
                              eval.json, predictions/{id}.png
     OUT/report.txt, OUT/report.json, OUT/report.png

@@ -107,6 +107,26 @@ def write_folder(root: Path, samples) -> tuple[Path, Path, Path]:
     return instances, images, table_path
 
 
+def wide_coco_file(path: Path, classes: int = 299, image_ids: tuple[int, ...] | None = None) -> Path:
+    """The embedded sample's annotations (of ``image_ids``, default all) with categories added
+    before its own, ``classes`` in all: its 80 become ids ``classes - 79 .. classes``."""
+    data = json.loads((coco_sample_root() / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json").read_text())
+    if image_ids is not None:
+        data["images"] = [i for i in data["images"] if i["id"] in image_ids]
+        data["annotations"] = [a for a in data["annotations"] if a["image_id"] in image_ids]
+    for category in data["categories"]:
+        category["id"] += 1000
+    for annotation in data["annotations"]:
+        annotation["category_id"] += 1000
+    extra = [
+        {"id": k + 1, "name": f"extra {k}", "supercategory": "x"} for k in range(classes - len(data["categories"]))
+    ]
+    data["categories"] = extra + data["categories"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
 def build_tiny(
     out: Path,
     count: int = 3,

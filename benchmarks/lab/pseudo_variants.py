@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from csptrain.data.labels import IGNORE, read_labels
 from csptrain.data.layout import find_image, normalise, read_image
 from csptrain.data.stage1 import image_labels
 from csptrain.metrics import confusion_matrix, iou_scores
@@ -27,7 +28,6 @@ from csptrain.stage1.config import Stage1Config
 from csptrain.stage1.par import PAR
 from csptrain.stage1.pseudo import pseudo_labels
 from scribblesim.sets.layout import Layout
-from scribblesim.sets.scribble_set import read_label_map
 
 #: (name, pseudo-label source, PAR) of each way of making the labels.
 VARIANTS: tuple[tuple[str, str, bool], ...] = (
@@ -36,7 +36,6 @@ VARIANTS: tuple[tuple[str, str, bool], ...] = (
     ("head", "scribble-head", False),
     ("head+par", "scribble-head", True),
 )
-_IGNORE = 255
 
 
 def score_variants(
@@ -51,14 +50,14 @@ def score_variants(
     labelled = 0
     for name in names:
         image = normalise(read_image(find_image(data, name))).to(device)
-        label = torch.from_numpy(image_labels(read_label_map(Path(data) / scribbles / f"{name}.png"), classes))
-        truth = read_label_map(Layout(data).ground_truth(name))
-        known = truth != _IGNORE
+        label = torch.from_numpy(image_labels(read_labels(Path(data) / scribbles / f"{name}.png"), classes))
+        truth = read_labels(Layout(data).ground_truth(name))
+        known = truth != IGNORE
         labelled += int(known.sum())
         for variant, source, use_par in VARIANTS:
             (made,) = pseudo_labels(model, par if use_par else None, [image], label[None].to(device), config, source)
             made_np = made.cpu().numpy()
-            certain = made_np != _IGNORE
+            certain = made_np != IGNORE
             confusion[variant] += confusion_matrix(made_np[certain], truth[certain], classes)
             uncertain[variant] += int((known & ~certain).sum())
     return {
@@ -74,9 +73,9 @@ def grid_ceiling(data: Path, names: Sequence[str], patch: int, scale: float, num
     """``miou`` and ``iou`` of the ground truth averaged onto a ``patch``-pixel token grid at ``scale``, then upsampled."""
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     for name in names:
-        truth = read_label_map(Layout(data).ground_truth(name))
+        truth = read_labels(Layout(data).ground_truth(name))
         height, width = truth.shape
-        ids = torch.from_numpy(np.where(truth == _IGNORE, 0, truth).astype(np.int64))
+        ids = torch.from_numpy(np.where(truth == IGNORE, 0, truth).astype(np.int64))
         one_hot = F.one_hot(ids, num_classes).permute(2, 0, 1)[None].float()
         grid = (max(1, round(height * scale / patch)), max(1, round(width * scale / patch)))
         coarse = F.adaptive_avg_pool2d(one_hot, grid)

@@ -23,6 +23,7 @@ import torch
 import csptrain.stage1.train as stage1_train
 from csptrain.data.batches import Stage1Batch, Stage2Batch
 from csptrain.data.distance import pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.data.labels import IGNORE, LABEL_DTYPE
 from csptrain.data.layout import normalise
 from csptrain.errors import DataError
 from csptrain.stage1.config import make_stage1_config
@@ -62,7 +63,7 @@ class StepSetting(Protocol):
 
 
 def synthetic_labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scribbles (a class stripe and a background line, 255 elsewhere) and pseudo-labels (a square of class 1).
+    """Scribbles (a class stripe and a background line, IGNORE elsewhere) and pseudo-labels (a square of class 1).
 
     Parameters
     ----------
@@ -74,13 +75,13 @@ def synthetic_labels(batch: int, crop: int, classes: int) -> tuple[np.ndarray, n
     Returns
     -------
     tuple of numpy.ndarray
-        The scribbles and the pseudo-labels, both (batch, crop, crop) uint8.
+        The scribbles and the pseudo-labels, both (batch, crop, crop) uint16, as csptrain reads them.
     """
     rng = np.random.default_rng(0)
-    scribble = np.full((batch, crop, crop), 255, np.uint8)
+    scribble = np.full((batch, crop, crop), IGNORE, LABEL_DTYPE)
     scribble[:, crop // 2 - 2 : crop // 2 + 2, crop // 4 : 3 * crop // 4] = rng.integers(1, classes)
     scribble[:, 4:8, 4 : crop - 4] = 0
-    pseudo = np.zeros((batch, crop, crop), np.uint8)
+    pseudo = np.zeros((batch, crop, crop), LABEL_DTYPE)
     pseudo[:, crop // 4 : 3 * crop // 4, crop // 4 : 3 * crop // 4] = 1
     return scribble, pseudo
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from csptrain.data.labels import read_labels
 from csptrain.data.layout import read_split
 from csptrain.metrics import confusion_matrix
 from csptrain.metrics import volume_dice as metrics_volume_dice
 from scribblesim.datasets.acdc import volume_of as slice_volume
 from scribblesim.sets.layout import GROUND_TRUTH_DIR
-from scribblesim.sets.scribble_set import read_label_map
 
 
 def volume_of(name: str) -> str:
@@ -45,8 +45,8 @@ def volume_dice(data: Path, split: str, predictions: Path, num_classes: int) -> 
     """
     confusions: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((num_classes, num_classes), np.int64))
     for name in read_split(data, split):
-        truth = read_label_map(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
-        prediction = read_label_map(predictions / f"{name}.png")
+        truth = read_labels(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
+        prediction = read_labels(predictions / f"{name}.png")
         confusions[volume_of(name)] += confusion_matrix(prediction, truth, num_classes)
     return metrics_volume_dice(np.stack(list(confusions.values())))
 
@@ -70,6 +70,6 @@ def background_only(data: Path, split: str, num_classes: int) -> float:
     """
     truth_sizes = np.zeros(num_classes, np.int64)
     for name in read_split(data, split):
-        truth = read_label_map(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
+        truth = read_labels(Path(data) / GROUND_TRUTH_DIR / f"{name}.png")
         truth_sizes += np.bincount(truth[truth < num_classes], minlength=num_classes)
     return float(truth_sizes[0] / truth_sizes.sum() / num_classes)

@@ -158,7 +158,10 @@ def stage1(data, scribbles, out, preset, yaml_file, train_split, pretrained, rec
     "stage2", STAGE2, RUN + RUN_STAGE2, Stage2Config(), "Table A5", "torchvision ResNet state dict (ImageNet)."
 )
 @click.option(
-    "--pseudo", type=click.Path(path_type=Path), default=None, help="Folder of pseudo-label PNGs (255 = uncertain)."
+    "--pseudo",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of pseudo-label PNGs (255 = uncertain; 16-bit: 65535).",
 )
 @click.option("--num-classes", type=int, default=None, help="Default: from --data/meta.json.")
 def stage2(
@@ -196,7 +199,7 @@ def stage2(
 @device_option
 @click.option("--no-progress", is_flag=True)
 def pseudo(data, checkpoint, scribbles, out, split, batch_size, par, source, device, no_progress) -> None:
-    """Pseudo-labels (255 = uncertain) from a stage-1 checkpoint, and their mIoU (Table VII)."""
+    """Pseudo-labels (255 = uncertain; 16-bit above 255 classes: 65535) from a stage-1 checkpoint, and their mIoU (Table VII)."""
     from ..runtime.process import joined
     from ..stage1.pseudo import generate_pseudo_labels
 

@@ -11,7 +11,7 @@ class Stage1Batch(TypedDict):
     """One stage-1 sample or batch (``N`` leading when batched), normalised images.
 
     ``image`` is the training crop (3, S, S); ``global_view`` and ``local_source`` are
-    ToCo's views for CTC; ``scribble`` the crop's labels (255 unlabelled); ``box`` the
+    ToCo's views for CTC; ``scribble`` the crop's labels (IGNORE unlabelled); ``box`` the
     crop's image area as (top, bottom, left, right); ``image_labels`` the multi-hot
     classes of the image's scribble (background excluded).
     """
@@ -27,7 +27,7 @@ class Stage1Batch(TypedDict):
 class Stage2Batch(TypedDict):
     """One stage-2 sample or batch: the crop, its scribble and pseudo-labels, and DPM's maps.
 
-    ``scribble`` and ``pseudo`` hold class ids (255 unlabelled / uncertain); ``d_s`` and
+    ``scribble`` and ``pseudo`` hold class ids (IGNORE unlabelled / uncertain); ``d_s`` and
     ``d_c`` are the scribble and pseudo-boundary distance weights of DPM (Eqs. 16, 18).
     """
 

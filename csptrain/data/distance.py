@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from scribblesim.engine.result import BACKGROUND
-from scribblesim.engine.result import UNLABELLED as IGNORE
 
 from .geometry import Window
+from .labels import IGNORE
 
 #: The 4-neighbour cross of scipy's default ``binary_erosion`` structure.
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -60,7 +60,7 @@ def _distance_map(points: np.ndarray, inner: Window, lam: float, rising: bool) -
 
 
 def foreground_boundary(label: np.ndarray) -> np.ndarray:
-    """Foreground pixels (not 0, not 255) with a 4-neighbour outside the foreground.
+    """Foreground pixels (not 0, not IGNORE) with a 4-neighbour outside the foreground.
 
     Outside the image counts as foreground (scipy's ``binary_erosion(border_value=1)``).
     """

@@ -2,7 +2,7 @@
 
 Geometry (ToCo's ``datasets/transforms.py``): rescale by U(0.5, 2), horizontal flip, then a
 random crop from the image zero-padded at a random offset; the scribble takes the same
-steps (padding = 255) and the valid region is returned as a box. ToCo applies a second
+steps (padding = IGNORE) and the valid region is returned as a box. ToCo applies a second
 random flip to the training view alone, which would leave the scribble (and the box)
 behind; we leave it out, and the local-crop source keeps the training view's geometry so
 the crops are picked from the right pixels.
@@ -23,11 +23,10 @@ from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from scribblesim.engine.result import BACKGROUND
-from scribblesim.engine.result import UNLABELLED as IGNORE
-from scribblesim.sets.scribble_set import read_label_map
 
 from ..errors import DataError
 from .batches import Stage1Batch
+from .labels import IGNORE, LABEL_DTYPE, read_labels
 from .layout import find_image, normalise, read_image, read_split, resize_array
 
 
@@ -65,7 +64,7 @@ class ToCoAugment:
         canvas[pad_top : pad_top + size[0], pad_left : pad_left + size[1]] = image
         label_canvases = []
         for label in labels:
-            label_canvas = np.full(padded_size, IGNORE, dtype=np.uint8)
+            label_canvas = np.full(padded_size, IGNORE, dtype=LABEL_DTYPE)
             label_canvas[pad_top : pad_top + size[0], pad_left : pad_left + size[1]] = label
             label_canvases.append(label_canvas)
         top = int(rng.integers(0, padded_size[0] - self.crop_size + 1))
@@ -104,7 +103,7 @@ class Stage1Dataset(Dataset):
     """Training samples of scribble-promoted ToCo.
 
     Each item holds ``image`` (v0: the training crop, jittered and blurred), ``scribble``
-    (its labels, 255 outside), ``box``, ``image_labels`` (classes of the whole scribble),
+    (its labels, IGNORE outside), ``box``, ``image_labels`` (classes of the whole scribble),
     ``global_view`` (v1: a random resized crop of the original image) and ``local_source``
     (v0's crop re-jittered, from which the local crops are cut on the device).
 
@@ -150,7 +149,7 @@ class Stage1Dataset(Dataset):
         """The image and its scribble, unaugmented."""
         name = self.ids[index]
         image = read_image(find_image(self.data, name))
-        scribble = read_label_map(self.scribbles / f"{name}.png")
+        scribble = read_labels(self.scribbles / f"{name}.png")
         if scribble.shape != image.shape[:2]:
             raise DataError(
                 f"{self.scribbles / name}.png: size {scribble.shape} differs from the image {image.shape[:2]}"

@@ -5,7 +5,7 @@ are made from the full-resolution scribble and pseudo-label, then every array go
 one random geometry: scale 0.5-2, rotation by up to 10 degrees, horizontal flip, and a
 crop padded around the image. The image is resized bilinearly, padded with the ImageNet
 mean and sometimes blurred; labels and maps are resized and rotated nearest-neighbour,
-labels padded with 255. The maps are made on the fly, never stored.
+labels padded with IGNORE. The maps are made on the fly, never stored.
 
 :func:`apply_draw` does this to whole arrays; the tests hold training to it. Training
 computes only what the crop shows (:meth:`Augment.crop`, :mod:`~csptrain.data.crop_window`):
@@ -28,14 +28,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-from scribblesim.sets.scribble_set import read_label_map
-
 from ..errors import DataError
 from .batches import Stage2Batch
 from .crop_window import crop_sampling, inverse_rotation, placement, rotated_reach, shown_region
 from .distance import pseudo_boundary_distance_map, scribble_distance_map
 from .geometry import Draw, Window
+from .labels import IGNORE, read_labels
 from .layout import IMAGENET_MEAN, find_image, normalise, read_image, read_split
 
 #: The authors rotate half of the samples and blur half of them (their RandRotate and
@@ -190,7 +188,7 @@ class Augment:
     uniform in [-max_angle, max_angle]; with probability 0.5 a 5 x 5 Gaussian blur of the
     image (``blur``); a horizontal flip with probability 0.5; a random ``crop_size`` crop,
     padded around the image when it is smaller. Rotation corners and padding are the mean
-    in the image, 255 in labels and ``map_fill`` in the DPM maps (the authors' stored
+    in the image, IGNORE in labels and ``map_fill`` in the DPM maps (the authors' stored
     maps get 255, i.e. weight 1).
     """
 
@@ -226,7 +224,7 @@ class Augment:
     def apply(
         self, image: np.ndarray, labels: list[np.ndarray], maps: list[np.ndarray], draw: Draw
     ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-        """``draw`` applied to the image (uint8 HWC), label maps (uint8) and DPM maps (float32)."""
+        """``draw`` applied to the image (uint8 HWC), label maps (uint16) and DPM maps (float32)."""
         image = apply_draw(image, draw, self.crop_size, nearest=False, fill=MEAN_FILL, blur=True)
         labels = [apply_draw(label, draw, self.crop_size, nearest=True, fill=IGNORE) for label in labels]
         maps = [apply_draw(m.astype(np.float32), draw, self.crop_size, nearest=True, fill=self.map_fill) for m in maps]
@@ -277,7 +275,7 @@ class ScribbleDataset(Dataset):
     scribbles : str
         Scribble folder under ``data`` (e.g. ``coco2014_train_scribble_r1``).
     pseudo : path or None
-        Folder of pseudo-label PNGs (255 = uncertain); ``None`` uses no pseudo-labels.
+        Folder of pseudo-label PNGs (255 = uncertain, 16-bit: 65535); ``None`` uses no pseudo-labels.
     augment : Augment
     lambda_s, lambda_c : float
         Scopes of the distance maps (Eqs. 15, 17).
@@ -316,8 +314,8 @@ class ScribbleDataset(Dataset):
     def __getitem__(self, index: int) -> Stage2Batch:
         name = self.ids[index]
         image = read_image(find_image(self.data, name))
-        scribble = read_label_map(self.scribbles / f"{name}.png")
-        pseudo = read_label_map(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
+        scribble = read_labels(self.scribbles / f"{name}.png")
+        pseudo = read_labels(Path(self.pseudo) / f"{name}.png") if self.pseudo else np.full_like(scribble, IGNORE)
         if scribble.shape != image.shape[:2] or pseudo.shape != image.shape[:2]:
             raise DataError(
                 f"{self.scribbles / name}.png: label size {scribble.shape} differs from the image {image.shape[:2]}"

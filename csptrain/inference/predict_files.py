@@ -22,9 +22,10 @@ from tqdm.auto import tqdm
 
 from scribblesim.datasets.volumes import VOLUME_EXTENSIONS, read_image_volume, volume_extension, write_label_volume
 from scribblesim.errors import DatasetError
-from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
-from scribblesim.sets.palette import PALETTE
+from scribblesim.sets.files import write_bytes_atomic
+from scribblesim.sets.palette import palette_of
 
+from ..data.labels import labels_png
 from ..data.layout import read_image
 from ..errors import DataError
 from ..stage2.protocol import EvalProtocol
@@ -117,7 +118,7 @@ def overlay_png(image: np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> by
     """PNG bytes of an RGB image with its classes (not the background) blended in the class palette."""
     blended = image.astype(np.float32)
     shown = labels > 0
-    blended[shown] = (1 - alpha) * blended[shown] + alpha * PALETTE[labels[shown]]
+    blended[shown] = (1 - alpha) * blended[shown] + alpha * palette_of(labels.dtype)[labels[shown]]
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(blended.round().astype(np.uint8), cv2.COLOR_RGB2BGR))
     if not ok:
         raise RuntimeError("OpenCV could not encode an overlay PNG")
@@ -170,7 +171,7 @@ def predict_jobs(
             shown = out / OVERLAY_DIR / job.target
             shown.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(shown, overlay_png(image, labels), durable=False)
-        write_bytes_atomic(target, label_png_bytes(labels), durable=False)  # last: it marks the job done
+        write_bytes_atomic(target, labels_png(labels, model.num_classes), durable=False)  # last: it marks the job done
         written += 1
     bar.close()
     return written, failed

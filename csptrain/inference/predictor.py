@@ -18,6 +18,7 @@ from typing import overload
 import numpy as np
 import torch
 
+from ..data.labels import class_map_dtype
 from ..data.layout import normalise
 from ..errors import ConfigError
 from ..models.stage2 import Stage2Model
@@ -100,10 +101,12 @@ class SegmentationModel:
     def predict(self, image: Sequence[np.ndarray], protocol: str | EvalProtocol = ...) -> list[np.ndarray]: ...
 
     def predict(self, image, protocol: str | EvalProtocol = "single-scale"):
-        """Class ids (H, W) uint8 of an image at its own size; a list of images gives a list (see :meth:`predict_proba`)."""
+        """Class ids (H, W) of an image at its own size, uint8 (uint16 above 255 classes); a list of images
+        gives a list (see :meth:`predict_proba`)."""
         if isinstance(image, list | tuple):
             return [self.predict(one, protocol) for one in image]
-        return self._probabilities(image, protocol).argmax(0).cpu().numpy().astype(np.uint8)
+        probabilities = self._probabilities(image, protocol)
+        return probabilities.argmax(0).cpu().numpy().astype(class_map_dtype(self.num_classes))
 
 
 def load_model(checkpoint: Path | str, device: str = "cpu") -> SegmentationModel:

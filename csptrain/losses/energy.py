@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-
+from ..data.labels import IGNORE
 from .lattice import gaussian_sum
 
 
@@ -38,12 +37,12 @@ def dense_energy_loss(
     roi : (B, H, W)
         1 inside the image's valid box, 0 on padding.
     labels : (B, H, W)
-        The PAR pseudo-label; 255 marks pixels whose gate is always open.
+        The PAR pseudo-label; IGNORE marks pixels whose gate is always open.
 
     Returns
     -------
     weight * E with E = -sum_k S_k^T (K S_k * G) / B at ``scale`` of the resolution, where
-    S = probabilities * roi and G = max(roi - max_k p, 0) (1 on 255 pixels). Its gradient
+    S = probabilities * roi and G = max(roi - max_k p, 0) (1 on IGNORE pixels). Its gradient
     is ToCo's, -2 weight (K S * G) / B, with G held constant.
     """
     images = F.interpolate(images.float(), scale_factor=scale, recompute_scale_factor=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
+from ..data.labels import IGNORE
 
 
 def partial_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy averaged over labelled pixels (labels != 255), 0 if there are none.
+    """Cross-entropy averaged over labelled pixels (labels != IGNORE), 0 if there are none.
 
     With ``label_smoothing`` = eps this is Eq. 8: (1 - eps) CE(y, p) + eps CE(1/K, p).
     """

@@ -8,8 +8,8 @@ import torch
 from torch.nn import functional as F
 
 from scribblesim.engine.result import BACKGROUND
-from scribblesim.engine.result import UNLABELLED as IGNORE
 
+from ..data.labels import IGNORE
 from .partial import partial_cross_entropy
 
 
@@ -21,7 +21,7 @@ def ptc_loss(features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     features : (B, D, h, w)
         Final patch tokens.
     labels : (B, h, w) int
-        Aux-CAM labels on the token grid; 255 takes no part.
+        Aux-CAM labels on the token grid; IGNORE takes no part.
 
     Returns
     -------
@@ -80,7 +80,7 @@ def ctc_loss(student: torch.Tensor, teacher: torch.Tensor, flags: torch.Tensor, 
 def background_foreground_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """ToCo's seg loss: the mean of the CE over background pixels and the CE over foreground pixels.
 
-    255 is ignored; a half with no pixels contributes 0 (ToCo's would be NaN).
+    IGNORE is ignored; a half with no pixels contributes 0 (ToCo's would be NaN).
     """
     background = labels.masked_fill(labels != BACKGROUND, IGNORE)
     foreground = labels.masked_fill(labels == BACKGROUND, IGNORE)

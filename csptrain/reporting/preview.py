@@ -11,8 +11,8 @@ from scribblesim.analysis.preview import panel_strip, png_bytes
 from scribblesim.sets.files import write_bytes_atomic
 from scribblesim.sets.layout import Layout
 from scribblesim.sets.palette import colorize
-from scribblesim.sets.scribble_set import read_label_map
 
+from ..data.labels import IGNORE, read_labels
 from ..data.layout import find_image, read_image
 from ..inference.predictor import SegmentationModel
 from ..metrics import confusion_matrix, iou_scores
@@ -24,7 +24,7 @@ def prediction_strip(
 ) -> np.ndarray:
     """(H, W', 3) RGB: the image, its ground truth and the prediction (with its mIoU), and a legend."""
     scores = iou_scores(confusion_matrix(prediction, truth, len(class_names)))
-    shown = sorted(set(np.unique(truth).tolist()) | set(np.unique(prediction).tolist()))
+    shown = sorted((set(np.unique(truth).tolist()) | set(np.unique(prediction).tolist())) - {IGNORE})
     panels = [
         (image, name),
         (colorize(truth), "ground truth"),
@@ -46,7 +46,7 @@ def write_run_previews(
     written = []
     for name in names:
         image = read_image(find_image(data, name))
-        truth = read_label_map(Layout(data).ground_truth(name))
+        truth = read_labels(Layout(data).ground_truth(name))
         strip = prediction_strip(image, truth, model.predict(image, protocol), name, class_names)
         path = Path(folder) / f"{name}.png"
         write_bytes_atomic(path, png_bytes(strip))

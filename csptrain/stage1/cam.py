@@ -1,7 +1,7 @@
 """From CAMs to labels (ToCo's ``utils/camutils.py``): multi-scale CAM, thresholds, PAR, crops.
 
 Boxes are (top, bottom, left, right) of the valid image inside a padded crop, as ToCo's
-``img_box``; outside them every label is 255.
+``img_box``; outside them every label is IGNORE.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-
+from ..data.labels import IGNORE
 from .par import PAR
 
 
@@ -87,7 +86,7 @@ def cams_to_labels(
     cams: torch.Tensor, image_labels: torch.Tensor, high: float, low: float, boxes: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Two-threshold labels (B, H, W): class k + 1 where its CAM wins and exceeds ``high``,
-    255 where the best CAM is in (low, high], 0 where it is at most ``low``; 255 outside boxes."""
+    IGNORE where the best CAM is in (low, high], 0 where it is at most ``low``; IGNORE outside boxes."""
     value, index = masked_cams(cams, image_labels).max(dim=1)
     labels = index + 1
     labels[value <= high] = IGNORE
@@ -148,7 +147,7 @@ def refine_labels(
     For each image, a constant background channel (``high``, then ``low``) joins the CAMs of
     its present classes; at 1/``down_scale`` resolution they are softmaxed, refined by PAR
     on the image (RGB in [0, 1]), upsampled and argmaxed. Foreground comes from the
-    ``high`` labelling; 0 where both labellings say background, 255 where only ``high`` does.
+    ``high`` labelling; 0 where both labellings say background, IGNORE where only ``high`` does.
     Only the image's own classes (and background) can appear.
     """
     batch, _, height, width = images.shape
@@ -211,12 +210,12 @@ def probabilities_to_labels(
     boxes: torch.Tensor,
     down_scale: int = 2,
 ) -> torch.Tensor:
-    """Labels (B, H, W) from class probabilities (B, C, H, W): the image's own classes only, 255 below ``threshold``.
+    """Labels (B, H, W) from class probabilities (B, C, H, W): the image's own classes only, IGNORE below ``threshold``.
 
     The probabilities of classes absent from the image (``image_labels``, background
     always present) are dropped and the rest renormalised; with ``par`` they are refined
     on the image (RGB in [0, 1]) at 1/``down_scale`` resolution as :func:`refine_labels`
-    refines CAMs. A pixel whose best class has less than ``threshold`` is uncertain (255),
+    refines CAMs. A pixel whose best class has less than ``threshold`` is uncertain (IGNORE),
     as is everything outside ``boxes``.
     """
     height, width = images.shape[-2:]

@@ -4,11 +4,12 @@ Per image, at its own size and aspect ratio (each side rounded to whole ViT patc
 trains on the image scaled 0.5-2, so its own size is a scale training saw, Cityscapes'
 2048 x 1024 included): multi-scale + flip CAM (Eq. 10, ToCo's ``infer_cam.py``), the classes
 of the image's scribble kept, bilinear back to the image size, then two thresholds and PAR
-give background (0), a class, or 255 = uncertain. With ``source="scribble-head"`` (our
+give background (0), a class, or IGNORE = uncertain. With ``source="scribble-head"`` (our
 choice, see :data:`~csptrain.catalog.PSEUDO_SOURCES`) the scribble head's multi-scale + flip
 probabilities of the image's classes take the CAMs' place: PAR-refined, a class where its
-probability reaches the high threshold, else 255. The labels are written as single-channel
-PNGs named like the images, which ``csptrain stage2 --pseudo`` reads.
+probability reaches the high threshold, else IGNORE. The labels are written as single-channel
+PNGs named like the images (8-bit, 255 uncertain; 16-bit above 255 classes, 65535), which
+``csptrain stage2 --pseudo`` reads.
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-from scribblesim.sets.files import label_png_bytes, remove_stale_temporaries, write_bytes_atomic
+from scribblesim.sets.files import remove_stale_temporaries, write_bytes_atomic
 from scribblesim.sets.layout import Layout
-from scribblesim.sets.scribble_set import read_label_map
 
 from ..catalog import PSEUDO_SOURCES
+from ..data.labels import IGNORE, labels_png, read_labels
 from ..data.layout import denormalise, find_image, normalise, read_image, read_split
 from ..data.stage1 import image_labels
 from ..errors import ConfigError, DataError, RunFolderError
@@ -91,15 +91,15 @@ def pseudo_labels(
 def score_pseudo_labels(data: Path, folder: Path, ids: list[str], num_classes: int) -> dict:
     """Table VII's measure: mIoU of the pseudo-labels against the dense ground truth.
 
-    Pixels the pseudo-label leaves uncertain (255) are excluded, as are GT-ignore pixels;
+    Pixels the pseudo-label leaves uncertain (IGNORE) are excluded, as are GT-ignore pixels;
     ``uncertain_share`` is the share of GT-labelled pixels left uncertain.
     """
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     uncertain = labelled = 0
     for name in ids:
-        truth = read_label_map(Layout(data).ground_truth(name))
+        truth = read_labels(Layout(data).ground_truth(name))
         path = PseudoLabelFolder(folder).label(name)
-        pseudo = read_label_map(path)
+        pseudo = read_labels(path)
         if pseudo.shape != truth.shape:
             raise DataError(f"{path}: size {pseudo.shape} differs from the ground truth {truth.shape}")
         certain = pseudo != IGNORE
@@ -194,9 +194,9 @@ def _label_images(
     for start in range(0, len(names), batch_size):
         chunk = names[start : start + batch_size]
         images = [normalise(read_image(find_image(data, name))).to(device) for name in chunk]
-        scribbles = [read_label_map(scribble_dir / f"{name}.png") for name in chunk]
+        scribbles = [read_labels(scribble_dir / f"{name}.png") for name in chunk]
         labels = torch.stack([torch.from_numpy(image_labels(s, num_classes)) for s in scribbles]).to(device)
         for name, label in zip(chunk, pseudo_labels(model, par, images, labels, config, source)):
-            write_bytes_atomic(labels_out.label(name), label_png_bytes(label.cpu().numpy().astype(np.uint8)))
+            write_bytes_atomic(labels_out.label(name), labels_png(label.cpu().numpy(), num_classes))
         bar.update(len(chunk))
     bar.close()

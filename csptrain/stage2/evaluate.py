@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from scribblesim.datasets.acdc import volume_of
 from scribblesim.sets.layout import Layout
-from scribblesim.sets.scribble_set import read_label_map
 
+from ..data.labels import class_map_dtype, labels_png, read_labels
 from ..data.layout import find_image, normalise, read_image, read_split
 from ..data.loader import without_worker_traceback
 from ..metrics import confusion_matrix, iou_scores, volume_dice
@@ -246,7 +246,7 @@ class EvalImages(Dataset):
     def __getitem__(self, index: int) -> tuple[str, torch.Tensor, np.ndarray]:
         name = self.names[index]
         image = normalise(read_image(find_image(self.data, name)))
-        return name, image, read_label_map(Layout(self.data).ground_truth(name))
+        return name, image, read_labels(Layout(self.data).ground_truth(name))
 
 
 def _unbatched(item: Any) -> Any:
@@ -338,7 +338,7 @@ def evaluate(
         (ScribbleACDC's ``patientNNN_frameFF_zZZ``), also :func:`~csptrain.metrics.volume_dice`
         and the number of ``volumes``.
     """
-    from scribblesim.sets.files import label_png_bytes, write_bytes_atomic
+    from scribblesim.sets.files import write_bytes_atomic
 
     process = process or Process(next(model.parameters()).device)
     device = process.device
@@ -365,13 +365,13 @@ def evaluate(
     with _channels_last_on_cuda(model, device):
         for name, image, truth in bar:
             probs = predict_with(model, image, protocol, window_batch)
-            prediction = probs.argmax(0).cpu().numpy().astype(np.uint8)
+            prediction: np.ndarray = probs.argmax(0).cpu().numpy().astype(class_map_dtype(num_classes))
             image_confusion = confusion_matrix(prediction, truth, num_classes)
             confusion += image_confusion
             if by_volume is not None:
                 by_volume[slot[volume_of(name)]] += image_confusion
             if save_dir is not None:
-                write_bytes_atomic(Path(save_dir) / f"{name}.png", label_png_bytes(prediction))
+                write_bytes_atomic(Path(save_dir) / f"{name}.png", labels_png(prediction, num_classes))
     confusion = sum_over_ranks(confusion, process)
     dice = {} if by_volume is None else {**volume_dice(sum_over_ranks(by_volume, process)), "volumes": len(by_volume)}
     return {

@@ -9,9 +9,8 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from scribblesim.engine.result import UNLABELLED as IGNORE
-
 from ..data.batches import Stage2Batch
+from ..data.labels import IGNORE
 from ..data.layout import IMAGENET_MEAN, IMAGENET_STD, class_names_of
 from ..data.loader import steps_per_epoch
 from ..data.stage2 import Augment, ScribbleDataset

@@ -36,6 +36,7 @@ from csptrain.data.distance import (
     scribble_distance_map,
 )
 from csptrain.data.geometry import Draw, Window
+from csptrain.data.labels import IGNORE
 from csptrain.data.stage2 import MEAN_FILL, Augment, ScribbleDataset, apply_draw, rotate, scaled_size
 
 #: How far the crop path's image may differ (grey levels): rounding of the warp weights, at most
@@ -66,11 +67,11 @@ def old_truncated(points: np.ndarray, lam: float) -> np.ndarray:
 
 
 def old_scribble_map(scribble: np.ndarray, lam: float) -> np.ndarray:
-    return (1.0 - old_truncated((scribble != 0) & (scribble != 255), lam)).astype(np.float32)
+    return (1.0 - old_truncated((scribble != 0) & (scribble != IGNORE), lam)).astype(np.float32)
 
 
 def old_boundary(pseudo: np.ndarray) -> np.ndarray:
-    foreground = (pseudo != 0) & (pseudo != 255)
+    foreground = (pseudo != 0) & (pseudo != IGNORE)
     return foreground & ~ndimage.binary_erosion(foreground, border_value=1)
 
 
@@ -83,7 +84,7 @@ def old_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill=1.0):
     maps = [old_scribble_map(scribble, lam_s), old_pseudo_map(pseudo, lam_c)]
     return (
         apply_draw(image, draw, crop, nearest=False, fill=MEAN_FILL, blur=True),
-        [apply_draw(label, draw, crop, nearest=True, fill=255) for label in (scribble, pseudo)],
+        [apply_draw(label, draw, crop, nearest=True, fill=IGNORE) for label in (scribble, pseudo)],
         [apply_draw(m, draw, crop, nearest=True, fill=fill) for m in maps],
     )
 
@@ -97,28 +98,28 @@ def new_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill=1.0):
 
 
 def labels_of(shape: tuple[int, int], seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(image, scribble, pseudo): strokes of classes 0-3 over 255; pseudo regions with an uncertain band.
+    """(image, scribble, pseudo): strokes of classes 0-3 over IGNORE; pseudo regions with an uncertain band.
 
     ``kind``: "normal", "no-foreground" (background strokes only), "pseudo-ignore" (pseudo all
-    255), "pseudo-background" (pseudo all 0) or "empty" (no strokes, pseudo all 255).
+    IGNORE), "pseudo-background" (pseudo all 0) or "empty" (no strokes, pseudo all IGNORE).
     """
     rng = np.random.default_rng(seed)
     height, width = shape
-    scribble = np.full(shape, 255, np.uint8)
+    scribble = np.full(shape, IGNORE, np.uint16)
     classes = [0] if kind == "no-foreground" else [0, 1, 2, 3]
     for _ in range(0 if kind == "empty" else int(rng.integers(1, 6))):
         points = np.stack([rng.integers(0, width, 3), rng.integers(0, height, 3)], 1).astype(np.int32)
         cv2.polylines(scribble, [points.reshape(-1, 1, 2)], False, int(rng.choice(classes)), int(rng.integers(1, 4)))
-    pseudo = np.zeros(shape, np.uint8)
+    pseudo = np.zeros(shape, np.uint16)
     for _ in range(int(rng.integers(1, 5))):
         top, left = int(rng.integers(0, height)), int(rng.integers(0, width))
         pseudo[top : top + int(rng.integers(2, height + 1)), left : left + int(rng.integers(2, width + 1))] = (
             rng.integers(1, 4)
         )
     band = cv2.dilate(pseudo, np.ones((3, 3), np.uint8)) != cv2.erode(pseudo, np.ones((3, 3), np.uint8))
-    pseudo[band & (rng.random(shape) < 0.7)] = 255
+    pseudo[band & (rng.random(shape) < 0.7)] = IGNORE
     if kind in ("pseudo-ignore", "empty"):
-        pseudo[:] = 255
+        pseudo[:] = IGNORE
     elif kind == "pseudo-background":
         pseudo[:] = 0
     image = np.stack([scribble, pseudo, (scribble // 2 + pseudo // 2)], axis=-1).astype(np.uint8)
@@ -161,7 +162,7 @@ def test_crop_path_equals_full_resolution_maps_through_the_augmentation(
     new_image, new_labels, new_maps = new_crop(image, scribble, pseudo, lam_s, lam_c, draw, crop, fill)
     ties = rounding_ties(draw, crop)
     for old, new in zip(old_labels, new_labels):
-        assert new.dtype == np.uint8
+        assert new.dtype == np.uint16
         assert_agrees(old, new, ties)
     for old, new in zip(old_maps, new_maps):
         assert new.dtype == np.float32 and new.shape == (crop, crop)
@@ -268,7 +269,9 @@ def test_making_a_dataset_warns_of_nothing(tmp_path) -> None:
 
 # --- OpenCV's EDT and erosion against scipy's ------------------------------------------------
 
-labels = arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40)), elements=st.sampled_from([0, 1, 2, 255]))
+labels = arrays(
+    np.uint16, st.tuples(st.integers(1, 40), st.integers(1, 40)), elements=st.sampled_from([0, 1, 2, IGNORE])
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -293,11 +296,11 @@ def test_a_window_of_a_map_is_the_full_map_there(label: np.ndarray, lam: float, 
 
 def test_maps_on_a_large_image_equal_scipy_and_saturate() -> None:
     """Exact far from the points (squared distances recovered to the integer), and no points at all."""
-    scribble = np.full((700, 1500), 255, np.uint8)
+    scribble = np.full((700, 1500), IGNORE, np.uint16)
     scribble[3, 7], scribble[650, 1400] = 1, 0
     for lam in (0.0, 1.0, 7.0):
         assert np.array_equal(scribble_distance_map(scribble, lam), old_scribble_map(scribble, lam))
         assert np.array_equal(pseudo_boundary_distance_map(scribble, lam), old_pseudo_map(scribble, lam))
-    empty = np.full((30, 40), 255, np.uint8)
+    empty = np.full((30, 40), IGNORE, np.uint16)
     assert np.all(scribble_distance_map(empty, 1.0) == 0.0) and np.all(pseudo_boundary_distance_map(empty, 7.0) == 1.0)
     assert math.isclose(saturation_distance(1.0), 255 / math.exp(0.5))

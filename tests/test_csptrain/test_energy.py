@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
+from csptrain.data.labels import IGNORE
 from csptrain.losses import energy
 from csptrain.losses.energy import dense_energy_loss
 from csptrain.losses.lattice import build_lattice, exact_sum_at, gaussian_sum
@@ -109,14 +110,14 @@ def test_far_apart_clusters_do_not_mix() -> None:
 
 
 def test_energy_is_tocos_value_and_gradient_of_the_kernel_sum(monkeypatch) -> None:
-    """Value -S.(K S * G), gradient -2 (K S * G) with the gate held, on a padded box and a 255 pixel."""
+    """Value -S.(K S * G), gradient -2 (K S * G) with the gate held, on a padded box and an ignored pixel."""
     torch.manual_seed(0)
     images = torch.rand(1, 3, 6, 8) * 255
     logits = torch.randn(1, 2, 6, 8, requires_grad=True)
     roi = torch.ones(1, 6, 8)
     roi[0, :, 6:] = 0
     labels = torch.zeros(1, 6, 8, dtype=torch.long)
-    labels[0, 0, 0] = 255
+    labels[0, 0, 0] = IGNORE
     probabilities = logits.softmax(1)
     sums = []
     monkeypatch.setattr(energy, "gaussian_sum", lambda f, v: sums.append((f, v)) or gaussian_sum(f, v))

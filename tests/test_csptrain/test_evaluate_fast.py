@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from csptrain.data.labels import read_labels
 from csptrain.data.layout import find_image, normalise, read_image, read_split
 from csptrain.errors import DataError
 from csptrain.metrics import confusion_matrix
@@ -32,7 +33,6 @@ from csptrain.stage2.evaluate import (
 )
 from csptrain.stage2.protocol import EvalProtocol, make_protocol
 from scribblesim.sets.layout import Layout
-from scribblesim.sets.scribble_set import read_label_map
 
 CLASSES = 3
 #: Odd image sizes: smaller than the window at every scale, at some, and at none.
@@ -112,7 +112,7 @@ def reference_confusion(model: torch.nn.Module, data: Path, split: str, protocol
     confusion = np.zeros((CLASSES, CLASSES), dtype=np.int64)
     for name in read_split(data, split):
         image = normalise(read_image(find_image(data, name)))
-        truth = read_label_map(Layout(data).ground_truth(name))
+        truth = read_labels(Layout(data).ground_truth(name))
         prediction = reference_predict_with(model, image, protocol).argmax(0).numpy().astype(np.uint8)
         confusion += confusion_matrix(prediction, truth, CLASSES)
     return confusion

@@ -16,6 +16,7 @@ from dataset_fixtures import build_tiny
 from lab.pseudo_variants import VARIANTS, grid_ceiling
 
 from csptrain.cli import main
+from csptrain.data.labels import IGNORE
 from csptrain.data.stage1 import Stage1Dataset, ToCoAugment
 from csptrain.errors import RunFolderError
 from csptrain.runtime.process import Process
@@ -51,7 +52,7 @@ def test_dataset_views_and_labels(data: Path) -> None:
     item = dataset[0]
     assert item["image"].shape == item["global_view"].shape == item["local_source"].shape == (3, 64, 64)
     image, scribble = dataset.load(0)
-    present = sorted(set(np.unique(scribble).tolist()) - {0, 255})
+    present = sorted(set(np.unique(scribble).tolist()) - {0, IGNORE})
     assert (torch.nonzero(item["image_labels"])[:, 0] + 1).tolist() == present
     crop, (expected,), box = dataset.augment(image, [scribble], np.random.default_rng([3, 0, 0]))
     assert np.array_equal(item["scribble"].numpy(), expected) and item["box"].tolist() == box.tolist()
@@ -137,7 +138,7 @@ def test_scribble_head_probabilities_become_labels_of_the_image_classes() -> Non
     labels = probabilities_to_labels(None, torch.zeros(1, 3, 2, 3), probabilities, image_labels, 0.7, box)
     # background and class 1 kept and renormalised: (0.5, 0.5) uncertain, (0.11, 0.89) class 1, the padding
     # 255; (0.875, 0.125) background, (0.5, 0.5) uncertain (class 3's 0.7 is not the image's), padding
-    assert labels.tolist() == [[[255, 1, 255], [0, 255, 255]]]
+    assert labels.tolist() == [[[IGNORE, 1, IGNORE], [0, IGNORE, IGNORE]]]
 
 
 def test_stage1_and_pseudo_commands(data: Path, tmp_path: Path) -> None:

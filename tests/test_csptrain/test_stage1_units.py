@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from csptrain.data.labels import IGNORE
 from csptrain.data.stage1 import ToCoAugment, image_labels
 from csptrain.errors import ConfigError, WeightsError
 from csptrain.losses.toco import background_foreground_ce, classification_loss, ctc_loss, ptc_loss
@@ -34,7 +35,7 @@ def test_ptc_loss_by_hand() -> None:
     # three tokens of one image: a and b share label 1, c has label 2, d is ignored
     a, b, c, d = [1.0, 0.0], [0.6, 0.8], [0.0, -1.0], [5.0, 5.0]
     features = torch.tensor([a, b, c, d]).T.reshape(1, 2, 2, 2)
-    labels = torch.tensor([[[1, 1], [2, 255]]])
+    labels = torch.tensor([[[1, 1], [2, IGNORE]]])
     cos_ab, cos_ac, cos_bc = 0.6, 0.0, 0.8  # |cos|
     positives = 2 * cos_ab  # ordered pairs (a,b), (b,a)
     negatives = 2 * (cos_ac + cos_bc)
@@ -67,11 +68,11 @@ def test_ctc_loss_survives_large_dot_products() -> None:
 
 def test_background_foreground_ce_by_hand() -> None:
     logits = torch.tensor([[[[2.0, 0.0, 1.0]], [[0.0, 1.0, 1.0]]]])  # K = 2, three pixels
-    labels = torch.tensor([[[0, 1, 255]]])
+    labels = torch.tensor([[[0, 1, IGNORE]]])
     background = -math.log(math.exp(2) / (math.exp(2) + 1))
     foreground = -math.log(math.exp(1) / (math.exp(1) + 1))
     assert background_foreground_ce(logits, labels).item() == pytest.approx(0.5 * (background + foreground))
-    only_background = background_foreground_ce(logits, torch.tensor([[[0, 255, 255]]]))
+    only_background = background_foreground_ce(logits, torch.tensor([[[0, IGNORE, IGNORE]]]))
     assert only_background.item() == pytest.approx(0.5 * background)
 
 
@@ -82,14 +83,14 @@ def test_two_threshold_labels_on_a_synthetic_cam() -> None:
     cams[0, 1] = 1.0  # absent from the image: must never win
     labels = torch.tensor([[1.0, 0.0, 1.0]])
     out = cams_to_labels(cams, labels, high=0.7, low=0.25, boxes=torch.tensor([[0, 2, 0, 2]]))
-    assert out.tolist() == [[[1, 3, 255], [1, 1, 255]]]
+    assert out.tolist() == [[[1, 3, IGNORE], [1, 1, IGNORE]]]
     out = cams_to_labels(cams, labels, high=0.7, low=0.25)
     assert out.tolist() == [[[1, 3, 0], [1, 1, 1]]]
     roi = roi_mask(cams, labels, high=0.7, low=0.25)
     assert roi.tolist() == [[[2, 2, 0], [2, 2, 2]]]
     cams[0, 0, 0, 1] = 0.5
     cams[0, 2, 0, 1] = 0.5
-    assert cams_to_labels(cams, labels, 0.7, 0.25)[0, 0, 1] == 255
+    assert cams_to_labels(cams, labels, 0.7, 0.25)[0, 0, 1] == IGNORE
     assert roi_mask(cams, labels, 0.7, 0.25)[0, 0, 1] == 1
 
 
@@ -164,15 +165,15 @@ def test_par_moves_a_blurred_boundary_onto_the_colour_edge() -> None:
     refined = refine_labels(
         PAR(), two_colour_image(size, edge), cams * labels[:, :, None, None], labels, high=0.5, low=0.49, boxes=box
     )
-    assert set(refined.unique().tolist()) <= {0, 3, 255}
+    assert set(refined.unique().tolist()) <= {0, 3, IGNORE}
     assert (refined[0, :, 2 : edge - 1] == 3).float().mean() > 0.98
     assert (refined[0, :, edge + 1 :] == 0).float().mean() > 0.98
 
 
 def test_image_labels_come_from_the_scribble() -> None:
-    scribble = np.array([[255, 0, 3], [7, 255, 3]], dtype=np.uint8)
+    scribble = np.array([[IGNORE, 0, 3], [7, IGNORE, 3]], dtype=np.uint16)
     assert np.flatnonzero(image_labels(scribble, 10)).tolist() == [2, 6]
-    assert image_labels(np.full((2, 2), 255, np.uint8), 4).sum() == 0
+    assert image_labels(np.full((2, 2), IGNORE, np.uint16), 4).sum() == 0
 
 
 @settings(max_examples=30, deadline=None)
@@ -188,8 +189,8 @@ def test_augmentation_keeps_the_scribble_on_its_pixels(seed: int, height: int, w
     assert out.shape == (crop, crop, 3) and scribble.shape == (crop, crop)
     inside = np.zeros((crop, crop), bool)
     inside[box[0] : box[1], box[2] : box[3]] = True
-    assert (scribble[~inside] == 255).all() and (out[~inside] == 0).all()
-    assert (scribble[inside] != 255).all() and (out[inside][:, 1] > 100).all()
+    assert (scribble[~inside] == IGNORE).all() and (out[~inside] == 0).all()
+    assert (scribble[inside] != IGNORE).all() and (out[inside][:, 1] > 100).all()
     # away from block edges the bilinear image and the nearest-neighbour scribble agree
     decoded = np.rint(out[..., 0] / 60.0)
     agree = (decoded == scribble)[inside]

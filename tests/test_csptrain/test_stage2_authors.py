@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from csptrain.data.crop_window import rounding_ties
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.data.labels import IGNORE, as_labels
 from csptrain.data.stage2 import MEAN_FILL, Augment, ScribbleDataset, apply_draw
 from csptrain.stage2.config import make_stage2_config
 from csptrain.stage2.evaluate import long_side_size, predict_authors, predict_with, window_starts
@@ -94,7 +95,7 @@ def test_draws_follow_the_authors_probabilities_and_ranges() -> None:
 
 def test_rotation_keeps_image_scribble_pseudo_and_maps_aligned() -> None:
     label = synthetic_labels()
-    scribble, pseudo = synthetic_scribble(label), synthetic_pseudo(label)
+    scribble, pseudo = as_labels(synthetic_scribble(label)), as_labels(synthetic_pseudo(label))
     image = COLOURS[label]
     maps = [scribble_distance_map(scribble, 1.0), pseudo_boundary_distance_map(pseudo, 7.0)]
     boundary = foreground_boundary(pseudo).astype(np.uint8)
@@ -106,7 +107,7 @@ def test_rotation_keeps_image_scribble_pseudo_and_maps_aligned() -> None:
         out, (s, p), (d_s, d_c) = augment.apply(image, [scribble, pseudo], maps, draw)
         # the colour nearest to each pixel names the class painted there
         painted = np.argmin(((out[..., None, :].astype(int) - COLOURS.astype(int)) ** 2).sum(-1), axis=-1)
-        on_scribble = s != 255
+        on_scribble = s != IGNORE
         assert np.all(painted[on_scribble] == s[on_scribble]), k
         for cls in range(3):  # away from region edges (bilinear vs nearest, blur) the pseudo-label sits on its colour
             inner = ndimage.binary_erosion(p == cls, iterations=4)
@@ -115,9 +116,9 @@ def test_rotation_keeps_image_scribble_pseudo_and_maps_aligned() -> None:
         assert np.all(d_s[(s != 0) & on_scribble] == 1.0)
         moved = apply_draw(boundary, draw, 64, nearest=True, fill=0)
         assert np.all(d_c[moved == 1] == 0.0)
-        # rotated-in corners and padding: mean in the image, 255 in labels, the authors' 1 in maps
+        # rotated-in corners and padding: mean in the image, IGNORE in labels, the authors' 1 in maps
         outside = apply_draw(np.zeros(SHAPE, np.uint8), draw, 64, nearest=True, fill=1) == 1
-        assert np.all(s[outside] == 255) and np.all(p[outside] == 255) and np.all(d_s[outside] == 1.0)
+        assert np.all(s[outside] == IGNORE) and np.all(p[outside] == IGNORE) and np.all(d_s[outside] == 1.0)
         assert np.all(d_c[outside] == 1.0)
         assert np.all(out[ndimage.binary_erosion(outside, iterations=2)] == MEAN_FILL)  # (blur mixes the edge)
     assert rotated >= 10
@@ -127,8 +128,8 @@ def test_dpm_maps_are_full_resolution_maps_transformed_like_the_image(data: Path
     """The dataset's maps and labels are the whole-image path's, but where a rotated coordinate rounds half-way."""
     augment = Augment(48)
     dataset = ScribbleDataset(data, "train", "syn_scribble_r1", data / "pseudo", augment, 1.0, 7.0, seed=3)
-    scribble = np.asarray(Image.open(data / "syn_scribble_r1/a.png"))
-    pseudo = np.asarray(Image.open(data / "pseudo/a.png"))
+    scribble = as_labels(np.asarray(Image.open(data / "syn_scribble_r1/a.png")))
+    pseudo = as_labels(np.asarray(Image.open(data / "pseudo/a.png")))
     full = [scribble_distance_map(scribble, 1.0), pseudo_boundary_distance_map(pseudo, 7.0)]
     differs = 0
     for epoch in range(12):
@@ -140,7 +141,7 @@ def test_dpm_maps_are_full_resolution_maps_transformed_like_the_image(data: Path
         assert torch.equal(item["d_s"][sure], expected[0][sure])
         assert torch.equal(item["d_c"][sure], expected[1][sure])
         # what computing them on the augmented labels would give: distances in scaled pixels, cut by the crop
-        labels = [apply_draw(label, draw, 48, nearest=True, fill=255) for label in (scribble, pseudo)]
+        labels = [apply_draw(label, draw, 48, nearest=True, fill=IGNORE) for label in (scribble, pseudo)]
         assert np.array_equal(item["scribble"].numpy()[sure], labels[0][sure])
         assert np.array_equal(item["pseudo"].numpy()[sure], labels[1][sure])
         differs += not np.array_equal(scribble_distance_map(labels[0], 1.0), expected[0].numpy())
@@ -154,7 +155,7 @@ def test_zero_dpm_padding_gives_no_weight_outside_the_image(data: Path) -> None:
     draw = augment.draw(SHAPE, dataset.rng(0))
     outside = apply_draw(np.zeros(SHAPE, np.uint8), draw, 160, nearest=True, fill=1) == 1
     outside = torch.from_numpy(outside & ~rounding_ties(draw, 160))  # (a rotated edge pixel may round either way)
-    assert outside.any() and torch.all(item["scribble"][outside] == 255)
+    assert outside.any() and torch.all(item["scribble"][outside] == IGNORE)
     assert item["d_s"][~outside].max() == 1.0  # the scribble's own weight is untouched
     assert torch.all(item["d_s"][outside] == 0) and torch.all(item["d_c"][outside] == 0)
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from dataset_fixtures import build_tiny
 
 from csptrain.cli import main
+from csptrain.data.labels import IGNORE
 from csptrain.data.stage2 import Augment, ScribbleDataset
 from csptrain.models import Stage2Model
 from csptrain.reporting.figure import training_curves
@@ -45,7 +46,7 @@ def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
     torch.manual_seed(0)
     config = make_config("coco", **TINY, losses="segs")
     items = [dataset(data)[i] for i in range(8)]
-    items = sorted(items, key=lambda b: -int((b["scribble"] != 255).sum()))[:2]
+    items = sorted(items, key=lambda b: -int((b["scribble"] != IGNORE).sum()))[:2]
     batch = {k: torch.stack([b[k] for b in items]) for k in items[0]}
     model = stage2_model(config, 81)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -57,7 +58,7 @@ def test_overfits_one_batch_on_its_scribbles(data: Path) -> None:
     model.eval()
     with torch.no_grad():
         prediction = model(batch["image"])["out"].argmax(1)
-    labelled = batch["scribble"] != 255
+    labelled = batch["scribble"] != IGNORE
     assert labelled.sum() > 50
     assert (prediction[labelled] == batch["scribble"][labelled]).float().mean() > 0.97
 
@@ -108,7 +109,7 @@ def test_all_loss_terms_are_finite_and_lorm_has_parameters(data: Path) -> None:
 
 def test_distance_maps_follow_the_augmentation(data: Path) -> None:
     item = dataset(data)[0]
-    foreground = (item["scribble"] != 0) & (item["scribble"] != 255)
+    foreground = (item["scribble"] != 0) & (item["scribble"] != IGNORE)
     assert torch.all(item["d_s"][foreground] == 1.0)
     assert item["image"].shape == (3, 64, 64) and item["d_c"].shape == (64, 64)
     again = dataset(data)[0]

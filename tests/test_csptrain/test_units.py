@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from csptrain.data.batches import Stage2Batch
 from csptrain.data.distance import foreground_boundary, pseudo_boundary_distance_map, scribble_distance_map
+from csptrain.data.labels import IGNORE
 from csptrain.data.layout import read_image
 from csptrain.errors import ConfigError, DataError, WeightsError
 from csptrain.losses.partial import partial_cross_entropy, pixel_entropy, weighted_entropy
@@ -26,10 +27,10 @@ from csptrain.stage2.train import stage2_losses
 
 def test_partial_ce_ignores_unlabelled() -> None:
     logits = torch.tensor([[[[2.0, 0.0]], [[0.0, 5.0]]]])  # (1, K=2, 1, 2)
-    labels = torch.tensor([[[0, 255]]])
+    labels = torch.tensor([[[0, IGNORE]]])
     expected = -math.log(math.exp(2) / (math.exp(2) + 1))
     assert partial_cross_entropy(logits, labels).item() == pytest.approx(expected)
-    assert partial_cross_entropy(logits, torch.full_like(labels, 255)).item() == 0.0
+    assert partial_cross_entropy(logits, torch.full_like(labels, IGNORE)).item() == 0.0
 
 
 def test_label_smoothing_is_eq8() -> None:
@@ -112,11 +113,11 @@ def brute_force_distance(points: np.ndarray, lam: float) -> np.ndarray:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.sampled_from([0, 1, 2, 255])),
+    arrays(np.uint16, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.sampled_from([0, 1, 2, IGNORE])),
     st.floats(0.0, 8.0),
 )
 def test_distance_maps_equal_brute_force(label: np.ndarray, lam: float) -> None:
-    foreground = (label != 0) & (label != 255)
+    foreground = (label != 0) & (label != IGNORE)
     assert np.allclose(scribble_distance_map(label, lam), 1 - brute_force_distance(foreground, lam), atol=1e-6)
     assert np.allclose(
         pseudo_boundary_distance_map(label, lam), brute_force_distance(foreground_boundary(label), lam), atol=1e-6
@@ -133,7 +134,7 @@ def test_boundary_of_a_square() -> None:
 
 
 def test_miou_matches_hand_computed_confusion() -> None:
-    truth = np.array([[0, 0, 1, 1], [2, 2, 255, 1]])
+    truth = np.array([[0, 0, 1, 1], [2, 2, IGNORE, 1]])
     prediction = np.array([[0, 1, 1, 1], [2, 0, 2, 2]])
     confusion = confusion_matrix(prediction, truth, 4)
     assert confusion.dtype == np.int64
@@ -161,14 +162,14 @@ def test_schedule_warmup_then_cosine_to_zero_at_the_last_step() -> None:
 @pytest.mark.parametrize("uncertain", ["background", "ignore"])
 def test_uncertain_pseudo_pixels_train_as_background_or_not(uncertain: str) -> None:
     logits = torch.randn(1, 3, 2, 3, generator=torch.Generator().manual_seed(0))
-    pseudo = torch.full((1, 2, 3), 255, dtype=torch.int64)
+    pseudo = torch.full((1, 2, 3), IGNORE, dtype=torch.int64)
     pseudo[0, 0, 0] = 2
     zeros = torch.zeros(1, 2, 3)
     batch = Stage2Batch(image=torch.zeros(1, 3, 2, 3), scribble=pseudo, pseudo=pseudo, d_s=zeros, d_c=zeros)
     config = make_config(None, None, losses="segc", label_smoothing=0.0, uncertain=uncertain)
     loss = stage2_losses({"out": logits}, batch, config, None)["segc"]
-    target = pseudo.masked_fill(pseudo == 255, 0) if uncertain == "background" else pseudo
-    expected = torch.nn.functional.cross_entropy(logits, target, ignore_index=255)
+    target = pseudo.masked_fill(pseudo == IGNORE, 0) if uncertain == "background" else pseudo
+    expected = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
     assert loss.item() == pytest.approx(config.lambda_segc * expected.item())
     with pytest.raises(ConfigError, match="uncertain must be one of background, ignore"):
         make_config(None, None, uncertain="maybe")

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from dataset_fixtures import wide_coco_file
 from PIL import Image
 
 import scribblesim
@@ -21,22 +22,6 @@ from scribblesim.sets.scribble_set import read_label_map
 
 #: Class count of the wide COCO file, background aside: the sample's 80 become ids 220..299.
 CLASSES = 299
-
-
-def wide_coco_file(path: Path) -> Path:
-    """The embedded sample's annotations with 219 more categories before its own (ids up to 299)."""
-    data = json.loads((coco_sample_root() / "annotations" / f"instances_{COCO_SAMPLE_SPLIT}.json").read_text())
-    for category in data["categories"]:
-        category["id"] += 1000
-    for annotation in data["annotations"]:
-        annotation["category_id"] += 1000
-    extra = CLASSES - len(data["categories"])
-    data["categories"] = [{"id": k + 1, "name": f"extra {k}", "supercategory": "x"} for k in range(extra)] + data[
-        "categories"
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return path
 
 
 def build(tmp_path: Path, *options: str) -> tuple[object, Path]:
