@@ -56,16 +56,14 @@ def owner_map(masks: np.ndarray) -> np.ndarray:
 
 
 def semantic_map(
-    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, *, dtype: type | None = None
+    masks: np.ndarray | Sequence[np.ndarray], classes: Sequence[int] | np.ndarray, *, label_dtype: type | None = None
 ) -> np.ndarray:
-    """Dense class map (0 = background) under the same overlap rule as :func:`simulate`.
-
-    ``dtype`` as :func:`simulate`'s ``label_dtype``.
-    """
+    """Dense class map (0 = background) under the same overlap rule as :func:`simulate`, of
+    ``label_dtype`` as :func:`simulate` chooses it."""
     stack = as_mask_stack(masks)
     ids = as_class_ids(classes, len(stack))
     # Class ids painted directly: gathering them through an owner map took twice as long.
-    return _paint(stack, ids.tolist(), BACKGROUND, _dtype_for(ids, dtype))[0]
+    return _paint(stack, ids.tolist(), BACKGROUND, _dtype_for(ids, label_dtype))[0]
 
 
 def _dtype_for(ids: np.ndarray, dtype: type | None) -> type:
