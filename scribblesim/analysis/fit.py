@@ -8,7 +8,7 @@ The humans are measured once (:func:`~.human_compare.measure_humans`). The brush
 set first, to the one of :data:`BRUSHES` whose simulated median width is nearest the
 humans'. Then a beam search goes through the knobs in turn: it tries each value of a
 knob on each setting it holds and keeps the :data:`BEAM_WIDTH` best by the score
-(:func:`score`): per source and banded measure (length, depth, rim, share, reach), the
+(:func:`score`): per source and banded measure (length, depth, rim, share, reach, edge), the
 simulated-to-human ratio of :mod:`.human_compare` up to 1 (a simulator inside the humans'
 bands as often as a held-out human scores fully), or, with one annotator, the share inside
 the band; per source, how near its labelled pixels come to the humans' in all; minus a
