@@ -105,8 +105,10 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
     relative = frame.depth[skeleton] / radius
     length = skeleton_length(skeleton)
     drawn = bool(relative.size)
-    # distance of each pixel to the scribble / the radius (all infinite without one: NaN below)
-    away = ndimage.distance_transform_edt(~on) / radius if drawn else np.full(on.shape, math.inf)
+    reach = edge = math.nan
+    if drawn:
+        away = ndimage.distance_transform_edt(~on) / radius  # each pixel's distance to the scribble
+        reach, edge = float(away[frame.mask].mean()), float(away[frame.mask & (frame.depth < EDGE_DEPTH)].mean())
     return StyleMeasures(
         object=frame.index,
         area=area,
@@ -117,8 +119,8 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
         # n skeleton pixels in a row are n - 1 long and cover n pixels of stroke
         width=float(on.sum()) / (length + 1.0) if drawn else math.nan,
         share=float(on.sum()) / area if drawn else math.nan,
-        reach=float(away[frame.mask].mean()) if drawn else math.nan,
-        edge=float(away[frame.mask & (frame.depth < EDGE_DEPTH)].mean()) if drawn else math.nan,
+        reach=reach,
+        edge=edge,
     )
 
 

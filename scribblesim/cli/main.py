@@ -21,7 +21,7 @@ from ..engine.result import MAX_8BIT_CLASS
 from ..errors import ConfigError, DatasetError
 from ..parallel import DEFAULT_BACKEND, JOBLIB_BACKENDS, usable_cores
 from ..sets.build import BuildSpec, build
-from ..sets.files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, relative_path
+from ..sets.files import LABEL_PNG_MODES, default_label_png, relative_path
 from .failures import OneLineErrors
 from .options import SEED, jobs_option
 
@@ -181,11 +181,11 @@ def _run_build(
 
 def _label_png(requested: str | None, class_names: Sequence[str]) -> str:
     """The label PNG mode of a build: ``requested``, or gray16 where a class id is above 254 (said)."""
-    wide = len(class_names) - 1 > MAX_8BIT_CLASS
+    wide = default_label_png(len(class_names)) == "gray16"
     if requested is None:
         if wide:
             click.echo(f"{len(class_names) - 1} classes: 16-bit label PNGs (--label-png gray16, 65535 unlabelled)")
-        return "gray16" if wide else DEFAULT_LABEL_PNG
+        return default_label_png(len(class_names))
     if wide and requested != "gray16":
         raise ConfigError(
             f"--label-png {requested}: holds class ids up to {MAX_8BIT_CLASS}, this dataset has "

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..engine.result import as_label_dtype
+from ..engine.result import MAX_8BIT_CLASS, as_label_dtype
 from ..errors import ConfigError
 from .palette import PALETTE
 
@@ -64,6 +64,12 @@ _GRAY_LABEL_PNG = [
     cv2.IMWRITE_PNG_STRATEGY,
     cv2.IMWRITE_PNG_STRATEGY_RLE,
 ]
+
+
+def default_label_png(class_count: int) -> str:
+    """The label PNG mode a new output of ``class_count`` classes (background included) gets:
+    gray, or gray16 where a class id is above 254."""
+    return "gray16" if class_count - 1 > MAX_8BIT_CLASS else DEFAULT_LABEL_PNG
 
 
 def label_png_bytes(label_map: np.ndarray, mode: str = DEFAULT_LABEL_PNG) -> bytes:

@@ -20,7 +20,14 @@ import numpy as np
 from ..datasets.base import SIXTEEN_BIT_MODES, read_png
 from ..engine.result import MAX_8BIT_CLASS
 from ..errors import DatasetError, LayoutError
-from .files import DEFAULT_LABEL_PNG, LABEL_PNG_MODES, json_bytes, label_png_bytes, write_bytes_atomic
+from .files import (
+    DEFAULT_LABEL_PNG,
+    LABEL_PNG_MODES,
+    default_label_png,
+    json_bytes,
+    label_png_bytes,
+    write_bytes_atomic,
+)
 from .layout import Layout, meta_record, read_meta, read_records, record_line, write_meta
 
 
@@ -133,10 +140,10 @@ def label_png_mode(
             f"{meta_path}: {out} holds {existing} label PNGs; {option} {requested} would mix "
             f"modes (pass {option} {existing} or use another --out)"
         )
-    top = -1 if classes is None else classes - 1  # the largest class id
-    mode = existing or requested or ("gray16" if top > MAX_8BIT_CLASS else DEFAULT_LABEL_PNG)
-    if top > MAX_8BIT_CLASS and mode != "gray16":
-        raise LayoutError(f"{out}: {mode} label PNGs hold class ids up to {MAX_8BIT_CLASS}, not {top}")
+    wanted = DEFAULT_LABEL_PNG if classes is None else default_label_png(classes)
+    mode = existing or requested or wanted
+    if classes is not None and wanted == "gray16" and mode != "gray16":
+        raise LayoutError(f"{out}: {mode} label PNGs hold class ids up to {MAX_8BIT_CLASS}, not {classes - 1}")
     return mode
 
 
