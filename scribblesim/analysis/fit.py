@@ -57,7 +57,7 @@ KNOB_VALUES: Mapping[str | tuple[str, ...], tuple] = {
         (1.0, 0.3, 0.0),
         *((1.0, inset, spiral) for inset in (0.3, 0.4, 0.5) for spiral in (0.4, 0.6, 0.8)),
     ),
-    "stroke_path": ("root-to-leaf", "leaf-to-leaf"),
+    "stroke_path": ("root-to-leaf", "leaf-to-leaf", "chord"),
     "stroke_extension": (0.0, 0.5, 1.0),
     "stroke_length": (None, 0.85, 0.7, 0.55),
     "inset": (0.0, 0.1, 0.2, 0.3),

@@ -12,7 +12,7 @@ from ..errors import ConfigError
 
 BackgroundSplit = Literal["none", "horizontal"]
 StrokePosition = Literal["centred", "random"]
-StrokePath = Literal["root-to-leaf", "leaf-to-leaf"]
+StrokePath = Literal["root-to-leaf", "leaf-to-leaf", "chord"]
 BackgroundPlacement = Literal["medial", "around"]
 #: Per class id, the fields its objects' strokes draw with instead (see ``SimConfig.per_class``).
 ClassStyles = tuple[tuple[int, tuple[tuple[str, Any], ...]], ...]
@@ -87,9 +87,12 @@ class SimConfig:
 
     Style knobs (off by default, when the paper's style is drawn exactly):
 
-    stroke_path : {"root-to-leaf", "leaf-to-leaf"}
-        The skeleton path of a line stroke: from the DFS root to a random leaf (the
-        paper's Algorithm 1), or between two random leaves through the tree.
+    stroke_path : {"root-to-leaf", "leaf-to-leaf", "chord"}
+        The path of a line stroke: on the skeleton from the DFS root to a random leaf (the
+        paper's Algorithm 1), or between two random leaves through the tree; or a
+        ``"chord"``, a straight line through the object's deepest pixel at a random angle
+        from border to border (a round object's skeleton is nearly a point, and an
+        annotator crosses it).
     stroke_extension : float
         Both ends of a line stroke's path carry on straight for this many inscribed
         radii (clipped to the object): a hand overshoots a blob's short skeleton.
@@ -201,8 +204,10 @@ class SimConfig:
             raise ConfigError(f"stroke_extension must be >= 0, got {self.stroke_extension}")
         if self.stroke_length is not None and not 0.0 < self.stroke_length <= 1.0:
             raise ConfigError(f"stroke_length must lie in (0, 1] or be None, got {self.stroke_length}")
-        if self.stroke_path not in ("root-to-leaf", "leaf-to-leaf"):
-            raise ConfigError(f"stroke_path must be 'root-to-leaf' or 'leaf-to-leaf', got {self.stroke_path!r}")
+        if self.stroke_path not in ("root-to-leaf", "leaf-to-leaf", "chord"):
+            raise ConfigError(
+                f"stroke_path must be 'root-to-leaf', 'leaf-to-leaf' or 'chord', got {self.stroke_path!r}"
+            )
         if self.stroke_position not in ("centred", "random"):
             raise ConfigError(f"stroke_position must be 'centred' or 'random', got {self.stroke_position!r}")
         if not 0.0 <= self.inset <= 1.0:

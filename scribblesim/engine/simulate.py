@@ -242,10 +242,12 @@ def _object_candidates(
 
 def _line_candidates(obj: _Object, config: SimConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, StrokeStyle]]:
     """A line stroke's paths, best first: smoothed, then the skeleton path itself."""
-    tree, factor = obj.tree(config)
-    if tree is None:
+    chord = config.stroke_path == "chord"  # needs no skeleton
+    tree, factor = (None, 1) if chord else obj.tree(config)
+    if tree is None and not chord:
         return []
-    needs_depth = max(config.inset, config.wobble_amplitude, config.stroke_extension, config.zigzag_reach) > 0
+    knobs = (config.inset, config.wobble_amplitude, config.stroke_extension, config.zigzag_reach)
+    needs_depth = chord or max(knobs) > 0
     smooth, raw = line_paths(tree, factor, config, rng, obj.depth() if needs_depth else None)
     return [(smooth, "line"), (raw, "line")]
 

@@ -56,23 +56,57 @@ def line_tree(mask: np.ndarray, config: SimConfig, rng: np.random.Generator) -> 
         return None, factor  # the object falls back to a stroke on its deepest pixel
 
 
+def chord_path(depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A straight stroke across the object through its deepest pixel, at a uniformly random angle.
+
+    ``depth`` is the object's distance to its boundary per pixel of its crop (0 outside
+    it). The chord runs both ways from the deepest pixel, one point a pixel, up to the last
+    point before it first leaves the object: a hand that crosses a round cavity, whose
+    skeleton is nearly a point. Returns (x, y) points in the crop's frame.
+    """
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    angle = float(rng.uniform(0.0, math.pi))
+    heading = np.array([math.cos(angle), math.sin(angle)])
+    steps = np.arange(1.0, float(np.hypot(*depth.shape)) + 1.0)
+    centre = np.array([float(col), float(row)])
+    halves = []
+    for sign in (-1.0, 1.0):
+        points = centre + sign * steps[:, None] * heading
+        cells = np.rint(points).astype(int)
+        inside = (cells >= 0).all(axis=1) & (cells[:, 0] < depth.shape[1]) & (cells[:, 1] < depth.shape[0])
+        inside[inside] = depth[cells[inside, 1], cells[inside, 0]] > 0
+        halves.append(points[: int(np.argmin(inside)) if not inside.all() else len(points)])
+    return np.concatenate([halves[0][::-1], centre[None], halves[1]])
+
+
 def line_paths(
-    tree: SkeletonTree, factor: int, config: SimConfig, rng: np.random.Generator, depth: np.ndarray | None = None
+    tree: SkeletonTree | None,
+    factor: int,
+    config: SimConfig,
+    rng: np.random.Generator,
+    depth: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Line style (Section IV-C, Algorithm 1): random depth search, then Bezier smoothing.
 
-    The style knobs of ``config`` (:mod:`.hand`) then extend the path
+    ``config.stroke_path`` picks the path: on the skeleton ``tree`` (built on a grid
+    ``factor`` times coarser), or a chord across the object (:func:`chord_path`, which needs
+    no tree). The style knobs of ``config`` (:mod:`.hand`) then extend the path
     (``stroke_extension``), trim it (``inset`` and ``stroke_length``), wobble and zigzag the
-    smoothed stroke, in units of the object's inscribed radius: they need its boundary
-    ``depth`` map.
+    smoothed stroke, in units of the object's inscribed radius: they and the chord need its
+    boundary ``depth`` map.
 
     Returns
     -------
     (smooth, raw)
-        The smoothed path and the skeleton path it was smoothed from.
+        The smoothed path and the skeleton path (or chord) it was smoothed from.
     """
-    path = random_path(tree, rng) if config.stroke_path == "root-to-leaf" else leaf_to_leaf_path(tree, rng)
-    raw = _rc_to_xy(path, factor)
+    if config.stroke_path == "chord":
+        assert depth is not None, "a chord needs the object's depth map"
+        raw = chord_path(depth, rng)
+    else:
+        assert tree is not None, "a skeleton path needs the object's skeleton tree"
+        path = random_path(tree, rng) if config.stroke_path == "root-to-leaf" else leaf_to_leaf_path(tree, rng)
+        raw = _rc_to_xy(path, factor)
     if config.stroke_extension > 0:
         assert depth is not None, "stroke_extension needs the object's depth map"
         raw = extend_path(raw, config.stroke_extension * float(depth.max()), rng)

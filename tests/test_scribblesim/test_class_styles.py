@@ -53,8 +53,9 @@ def test_each_class_is_drawn_with_its_own_fields() -> None:
     width=st.lists(st.integers(1, 5), min_size=3, max_size=3),
     inset=st.lists(st.sampled_from([0.0, 0.3, 0.6]), min_size=3, max_size=3),
     connectivity=st.lists(st.sampled_from([4, 8]), min_size=3, max_size=3),
+    path=st.lists(st.sampled_from(["root-to-leaf", "leaf-to-leaf", "chord"]), min_size=3, max_size=3),
 )
-def test_class_styles_keep_every_pixel_on_its_objects_class(seed, boundary, width, inset, connectivity) -> None:
+def test_class_styles_keep_every_pixel_on_its_objects_class(seed, boundary, width, inset, connectivity, path) -> None:
     masks, classes = rings()
     per_class = {
         k + 1: {
@@ -62,6 +63,7 @@ def test_class_styles_keep_every_pixel_on_its_objects_class(seed, boundary, widt
             "width": width[k],
             "inset": inset[k],
             "line_connectivity": connectivity[k],
+            "stroke_path": path[k],
         }
         for k in range(3)
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -85,6 +86,50 @@ def test_leaf_to_leaf_path_joins_two_leaves_through_the_tree(seed: int) -> None:
     assert tuple(path[0].tolist()) in leaves and tuple(path[-1].tolist()) in leaves
     assert np.abs(np.diff(path, axis=0)).max() == 1 and len({tuple(p) for p in path.tolist()}) == len(path)
     assert plus[path[:, 0], path[:, 1]].all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    height=st.integers(3, 40),
+    width=st.integers(3, 60),
+    angle=st.floats(0.0, 180.0),
+    seed=st.integers(0, 10_000),
+)
+def test_chord_path_crosses_the_object_through_its_deepest_pixel(height, width, angle, seed) -> None:
+    """A chord is straight, passes the deepest pixel, keeps every point on the object and
+    stops where the next step would leave it."""
+    from scribblesim.analysis.metrics import boundary_distance
+    from scribblesim.engine.styles import chord_path
+
+    ellipse = np.zeros((2 * height + 9, 2 * width + 9), np.uint8)
+    cv2.ellipse(ellipse, (width + 4, height + 4), (width, height), angle, 0.0, 360.0, 1, -1)
+    depth = boundary_distance(ellipse.astype(bool))
+    path = chord_path(depth, np.random.default_rng(seed))
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    assert [float(col), float(row)] in path.tolist()
+    steps = np.diff(path, axis=0)
+    assert np.allclose(np.linalg.norm(steps, axis=1), 1.0) and np.allclose(steps, steps[0])  # one straight line
+    cells = np.rint(path).astype(int)
+    assert (depth[cells[:, 1], cells[:, 0]] > 0).all()
+    for end, heading in ((path[0], -steps[0]), (path[-1], steps[0])):
+        col_out, row_out = np.rint(end + heading).astype(int)
+        outside = not (0 <= row_out < depth.shape[0] and 0 <= col_out < depth.shape[1])
+        assert outside or depth[row_out, col_out] == 0
+
+
+def test_chords_cross_a_disc_where_its_skeleton_is_a_point() -> None:
+    rows, cols = np.mgrid[:100, :100]
+    disc = np.hypot(rows - 50, cols - 50) < 30
+    lengths = {}
+    for path in ("root-to-leaf", "chord"):
+        config = SimConfig(stroke_path=path, boundary_probability=0.0, width=1, background=False)
+        runs = [scribblesim.simulate([disc], [1], seed=seed, config=config) for seed in SEEDS]
+        assert all(disc[r.label_map != 255].all() and (r.label_map != 255).any() for r in runs)
+        lengths[path] = np.mean([(r.label_map == 1).sum() for r in runs])
+        angles = {round(float(np.degrees(np.arctan2(*np.ptp(r.strokes[-1].points, axis=0)[::-1])))) for r in runs}
+        if path == "chord":
+            assert len(angles) == len(SEEDS)  # a random angle per annotator
+    assert lengths["chord"] > 50 > 2 * lengths["root-to-leaf"]  # nearly a diameter (60 px) against a stub
 
 
 def test_stroke_extension_lengthens_strokes_in_blobs() -> None:
