@@ -102,6 +102,11 @@ class SourceComparison:
     #: Pixels labelled on the objects, summed over objects: the annotators' mean, the seeds' mean.
     human_labelled: float = 0.0
     simulated_labelled: float = 0.0
+    #: ``reach`` x area summed over the objects that both the annotators and the seeds drew
+    #: on (each side's mean), and those objects' area: the pooled reach.
+    human_reach: float = 0.0
+    simulated_reach: float = 0.0
+    reach_area: float = 0.0
 
     def agreement(self, measure: str) -> float:
         """Share of simulated values of ``measure`` inside their object's human band."""
@@ -127,6 +132,21 @@ class SourceComparison:
         from, unlike the per-object ``share``.
         """
         return self.simulated_labelled / self.human_labelled if self.human_labelled > 0 else math.nan
+
+    def reach_ratio(self) -> float:
+        """The seeds' pooled reach over the annotators' (NaN where no object has both).
+
+        Pooled as the pixels are: a large object's far pixels weigh as much as the pixels
+        a model must fill in from the labels, unlike the per-object ``reach``.
+        """
+        return self.simulated_reach / self.human_reach if self.human_reach > 0 else math.nan
+
+    def across_gap(self) -> float:
+        """Mean ``across`` of the seeds' scribbles less the annotators', over the annular objects
+        (NaN without one both drew on): how far off the annotators' line across the rings the
+        seeds trace, as a share of the rings' width."""
+        human, seeds = finite_values(self.human["across"]), finite_values(self.simulated["across"])
+        return float(seeds.mean() - human.mean()) if human.size and seeds.size else math.nan
 
     def chamfer_ratio(self) -> float:
         """Mean seed-to-seed over mean annotator-to-annotator Chamfer; NaN with one annotator."""
@@ -170,6 +190,8 @@ class SourceComparison:
                 for m in MEASURES
             },
             "labelled_ratio": self.labelled_ratio(),
+            "reach_ratio": self.reach_ratio(),
+            "across_gap": self.across_gap(),
             "chamfer_ratio": self.chamfer_ratio(),
             "chamfer_ratio_typical": self.typical_chamfer_ratio(),
         }
@@ -223,6 +245,13 @@ def compare_example(
         comparison.unstroked += sum(s[index].strokes == 0 for s in simulated)
         comparison.human_labelled += _mean_pixels([h[index] for h in humans])
         comparison.simulated_labelled += _mean_pixels([s[index] for s in simulated])
+        human_reach = finite_values([h[index].reach for h in humans])
+        seed_reach = finite_values([s[index].reach for s in simulated])
+        if human_reach.size and seed_reach.size:
+            area = frame.mask.sum()
+            comparison.human_reach += float(human_reach.mean()) * area
+            comparison.simulated_reach += float(seed_reach.mean()) * area
+            comparison.reach_area += area
         for measure in MEASURES:
             values = [h[index].value(measure) for h in humans]
             comparison.human[measure] += values
@@ -297,7 +326,7 @@ def format_comparison(comparisons: Sequence[SourceComparison]) -> str:
             f"{_percent(c.held_out_human_rate(m)):>5} {_fixed(c.human_ratio(m)):>4}"
             for m in BANDED
         ]
-        medians = [f"{finite_median(c.human[m]):5.1f} {finite_median(c.simulated[m]):5.1f}" for m in unbanded]
+        medians = [f"{finite_median(c.human[m]):5.2f} {finite_median(c.simulated[m]):5.2f}" for m in unbanded]
         chamfer = f"{_fixed(c.chamfer_ratio())} / {_fixed(c.typical_chamfer_ratio())}"
         lines.append(
             f"{c.source:<12} {c.objects:>7}  "

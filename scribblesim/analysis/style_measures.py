@@ -18,7 +18,11 @@ the same for human and simulated scribbles:
   on it / the object's inscribed radius, how far the labels must spread to fill it (0
   where the scribble covers it; NaN without a scribble);
 - **edge**: the same mean over the object's edge pixels (those within 1.5 px of the
-  outside), how far the labels must spread to reach the border with the next class.
+  outside), how far the labels must spread to reach the border with the next class;
+- **across** (annular objects, those with a hole, alone; NaN on the others): mean over
+  the scribble's pixels of their distance to the hole / (that + their distance to the
+  outside), where across the ring the scribble runs (0.5: its middle, lower: nearer the
+  hole).
 
 Two scribbles of one object agree by their **Chamfer** distance: the mean of the two
 directed mean nearest-pixel distances between their skeletons, / sqrt(object area).
@@ -29,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
@@ -42,7 +47,7 @@ RIM_DEPTH = 0.25
 #: Distance to the outside (px) below which an object's pixel is on its edge: 4- and 8-neighbours of the outside.
 EDGE_DEPTH = 1.5
 #: The measures compared between humans and simulation, in table order.
-MEASURES = ("length", "depth", "rim", "strokes", "width", "share", "reach", "edge")
+MEASURES = ("length", "depth", "rim", "strokes", "width", "share", "reach", "edge", "across")
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -60,6 +65,7 @@ class StyleMeasures:
     share: float
     reach: float
     edge: float
+    across: float = math.nan
 
     def value(self, measure: str) -> float:
         """The measure named ``measure`` (one of :data:`MEASURES`)."""
@@ -84,6 +90,17 @@ class ObjectFrame:
         """The frame of a non-empty object ``mask`` (full image size)."""
         box = mask_box(mask)
         return cls(index, box, mask[box], boundary_distance(mask[box]))
+
+    @cached_property
+    def across(self) -> np.ndarray | None:
+        """Per pixel of an annular object, its distance to the hole / (that + its distance to the
+        outside); ``None`` for an object without a hole."""
+        filled = ndimage.binary_fill_holes(self.mask)
+        hole = filled & ~self.mask
+        if not hole.any():
+            return None
+        to_hole, to_outside = ndimage.distance_transform_edt(~hole), boundary_distance(filled)
+        return to_hole / np.maximum(to_hole + to_outside, 1e-12)
 
     def skeleton(self, label: int, scribbles: np.ndarray) -> np.ndarray:
         """Skeleton of the object's pixels that ``scribbles`` (full image size) labels ``label``."""
@@ -121,6 +138,7 @@ def frame_measures(frame: ObjectFrame, label: int, scribbles: np.ndarray) -> Sty
         share=float(on.sum()) / area if drawn else math.nan,
         reach=reach,
         edge=edge,
+        across=float(frame.across[on].mean()) if drawn and frame.across is not None else math.nan,
     )
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -18,14 +19,19 @@ from hypothesis import strategies as st
 import scribblesim
 from scribblesim import SimConfig
 from scribblesim.analysis.fit import (
+    BRUSHES,
     CHAMFER_BAND,
     LABELLED_BAND,
+    REACH_BAND,
+    SPACINGS,
+    across_score,
     chamfer_penalty,
     fit_style,
     hold_out,
     labelled_score,
     measure_score,
     objects_only,
+    reach_score,
     score,
 )
 from scribblesim.analysis.human_compare import BANDED, SourceComparison, compare_with_humans, held_out_bands, human_band
@@ -165,8 +171,8 @@ def test_labelled_pixels_are_pooled_over_objects_and_scored_within_their_band() 
     assert comparison.human_labelled == 31 and comparison.simulated_labelled == pytest.approx(drawn)
     assert comparison.labelled_ratio() == pytest.approx(drawn / 31)
     assert labelled_score(comparison) == pytest.approx(max(0.0, 1 - abs(drawn / 31 - 1) / LABELLED_BAND))
-    terms = [measure_score(comparison, m) for m in BANDED] + [labelled_score(comparison)]
-    assert score([comparison]) == pytest.approx(np.mean(terms))
+    terms = [measure_score(comparison, m) for m in BANDED] + [labelled_score(comparison), reach_score(comparison)]
+    assert score([comparison]) == pytest.approx(np.mean(terms))  # no rings: no across term
     assert comparison.to_dict()["labelled_ratio"] == pytest.approx(drawn / 31)
     # the same count scores 1, a quarter of the band away 3/4, the band away or more 0
     for simulated, expected in (
@@ -177,6 +183,54 @@ def test_labelled_pixels_are_pooled_over_objects_and_scored_within_their_band() 
     ):
         comparison.simulated_labelled = simulated
         assert labelled_score(comparison) == pytest.approx(expected, abs=1e-9)
+
+
+def test_reach_is_pooled_by_area_and_scored_within_its_band() -> None:
+    small, large = line_example([31], "small"), line_example([31], "large")
+    large = HumanExample(
+        "bars",
+        "large",
+        np.kron(large.truth, np.ones((2, 2), np.uint8)),
+        (np.kron(large.scribbles[0], np.ones((2, 2), np.uint8)),),
+    )
+    (comparison,) = compare_with_humans([small, large], seeds=(1, 2))
+    areas = np.array([(e.truth == 1).sum() for e in (small, large)], float)
+    human = np.array(comparison.human["reach"])
+    seeds = np.array(comparison.simulated["reach"]).reshape(2, 2).mean(axis=1)  # per object, the seeds' mean
+    assert comparison.reach_area == areas.sum()
+    assert comparison.reach_ratio() == pytest.approx((seeds * areas).sum() / (human * areas).sum())
+    for ratio, expected in ((1.0, 1.0), (1 - REACH_BAND / 2, 0.5), (1 + REACH_BAND, 0.0)):
+        comparison.simulated_reach = ratio * comparison.human_reach
+        assert reach_score(comparison) == pytest.approx(expected, abs=1e-9)
+    assert math.isnan(reach_score(SourceComparison("none")))
+
+
+def ring_example(name: str, where: float) -> HumanExample:
+    """An annulus 8 px wide (class 1) around a disc (class 2); the annotator traces the ring at ``where`` of its width."""
+    import cv2
+
+    rows, cols = np.mgrid[:90, :90]
+    radius = np.hypot(rows - 45, cols - 45)
+    truth = np.where(radius < 14, 2, np.where(radius < 22, 1, 0)).astype(np.uint8)
+    scribble = np.full(truth.shape, 255, np.uint8)
+    cv2.circle(scribble, (45, 45), round(14 + where * 8 - 0.5), 1, 1)
+    cv2.circle(scribble, (45, 45), 4, 2, 1)
+    return HumanExample("rings", name, truth, (scribble,), (1, 2))
+
+
+def test_the_fit_starts_from_the_control_spacing_that_traces_rings_where_the_humans_do() -> None:
+    lines = SimConfig(width=1, boundary_probability=0.0, stroke_path="leaf-to-leaf", background=False)
+    examples = [ring_example(f"r{k}", 0.7) for k in range(3)]  # beyond the middle: 0.57 measured
+    spaced = {c: compare_with_humans(examples, replace(lines, control_spacing=c), seeds=(1, 2))[0] for c in SPACINGS}
+    # Bezier smoothing cuts the ring's curve towards the hole, less with closer control points
+    assert spaced[2.0].across_gap() > spaced[6.0].across_gap() + 0.03
+    result = fit_style(examples, base=lines, knob_values={}, held_out=0)
+    chosen = result.config.control_spacing
+    assert chosen == min(SPACINGS, key=lambda c: abs(spaced[c].across_gap())) and chosen < 6.0
+    assert across_score(result.after[0]) > across_score(spaced[6.0])
+    # without rings the spacing is not tried: the brushes alone
+    bars = fit_style([line_example([31])], knob_values={}, held_out=0)
+    assert bars.config.control_spacing == SimConfig().control_spacing and bars.evaluations == len(BRUSHES)
 
 
 # ---------------------------------------------------------------------------------------

@@ -61,6 +61,26 @@ def test_reach_is_how_far_the_object_lies_from_its_scribble() -> None:
 
 
 @settings(max_examples=30, deadline=None)
+@given(inner=st.integers(6, 20), width=st.integers(6, 16), where=st.floats(0.2, 0.8))
+def test_across_is_where_a_scribble_runs_across_a_ring(inner: int, width: int, where: float) -> None:
+    """A circle at a share ``where`` of an annulus's width measures about ``where``; a disc has no across."""
+    import cv2
+
+    size = 2 * (inner + width) + 9
+    centre = size // 2
+    rows, cols = np.mgrid[:size, :size]
+    radius = np.hypot(rows - centre, cols - centre)
+    ring = (radius >= inner) & (radius < inner + width)
+    scribbles = np.full(ring.shape, 255, np.uint8)
+    drawn = round(inner + where * width - 0.5)
+    cv2.circle(scribbles, (centre, centre), drawn, 1, 1)
+    measured = style_measures([ring], [1], scribbles)[0]
+    # distances run to the nearest pixel centre of the hole (radius inner - 1/2) and of the outside (inner + width + 1/2)
+    assert measured.across == pytest.approx((drawn - inner + 0.5) / (width + 1), abs=0.1)
+    assert math.isnan(style_measures([radius < inner + width], [1], scribbles)[0].across)  # no hole
+
+
+@settings(max_examples=30, deadline=None)
 @given(thickness=st.integers(1, 9), length=st.integers(40, 120))
 def test_width_of_a_thick_stroke_is_its_thickness(thickness: int, length: int) -> None:
     mask = np.ones((40, length + 20), bool)
