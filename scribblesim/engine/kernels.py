@@ -22,13 +22,28 @@ def label8(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, count - 1
 
 
+#: OpenCV's distances are float32: their squares round back to the exact integers below
+#: this (measured error under 0.07 at 2**20, 0.18 at 1500**2); scipy's exact transform
+#: takes over above it.
+EXACT_SQUARED_DISTANCE_BELOW = 2**21
+
+
 def distance_to_unset(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance of every pixel to the nearest unset one: ``ndimage.distance_transform_edt``.
 
-    Exact (OpenCV's precise mask), as float32. The image border is not an edge: pad the
-    mask with unset pixels where it should be.
+    Exact, as float32: the correctly rounded root of the exact integer squared distance.
+    OpenCV's own float32 roots (its precise mask) can differ in the last bit between two
+    calls on the same mask (OpenCV 5.1; its vectorised path depends on the buffers), which
+    moved the pixels at an inset's threshold, and so strokes, from run to run. The image
+    border is not an edge: pad the mask with unset pixels where it should be.
     """
-    return cv2.distanceTransform(_uint8(mask), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    distance = cv2.distanceTransform(_uint8(mask), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    squared = np.rint(np.square(distance, dtype=np.float64))
+    if squared.max(initial=0) >= EXACT_SQUARED_DISTANCE_BELOW:
+        from scipy import ndimage  # rare: distances beyond ~1,450 px
+
+        return ndimage.distance_transform_edt(np.asarray(mask) != 0).astype(np.float32)
+    return np.sqrt(squared.astype(np.float32))
 
 
 def bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:

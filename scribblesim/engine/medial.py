@@ -22,12 +22,8 @@ import cv2
 import numpy as np
 
 from .grid import framed
-from .kernels import label8
+from .kernels import EXACT_SQUARED_DISTANCE_BELOW, label8
 
-#: OpenCV's distances are float32: their squares round back to the exact integers below
-#: this (measured error under 0.07 at 2**20, 0.18 at 1500**2); scipy's exact transform
-#: takes over above it.
-_EXACT_SQUARED_DISTANCE_BELOW = 2**21
 #: Squared distances below this are ranked through a lookup table of that many entries.
 _RANKED_DISTANCES_BELOW = 2**20
 #: The modules that hold scikit-image's compiled thinning loop: since 0.25, and before.
@@ -128,7 +124,7 @@ def _squared_distances(image: np.ndarray, flat: np.ndarray, rows: np.ndarray, co
     """
     distance = cv2.distanceTransform(image.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).ravel()[flat]
     squared = np.square(distance, dtype=np.float64)
-    if squared.max(initial=0) < _EXACT_SQUARED_DISTANCE_BELOW:
+    if squared.max(initial=0) < EXACT_SQUARED_DISTANCE_BELOW:
         return np.rint(squared).astype(np.int64)
     from scipy import ndimage  # rare: distances beyond ~1,450 px
 
